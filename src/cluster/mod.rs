@@ -1,0 +1,456 @@
+//! The `Cluster` port: the narrow set of observations and actions the runner needs, shaped
+//! after the real APIs (EC2, EC2 Auto Scaling, the Mesos master, the dcos-commons scheduler).
+//!
+//! Backends live beside this file: `sim` (the built-in simulated cluster on a virtual clock).
+//! The runner never knows which backend it drives. Real API strings are mapped to the enums
+//! here, in one place (`FromStr`/`as_str`).
+
+pub mod sim;
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::{Dur, Timestamp};
+
+macro_rules! id_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Arc<str>);
+
+        impl $name {
+            pub fn new(s: impl AsRef<str>) -> Self {
+                Self(Arc::from(s.as_ref()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_newtype!(
+    /// An EC2 instance id, `i-0123456789abcdef0`.
+    InstanceId
+);
+id_newtype!(
+    /// A Mesos agent id, `<master-uuid>-S<n>`; a replacement host always gets a new one.
+    AgentId
+);
+id_newtype!(
+    /// A Mesos task id, `<service>__<task-name>__<uuid>`; a relaunch always gets a new one.
+    TaskId
+);
+id_newtype!(
+    /// A dcos-commons pod instance name, `node-4`.
+    PodName
+);
+
+/// Why a cluster call failed, classified the way the runner must react to it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterError {
+    /// `RequestLimitExceeded` (EC2), `Throttling` (Auto Scaling), 429: back off and poll again.
+    #[error("throttled by {api}: {message}")]
+    Throttled { api: Api, message: String },
+    /// 5xx, connection reset, timeout, a scheduler that is restarting: retry later.
+    #[error("{api} is temporarily unavailable: {message}")]
+    Transient { api: Api, message: String },
+    /// The thing asked about does not exist (`Pod node-9 not found`, unknown instance id).
+    #[error("{api}: {message}")]
+    NotFound { api: Api, message: String },
+    /// The credentials were refused (DC/OS 401, AWS auth failure).
+    #[error("{api} refused the credentials: {message}; hint: log in again")]
+    Unauthorized { api: Api, message: String },
+    /// Anything else: not retried.
+    #[error("{api} failed: {message}")]
+    Fatal { api: Api, message: String },
+}
+
+impl ClusterError {
+    /// Whether waiting and asking again can help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Throttled { .. } | Self::Transient { .. })
+    }
+}
+
+/// The API families the harness talks to; used to attribute errors and request counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Api {
+    Ec2,
+    AutoScaling,
+    Mesos,
+    Scheduler,
+}
+
+impl fmt::Display for Api {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Api::Ec2 => "EC2",
+            Api::AutoScaling => "Auto Scaling",
+            Api::Mesos => "the Mesos master",
+            Api::Scheduler => "the service scheduler",
+        })
+    }
+}
+
+pub type ClusterResult<T> = Result<T, ClusterError>;
+
+macro_rules! api_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// The string the real API uses.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            /// Maps the real API's string; `None` for a value this model does not know.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+api_enum!(
+    /// EC2 `Instance.State.Name`.
+    InstanceState {
+        Pending = "pending",
+        Running = "running",
+        ShuttingDown = "shutting-down",
+        Terminated = "terminated",
+        Stopping = "stopping",
+        Stopped = "stopped",
+    }
+);
+
+impl InstanceState {
+    /// EC2's numeric state code (`State.Code`).
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::Pending => 0,
+            Self::Running => 16,
+            Self::ShuttingDown => 32,
+            Self::Terminated => 48,
+            Self::Stopping => 64,
+            Self::Stopped => 80,
+        }
+    }
+}
+
+api_enum!(
+    /// Auto Scaling `Instance.LifecycleState` (the states this harness meets).
+    LifecycleState {
+        Pending = "Pending",
+        PendingWait = "Pending:Wait",
+        PendingProceed = "Pending:Proceed",
+        InService = "InService",
+        Terminating = "Terminating",
+        TerminatingWait = "Terminating:Wait",
+        TerminatingProceed = "Terminating:Proceed",
+        Terminated = "Terminated",
+        Detaching = "Detaching",
+        Detached = "Detached",
+        EnteringStandby = "EnteringStandby",
+        Standby = "Standby",
+    }
+);
+
+api_enum!(
+    /// Auto Scaling activity `StatusCode` (the ones a launch or termination goes through).
+    ActivityStatus {
+        PendingSpotBidPlacement = "PendingSpotBidPlacement",
+        WaitingForSpotInstanceRequestId = "WaitingForSpotInstanceRequestId",
+        WaitingForSpotInstanceId = "WaitingForSpotInstanceId",
+        WaitingForInstanceId = "WaitingForInstanceId",
+        PreInService = "PreInService",
+        InProgress = "InProgress",
+        WaitingForElbConnectionDraining = "WaitingForELBConnectionDraining",
+        MidLifecycleAction = "MidLifecycleAction",
+        WaitingForInstanceWarmup = "WaitingForInstanceWarmup",
+        Successful = "Successful",
+        Failed = "Failed",
+        Cancelled = "Cancelled",
+        WaitingForConnectionDraining = "WaitingForConnectionDraining",
+    }
+);
+
+api_enum!(
+    /// A Mesos task state as the dcos-commons scheduler prints it (`TASK_` prefix stripped).
+    TaskState {
+        Staging = "STAGING",
+        Starting = "STARTING",
+        Running = "RUNNING",
+        Killing = "KILLING",
+        Finished = "FINISHED",
+        Failed = "FAILED",
+        Killed = "KILLED",
+        Error = "ERROR",
+        Lost = "LOST",
+        Dropped = "DROPPED",
+        Unreachable = "UNREACHABLE",
+        Gone = "GONE",
+        GoneByOperator = "GONE_BY_OPERATOR",
+        Unknown = "UNKNOWN",
+    }
+);
+
+api_enum!(
+    /// dcos-commons plan / phase / step status (`scheduler/plan/Status.java`).
+    PlanStatus {
+        Error = "ERROR",
+        Waiting = "WAITING",
+        Pending = "PENDING",
+        Prepared = "PREPARED",
+        Starting = "STARTING",
+        Started = "STARTED",
+        Complete = "COMPLETE",
+        InProgress = "IN_PROGRESS",
+        Delayed = "DELAYED",
+    }
+);
+
+/// What to do to the victim instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// EC2 `TerminateInstances`: the ASG replaces the instance.
+    TerminateInstance,
+    /// EC2 `StopInstances`: a stopped instance is unhealthy; the ASG replaces it.
+    StopInstance,
+    /// EC2 `RebootInstances`: the instance stays `running`; no replacement is expected.
+    RebootInstance,
+}
+
+impl FaultKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::TerminateInstance => "terminate-instance",
+            Self::StopInstance => "stop-instance",
+            Self::RebootInstance => "reboot-instance",
+        }
+    }
+
+    /// Whether the EC2 instance leaves `running` (and so the ASG replaces it).
+    pub const fn leaves_running(self) -> bool {
+        !matches!(self, Self::RebootInstance)
+    }
+}
+
+/// One EC2 instance as `DescribeInstances` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceObs {
+    pub id: InstanceId,
+    pub state: InstanceState,
+    pub private_ip: Option<String>,
+    /// `LaunchTime`, whole seconds.
+    pub launch_time: Timestamp,
+    /// The `aws:autoscaling:groupName` tag.
+    pub asg_name: Option<String>,
+    /// All tags, `(key, value)`.
+    pub tags: Vec<(String, String)>,
+    /// `StateTransitionReason`, e.g. `User initiated (2026-01-05 10:00:00 GMT)`.
+    pub state_transition_reason: String,
+}
+
+/// Which instances a `DescribeInstances` call asks for (always filtered: the larger throttle
+/// bucket applies to filtered calls).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InstanceFilter {
+    Ids(Vec<InstanceId>),
+    PrivateIp(String),
+    AsgName(String),
+}
+
+/// One member of an Auto Scaling group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AsgMemberObs {
+    pub id: InstanceId,
+    pub lifecycle: LifecycleState,
+    /// `Healthy` / `Unhealthy`.
+    pub healthy: bool,
+}
+
+/// An Auto Scaling group as `DescribeAutoScalingGroups` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AsgObs {
+    pub name: String,
+    pub desired_capacity: u32,
+    pub min_size: u32,
+    pub max_size: u32,
+    pub tags: Vec<(String, String)>,
+    pub instances: Vec<AsgMemberObs>,
+}
+
+/// How an Auto Scaling group is named in a scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AsgLookup {
+    Name(String),
+    Tag { key: String, value: String },
+}
+
+/// A scaling activity (`DescribeScalingActivities`), newest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActivityObs {
+    pub id: String,
+    pub description: String,
+    pub cause: String,
+    /// Millisecond precision.
+    pub start_time: Timestamp,
+    /// Whole seconds in practice.
+    pub end_time: Option<Timestamp>,
+    pub status: ActivityStatus,
+}
+
+impl ActivityObs {
+    /// The instance a `Launching a new EC2 instance: i-…` activity launched.
+    pub fn launched_instance(&self) -> Option<InstanceId> {
+        self.description
+            .strip_prefix("Launching a new EC2 instance: ")
+            .map(|rest| InstanceId::new(rest.split_whitespace().next().unwrap_or(rest)))
+    }
+
+    /// The instance a `Terminating EC2 instance: i-…` activity terminates.
+    pub fn terminated_instance(&self) -> Option<InstanceId> {
+        self.description
+            .strip_prefix("Terminating EC2 instance: ")
+            .map(|rest| InstanceId::new(rest.split_whitespace().next().unwrap_or(rest)))
+    }
+}
+
+/// A Mesos agent as `/mesos/master/slaves` lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentObs {
+    pub id: AgentId,
+    /// On DC/OS on AWS: the EC2 private IPv4.
+    pub hostname: String,
+    pub active: bool,
+    /// `registered_time` (unix seconds, µs precision), as a stamp.
+    pub registered_time: Timestamp,
+    pub reregistered_time: Option<Timestamp>,
+    /// Carries the `public_ip: "true"` attribute.
+    pub public: bool,
+}
+
+/// One task of a pod, merged from `GET /v1/pod/<pod>/info` (TaskInfo + TaskStatus).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskObs {
+    pub name: String,
+    /// Empty for never-launched stub tasks.
+    pub id: TaskId,
+    /// `None` when the scheduler has no status for the task (the CLI's `<UNKNOWN>`).
+    pub state: Option<TaskState>,
+    pub agent: Option<AgentId>,
+    /// `TaskStatus.timestamp`.
+    pub status_time: Option<Timestamp>,
+}
+
+/// A pod instance's tasks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodObs {
+    pub name: PodName,
+    pub tasks: Vec<TaskObs>,
+}
+
+impl PodObs {
+    /// The task whose name is `<pod>-<task>`; tasks are matched by name, never by parsing ids.
+    pub fn task(&self, task: &str) -> Option<&TaskObs> {
+        self.tasks.iter().find(|t| {
+            t.name.len() == self.name.as_str().len() + 1 + task.len()
+                && t.name.starts_with(self.name.as_str())
+                && t.name.ends_with(task)
+                && t.name.as_bytes()[self.name.as_str().len()] == b'-'
+        })
+    }
+}
+
+/// One step of a plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepObs {
+    pub id: String,
+    pub name: String,
+    pub status: PlanStatus,
+}
+
+/// One phase of a plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhaseObs {
+    pub id: String,
+    pub name: String,
+    pub status: PlanStatus,
+    pub steps: Vec<StepObs>,
+}
+
+/// A plan (`GET /v1/plans/<plan>`, any of 200/202/417).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanObs {
+    pub status: PlanStatus,
+    pub phases: Vec<PhaseObs>,
+    pub errors: Vec<String>,
+}
+
+impl PlanObs {
+    /// Every step with its phase, in plan order.
+    pub fn steps(&self) -> impl Iterator<Item = &StepObs> {
+        self.phases.iter().flat_map(|p| p.steps.iter())
+    }
+}
+
+/// The observations and actions the runner needs. Time is part of the port: against the
+/// simulated cluster it is virtual, so a 20-minute drill takes microseconds.
+#[expect(
+    async_fn_in_trait,
+    reason = "the runner drives one backend on one task; no Send bound is needed"
+)]
+pub trait Cluster {
+    /// The target's name in reports (`sim`, `aws`).
+    fn target(&self) -> &'static str;
+
+    /// Whether the figures come from a simulated cluster.
+    fn simulated(&self) -> bool;
+
+    /// The current UTC time on this target's clock.
+    fn now(&self) -> Timestamp;
+
+    /// Waits for `d` on this target's clock.
+    async fn sleep(&mut self, d: Dur);
+
+    async fn describe_instances(&mut self, filter: &InstanceFilter)
+    -> ClusterResult<Vec<InstanceObs>>;
+    async fn describe_asgs(&mut self, lookup: &AsgLookup) -> ClusterResult<Vec<AsgObs>>;
+    /// Newest first, at most `max` records.
+    async fn describe_scaling_activities(
+        &mut self,
+        asg: &str,
+        max: usize,
+    ) -> ClusterResult<Vec<ActivityObs>>;
+    async fn inject(&mut self, fault: FaultKind, instance: &InstanceId) -> ClusterResult<()>;
+
+    async fn agents(&mut self) -> ClusterResult<Vec<AgentObs>>;
+    /// `GET /v1/pod/status`: every pod instance with its tasks' ids and states (no agents, no
+    /// status times: those come from `pod_info`).
+    async fn pod_statuses(&mut self, service: &str) -> ClusterResult<Vec<PodObs>>;
+    async fn pod_info(&mut self, service: &str, pod: &PodName) -> ClusterResult<PodObs>;
+    async fn pod_replace(&mut self, service: &str, pod: &PodName) -> ClusterResult<()>;
+    async fn plan(&mut self, service: &str, plan: &str) -> ClusterResult<PlanObs>;
+}

@@ -1,0 +1,8 @@
+//! chaos-harness: measured chaos drills for services on DC/OS on AWS.
+//!
+//! The pipeline: scenario files ([`scenario`]) → the runner ([`runner`]) driving a
+//! [`cluster::Cluster`] backend → typed events appended to the journal ([`journal`]) →
+//! measurements ([`measure`]) → reports ([`report`]).
+
+pub mod cluster;
+pub mod time;
