@@ -5,4 +5,6 @@
 //! measurements ([`measure`]) → reports ([`report`]).
 
 pub mod cluster;
+pub mod measure;
+pub mod scenario;
 pub mod time;

@@ -179,7 +179,7 @@ impl FromStr for Dur {
             let value: f64 = rest[..num_len]
                 .parse()
                 .map_err(|_| DurError::Malformed(s.to_string()))?;
-            rest = &rest[num_len..];
+            rest = rest[num_len..].trim_start();
             let unit_len = rest
                 .find(|c: char| !c.is_ascii_alphabetic())
                 .unwrap_or(rest.len());

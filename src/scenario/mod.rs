@@ -1,0 +1,309 @@
+//! Scenario files: the declarative description of one drill (which node to kill, which fault,
+//! how to heal, what recovery is expected, the SLOs) — the model here, parsing and validation
+//! in [`parse`], YAML source locations in [`locate`].
+
+mod locate;
+pub mod parse;
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::FaultKind;
+use crate::measure::{Metric, Percentile};
+use crate::time::Dur;
+
+pub use parse::{Diagnostic, LoadError, load_paths, parse_scenario};
+
+/// One scenario file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "chaos-harness scenario")]
+pub struct Scenario {
+    /// A short unique name (letters, digits, `-`, `_`), used in reports.
+    pub name: String,
+    /// What the drill rehearses, in a sentence or two.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// The DC/OS service (built on dcos-commons) to heal and watch. Without it only the AWS
+    /// phases are measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
+    /// The Auto Scaling group the victims belong to. Needed for `random`; otherwise found from
+    /// the victim's `aws:autoscaling:groupName` tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asg: Option<AsgSelector>,
+    /// Which instance(s) to hit.
+    pub target: Target,
+    /// What to do to the victim.
+    pub fault: FaultKind,
+    /// What the harness does to recover, as an operator would.
+    #[serde(default)]
+    pub heal: HealPolicy,
+    /// Phase deadlines and phases that must not happen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect: Vec<Expectation>,
+    /// Objectives over the metrics' distributions, e.g.
+    /// `time_to_cassandra_running: {p50: 15m, p99: 20m, min_runs: 20}`.
+    #[serde(default, skip_serializing_if = "Slos::is_empty")]
+    pub slos: Slos,
+    /// How many kill → recovery cycles to run.
+    #[serde(default = "default_runs")]
+    pub runs: u32,
+    /// Extra wait after steady state is verified, before the next run.
+    #[serde(default)]
+    pub cooldown: Dur,
+    /// How long to wait for steady state (before a run, and between runs) before aborting.
+    #[serde(default = "default_steady_state_timeout")]
+    pub steady_state_timeout: Dur,
+    /// How often the cluster is polled during a run.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval: Dur,
+    /// The deadline of every awaited phase that has no `within` expectation of its own.
+    #[serde(default = "default_timeout")]
+    pub timeout: Dur,
+    /// The simulated cluster to use with `--target sim`: `default`, `fast`, `spare-agent`, or
+    /// a profile file path relative to this scenario file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+fn default_runs() -> u32 {
+    10
+}
+fn default_steady_state_timeout() -> Dur {
+    Dur::from_mins(30)
+}
+fn default_poll_interval() -> Dur {
+    Dur::from_secs(5)
+}
+fn default_timeout() -> Dur {
+    Dur::from_mins(45)
+}
+
+/// The DC/OS service to watch and heal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// The service name as in `dcos <service> …` and `/service/<name>/v1` (folders allowed).
+    pub name: String,
+    /// The task of each pod that must be RUNNING (`<pod>-<task>`).
+    #[serde(default = "default_task")]
+    pub task: String,
+}
+
+fn default_task() -> String {
+    "server".to_string()
+}
+
+/// How to find the Auto Scaling group: exactly one of `name` or `tag`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AsgSelector {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<Tag>,
+}
+
+/// An EC2 / Auto Scaling tag.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// The victim selection: exactly one of `pod`, `instance`, `random`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// Kill the private agent that runs this pod (e.g. `node-4`). Needs `service`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// Kill this EC2 instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Kill a random member of the pool, chosen with the run's seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random: Option<RandomPool>,
+    /// How many instances to hit at once (only with `random`).
+    #[serde(default = "one")]
+    pub count: u32,
+    /// The most instances this scenario may ever hit at once; `count` above it is refused.
+    #[serde(default = "one")]
+    pub blast_radius: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Pools a random victim is drawn from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RandomPool {
+    /// An InService private agent of the scenario's ASG.
+    PrivateAgent,
+}
+
+/// How the harness heals the service after the fault, as an operator would.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum HealPolicy {
+    /// `pod replace` once the pod's task has left RUNNING (the manual drill).
+    ReplaceOnTaskLost,
+    /// `pod replace` right after the fault is injected.
+    ReplaceImmediately,
+    /// `pod replace` once the replacement's Mesos agent has registered.
+    ReplaceAfterAgentRegistered,
+    /// Do nothing; watch what the platform does on its own.
+    #[default]
+    None,
+}
+
+impl HealPolicy {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ReplaceOnTaskLost => "replace-on-task-lost",
+            Self::ReplaceImmediately => "replace-immediately",
+            Self::ReplaceAfterAgentRegistered => "replace-after-agent-registered",
+            Self::None => "none",
+        }
+    }
+
+    pub const fn replaces(self) -> bool {
+        !matches!(self, Self::None)
+    }
+}
+
+/// A named moment in a run's timeline (DESIGN §3).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    SteadyStateVerified,
+    FaultInjected,
+    InstanceTerminated,
+    ReplacementLaunched,
+    ReplacementInService,
+    AgentLost,
+    AgentRegistered,
+    TaskLost,
+    PodReplaceIssued,
+    TaskRunning,
+    RecoveryComplete,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 11] = [
+        Phase::SteadyStateVerified,
+        Phase::FaultInjected,
+        Phase::InstanceTerminated,
+        Phase::ReplacementLaunched,
+        Phase::ReplacementInService,
+        Phase::AgentLost,
+        Phase::AgentRegistered,
+        Phase::TaskLost,
+        Phase::PodReplaceIssued,
+        Phase::TaskRunning,
+        Phase::RecoveryComplete,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::SteadyStateVerified => "steady_state_verified",
+            Self::FaultInjected => "fault_injected",
+            Self::InstanceTerminated => "instance_terminated",
+            Self::ReplacementLaunched => "replacement_launched",
+            Self::ReplacementInService => "replacement_in_service",
+            Self::AgentLost => "agent_lost",
+            Self::AgentRegistered => "agent_registered",
+            Self::TaskLost => "task_lost",
+            Self::PodReplaceIssued => "pod_replace_issued",
+            Self::TaskRunning => "task_running",
+            Self::RecoveryComplete => "recovery_complete",
+        }
+    }
+
+    /// Phases that only exist when a DC/OS service is watched.
+    pub const fn needs_service(self) -> bool {
+        matches!(
+            self,
+            Self::AgentLost
+                | Self::AgentRegistered
+                | Self::TaskLost
+                | Self::PodReplaceIssued
+                | Self::TaskRunning
+                | Self::RecoveryComplete
+        )
+    }
+
+    /// Phases that only exist when the ASG replaces the instance.
+    pub const fn needs_replacement(self) -> bool {
+        matches!(
+            self,
+            Self::InstanceTerminated | Self::ReplacementLaunched | Self::ReplacementInService
+        )
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An expectation on one phase: exactly one of `within` (it must happen by then) or
+/// `absent_for` (it must not happen during that long after the fault).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    pub phase: Phase,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absent_for: Option<Dur>,
+}
+
+/// What an expectation demands, once validated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Demand {
+    Within(Dur),
+    AbsentFor(Dur),
+}
+
+impl Expectation {
+    /// The validated demand; validation guarantees exactly one is set.
+    pub fn demand(&self) -> Demand {
+        match (self.within, self.absent_for) {
+            (Some(d), _) => Demand::Within(d),
+            (None, Some(d)) => Demand::AbsentFor(d),
+            (None, None) => Demand::Within(Dur::ZERO),
+        }
+    }
+}
+
+/// The SLOs of a scenario, in file order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Slos(pub Vec<SloSpec>);
+
+impl Slos {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// All objectives over one metric: `time_to_cassandra_running: {p50: 15m, p99: 20m}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SloSpec {
+    pub metric: Metric,
+    pub objectives: Vec<(Percentile, Dur)>,
+    /// Below this many counted runs the verdict is `inconclusive`.
+    pub min_runs: u32,
+}
+
+/// The default minimum run count of an SLO.
+pub const DEFAULT_SLO_MIN_RUNS: u32 = 5;

@@ -1,0 +1,727 @@
+//! Reading scenario files: YAML → [`Scenario`], then the cross-field rules, every problem
+//! reported as a [`Diagnostic`] with file:line:column, the offending line and a one-line hint.
+//!
+//! serde-saphyr is used only here (it moves fast; one place to adapt).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
+
+use super::locate::{LineCol, Locator, Seg, yaml_path};
+use super::{
+    DEFAULT_SLO_MIN_RUNS, Demand, HealPolicy, Phase, Scenario, SloSpec, Slos, Target,
+};
+use crate::cluster::FaultKind;
+use crate::measure::{Metric, Percentile};
+use crate::time::Dur;
+
+/// One problem in one input file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+    /// The offending source line, when known.
+    pub snippet: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "error: {}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )?;
+        if let Some(snippet) = &self.snippet {
+            let gutter = self.line.to_string().len();
+            writeln!(f, "{:gutter$} |", "")?;
+            writeln!(f, "{} | {}", self.line, snippet)?;
+            writeln!(
+                f,
+                "{:gutter$} | {:>col$}",
+                "",
+                "^",
+                col = self.column.max(1)
+            )?;
+        }
+        if let Some(hint) = &self.hint {
+            writeln!(f, "  = hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Diagnostic {
+    /// A diagnostic at `at`, splitting a `…; hint: …` message into message and hint.
+    fn new(file: &Path, source: &str, at: LineCol, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let (message, hint) = match message.split_once("; hint: ") {
+            Some((m, h)) => (m.to_string(), Some(h.to_string())),
+            None => (message, None),
+        };
+        let snippet = source
+            .lines()
+            .nth(at.line.saturating_sub(1))
+            .map(|l| l.replace('\t', " "));
+        Self {
+            file: file.to_path_buf(),
+            line: at.line.max(1),
+            column: at.column.max(1),
+            message,
+            hint,
+            snippet,
+        }
+    }
+
+    fn with_hint(mut self, hint: &str) -> Self {
+        if self.hint.is_none() {
+            self.hint = Some(hint.to_string());
+        }
+        self
+    }
+}
+
+/// Why a set of scenario files could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}", render_all(.0))]
+    Invalid(Vec<Diagnostic>),
+    #[error("cannot read {}: {source}; hint: check the path", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no scenario files (*.yaml, *.yml) in {}; hint: pass a scenario file or a folder holding some", .0.display())]
+    Empty(PathBuf),
+}
+
+fn render_all(diags: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diags {
+        out.push_str(&d.to_string());
+    }
+    out.push_str(&format!(
+        "{} problem{} found; nothing was run",
+        diags.len(),
+        if diags.len() == 1 { "" } else { "s" }
+    ));
+    out
+}
+
+/// A scenario with the file it came from.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub scenario: Scenario,
+}
+
+/// Expands folders (their `*.yaml` / `*.yml` files, sorted) and parses every file; all
+/// problems of all files are collected before failing.
+pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Loaded>, LoadError> {
+    let mut files = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|source| LoadError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|source| LoadError::Io {
+                    path: p.clone(),
+                    source,
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.is_file()
+                        && f.extension()
+                            .is_some_and(|x| x == "yaml" || x == "yml")
+                })
+                .collect();
+            if found.is_empty() {
+                return Err(LoadError::Empty(p.clone()));
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut loaded = Vec::new();
+    let mut diags = Vec::new();
+    for file in files {
+        let bytes = std::fs::read(&file).map_err(|source| LoadError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        match parse_scenario(&file, &bytes) {
+            Ok(scenario) => loaded.push(Loaded {
+                path: file,
+                scenario,
+            }),
+            Err(mut d) => diags.append(&mut d),
+        }
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    for l in &loaded {
+        if let Some(first) = seen.insert(l.scenario.name.clone(), l.path.clone()) {
+            let source = std::fs::read_to_string(&l.path).unwrap_or_default();
+            let at = Locator::new(&source)
+                .value(yaml_path!["name"])
+                .unwrap_or(LineCol { line: 1, column: 1 });
+            diags.push(
+                Diagnostic::new(
+                    &l.path,
+                    &source,
+                    at,
+                    format!(
+                        "scenario name `{}` is also used by {}",
+                        l.scenario.name,
+                        first.display()
+                    ),
+                )
+                .with_hint("names identify scenarios in reports; make each one unique"),
+            );
+        }
+    }
+    if diags.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(LoadError::Invalid(diags))
+    }
+}
+
+/// Parses and validates one scenario file.
+pub fn parse_scenario(file: &Path, bytes: &[u8]) -> Result<Scenario, Vec<Diagnostic>> {
+    let top = LineCol { line: 1, column: 1 };
+    let source = match std::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+            return Err(vec![
+                Diagnostic::new(
+                    file,
+                    "",
+                    LineCol { line, column: 1 },
+                    "the file is not UTF-8 text",
+                )
+                .with_hint("scenario files are YAML text; is this the right file?"),
+            ]);
+        }
+    };
+    if source.trim().is_empty() {
+        return Err(vec![
+            Diagnostic::new(file, source, top, "the file is empty")
+                .with_hint("a scenario needs at least `name`, `target` and `fault`; see `chaos-harness schema`"),
+        ]);
+    }
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = 32;
+    budget.max_nodes = 20_000;
+    budget.max_reader_input_bytes = Some(1 << 20);
+    let options = serde_saphyr::options! { budget: Some(budget) };
+    let scenario: Scenario = match serde_saphyr::from_str_with_options(source, options) {
+        Ok(s) => s,
+        Err(err) => {
+            let at = err
+                .location()
+                .filter(|l| l.line() > 0)
+                .map_or(top, |l| LineCol {
+                    line: l.line() as usize,
+                    column: l.column() as usize,
+                });
+            let message = DefaultMessageFormatter.format_message(&err).into_owned();
+            let hint = hint_for(&message);
+            return Err(vec![
+                Diagnostic::new(file, source, at, message).with_hint(hint),
+            ]);
+        }
+    };
+    let locator = Locator::new(source);
+    let problems = check(&scenario);
+    if problems.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(problems
+            .into_iter()
+            .map(|p| {
+                let at = match p.at {
+                    At::Value(segs) => locator.value(&segs),
+                    At::Key(segs) => locator.key(&segs),
+                }
+                .unwrap_or(top);
+                Diagnostic::new(file, source, at, p.message)
+            })
+            .collect())
+    }
+}
+
+/// A hint for the deserializer's own messages.
+fn hint_for(message: &str) -> &'static str {
+    if message.contains("unknown field") {
+        "check the spelling; `chaos-harness schema` lists every key"
+    } else if message.contains("unknown variant") {
+        "use one of the values listed above"
+    } else if message.contains("duplicate") {
+        "each key may appear once; remove one of them"
+    } else if message.contains("missing field") {
+        "add the key; `chaos-harness schema` shows what each one means"
+    } else if message.contains("tab") {
+        "indent YAML with spaces, not tabs"
+    } else if message.contains("budget") || message.contains("limit") {
+        "scenario files are small; is this the right file?"
+    } else if message.contains("invalid type") {
+        "check the value's type against `chaos-harness schema`"
+    } else {
+        "check the YAML syntax around this position"
+    }
+}
+
+enum At {
+    Value(Vec<Seg>),
+    Key(Vec<Seg>),
+}
+
+struct Problem {
+    at: At,
+    message: String,
+}
+
+fn at_value(p: &[Seg]) -> At {
+    At::Value(p.to_vec())
+}
+
+fn at_key(p: &[Seg]) -> At {
+    At::Key(p.to_vec())
+}
+
+/// The cross-field rules: what serde cannot see field by field.
+fn check(s: &Scenario) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut err = |at: At, message: String| out.push(Problem { at, message });
+
+    if s.name.is_empty()
+        || !s
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        err(
+            at_value(yaml_path!["name"]),
+            format!("scenario name `{}` is not a plain name; hint: use letters, digits, `-` and `_` (it becomes part of file names)", s.name),
+        );
+    }
+    if let Some(svc) = &s.service {
+        if svc.name.trim_matches('/').is_empty() {
+            err(at_value(yaml_path!["service", "name"]), "the service name is empty; hint: write the name as in `dcos <service> …`, e.g. `cassandra`".into());
+        }
+        if svc.task.is_empty() {
+            err(at_value(yaml_path!["service", "task"]), "the task name is empty; hint: the task of each pod that must be RUNNING, e.g. `server`".into());
+        }
+    }
+    if let Some(asg) = &s.asg
+        && asg.name.is_some() == asg.tag.is_some()
+    {
+        err(at_value(yaml_path!["asg"]), "`asg` needs exactly one of `name` or `tag`; hint: e.g. `asg: {name: dcos-private-agents}`".into());
+    }
+    check_target(s, &s.target, &mut err);
+    if s.heal.replaces() && s.service.is_none() {
+        err(at_value(yaml_path!["heal"]), format!("heal policy `{}` replaces a pod, but the scenario names no `service`; hint: add `service: {{name: cassandra}}` or use `heal: none`", s.heal.as_str()));
+    }
+    check_timing(s, &mut err);
+    check_expectations(s, &mut err);
+    check_slos(s, &mut err);
+    out
+}
+
+fn check_target(s: &Scenario, t: &Target, err: &mut impl FnMut(At, String)) {
+    let chosen =
+        usize::from(t.pod.is_some()) + usize::from(t.instance.is_some()) + usize::from(t.random.is_some());
+    if chosen != 1 {
+        err(at_value(yaml_path!["target"]), "`target` needs exactly one of `pod`, `instance` or `random`; hint: e.g. `target: {pod: node-4}`".into());
+    }
+    if let Some(pod) = &t.pod {
+        if s.service.is_none() {
+            err(at_value(yaml_path!["target", "pod"]), format!("target pod `{pod}` needs a `service` to find it in; hint: add `service: {{name: cassandra}}`"));
+        }
+        if pod.is_empty() || pod.contains('/') {
+            err(at_value(yaml_path!["target", "pod"]), format!("`{pod}` is not a pod instance name; hint: write it as `dcos <service> pod list` prints it, e.g. `node-4`"));
+        }
+    }
+    if let Some(id) = &t.instance
+        && !(id.starts_with("i-") && id.len() > 2 && id[2..].chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        err(at_value(yaml_path!["target", "instance"]), format!("`{id}` is not an EC2 instance id; hint: instance ids look like `i-0123456789abcdef0`"));
+    }
+    if t.random.is_some() && s.asg.is_none() {
+        err(at_value(yaml_path!["target", "random"]), "a random victim is drawn from an Auto Scaling group, but the scenario names no `asg`; hint: add `asg: {name: …}` or `asg: {tag: {key: …, value: …}}`".into());
+    }
+    if t.count == 0 {
+        err(at_value(yaml_path!["target", "count"]), "`count` is 0: nothing would be hit; hint: use 1 or more".into());
+    }
+    if t.blast_radius == 0 {
+        err(at_value(yaml_path!["target", "blast_radius"]), "`blast_radius` is 0; hint: the most instances this scenario may hit at once, at least 1".into());
+    }
+    if t.count > t.blast_radius {
+        err(at_value(yaml_path!["target", "count"]), format!("`count` {} exceeds the blast radius {}; hint: raise `blast_radius` deliberately if you mean to hit that many at once", t.count, t.blast_radius));
+    }
+    if t.count > 1 && t.random.is_none() {
+        err(at_value(yaml_path!["target", "count"]), "`count` above 1 needs `random` selection; hint: a pod or an instance id names exactly one victim".into());
+    }
+}
+
+fn check_timing(s: &Scenario, err: &mut impl FnMut(At, String)) {
+    if s.runs == 0 {
+        err(at_value(yaml_path!["runs"]), "`runs` is 0; hint: run at least once".into());
+    }
+    if s.runs > 1_000_000 {
+        err(at_value(yaml_path!["runs"]), format!("`runs` {} is more than a million; hint: is this a typo?", s.runs));
+    }
+    for (key, d) in [
+        ("poll_interval", s.poll_interval),
+        ("timeout", s.timeout),
+        ("steady_state_timeout", s.steady_state_timeout),
+    ] {
+        if d.is_zero() {
+            err(at_value(yaml_path![key]), format!("`{key}` is zero; hint: give a positive duration, e.g. `5s`"));
+        }
+    }
+    if !s.poll_interval.is_zero() && s.poll_interval >= s.timeout {
+        err(at_value(yaml_path!["poll_interval"]), format!("`poll_interval` {} is not shorter than the run `timeout` {}; hint: poll several times per run, e.g. `poll_interval: 5s`", s.poll_interval, s.timeout));
+    }
+}
+
+fn check_expectations(s: &Scenario, err: &mut impl FnMut(At, String)) {
+    let reboot = s.fault == FaultKind::RebootInstance;
+    let mut seen = Vec::new();
+    for (i, e) in s.expect.iter().enumerate() {
+        let phase = e.phase;
+        let at_phase = || at_value(yaml_path!["expect", i, "phase"]);
+        if e.within.is_some() == e.absent_for.is_some() {
+            err(at_value(yaml_path!["expect", i]), format!("expectation on `{phase}` needs exactly one of `within` or `absent_for`; hint: e.g. `{{phase: {phase}, within: 20m}}`"));
+            continue;
+        }
+        if seen.contains(&phase) {
+            err(at_phase(), format!("`{phase}` has more than one expectation; hint: keep one per phase"));
+        }
+        seen.push(phase);
+        if matches!(phase, Phase::SteadyStateVerified | Phase::FaultInjected) {
+            err(at_phase(), format!("`{phase}` is where every run starts; hint: expect a later phase, e.g. `task_running`"));
+            continue;
+        }
+        if phase.needs_service() && s.service.is_none() {
+            err(at_phase(), format!("`{phase}` is a DC/OS phase, but the scenario names no `service`; hint: add `service: {{name: cassandra}}` or expect an AWS phase"));
+            continue;
+        }
+        match e.demand() {
+            Demand::Within(d) => {
+                let key = yaml_path!["expect", i, "within"];
+                if d.is_zero() {
+                    err(at_value(key), "`within` is zero; hint: give the deadline as a positive duration, e.g. `20m`".into());
+                } else if d > s.timeout {
+                    err(at_value(key), format!("`within` {d} is beyond the run `timeout` {}; hint: raise `timeout` or shorten the deadline", s.timeout));
+                }
+                if reboot && phase.needs_replacement() {
+                    err(at_phase(), format!("`{phase}` can never happen after a reboot: the instance stays `running` and the ASG does not replace it; hint: write `absent_for` to assert that no replacement happens"));
+                }
+                if phase == Phase::PodReplaceIssued && !s.heal.replaces() {
+                    err(at_phase(), "`pod_replace_issued` can never happen with `heal: none`; hint: choose a heal policy that replaces, e.g. `replace-on-task-lost`".into());
+                }
+            }
+            Demand::AbsentFor(d) => {
+                let key = yaml_path!["expect", i, "absent_for"];
+                if d.is_zero() {
+                    err(at_value(key), "`absent_for` is zero; hint: give a positive duration, e.g. `15m`".into());
+                } else if d > s.timeout {
+                    err(at_value(key), format!("`absent_for` {d} is beyond the run `timeout` {}; hint: raise `timeout` or shorten the window", s.timeout));
+                }
+                if phase == Phase::PodReplaceIssued && s.heal.replaces() {
+                    err(at_phase(), format!("heal policy `{}` issues the pod replace this expects never to happen; hint: use `heal: none`", s.heal.as_str()));
+                }
+            }
+        }
+    }
+}
+
+fn check_slos(s: &Scenario, err: &mut impl FnMut(At, String)) {
+    for slo in &s.slos.0 {
+        let m = slo.metric;
+        let key = yaml_path!["slos", m.as_str()];
+        let (from, to) = m.span();
+        if (from.needs_service() || to.needs_service()) && s.service.is_none() {
+            err(at_key(key), format!("`{m}` is measured on the DC/OS service, but the scenario names no `service`; hint: use `time_to_asg_replacement` or `time_to_replacement_launched`, or add a service"));
+        } else if to.needs_replacement() && s.fault == FaultKind::RebootInstance {
+            err(at_key(key), format!("`{m}` can never be measured after a reboot: the ASG does not replace a running instance; hint: judge a DC/OS metric such as `time_to_cassandra_running`"));
+        } else if from == Phase::PodReplaceIssued && !s.heal.replaces() {
+            err(at_key(key), format!("`{m}` starts at the pod replace, which `heal: none` never issues; hint: choose a heal policy that replaces"));
+        }
+        if slo.objectives.is_empty() {
+            err(at_key(key), format!("`{m}` has no objective; hint: add a percentile threshold, e.g. `{{p99: 20m}}`"));
+        }
+        for (p, d) in &slo.objectives {
+            if d.is_zero() {
+                err(at_value(yaml_path!["slos", m.as_str(), p.to_string().as_str()]), format!("threshold of `{m}` {p} is zero; hint: give a positive duration"));
+            }
+        }
+        if slo.min_runs == 0 {
+            err(at_value(yaml_path!["slos", m.as_str(), "min_runs"]), "`min_runs` is 0; hint: a verdict needs at least one run".into());
+        } else if slo.min_runs > s.runs {
+            err(at_value(yaml_path!["slos", m.as_str(), "min_runs"]), format!("`min_runs` {} exceeds `runs` {}: the SLO could never be judged; hint: raise `runs` or lower `min_runs`", slo.min_runs, s.runs));
+        }
+    }
+}
+
+impl Serialize for Slos {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for slo in &self.0 {
+            map.serialize_entry(&slo.metric, &SloBody(slo))?;
+        }
+        map.end()
+    }
+}
+
+struct SloBody<'a>(&'a SloSpec);
+
+impl Serialize for SloBody<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.objectives.len() + 1))?;
+        for (p, d) in &self.0.objectives {
+            map.serialize_entry(&p.to_string(), d)?;
+        }
+        map.serialize_entry("min_runs", &self.0.min_runs)?;
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Slos {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct SlosVisitor;
+        impl<'de> Visitor<'de> for SlosVisitor {
+            type Value = Slos;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map from metric name to objectives, e.g. `time_to_cassandra_running: {p99: 20m}`")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Slos, A::Error> {
+                let mut out: Vec<SloSpec> = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    let metric = Metric::parse(&name).ok_or_else(|| {
+                        de::Error::custom(format!(
+                            "unknown metric `{name}`; hint: the metrics are {}",
+                            Metric::ALL.map(Metric::as_str).join(", ")
+                        ))
+                    })?;
+                    if out.iter().any(|s| s.metric == metric) {
+                        return Err(de::Error::custom(format!("duplicate metric `{name}`")));
+                    }
+                    let body: SloObjectives = map.next_value()?;
+                    out.push(SloSpec {
+                        metric,
+                        objectives: body.objectives,
+                        min_runs: body.min_runs.unwrap_or(DEFAULT_SLO_MIN_RUNS),
+                    });
+                }
+                Ok(Slos(out))
+            }
+        }
+        d.deserialize_map(SlosVisitor)
+    }
+}
+
+struct SloObjectives {
+    objectives: Vec<(Percentile, Dur)>,
+    min_runs: Option<u32>,
+}
+
+impl<'de> Deserialize<'de> for SloObjectives {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SloObjectives;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("percentile thresholds, e.g. `{p50: 15m, p99: 20m, min_runs: 20}`")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SloObjectives, A::Error> {
+                let mut objectives: Vec<(Percentile, Dur)> = Vec::new();
+                let mut min_runs = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "min_runs" {
+                        min_runs = Some(map.next_value::<u32>()?);
+                        continue;
+                    }
+                    let p: Percentile = key.parse().map_err(de::Error::custom)?;
+                    if objectives.iter().any(|(q, _)| *q == p) {
+                        return Err(de::Error::custom(format!("duplicate percentile `{key}`")));
+                    }
+                    objectives.push((p, map.next_value::<Dur>()?));
+                }
+                Ok(SloObjectives {
+                    objectives,
+                    min_runs,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl schemars::JsonSchema for Slos {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Slos".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let dur = generator.subschema_for::<Dur>();
+        let metrics: Vec<&str> = Metric::ALL.map(Metric::as_str).to_vec();
+        schemars::json_schema!({
+            "type": "object",
+            "description": "Objectives per metric: `metric: {pNN: duration, …, min_runs: N}`. Each objective holds when that percentile of the metric over the counted runs is at most the duration; with fewer than `min_runs` (default 5) runs the verdict is inconclusive.",
+            "propertyNames": {"enum": metrics},
+            "additionalProperties": {
+                "type": "object",
+                "properties": {"min_runs": {"type": "integer", "minimum": 1}},
+                "patternProperties": {"^(p(100|[0-9]{1,2}(\\.[0-9]{1,2})?)|max)$": dur},
+                "additionalProperties": false
+            }
+        })
+    }
+}
+
+impl Scenario {
+    /// The heal action as an operator would type it, e.g. for `plan`.
+    pub fn heal_action(&self, pod: &str) -> Option<String> {
+        let svc = self.service.as_ref()?;
+        (self.heal != HealPolicy::None).then(|| format!("dcos {} pod replace {pod}", svc.name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> Result<Scenario, Vec<Diagnostic>> {
+        parse_scenario(Path::new("s.yaml"), src.as_bytes())
+    }
+
+    const GOOD: &str = "\
+name: drill
+service: {name: cassandra}
+target: {pod: node-4}
+fault: terminate-instance
+heal: replace-on-task-lost
+expect:
+  - {phase: task_running, within: 30m}
+slos:
+  time_to_cassandra_running: {p50: 18m, p99: 25m, min_runs: 3}
+runs: 5
+";
+
+    #[test]
+    fn parses_a_good_scenario_with_defaults() {
+        let s = parse(GOOD).unwrap();
+        assert_eq!(s.service.as_ref().unwrap().task, "server");
+        assert_eq!(s.poll_interval, Dur::from_secs(5));
+        assert_eq!(s.slos.0[0].objectives.len(), 2);
+        assert_eq!(s.slos.0[0].min_runs, 3);
+        assert_eq!(s.target.count, 1);
+    }
+
+    #[test]
+    fn json_round_trip_keeps_everything() {
+        let s = parse(GOOD).unwrap();
+        let json = serde_json::to_string(&s).unwrap();
+        let back: Scenario = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+    }
+
+    fn one_error(src: &str) -> Diagnostic {
+        let mut d = parse(src).unwrap_err();
+        assert_eq!(d.len(), 1, "{d:?}");
+        d.remove(0)
+    }
+
+    #[test]
+    fn unknown_key_points_at_it() {
+        let d = one_error(&GOOD.replace("runs: 5", "runz: 5"));
+        assert_eq!((d.line, d.column), (10, 1), "{d}");
+        assert!(d.message.contains("runz"), "{d}");
+        assert!(d.hint.is_some());
+    }
+
+    #[test]
+    fn bad_duration_points_at_the_value() {
+        let d = one_error(&GOOD.replace("within: 30m", "within: 30 minutes"));
+        assert_eq!(d.line, 7, "{d}");
+        assert!(d.message.contains("30 minutes"), "{d}");
+        assert!(d.hint.as_deref().unwrap().contains("ms, s, m or h"), "{d}");
+    }
+
+    #[test]
+    fn percentile_over_hundred_is_refused_where_written() {
+        let d = one_error(&GOOD.replace("p99: 25m", "p101: 25m"));
+        assert_eq!(d.line, 9, "{d}");
+        assert!(d.message.contains("over 100"), "{d}");
+    }
+
+    #[test]
+    fn syntax_error_has_a_location() {
+        let d = one_error("name: x\ntarget: {pod: node-4\nfault: terminate-instance\n");
+        assert!(d.line >= 2, "{d}");
+    }
+
+    #[test]
+    fn cross_field_rules_point_at_the_field() {
+        let src = GOOD.replace("service: {name: cassandra}\n", "");
+        let d = parse(&src).unwrap_err();
+        // pod needs a service; heal needs a service; task_running needs a service; the SLO too.
+        assert_eq!(d.len(), 4, "{d:?}");
+        let target = d.iter().find(|d| d.message.contains("target pod")).unwrap();
+        assert_eq!((target.line, target.column), (2, 15));
+        let slo = d.iter().find(|d| d.message.contains("time_to_cassandra_running")).unwrap();
+        assert_eq!((slo.line, slo.column), (8, 3));
+    }
+
+    #[test]
+    fn reboot_cannot_expect_a_replacement() {
+        let src = GOOD
+            .replace("terminate-instance", "reboot-instance")
+            .replace("task_running, within: 30m", "replacement_launched, within: 10m");
+        let d = one_error(&src);
+        assert!(d.message.contains("reboot"), "{d}");
+        assert_eq!(d.line, 7);
+    }
+
+    #[test]
+    fn count_beyond_blast_radius_is_refused() {
+        let src = "name: r\nasg: {name: g}\ntarget: {random: private-agent, count: 3, blast_radius: 2}\nfault: terminate-instance\n";
+        let d = one_error(src);
+        assert!(d.message.contains("blast radius"), "{d}");
+        assert_eq!(d.line, 3);
+    }
+
+    #[test]
+    fn empty_and_binary_files_are_refused() {
+        assert!(one_error("").message.contains("empty"));
+        let d = parse_scenario(Path::new("b.yaml"), &[0xff, 0xfe, 0x00]).unwrap_err();
+        assert!(d[0].message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn rendering_shows_file_line_column_snippet_and_hint() {
+        let d = one_error(&GOOD.replace("runs: 5", "runz: 5"));
+        let text = d.to_string();
+        assert!(text.starts_with("error: s.yaml:10:1: "), "{text}");
+        assert!(text.contains("10 | runz: 5"), "{text}");
+        assert!(text.contains("= hint: "), "{text}");
+    }
+}
