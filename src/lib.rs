@@ -5,6 +5,8 @@
 //! measurements ([`measure`]) → reports ([`report`]).
 
 pub mod cluster;
+pub mod journal;
 pub mod measure;
+pub mod runner;
 pub mod scenario;
 pub mod time;

@@ -1,0 +1,267 @@
+//! The journal: every event of a suite, appended to `journal.jsonl` as it happens, one JSON
+//! object per line. Reports are rendered from it alone.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::{AgentId, InstanceId, PodName, TaskId};
+use crate::measure::Source;
+use crate::scenario::{Phase, Scenario};
+use crate::time::Timestamp;
+
+/// The version of the journal and `report.json` formats.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The file name of the journal inside a report folder.
+pub const JOURNAL_FILE: &str = "journal.jsonl";
+
+/// What happened, in the order it happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Event {
+    SuiteStarted {
+        schema_version: u32,
+        tool_version: String,
+        target: String,
+        simulated: bool,
+        seed: u64,
+        /// Wall-clock time of the start (not rendered into reports, which stay reproducible).
+        wall_clock: Timestamp,
+    },
+    ScenarioStarted {
+        scenario: Scenario,
+        file: String,
+        /// The run count in effect (the file's `runs`, or `--runs`).
+        runs: u32,
+    },
+    RunStarted {
+        scenario: String,
+        run: u32,
+        at: Timestamp,
+    },
+    VictimsSelected {
+        scenario: String,
+        run: u32,
+        victims: Vec<Victim>,
+    },
+    PhaseObserved {
+        scenario: String,
+        run: u32,
+        phase: Phase,
+        at: Timestamp,
+        error_ms: u64,
+        source: Source,
+    },
+    RunFinished {
+        scenario: String,
+        run: u32,
+        at: Timestamp,
+        /// Expectations that did not hold; empty when the run passed.
+        failures: Vec<String>,
+        replacements: Vec<Replacement>,
+    },
+    Aborted {
+        scenario: Option<String>,
+        run: Option<u32>,
+        at: Timestamp,
+        reason: String,
+    },
+    SuiteFinished {
+        wall_clock: Timestamp,
+    },
+}
+
+/// The chain from what the scenario names to the instance that is hit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Victim {
+    pub instance: InstanceId,
+    pub private_ip: Option<String>,
+    pub asg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<PodName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskId>,
+}
+
+/// What replaced a victim: new instance, new agent, new task (each only when observed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replacement {
+    pub victim: InstanceId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskId>,
+}
+
+/// A consumer of the event stream (journal, progress display, …).
+pub trait Sink {
+    fn emit(&mut self, event: &Event) -> io::Result<()>;
+}
+
+impl Sink for Vec<Event> {
+    fn emit(&mut self, event: &Event) -> io::Result<()> {
+        self.push(event.clone());
+        Ok(())
+    }
+}
+
+/// Appends events to `journal.jsonl`: each event is one `write` of one whole line, handed to
+/// the OS before the runner takes its next action.
+pub struct JournalWriter {
+    file: File,
+    path: PathBuf,
+    line: Vec<u8>,
+}
+
+impl JournalWriter {
+    /// Creates (or appends to) the journal in `dir`.
+    pub fn open(dir: &Path) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(JOURNAL_FILE);
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        Ok(Self {
+            file,
+            path,
+            line: Vec::with_capacity(512),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Sink for JournalWriter {
+    fn emit(&mut self, event: &Event) -> io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, event)?;
+        self.line.push(b'\n');
+        self.file.write_all(&self.line)?;
+        self.file.flush()
+    }
+}
+
+/// Why a journal could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read {}: {source}; hint: point at a report folder holding journal.jsonl", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}:{line}: not a journal event: {message}; hint: the journal may have been edited or written by another version", path.display())]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+/// What reading a journal gave: the events, and whether a torn last line was dropped.
+#[derive(Debug)]
+pub struct ReadJournal {
+    pub events: Vec<Event>,
+    pub torn_tail: bool,
+}
+
+/// Reads `dir/journal.jsonl`. A last line without its newline (the process died while writing
+/// it) is ignored and reported; any other bad line is an error.
+pub fn read(dir: &Path) -> Result<ReadJournal, ReadError> {
+    let path = dir.join(JOURNAL_FILE);
+    let io_err = |source| ReadError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut reader = BufReader::new(File::open(&path).map_err(io_err)?);
+    let mut events = Vec::new();
+    let mut torn_tail = false;
+    let mut buf = String::new();
+    let mut line_no = 0;
+    loop {
+        buf.clear();
+        let n = reader.read_line(&mut buf).map_err(io_err)?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        if !buf.ends_with('\n') {
+            torn_tail = true;
+            break;
+        }
+        if buf.trim().is_empty() {
+            continue;
+        }
+        let event = serde_json::from_str(&buf).map_err(|e| ReadError::Corrupt {
+            path: path.clone(),
+            line: line_no,
+            message: e.to_string(),
+        })?;
+        events.push(event);
+    }
+    Ok(ReadJournal { events, torn_tail })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Event {
+        Event::RunStarted {
+            scenario: "s".into(),
+            run: 1,
+            at: Timestamp::from_millis(1_000),
+        }
+    }
+
+    #[test]
+    fn writes_whole_lines_and_reads_them_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = JournalWriter::open(dir.path()).unwrap();
+        w.emit(&sample()).unwrap();
+        w.emit(&Event::SuiteFinished {
+            wall_clock: Timestamp::from_millis(5),
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(w.path()).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.starts_with("{\"event\":\"run_started\""), "{text}");
+        let r = read(dir.path()).unwrap();
+        assert_eq!(r.events.len(), 2);
+        assert_eq!(r.events[0], sample());
+        assert!(!r.torn_tail);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_dropped_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = JournalWriter::open(dir.path()).unwrap();
+        w.emit(&sample()).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(w.path())
+            .unwrap()
+            .write_all(b"{\"event\":\"run_sta")
+            .unwrap();
+        let r = read(dir.path()).unwrap();
+        assert_eq!(r.events, vec![sample()]);
+        assert!(r.torn_tail);
+    }
+
+    #[test]
+    fn a_corrupt_middle_line_is_an_error_with_its_line_number() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(JOURNAL_FILE), "garbage\n{}\n").unwrap();
+        let err = read(dir.path()).unwrap_err();
+        assert!(matches!(err, ReadError::Corrupt { line: 1, .. }), "{err}");
+    }
+}

@@ -1,0 +1,499 @@
+//! The runner: for each scenario, for each run — wait for steady state, select the victims,
+//! inject the fault, observe the phases until each is seen or past its deadline, heal as the
+//! scenario says, judge the expectations. Written once against [`Cluster`]; it emits typed
+//! [`Event`]s to a [`Sink`] and never reads them back.
+
+mod observe;
+pub mod preflight;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+pub use observe::{Baseline, Snapshot, Tracker};
+
+use crate::cluster::{AsgLookup, Cluster, ClusterError, InstanceFilter, PodName};
+use crate::journal::{Event, Sink, Victim};
+use crate::measure::Observed;
+use crate::scenario::{Demand, HealPolicy, Phase, Scenario};
+use crate::time::{Dur, Timestamp};
+
+/// How many scaling activities one poll reads (newest first).
+const ACTIVITY_PAGE: usize = 20;
+
+/// Why a run (and so the suite) stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A safety rule or the cluster's state forbids going on.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Cluster(ClusterError),
+    #[error("interrupted")]
+    Interrupted,
+    #[error("cannot write the journal: {0}")]
+    Journal(#[from] std::io::Error),
+}
+
+/// Set from a signal handler; the runner stops at its next step.
+#[derive(Clone, Debug, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A deterministic per-scenario seed from the suite seed and the scenario name.
+pub fn scenario_seed(seed: u64, name: &str) -> u64 {
+    // FNV-1a over the name, then a SplitMix64 finaliser over the mix.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut z = seed ^ h;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Runs every run of one scenario against `cluster`. Returns after the last run, or with the
+/// reason the scenario was aborted (already journaled).
+pub async fn run_scenario<C: Cluster>(
+    cluster: &mut C,
+    scenario: &Scenario,
+    runs: u32,
+    seed: u64,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> Result<(), RunError> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(scenario_seed(seed, &scenario.name) ^ 0x5eed);
+    let mut ctx = Context {
+        scenario,
+        lookup: preflight::asg_lookup(scenario),
+    };
+    for run in 1..=runs {
+        match run_once(cluster, &mut ctx, run, &mut rng, sink, stop).await {
+            Ok(()) => {}
+            Err(e) => {
+                sink.emit(&Event::Aborted {
+                    scenario: Some(scenario.name.clone()),
+                    run: Some(run),
+                    at: cluster.now(),
+                    reason: e.to_string(),
+                })?;
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Context<'a> {
+    scenario: &'a Scenario,
+    /// The ASG to watch; learnt from the first victim when the scenario names none.
+    lookup: Option<AsgLookup>,
+}
+
+async fn run_once<C: Cluster>(
+    cluster: &mut C,
+    ctx: &mut Context<'_>,
+    run: u32,
+    rng: &mut Xoshiro256PlusPlus,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> Result<(), RunError> {
+    let sc = ctx.scenario;
+    let name = sc.name.clone();
+    sink.emit(&Event::RunStarted {
+        scenario: name.clone(),
+        run,
+        at: cluster.now(),
+    })?;
+    if ctx.lookup.is_none() {
+        // Learn the victim's group first, so that steady state covers it.
+        let agents = match &sc.service {
+            Some(_) => cluster.agents().await?,
+            None => Vec::new(),
+        };
+        let victims = preflight::select_victims(cluster, sc, None, &agents, rng).await?;
+        ctx.lookup = victims
+            .first()
+            .and_then(|v| v.asg.clone())
+            .map(AsgLookup::Name);
+    }
+
+    // Steady state, waiting for it (between runs the last recovery may still be finishing).
+    let started = cluster.now();
+    let steady = loop {
+        check_stop(stop).await?;
+        let asg = match &ctx.lookup {
+            Some(l) => Some(preflight::find_asg(cluster, l).await?),
+            None => None,
+        };
+        let (agents, pods, recovery) = match &sc.service {
+            Some(svc) => (
+                cluster.agents().await?,
+                Some(cluster.pod_statuses(&svc.name).await?),
+                Some(cluster.plan(&svc.name, "recovery").await?),
+            ),
+            None => (Vec::new(), None, None),
+        };
+        let reason =
+            preflight::unsteady_reason(sc, asg.as_ref(), pods.as_deref(), recovery.as_ref());
+        match reason {
+            None => {
+                break preflight::Steady {
+                    baseline: preflight::baseline(asg.as_ref(), &agents, recovery.as_ref()),
+                    asg,
+                    agents,
+                };
+            }
+            Some(why) if cluster.now().since(started) >= sc.steady_state_timeout => {
+                return Err(RunError::Refused(format!(
+                    "the cluster did not reach steady state within {}: {why}",
+                    sc.steady_state_timeout
+                )));
+            }
+            Some(_) => cluster.sleep(sc.poll_interval).await,
+        }
+    };
+    let steady_at = cluster.now();
+    if !sc.cooldown.is_zero() && run > 1 {
+        cluster.sleep(sc.cooldown).await;
+    }
+
+    let victims =
+        preflight::select_victims(cluster, sc, steady.asg.as_ref(), &steady.agents, rng).await?;
+    sink.emit(&Event::VictimsSelected {
+        scenario: name.clone(),
+        run,
+        victims: victims.clone(),
+    })?;
+
+    sink.emit(&Event::PhaseObserved {
+        scenario: name.clone(),
+        run,
+        phase: Phase::SteadyStateVerified,
+        at: steady_at,
+        error_ms: 0,
+        source: crate::measure::Source::Harness,
+    })?;
+    check_stop(stop).await?;
+    let before = cluster.now();
+    for v in &victims {
+        cluster.inject(sc.fault, &v.instance).await?;
+    }
+    let after = cluster.now();
+    let half = after.since(before).as_millis() / 2;
+    let fault = Observed::harness(before.saturating_add(Dur::from_millis(half)), half);
+
+    let task = sc.service.as_ref().map_or("server", |s| s.task.as_str());
+    let mut tracker = Tracker::new(sc.fault, task, steady.baseline, victims.clone(), fault.at);
+    let emit_phase = |sink: &mut dyn Sink, phase: Phase, o: Observed| {
+        sink.emit(&Event::PhaseObserved {
+            scenario: name.clone(),
+            run,
+            phase,
+            at: o.at,
+            error_ms: o.error_ms,
+            source: o.source,
+        })
+    };
+    if let Some((p, o)) = tracker.record_harness(Phase::FaultInjected, fault) {
+        emit_phase(sink, p, o)?;
+    }
+
+    let plan = Plan::new(sc, &victims);
+    loop {
+        if should_heal(sc.heal, &tracker) {
+            let svc = sc.service.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+            let t0 = cluster.now();
+            for pod in victims.iter().filter_map(|v| v.pod.clone()) {
+                replace_with_retry(cluster, &svc, &pod, sc.poll_interval, stop).await?;
+            }
+            let t1 = cluster.now();
+            let half = t1.since(t0).as_millis() / 2;
+            let o = Observed::harness(t0.saturating_add(Dur::from_millis(half)), half);
+            if let Some((p, o)) = tracker.record_harness(Phase::PodReplaceIssued, o) {
+                emit_phase(sink, p, o)?;
+            }
+        }
+        let elapsed = cluster.now().since(fault.at);
+        if plan.finished(&tracker, elapsed) {
+            break;
+        }
+        check_stop(stop).await?;
+        cluster.sleep(sc.poll_interval).await;
+        let snap = poll(cluster, sc, &tracker, ctx.lookup.as_ref()).await;
+        for (p, o) in tracker.update(&snap) {
+            emit_phase(sink, p, o)?;
+        }
+    }
+
+    sink.emit(&Event::RunFinished {
+        scenario: name,
+        run,
+        at: cluster.now(),
+        failures: plan.failures(&tracker, fault.at),
+        replacements: tracker.replacements(),
+    })?;
+    Ok(())
+}
+
+async fn check_stop(stop: &StopFlag) -> Result<(), RunError> {
+    // Let a signal handler on the same thread run, even when the backend never waits.
+    tokio::task::yield_now().await;
+    if stop.is_raised() {
+        Err(RunError::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+fn should_heal(policy: HealPolicy, tracker: &Tracker) -> bool {
+    if tracker.has(Phase::PodReplaceIssued) || !tracker.victims().any(|v| v.pod.is_some()) {
+        return false;
+    }
+    match policy {
+        HealPolicy::ReplaceImmediately => true,
+        HealPolicy::ReplaceOnTaskLost => tracker.has(Phase::TaskLost),
+        HealPolicy::ReplaceAfterAgentRegistered => tracker.has(Phase::AgentRegistered),
+        HealPolicy::None => false,
+    }
+}
+
+/// `pod replace` is safe to repeat (it marks and kills), but a throttled or unreachable
+/// scheduler is simply asked again after a poll interval.
+async fn replace_with_retry<C: Cluster>(
+    cluster: &mut C,
+    service: &str,
+    pod: &PodName,
+    wait: Dur,
+    stop: &StopFlag,
+) -> Result<(), RunError> {
+    const ATTEMPTS: u32 = 5;
+    let mut attempt = 1;
+    loop {
+        match cluster.pod_replace(service, pod).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
+                attempt += 1;
+                check_stop(stop).await?;
+                cluster.sleep(wait).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// One poll of every API the remaining phases depend on. A failed call leaves its part empty.
+async fn poll<C: Cluster>(
+    cluster: &mut C,
+    sc: &Scenario,
+    tracker: &Tracker,
+    lookup: Option<&AsgLookup>,
+) -> Snapshot {
+    let mut snap = Snapshot::default();
+    let aws_pending = [
+        Phase::InstanceTerminated,
+        Phase::ReplacementLaunched,
+        Phase::ReplacementInService,
+        Phase::AgentRegistered,
+    ]
+    .iter()
+    .any(|p| !tracker.has(*p));
+    if sc.fault.leaves_running() && aws_pending {
+        let ids = tracker.instances_of_interest();
+        let t = cluster.now();
+        if let Ok(i) = cluster.describe_instances(&InstanceFilter::Ids(ids)).await {
+            snap.ec2 = Some((t, i));
+        }
+        if let Some(lookup) = lookup {
+            let t = cluster.now();
+            if let Ok(mut groups) = cluster.describe_asgs(lookup).await
+                && groups.len() == 1
+            {
+                let asg = groups.remove(0);
+                if !tracker.has(Phase::ReplacementInService) {
+                    let t = cluster.now();
+                    if let Ok(a) = cluster
+                        .describe_scaling_activities(&asg.name, ACTIVITY_PAGE)
+                        .await
+                    {
+                        snap.activities = Some((t, a));
+                    }
+                }
+                // Instances that joined since the last poll: describe them for their IP.
+                let known = tracker.instances_of_interest();
+                let fresh: Vec<_> = asg
+                    .instances
+                    .iter()
+                    .map(|m| m.id.clone())
+                    .filter(|id| !known.contains(id))
+                    .collect();
+                if !fresh.is_empty()
+                    && let Ok(more) = cluster.describe_instances(&InstanceFilter::Ids(fresh)).await
+                    && let Some((_, list)) = &mut snap.ec2
+                {
+                    list.extend(more);
+                }
+                snap.asg = Some((t, asg));
+            }
+        }
+    }
+    if let Some(svc) = &sc.service {
+        let t = cluster.now();
+        if !(tracker.has(Phase::AgentLost) && tracker.has(Phase::AgentRegistered))
+            && let Ok(a) = cluster.agents().await
+        {
+            snap.agents = Some((t, a));
+        }
+        let mut pods = Vec::new();
+        let t = cluster.now();
+        let mut ok = true;
+        for pod in tracker.victims().filter_map(|v| v.pod.clone()) {
+            match cluster.pod_info(&svc.name, &pod).await {
+                Ok(p) => pods.push(p),
+                Err(_) => ok = false,
+            }
+        }
+        if ok && !pods.is_empty() {
+            snap.pods = Some((t, pods));
+        }
+        if tracker.has(Phase::TaskRunning) && !tracker.has(Phase::RecoveryComplete) {
+            let t = cluster.now();
+            if let Ok(plan) = cluster.plan(&svc.name, "recovery").await {
+                snap.recovery = Some((t, plan));
+            }
+        }
+    }
+    snap
+}
+
+/// What a run waits for, and until when.
+struct Plan {
+    /// `(phase, deadline since the fault)`.
+    awaited: Vec<(Phase, Dur)>,
+    /// `(phase, window since the fault)` in which the phase must not happen.
+    absent: Vec<(Phase, Dur)>,
+    within: Vec<(Phase, Dur)>,
+}
+
+impl Plan {
+    fn new(sc: &Scenario, victims: &[Victim]) -> Self {
+        let replaced = sc.fault.leaves_running();
+        let service = sc.service.is_some();
+        let pods = victims.iter().any(|v| v.pod.is_some());
+        let mut awaited = Vec::new();
+        for p in Phase::ALL {
+            let implied = match p {
+                Phase::SteadyStateVerified | Phase::FaultInjected => false,
+                Phase::InstanceTerminated
+                | Phase::ReplacementLaunched
+                | Phase::ReplacementInService => replaced,
+                Phase::AgentLost | Phase::AgentRegistered => service,
+                Phase::TaskLost => pods,
+                Phase::PodReplaceIssued => false,
+                // Without a heal, a replaced host's pod stays lost; only a reboot heals alone.
+                Phase::TaskRunning | Phase::RecoveryComplete => {
+                    pods && (sc.heal.replaces() || !replaced)
+                }
+            };
+            if implied {
+                awaited.push((p, sc.timeout));
+            }
+        }
+        let mut absent = Vec::new();
+        let mut within = Vec::new();
+        for e in &sc.expect {
+            match e.demand() {
+                Demand::Within(d) => {
+                    within.push((e.phase, d));
+                    match awaited.iter_mut().find(|(p, _)| *p == e.phase) {
+                        Some(a) => a.1 = d,
+                        None => awaited.push((e.phase, d)),
+                    }
+                }
+                Demand::AbsentFor(d) => {
+                    awaited.retain(|(p, _)| *p != e.phase);
+                    absent.push((e.phase, d));
+                }
+            }
+        }
+        Self {
+            awaited,
+            absent,
+            within,
+        }
+    }
+
+    fn finished(&self, tracker: &Tracker, elapsed: Dur) -> bool {
+        let awaited_done = self
+            .awaited
+            .iter()
+            .all(|(p, deadline)| tracker.has(*p) || elapsed >= *deadline);
+        let windows_done = self
+            .absent
+            .iter()
+            .all(|(p, window)| tracker.has(*p) || elapsed >= *window);
+        awaited_done && windows_done
+    }
+
+    fn failures(&self, tracker: &Tracker, fault_at: Timestamp) -> Vec<String> {
+        let mut out = Vec::new();
+        for (p, deadline) in &self.awaited {
+            if !tracker.has(*p) {
+                out.push(format!("{p} was not observed within {deadline}"));
+            }
+        }
+        for (p, d) in &self.within {
+            if let Some(o) = tracker.get(*p) {
+                let took = o.at.since(fault_at);
+                if took > *d {
+                    out.push(format!(
+                        "{p} took {}, expected within {d}",
+                        took.human()
+                    ));
+                }
+            }
+        }
+        for (p, window) in &self.absent {
+            if let Some(o) = tracker.get(*p) {
+                let at = o.at.since(fault_at);
+                if at < *window {
+                    out.push(format!(
+                        "{p} happened {} after the fault, expected none for {window}",
+                        at.human()
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The victims a scenario would hit now, without injecting anything (`plan`).
+pub async fn dry_run<C: Cluster>(
+    cluster: &mut C,
+    scenario: &Scenario,
+    seed: u64,
+) -> Result<Vec<Victim>, RunError> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(scenario_seed(seed, &scenario.name) ^ 0x5eed);
+    let agents = match &scenario.service {
+        Some(_) => cluster.agents().await?,
+        None => Vec::new(),
+    };
+    let asg = match preflight::asg_lookup(scenario) {
+        Some(l) => Some(preflight::find_asg(cluster, &l).await?),
+        None => None,
+    };
+    preflight::select_victims(cluster, scenario, asg.as_ref(), &agents, &mut rng).await
+}

@@ -1,0 +1,404 @@
+//! Phase detection (DESIGN §3): from one poll's observations to the phases they prove, per
+//! victim, then per run. Pure: the runner feeds snapshots in, phases come out.
+//!
+//! Rules: a new instance, agent or task counts only if its id was not there before the fault
+//! (the replacement is genuine); a server-side timestamp beats a poll; a poll-observed
+//! transition is bracketed by the previous poll of the same API.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::cluster::{
+    ActivityObs, ActivityStatus, AgentId, AgentObs, AsgObs, FaultKind, InstanceId, InstanceObs,
+    InstanceState, LifecycleState, PlanObs, PodObs, TaskId, TaskState,
+};
+use crate::journal::{Replacement, Victim};
+use crate::measure::{Observed, Source};
+use crate::scenario::Phase;
+use crate::time::Timestamp;
+
+/// What was true before the fault: ids that do not count as replacements.
+#[derive(Clone, Debug, Default)]
+pub struct Baseline {
+    pub asg_members: BTreeSet<InstanceId>,
+    pub agents: BTreeSet<AgentId>,
+    /// Ids of recovery-plan steps that already existed (completed steps stay in the plan).
+    pub recovery_steps: BTreeSet<String>,
+}
+
+/// One poll: whatever each API answered, with the time of the call. `None` = not asked, or
+/// the call failed (then the bracket of that API simply widens).
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub ec2: Option<(Timestamp, Vec<InstanceObs>)>,
+    pub asg: Option<(Timestamp, AsgObs)>,
+    pub activities: Option<(Timestamp, Vec<ActivityObs>)>,
+    pub agents: Option<(Timestamp, Vec<AgentObs>)>,
+    /// Pod info of each victim's pod, in victim order.
+    pub pods: Option<(Timestamp, Vec<PodObs>)>,
+    pub recovery: Option<(Timestamp, PlanObs)>,
+}
+
+/// Everything known about one victim.
+#[derive(Clone, Debug)]
+struct Track {
+    victim: Victim,
+    replacement: Option<InstanceId>,
+    replacement_ip: Option<String>,
+    new_agent: Option<AgentId>,
+    new_task: Option<TaskId>,
+    phases: BTreeMap<Phase, Observed>,
+}
+
+/// The phase tracker of one run.
+#[derive(Clone, Debug)]
+pub struct Tracker {
+    fault: FaultKind,
+    task: String,
+    baseline: Baseline,
+    tracks: Vec<Track>,
+    /// Time of the last successful poll of each API (starts at the fault).
+    prev: [Timestamp; 6],
+    run_phases: BTreeMap<Phase, Observed>,
+}
+
+const EC2: usize = 0;
+const ASG: usize = 1;
+const MESOS: usize = 3;
+const PODS: usize = 4;
+const PLAN: usize = 5;
+
+impl Tracker {
+    pub fn new(
+        fault: FaultKind,
+        task: &str,
+        baseline: Baseline,
+        victims: Vec<Victim>,
+        fault_at: Timestamp,
+    ) -> Self {
+        Self {
+            fault,
+            task: task.to_string(),
+            baseline,
+            tracks: victims
+                .into_iter()
+                .map(|victim| Track {
+                    victim,
+                    replacement: None,
+                    replacement_ip: None,
+                    new_agent: None,
+                    new_task: None,
+                    phases: BTreeMap::new(),
+                })
+                .collect(),
+            prev: [fault_at; 6],
+            run_phases: BTreeMap::new(),
+        }
+    }
+
+    pub fn victims(&self) -> impl Iterator<Item = &Victim> {
+        self.tracks.iter().map(|t| &t.victim)
+    }
+
+    /// Instances worth describing: victims and their known replacements.
+    pub fn instances_of_interest(&self) -> Vec<InstanceId> {
+        self.tracks
+            .iter()
+            .flat_map(|t| std::iter::once(t.victim.instance.clone()).chain(t.replacement.clone()))
+            .collect()
+    }
+
+    pub fn has(&self, phase: Phase) -> bool {
+        self.run_phases.contains_key(&phase)
+    }
+
+    pub fn get(&self, phase: Phase) -> Option<&Observed> {
+        self.run_phases.get(&phase)
+    }
+
+    /// Records a phase the harness itself caused (fault injection, pod replace) for all victims.
+    pub fn record_harness(&mut self, phase: Phase, obs: Observed) -> Option<(Phase, Observed)> {
+        for t in &mut self.tracks {
+            t.phases.entry(phase).or_insert(obs);
+        }
+        self.roll_up(phase)
+    }
+
+    pub fn replacements(&self) -> Vec<Replacement> {
+        self.tracks
+            .iter()
+            .map(|t| Replacement {
+                victim: t.victim.instance.clone(),
+                instance: t.replacement.clone(),
+                agent: t.new_agent.clone(),
+                task: t.new_task.clone(),
+            })
+            .collect()
+    }
+
+    /// Feeds one poll; returns the run-level phases it completed, in timeline order.
+    pub fn update(&mut self, snap: &Snapshot) -> Vec<(Phase, Observed)> {
+        if let Some((t, instances)) = &snap.ec2 {
+            self.on_ec2(*t, instances);
+        }
+        if let Some((t, asg)) = &snap.asg {
+            let acts = snap.activities.as_ref().map(|(_, a)| a.as_slice());
+            self.on_asg(*t, asg, acts, snap.ec2.as_ref().map(|(_, i)| i.as_slice()));
+        }
+        if let Some((t, agents)) = &snap.agents {
+            self.on_agents(*t, agents);
+        }
+        if let Some((t, pods)) = &snap.pods {
+            self.on_pods(*t, pods);
+        }
+        if let Some((t, plan)) = &snap.recovery {
+            self.on_recovery(*t, plan);
+        }
+        for (i, t) in [
+            snap.ec2.as_ref().map(|x| x.0),
+            snap.asg.as_ref().map(|x| x.0),
+            snap.activities.as_ref().map(|x| x.0),
+            snap.agents.as_ref().map(|x| x.0),
+            snap.pods.as_ref().map(|x| x.0),
+            snap.recovery.as_ref().map(|x| x.0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(t) = t {
+                self.prev[i] = t;
+            }
+        }
+        Phase::ALL
+            .into_iter()
+            .filter_map(|p| self.roll_up(p))
+            .collect()
+    }
+
+    /// A run-level phase exists once every victim has it; it is the latest of them.
+    fn roll_up(&mut self, phase: Phase) -> Option<(Phase, Observed)> {
+        if self.run_phases.contains_key(&phase) {
+            return None;
+        }
+        let mut latest: Option<Observed> = None;
+        for t in &self.tracks {
+            let o = *t.phases.get(&phase)?;
+            if latest.is_none_or(|l| o.at > l.at) {
+                latest = Some(o);
+            }
+        }
+        let o = latest?;
+        self.run_phases.insert(phase, o);
+        Some((phase, o))
+    }
+
+    fn bracket(&self, api: usize, now: Timestamp, source: Source) -> Observed {
+        Observed::between_polls(self.prev[api], now, source)
+    }
+
+    fn on_ec2(&mut self, now: Timestamp, instances: &[InstanceObs]) {
+        if !self.fault.leaves_running() {
+            return;
+        }
+        let obs = self.bracket(EC2, now, Source::PollEc2);
+        for t in &mut self.tracks {
+            if t.phases.contains_key(&Phase::InstanceTerminated) {
+                continue;
+            }
+            let gone = match instances.iter().find(|i| i.id == t.victim.instance) {
+                Some(i) => matches!(i.state, InstanceState::Terminated | InstanceState::Stopped),
+                // Terminated instances drop out of DescribeInstances after a while.
+                None => true,
+            };
+            if gone {
+                t.phases.insert(Phase::InstanceTerminated, obs);
+            }
+        }
+    }
+
+    fn on_asg(
+        &mut self,
+        now: Timestamp,
+        asg: &AsgObs,
+        activities: Option<&[ActivityObs]>,
+        instances: Option<&[InstanceObs]>,
+    ) {
+        // New members, oldest launch first, go to victims still waiting for one.
+        let mut fresh: Vec<&InstanceId> = asg
+            .instances
+            .iter()
+            .map(|m| &m.id)
+            .filter(|id| !self.baseline.asg_members.contains(*id))
+            .filter(|id| !self.tracks.iter().any(|t| t.replacement.as_ref() == Some(*id)))
+            .collect();
+        let launched_at = |id: &InstanceId| {
+            activities
+                .and_then(|a| a.iter().find(|a| a.launched_instance().as_ref() == Some(id)))
+                .map(|a| a.start_time)
+        };
+        fresh.sort_by_key(|id| (launched_at(id), (*id).clone()));
+        let mut fresh = fresh.into_iter();
+        for t in &mut self.tracks {
+            if t.replacement.is_none() {
+                match fresh.next() {
+                    Some(id) => t.replacement = Some(id.clone()),
+                    None => break,
+                }
+            }
+        }
+        let poll = Observed::between_polls(self.prev[ASG], now, Source::PollAutoScaling);
+        for t in &mut self.tracks {
+            let Some(repl) = &t.replacement else { continue };
+            if t.replacement_ip.is_none() {
+                t.replacement_ip = instances
+                    .and_then(|i| i.iter().find(|i| &i.id == repl))
+                    .and_then(|i| i.private_ip.clone());
+            }
+            let activity = activities
+                .and_then(|a| a.iter().find(|a| a.launched_instance().as_ref() == Some(repl)));
+            if !t.phases.contains_key(&Phase::ReplacementLaunched) {
+                let launch = match activity {
+                    Some(a) => Some(Observed::exact(a.start_time, Source::AsgActivity)),
+                    None => instances
+                        .and_then(|i| i.iter().find(|i| &i.id == repl))
+                        .map(|i| Observed::whole_second(i.launch_time, Source::Ec2LaunchTime)),
+                };
+                if let Some(o) = launch {
+                    t.phases.insert(Phase::ReplacementLaunched, o);
+                }
+            }
+            if !t.phases.contains_key(&Phase::ReplacementInService) {
+                let done = activity.filter(|a| a.status == ActivityStatus::Successful);
+                let in_service = asg
+                    .instances
+                    .iter()
+                    .any(|m| &m.id == repl && m.lifecycle == LifecycleState::InService);
+                match done.and_then(|a| a.end_time) {
+                    Some(end) => {
+                        t.phases.insert(
+                            Phase::ReplacementInService,
+                            Observed::whole_second(end, Source::AsgActivity),
+                        );
+                    }
+                    None if in_service => {
+                        t.phases.insert(Phase::ReplacementInService, poll);
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+
+    fn on_agents(&mut self, now: Timestamp, agents: &[AgentObs]) {
+        let poll = Observed::between_polls(self.prev[MESOS], now, Source::PollMesos);
+        let reboot = !self.fault.leaves_running();
+        let fault_at = self.prev_fault();
+        for t in &mut self.tracks {
+            if !t.phases.contains_key(&Phase::AgentLost)
+                && let Some(old) = &t.victim.agent
+            {
+                let lost = agents
+                    .iter()
+                    .find(|a| &a.id == old)
+                    .is_none_or(|a| !a.active);
+                if lost {
+                    t.phases.insert(Phase::AgentLost, poll);
+                }
+            }
+            if t.phases.contains_key(&Phase::AgentRegistered) {
+                continue;
+            }
+            let host = if reboot {
+                t.victim.private_ip.as_deref()
+            } else {
+                t.replacement_ip.as_deref()
+            };
+            let Some(host) = host else { continue };
+            let found = agents.iter().find_map(|a| {
+                if a.hostname != host || !a.active {
+                    return None;
+                }
+                if !self.baseline.agents.contains(&a.id) {
+                    return Some((a.id.clone(), a.registered_time));
+                }
+                // A rebooted host whose agent kept its id re-registers.
+                match a.reregistered_time {
+                    Some(re) if reboot && re > fault_at => Some((a.id.clone(), re)),
+                    _ => None,
+                }
+            });
+            if let Some((id, at)) = found {
+                t.new_agent = Some(id);
+                t.phases
+                    .insert(Phase::AgentRegistered, Observed::exact(at, Source::MesosAgent));
+            }
+        }
+    }
+
+    fn prev_fault(&self) -> Timestamp {
+        self.tracks
+            .first()
+            .and_then(|t| t.phases.get(&Phase::FaultInjected))
+            .map_or(self.prev[EC2], |o| o.at)
+    }
+
+    fn on_pods(&mut self, now: Timestamp, pods: &[PodObs]) {
+        let poll = Observed::between_polls(self.prev[PODS], now, Source::PollScheduler);
+        let task_name = self.task.clone();
+        for t in &mut self.tracks {
+            let Some(pod_name) = &t.victim.pod else { continue };
+            let Some(pod) = pods.iter().find(|p| &p.name == pod_name) else {
+                continue;
+            };
+            let task = pod.task(&task_name);
+            let old = t.victim.task.as_ref();
+            if !t.phases.contains_key(&Phase::TaskLost) {
+                let lost = match task {
+                    None => Some(poll),
+                    Some(task) if Some(&task.id) == old => match (task.state, task.status_time) {
+                        (Some(TaskState::Running), _) => None,
+                        (Some(_), Some(ts)) => Some(Observed::exact(ts, Source::MesosTaskStatus)),
+                        _ => Some(poll),
+                    },
+                    // The pod already carries another task: the old one is gone.
+                    Some(_) => Some(poll),
+                };
+                if let Some(o) = lost {
+                    t.phases.insert(Phase::TaskLost, o);
+                }
+            }
+            if !t.phases.contains_key(&Phase::TaskRunning)
+                && let Some(task) = task
+                && Some(&task.id) != old
+                && !task.id.as_str().is_empty()
+                && task.state == Some(TaskState::Running)
+            {
+                t.new_task = Some(task.id.clone());
+                let o = task
+                    .status_time
+                    .map_or(poll, |ts| Observed::exact(ts, Source::MesosTaskStatus));
+                t.phases.insert(Phase::TaskRunning, o);
+            }
+        }
+    }
+
+    fn on_recovery(&mut self, now: Timestamp, plan: &PlanObs) {
+        let poll = Observed::between_polls(self.prev[PLAN], now, Source::PollScheduler);
+        let task = self.task.clone();
+        for t in &mut self.tracks {
+            if t.phases.contains_key(&Phase::RecoveryComplete) {
+                continue;
+            }
+            let Some(pod) = &t.victim.pod else { continue };
+            let step_name = format!("{pod}:[{task}]");
+            let complete = plan.steps().any(|s| {
+                s.name == step_name
+                    && !self.baseline.recovery_steps.contains(&s.id)
+                    && s.status == crate::cluster::PlanStatus::Complete
+            });
+            // A recovery only completes after the task runs again.
+            if complete && t.phases.contains_key(&Phase::TaskRunning) {
+                t.phases.insert(Phase::RecoveryComplete, poll);
+            }
+        }
+    }
+}

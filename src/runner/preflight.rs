@@ -1,0 +1,273 @@
+//! Before a run: is the cluster in steady state (and what does it look like), and which
+//! instances does the scenario aim at. Target resolution walks the layers: pod → agent (the
+//! pod's `slaveId`) → agent hostname (= private IP) → EC2 instance → its ASG.
+
+use std::collections::BTreeSet;
+
+use rand::RngExt;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use super::RunError;
+use super::observe::Baseline;
+use crate::cluster::{
+    AgentObs, AsgLookup, AsgObs, Cluster, ClusterError, InstanceFilter, InstanceId, InstanceObs,
+    LifecycleState, PlanStatus, PodName, TaskState,
+};
+use crate::journal::Victim;
+use crate::scenario::Scenario;
+
+/// The tag every ASG member carries.
+pub const ASG_NAME_TAG: &str = "aws:autoscaling:groupName";
+
+/// The cluster as preflight found it.
+#[derive(Clone, Debug)]
+pub struct Steady {
+    pub asg: Option<AsgObs>,
+    pub agents: Vec<AgentObs>,
+    pub baseline: Baseline,
+}
+
+/// Why the cluster is not in steady state (each a reason to wait, then to refuse).
+pub fn unsteady_reason(
+    scenario: &Scenario,
+    asg: Option<&AsgObs>,
+    pods: Option<&[crate::cluster::PodObs]>,
+    recovery: Option<&crate::cluster::PlanObs>,
+) -> Option<String> {
+    if let Some(asg) = asg {
+        let in_service = asg
+            .instances
+            .iter()
+            .filter(|m| m.lifecycle == LifecycleState::InService && m.healthy)
+            .count();
+        if asg.instances.len() != in_service || in_service as u32 != asg.desired_capacity {
+            return Some(format!(
+                "ASG {} has {in_service} healthy InService of {} desired ({} members)",
+                asg.name,
+                asg.desired_capacity,
+                asg.instances.len()
+            ));
+        }
+    }
+    if let (Some(svc), Some(pods)) = (&scenario.service, pods) {
+        for pod in pods {
+            match pod.task(&svc.task) {
+                Some(t) if t.state == Some(TaskState::Running) => {}
+                Some(t) => {
+                    return Some(format!(
+                        "{} is {}",
+                        t.name,
+                        t.state.map_or("<UNKNOWN>", TaskState::as_str)
+                    ));
+                }
+                None => return Some(format!("{} has no {} task", pod.name, svc.task)),
+            }
+        }
+    }
+    if let Some(plan) = recovery
+        && plan.status != PlanStatus::Complete
+    {
+        return Some(format!("the recovery plan is {}", plan.status));
+    }
+    None
+}
+
+/// The scenario's ASG lookup, if it names one.
+pub fn asg_lookup(scenario: &Scenario) -> Option<AsgLookup> {
+    let asg = scenario.asg.as_ref()?;
+    match (&asg.name, &asg.tag) {
+        (Some(name), _) => Some(AsgLookup::Name(name.clone())),
+        (None, Some(tag)) => Some(AsgLookup::Tag {
+            key: tag.key.clone(),
+            value: tag.value.clone(),
+        }),
+        (None, None) => None,
+    }
+}
+
+/// Describes the one ASG a lookup names.
+pub async fn find_asg<C: Cluster>(
+    cluster: &mut C,
+    lookup: &AsgLookup,
+) -> Result<AsgObs, RunError> {
+    let mut groups = cluster.describe_asgs(lookup).await?;
+    match groups.len() {
+        1 => Ok(groups.remove(0)),
+        0 => Err(RunError::Refused(format!(
+            "no Auto Scaling group matches {lookup:?}; hint: check the scenario's `asg`"
+        ))),
+        n => Err(RunError::Refused(format!(
+            "{n} Auto Scaling groups match {lookup:?}; hint: name exactly one group"
+        ))),
+    }
+}
+
+/// Resolves the scenario's victims. `asg` is the scenario's group, when it names one.
+pub async fn select_victims<C: Cluster>(
+    cluster: &mut C,
+    scenario: &Scenario,
+    asg: Option<&AsgObs>,
+    agents: &[AgentObs],
+    rng: &mut Xoshiro256PlusPlus,
+) -> Result<Vec<Victim>, RunError> {
+    let t = &scenario.target;
+    let mut instances: Vec<InstanceObs> = Vec::new();
+    if let Some(pod) = &t.pod {
+        let svc = scenario.service.as_ref().ok_or_else(|| {
+            RunError::Refused("a pod target needs a service".to_string())
+        })?;
+        let info = cluster.pod_info(&svc.name, &PodName::new(pod)).await?;
+        let agent = info
+            .task(&svc.task)
+            .and_then(|task| task.agent.clone())
+            .ok_or_else(|| {
+                RunError::Refused(format!(
+                    "pod {pod} has no {} task placed on an agent; hint: is the service deployed?",
+                    svc.task
+                ))
+            })?;
+        let host = agents
+            .iter()
+            .find(|a| a.id == agent)
+            .map(|a| a.hostname.clone())
+            .ok_or_else(|| {
+                RunError::Refused(format!("agent {agent} of pod {pod} is not registered"))
+            })?;
+        instances = cluster
+            .describe_instances(&InstanceFilter::PrivateIp(host.clone()))
+            .await?;
+        if instances.len() != 1 {
+            return Err(RunError::Refused(format!(
+                "{} EC2 instances have private IP {host} (agent {agent} of pod {pod}); hint: the agent hostname must be the instance's private IP",
+                instances.len()
+            )));
+        }
+    } else if let Some(id) = &t.instance {
+        instances = cluster
+            .describe_instances(&InstanceFilter::Ids(vec![InstanceId::new(id)]))
+            .await?;
+        if instances.is_empty() {
+            return Err(RunError::Refused(format!("instance {id} does not exist")));
+        }
+    } else if t.random.is_some() {
+        let asg = asg.ok_or_else(|| RunError::Refused("random needs an ASG".into()))?;
+        let mut pool: Vec<InstanceId> = asg
+            .instances
+            .iter()
+            .filter(|m| m.lifecycle == LifecycleState::InService)
+            .map(|m| m.id.clone())
+            .collect();
+        pool.sort();
+        if (pool.len() as u32) < t.count {
+            return Err(RunError::Refused(format!(
+                "ASG {} has {} InService instances, fewer than count {}",
+                asg.name,
+                pool.len(),
+                t.count
+            )));
+        }
+        let mut chosen = Vec::new();
+        for _ in 0..t.count {
+            let i = rng.random_range(0..pool.len());
+            chosen.push(pool.remove(i));
+        }
+        instances = cluster
+            .describe_instances(&InstanceFilter::Ids(chosen.clone()))
+            .await?;
+        instances.sort_by_key(|i| chosen.iter().position(|c| c == &i.id));
+    }
+    let mut victims = Vec::new();
+    for inst in instances {
+        victims.push(victim_chain(cluster, scenario, asg, agents, inst).await?);
+    }
+    Ok(victims)
+}
+
+/// Completes the chain of one instance (ASG, agent, pod, task) and applies the scope guard:
+/// only members of the scenario's ASG are ever aimed at.
+async fn victim_chain<C: Cluster>(
+    cluster: &mut C,
+    scenario: &Scenario,
+    asg: Option<&AsgObs>,
+    agents: &[AgentObs],
+    inst: InstanceObs,
+) -> Result<Victim, RunError> {
+    let Some(member_of) = inst.asg_name.clone() else {
+        return Err(RunError::Refused(format!(
+            "instance {} is in no Auto Scaling group; refusing to touch it (hint: chaos-harness only hits ASG members, never masters or standalone hosts)",
+            inst.id
+        )));
+    };
+    if let Some(asg) = asg
+        && (asg.name != member_of || !asg.instances.iter().any(|m| m.id == inst.id))
+    {
+        return Err(RunError::Refused(format!(
+            "instance {} belongs to ASG {member_of}, not to the scenario's ASG {}; refusing to touch it",
+            inst.id, asg.name
+        )));
+    }
+    let agent = inst
+        .private_ip
+        .as_ref()
+        .and_then(|ip| agents.iter().find(|a| &a.hostname == ip && a.active));
+    if agent.is_some_and(|a| a.public) {
+        return Err(RunError::Refused(format!(
+            "instance {} runs a public agent; refusing to touch it",
+            inst.id
+        )));
+    }
+    let (mut pod, mut task) = (None, None);
+    if let (Some(svc), Some(agent)) = (&scenario.service, agent) {
+        let wanted = scenario.target.pod.as_ref().map(PodName::new);
+        let names: Vec<PodName> = match wanted {
+            Some(p) => vec![p],
+            None => cluster
+                .pod_statuses(&svc.name)
+                .await?
+                .into_iter()
+                .map(|p| p.name)
+                .collect(),
+        };
+        for name in names {
+            let info = cluster.pod_info(&svc.name, &name).await?;
+            if let Some(t) = info.task(&svc.task)
+                && t.agent.as_ref() == Some(&agent.id)
+            {
+                task = Some(t.id.clone());
+                pod = Some(name);
+                break;
+            }
+        }
+    }
+    Ok(Victim {
+        instance: inst.id,
+        private_ip: inst.private_ip,
+        asg: Some(member_of),
+        agent: agent.map(|a| a.id.clone()),
+        pod,
+        task,
+    })
+}
+
+/// The ids that exist before the fault.
+pub fn baseline(
+    asg: Option<&AsgObs>,
+    agents: &[AgentObs],
+    recovery: Option<&crate::cluster::PlanObs>,
+) -> Baseline {
+    Baseline {
+        asg_members: asg
+            .map(|a| a.instances.iter().map(|m| m.id.clone()).collect())
+            .unwrap_or_default(),
+        agents: agents.iter().map(|a| a.id.clone()).collect(),
+        recovery_steps: recovery
+            .map(|p| p.steps().map(|s| s.id.clone()).collect::<BTreeSet<_>>())
+            .unwrap_or_default(),
+    }
+}
+
+impl From<ClusterError> for RunError {
+    fn from(e: ClusterError) -> Self {
+        RunError::Cluster(e)
+    }
+}
