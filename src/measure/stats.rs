@@ -25,6 +25,7 @@ pub struct MetricHistogram {
     min: u64,
     max: u64,
     sum: u128,
+    max_error_ms: u64,
 }
 
 impl Default for MetricHistogram {
@@ -37,6 +38,7 @@ impl Default for MetricHistogram {
             min: u64::MAX,
             max: 0,
             sum: 0,
+            max_error_ms: 0,
         }
     }
 }
@@ -61,6 +63,7 @@ impl MetricHistogram {
         self.min = self.min.min(v);
         self.max = self.max.max(v);
         self.sum += u128::from(v);
+        self.max_error_ms = self.max_error_ms.max(s.error_ms);
         self.central.saturating_record(v);
         self.low.saturating_record(v.saturating_sub(s.error_ms));
         self.high.saturating_record(v.saturating_add(s.error_ms));
@@ -89,11 +92,6 @@ impl MetricHistogram {
                 max_error_ms: 0,
             };
         }
-        let max_error_ms = self
-            .high
-            .max()
-            .saturating_sub(self.central.max())
-            .max(self.central.min().saturating_sub(self.low.min()));
         MetricSummary {
             count,
             min: self.min,
@@ -102,7 +100,7 @@ impl MetricHistogram {
             p99: self.quantile(0.99),
             max: self.max,
             mean: (self.sum / u128::from(count)) as u64,
-            max_error_ms,
+            max_error_ms: self.max_error_ms,
         }
     }
 

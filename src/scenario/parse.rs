@@ -264,6 +264,17 @@ pub fn parse_scenario(file: &Path, bytes: &[u8]) -> Result<Scenario, Vec<Diagnos
     }
 }
 
+/// A diagnostic about the value at `path` (YAML keys) of an already parsed file, for checks
+/// that need more than the file (e.g. the simulated cluster's profile).
+pub fn diagnose_at(file: &Path, path: &[&str], message: &str) -> Diagnostic {
+    let source = std::fs::read_to_string(file).unwrap_or_default();
+    let segs: Vec<Seg> = path.iter().map(|k| Seg::Key((*k).to_string())).collect();
+    let at = Locator::new(&source)
+        .value(&segs)
+        .unwrap_or(LineCol { line: 1, column: 1 });
+    Diagnostic::new(file, &source, at, message)
+}
+
 /// A hint for the deserializer's own messages.
 fn hint_for(message: &str) -> &'static str {
     if message.contains("unknown field") {

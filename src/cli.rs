@@ -1,0 +1,437 @@
+//! The command line (DESIGN §5): argument parsing and the glue from a subcommand to the
+//! library. Every failure maps to a documented exit code in [`CliError::exit_code`].
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::cluster::sim::{Profile, SimCluster};
+use crate::journal::{self, Event, JournalWriter, SCHEMA_VERSION, Sink};
+use crate::report::{self, Report};
+use crate::runner::{self, RunError, StopFlag};
+use crate::scenario::parse::{Loaded, diagnose_at};
+use crate::scenario::{LoadError, load_paths};
+use crate::time::Timestamp;
+
+/// Measured chaos drills for services on DC/OS on AWS: kill a node, heal it as an operator
+/// would, time every phase of the recovery, judge the SLOs.
+#[derive(Debug, Parser)]
+#[command(name = "chaos-harness", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run scenarios (files or folders) and write the journal and reports.
+    Run {
+        /// Scenario files or folders of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Where faults go.
+        #[arg(long, value_enum, default_value_t = Target::Sim)]
+        target: Target,
+        /// Override every scenario's run count.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        runs: Option<u32>,
+        /// Seed for victim choice and the simulated cluster (default: from the clock; printed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Report folder (default: reports/<UTC time>-<suite>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Simulated cluster profile for every scenario: a built-in name or a YAML file.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Inject without asking (required for --target aws).
+        #[arg(long)]
+        yes: bool,
+        /// Print only the verdict line.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Parse and check scenarios; contacts no cluster.
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Resolve each scenario's victims and print what would be done; injects nothing.
+    Plan {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Target::Sim)]
+        target: Target,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Re-render the report of a report folder from its journal alone.
+    Report {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print the JSON Schema of scenario files.
+    Schema,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Target {
+    /// The built-in simulated cluster (virtual time, no AWS account needed).
+    Sim,
+    /// A real AWS + DC/OS cluster.
+    Aws,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Md,
+}
+
+/// A failure, tiered by exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad scenario, profile or flag: nothing was touched (exit 2).
+    #[error("{0}")]
+    Invalid(String),
+    /// The suite stopped early (exit 4).
+    #[error("{0}")]
+    Aborted(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Invalid(_) => 2,
+            Self::Aborted(_) => 4,
+        }
+    }
+}
+
+impl From<LoadError> for CliError {
+    fn from(e: LoadError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
+/// Runs the parsed command; returns the exit code.
+pub fn main(cli: Cli) -> Result<i32, CliError> {
+    match cli.command {
+        Command::Validate { paths } => {
+            let loaded = load_paths(&paths)?;
+            for l in &loaded {
+                sim_profile(l, None)?;
+            }
+            println!(
+                "{} scenario{} valid",
+                loaded.len(),
+                if loaded.len() == 1 { "" } else { "s" }
+            );
+            Ok(0)
+        }
+        Command::Schema => {
+            println!("{}", schema_json());
+            Ok(0)
+        }
+        Command::Report { dir, format } => {
+            let read = journal::read(&dir).map_err(|e| CliError::Invalid(e.to_string()))?;
+            if read.torn_tail {
+                eprintln!("warning: the journal's last line is torn (the writer was cut off); it was ignored");
+            }
+            let r = report::build(&read.events, read.torn_tail);
+            print!("{}", render(&r, format));
+            Ok(r.exit_code())
+        }
+        Command::Plan {
+            paths,
+            target,
+            seed,
+            profile,
+        } => {
+            let loaded = load_paths(&paths)?;
+            refuse_aws(target)?;
+            plan(&loaded, seed, profile.as_deref())
+        }
+        Command::Run {
+            paths,
+            target,
+            runs,
+            seed,
+            out,
+            profile,
+            yes: _,
+            quiet,
+        } => {
+            let loaded = load_paths(&paths)?;
+            refuse_aws(target)?;
+            let profiles = loaded
+                .iter()
+                .map(|l| sim_profile(l, profile.as_deref()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let seed = seed.unwrap_or_else(|| Timestamp::now().as_millis() as u64);
+            let out = out.unwrap_or_else(|| default_out(&paths, &loaded));
+            if out.join(journal::JOURNAL_FILE).exists() {
+                return Err(CliError::Invalid(format!(
+                    "{} already holds a journal; hint: choose another --out folder",
+                    out.display()
+                )));
+            }
+            let report = run_sim(&loaded, &profiles, runs, seed, &out)?;
+            if quiet {
+                println!("{}", verdict_line(&report));
+            } else {
+                print!("{}", report::text::render(&report));
+                println!("report: {}", out.display());
+            }
+            Ok(report.exit_code())
+        }
+    }
+}
+
+fn refuse_aws(target: Target) -> Result<(), CliError> {
+    match target {
+        Target::Sim => Ok(()),
+        Target::Aws => Err(CliError::Invalid(
+            "error: --target aws is not available in this build yet; hint: run against the simulated cluster (`--target sim`, the default)".into(),
+        )),
+    }
+}
+
+fn verdict_line(r: &Report) -> String {
+    match &r.aborted {
+        Some(why) => format!("aborted: {why}"),
+        None => format!("{}", r.verdict),
+    }
+}
+
+fn render(r: &Report, format: Format) -> String {
+    match format {
+        Format::Text => report::text::render(r),
+        Format::Json => report::json::render(r),
+        Format::Md => report::markdown::render(r),
+    }
+}
+
+/// The JSON Schema of scenario files.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(crate::scenario::Scenario);
+    serde_json::to_string_pretty(&schema).expect("schemas serialise")
+}
+
+/// The simulated cluster a scenario runs on: `--profile`, else the scenario's `profile`
+/// (relative to its file), else the default. A target pod the profile lacks is invalid input.
+fn sim_profile(l: &Loaded, flag: Option<&str>) -> Result<Profile, CliError> {
+    let from_file = l.scenario.profile.as_deref().map(|p| {
+        if Profile::builtin(p).is_some() {
+            p.to_string()
+        } else {
+            l.path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(p)
+                .display()
+                .to_string()
+        }
+    });
+    let name = flag.map(str::to_string).or(from_file);
+    let profile = match &name {
+        Some(n) => Profile::load(n).map_err(|e| match flag {
+            Some(_) => CliError::Invalid(format!("error: {e}")),
+            None => CliError::Invalid(
+                diagnose_at(&l.path, &["profile"], &e.to_string()).to_string(),
+            ),
+        })?,
+        None => Profile::default_profile(),
+    };
+    if let Some(svc) = &l.scenario.service {
+        let pods: Vec<String> = (0..profile.topology.pods).map(|i| format!("node-{i}")).collect();
+        if svc.name != profile.topology.service {
+            return Err(CliError::Invalid(
+                diagnose_at(
+                    &l.path,
+                    &["service", "name"],
+                    &format!(
+                        "service `{}` does not exist in the simulated cluster (profile {}); hint: the profile runs `{}`",
+                        svc.name,
+                        name.as_deref().unwrap_or("default"),
+                        profile.topology.service
+                    ),
+                )
+                .to_string(),
+            ));
+        }
+        if let Some(pod) = &l.scenario.target.pod
+            && !pods.iter().any(|p| p == pod)
+        {
+            return Err(CliError::Invalid(
+                diagnose_at(
+                    &l.path,
+                    &["target", "pod"],
+                    &format!(
+                        "pod `{pod}` does not exist in the simulated cluster (profile {}); hint: it has {}",
+                        name.as_deref().unwrap_or("default"),
+                        pods.join(", ")
+                    ),
+                )
+                .to_string(),
+            ));
+        }
+    }
+    Ok(profile)
+}
+
+fn default_out(paths: &[PathBuf], loaded: &[Loaded]) -> PathBuf {
+    let suite = match (paths, loaded) {
+        (_, [one]) => one.scenario.name.clone(),
+        ([p], _) => p
+            .file_name()
+            .map_or("suite".into(), |n| n.to_string_lossy().into_owned()),
+        _ => "suite".into(),
+    };
+    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    PathBuf::from("reports").join(format!("{stamp}-{suite}"))
+}
+
+/// The start of simulated time: a fixed instant, so that the same seed gives the same report.
+const SIM_EPOCH: Timestamp = Timestamp::from_millis(1_767_225_600_000); // 2026-01-01T00:00:00Z
+
+fn run_sim(
+    loaded: &[Loaded],
+    profiles: &[Profile],
+    runs: Option<u32>,
+    seed: u64,
+    out: &Path,
+) -> Result<Report, CliError> {
+    let io = |e: std::io::Error| CliError::Aborted(format!("cannot write {}: {e}", out.display()));
+    let mut journal = JournalWriter::open(out).map_err(io)?;
+    let stop = StopFlag::default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    let result = rt.block_on(async {
+        let watcher = tokio::spawn(watch_signals(stop.clone()));
+        let r = suite(loaded, profiles, runs, seed, &mut journal, &stop).await;
+        watcher.abort();
+        r
+    });
+    if let Err(e) = &result {
+        eprintln!("aborted: {e}");
+    }
+    let report = write_reports(out)?;
+    Ok(report)
+}
+
+async fn suite(
+    loaded: &[Loaded],
+    profiles: &[Profile],
+    runs: Option<u32>,
+    seed: u64,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+) -> Result<(), RunError> {
+    sink.emit(&Event::SuiteStarted {
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        target: "sim".into(),
+        simulated: true,
+        seed,
+        wall_clock: Timestamp::now(),
+    })?;
+    for (l, profile) in loaded.iter().zip(profiles) {
+        let runs = runs.unwrap_or(l.scenario.runs);
+        sink.emit(&Event::ScenarioStarted {
+            scenario: l.scenario.clone(),
+            file: l.path.display().to_string(),
+            runs,
+        })?;
+        let mut cluster = SimCluster::new(
+            profile,
+            runner::scenario_seed(seed, &l.scenario.name),
+            SIM_EPOCH,
+        );
+        runner::run_scenario(&mut cluster, &l.scenario, runs, seed, sink, stop).await?;
+    }
+    sink.emit(&Event::SuiteFinished {
+        wall_clock: Timestamp::now(),
+    })?;
+    Ok(())
+}
+
+async fn watch_signals(stop: StopFlag) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = int.recv() => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    stop.raise();
+}
+
+/// Renders `report.json` and `report.md` from the journal in `dir`.
+pub fn write_reports(dir: &Path) -> Result<Report, CliError> {
+    let read = journal::read(dir).map_err(|e| CliError::Aborted(e.to_string()))?;
+    let r = report::build(&read.events, read.torn_tail);
+    let write = |name: &str, body: String| {
+        std::fs::File::create(dir.join(name))
+            .and_then(|mut f| f.write_all(body.as_bytes()))
+            .map_err(|e| CliError::Aborted(format!("cannot write {name}: {e}")))
+    };
+    write("report.json", report::json::render(&r))?;
+    write("report.md", report::markdown::render(&r))?;
+    Ok(r)
+}
+
+fn plan(loaded: &[Loaded], seed: u64, profile: Option<&str>) -> Result<i32, CliError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| CliError::Aborted(e.to_string()))?;
+    let tty = std::io::stdout().is_terminal();
+    for l in loaded {
+        let p = sim_profile(l, profile)?;
+        let mut cluster = SimCluster::new(&p, runner::scenario_seed(seed, &l.scenario.name), SIM_EPOCH);
+        let victims = rt
+            .block_on(runner::dry_run(&mut cluster, &l.scenario, seed))
+            .map_err(|e| CliError::Aborted(format!("{}: {e}", l.scenario.name)))?;
+        println!("{} ({}):", l.scenario.name, l.path.display());
+        for v in &victims {
+            let chain = [
+                v.pod.as_ref().map(|p| format!("pod {p}")),
+                v.agent.as_ref().map(|a| format!("agent {a}")),
+                v.private_ip.as_ref().map(|ip| format!("ip {ip}")),
+                Some(format!("instance {}", v.instance)),
+                v.asg.as_ref().map(|a| format!("asg {a}")),
+            ];
+            let sep = if tty { " → " } else { " -> " };
+            println!(
+                "  would {} {}",
+                l.scenario.fault.as_str(),
+                chain.into_iter().flatten().collect::<Vec<_>>().join(sep)
+            );
+            if let Some(pod) = &v.pod
+                && let Some(action) = l.scenario.heal_action(pod.as_str())
+            {
+                println!("  then heal with `{action}` ({})", l.scenario.heal.as_str());
+            }
+        }
+    }
+    println!("nothing was injected");
+    Ok(0)
+}

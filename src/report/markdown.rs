@@ -1,0 +1,200 @@
+//! `report.md`: a Markdown summary fit for a CI job summary or a pull request.
+
+use std::fmt::Write;
+
+use super::{Report, RunVerdict, ScenarioReport};
+use crate::measure::Verdict;
+use crate::scenario::Phase;
+use crate::time::Dur;
+
+/// Runs listed one by one when a scenario has at most this many; otherwise only failed ones.
+const RUN_LIST_LIMIT: usize = 20;
+
+fn ms(v: u64) -> String {
+    Dur::from_millis(v).human()
+}
+
+fn badge(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "✅ pass",
+        Verdict::Fail => "❌ fail",
+        Verdict::Inconclusive => "⚠️ inconclusive",
+    }
+}
+
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "# chaos-harness report\n");
+    let _ = writeln!(
+        o,
+        "**{}** · target `{}` ({}) · seed `{}` · {} scenario{}\n",
+        badge(r.verdict),
+        r.target,
+        if r.simulated { "simulated figures" } else { "real cluster" },
+        r.seed,
+        r.scenarios.len(),
+        if r.scenarios.len() == 1 { "" } else { "s" }
+    );
+    if let Some(why) = &r.aborted {
+        let _ = writeln!(o, "> **Aborted:** {why}\n");
+    }
+    if r.journal_torn_tail {
+        let _ = writeln!(o, "> A torn last line of the journal was ignored.\n");
+    }
+    for s in &r.scenarios {
+        scenario(&mut o, s);
+    }
+    o
+}
+
+fn scenario(o: &mut String, s: &ScenarioReport) {
+    let _ = writeln!(o, "## {} — {}\n", s.name, badge(s.verdict));
+    if !s.description.is_empty() {
+        let _ = writeln!(o, "{}\n", s.description.trim());
+    }
+    let _ = writeln!(
+        o,
+        "`{}` · fault `{}` · heal `{}` · {} of {} runs finished, {} failed\n",
+        s.file, s.fault, s.heal, s.runs_finished, s.runs_requested, s.runs_failed
+    );
+    if let Some(why) = &s.aborted {
+        let _ = writeln!(o, "> **Aborted:** {why}\n");
+    }
+    if !s.metrics.is_empty() {
+        let _ = writeln!(o, "| metric | runs | min | p50 | p90 | p99 | max | mean | ± max error |");
+        let _ = writeln!(o, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for (m, x) in &s.metrics {
+            let _ = writeln!(
+                o,
+                "| `{m}` | {} | {} | {} | {} | {} | {} | {} | {} |",
+                x.count,
+                ms(x.min),
+                ms(x.p50),
+                ms(x.p90),
+                ms(x.p99),
+                ms(x.max),
+                ms(x.mean),
+                ms(x.max_error_ms)
+            );
+        }
+        let _ = writeln!(o);
+    }
+    if !s.slos.is_empty() {
+        let _ = writeln!(o, "| SLO | threshold | observed | true value within | verdict |");
+        let _ = writeln!(o, "| --- | ---: | ---: | --- | --- |");
+        for slo in &s.slos {
+            let bounds = match (slo.lower_ms, slo.upper_ms) {
+                (Some(lo), Some(hi)) => format!("[{}, {}]", ms(lo), ms(hi)),
+                _ => "—".into(),
+            };
+            let _ = writeln!(
+                o,
+                "| `{} {}` | {} | {} | {} | {} ({}) |",
+                slo.metric,
+                slo.percentile,
+                ms(slo.threshold_ms),
+                slo.observed_ms.map_or("—".into(), ms),
+                bounds,
+                badge(slo.verdict),
+                slo.reason
+            );
+        }
+        let _ = writeln!(o);
+    }
+    phase_breakdown(o, s);
+    runs(o, s);
+}
+
+/// Where the time goes: each phase's median time since the fault and its typical source.
+fn phase_breakdown(o: &mut String, s: &ScenarioReport) {
+    let mut rows = Vec::new();
+    for p in Phase::ALL {
+        let mut at: Vec<i64> = Vec::new();
+        let mut err: u64 = 0;
+        let mut sources: Vec<&'static str> = Vec::new();
+        for r in &s.runs {
+            if let Some(x) = r.phases.iter().find(|x| x.phase == p) {
+                at.push(x.since_fault_ms);
+                err = err.max(x.error_ms);
+                if !sources.contains(&x.source.as_str()) {
+                    sources.push(x.source.as_str());
+                }
+            }
+        }
+        if at.is_empty() || p == Phase::SteadyStateVerified {
+            continue;
+        }
+        at.sort_unstable();
+        let median = at[(at.len() - 1) / 2];
+        rows.push(format!(
+            "| `{p}` | {} | {} | {} | {} |",
+            at.len(),
+            if median < 0 { format!("−{}", ms(median.unsigned_abs())) } else { ms(median as u64) },
+            ms(err),
+            sources.join(", ")
+        ));
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "| phase | runs | median since fault | max error | source |");
+    let _ = writeln!(o, "| --- | ---: | ---: | ---: | --- |");
+    for row in rows {
+        let _ = writeln!(o, "{row}");
+    }
+    let _ = writeln!(o);
+}
+
+fn runs(o: &mut String, s: &ScenarioReport) {
+    let listed: Vec<_> = if s.runs.len() <= RUN_LIST_LIMIT {
+        s.runs.iter().collect()
+    } else {
+        s.runs
+            .iter()
+            .filter(|r| r.verdict != RunVerdict::Pass)
+            .take(RUN_LIST_LIMIT)
+            .collect()
+    };
+    if listed.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "| run | verdict | victim | replacement | notes |");
+    let _ = writeln!(o, "| ---: | --- | --- | --- | --- |");
+    for r in listed {
+        let victim = r
+            .victims
+            .iter()
+            .map(|v| match &v.pod {
+                Some(p) => format!("{} ({p})", v.instance),
+                None => v.instance.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let repl = r
+            .replacements
+            .iter()
+            .filter_map(|x| x.instance.as_ref().map(ToString::to_string))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let verdict = match r.verdict {
+            RunVerdict::Pass => "pass",
+            RunVerdict::Fail => "fail",
+            RunVerdict::Aborted => "aborted",
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {verdict} | {victim} | {} | {} |",
+            r.run,
+            if repl.is_empty() { "—" } else { &repl },
+            r.failures.join("; ")
+        );
+    }
+    if s.runs.len() > RUN_LIST_LIMIT {
+        let _ = writeln!(
+            o,
+            "\n{} runs in all; every run and phase is in `report.json`.",
+            s.runs.len()
+        );
+    }
+    let _ = writeln!(o);
+}

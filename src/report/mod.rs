@@ -1,0 +1,332 @@
+//! Reports: the journal's events folded into one [`Report`] model, and one renderer per format
+//! (`json`, `markdown`, `text`) that only reads it.
+
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use std::collections::BTreeMap;
+
+use serde::{Serialize, Serializer};
+
+use crate::journal::{Event, Replacement, SCHEMA_VERSION, Victim};
+use crate::measure::stats::{MetricHistogram, MetricSummary, SloResult, judge};
+use crate::measure::{Metric, Observed, Sample, Source, Verdict};
+use crate::scenario::{Phase, Scenario};
+use crate::time::Timestamp;
+
+/// Everything a report shows (DESIGN §5).
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub target: String,
+    pub simulated: bool,
+    pub seed: u64,
+    pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
+    /// A torn last journal line was ignored while building this report.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub journal_torn_tail: bool,
+    pub scenarios: Vec<ScenarioReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioReport {
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    pub file: String,
+    pub fault: &'static str,
+    pub heal: &'static str,
+    pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
+    pub runs_requested: u32,
+    pub runs_finished: u32,
+    pub runs_failed: u32,
+    #[serde(serialize_with = "metrics_in_order")]
+    pub metrics: Vec<(Metric, MetricSummary)>,
+    pub slos: Vec<SloResult>,
+    pub runs: Vec<RunReport>,
+    #[serde(skip)]
+    pub histograms: Vec<(Metric, MetricHistogram)>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub run: u32,
+    pub verdict: RunVerdict,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+    pub victims: Vec<Victim>,
+    pub replacements: Vec<Replacement>,
+    pub phases: Vec<PhaseReport>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunVerdict {
+    Pass,
+    Fail,
+    Aborted,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PhaseReport {
+    pub phase: Phase,
+    pub at: Timestamp,
+    pub since_fault_ms: i64,
+    pub error_ms: u64,
+    pub source: Source,
+}
+
+fn metrics_in_order<S: Serializer>(
+    metrics: &[(Metric, MetricSummary)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(metrics.len()))?;
+    for (m, summary) in metrics {
+        map.serialize_entry(m.as_str(), summary)?;
+    }
+    map.end()
+}
+
+impl Report {
+    /// The process exit code (DESIGN §5): 4 aborted, 1 failed, 3 inconclusive, 0 passed.
+    pub fn exit_code(&self) -> i32 {
+        if self.aborted.is_some() {
+            return 4;
+        }
+        match self.verdict {
+            Verdict::Pass => 0,
+            Verdict::Fail => 1,
+            Verdict::Inconclusive => 3,
+        }
+    }
+}
+
+/// Folds a journal into a report. Only the events decide; nothing else is read.
+pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
+    let mut report = Report {
+        schema_version: SCHEMA_VERSION,
+        target: String::new(),
+        simulated: true,
+        seed: 0,
+        verdict: Verdict::Pass,
+        aborted: None,
+        journal_torn_tail,
+        scenarios: Vec::new(),
+    };
+    let mut specs: BTreeMap<String, Scenario> = BTreeMap::new();
+    let mut open_runs: BTreeMap<(String, u32), RunReport> = BTreeMap::new();
+    let mut fault_at: BTreeMap<(String, u32), Timestamp> = BTreeMap::new();
+    let mut finished = false;
+    for e in events {
+        match e {
+            Event::SuiteStarted {
+                target,
+                simulated,
+                seed,
+                ..
+            } => {
+                report.target = target.clone();
+                report.simulated = *simulated;
+                report.seed = *seed;
+            }
+            Event::ScenarioStarted {
+                scenario,
+                file,
+                runs,
+            } => {
+                specs.insert(scenario.name.clone(), scenario.clone());
+                report.scenarios.push(ScenarioReport {
+                    name: scenario.name.clone(),
+                    description: scenario.description.clone(),
+                    file: file.clone(),
+                    fault: scenario.fault.as_str(),
+                    heal: scenario.heal.as_str(),
+                    verdict: Verdict::Pass,
+                    aborted: None,
+                    runs_requested: *runs,
+                    runs_finished: 0,
+                    runs_failed: 0,
+                    metrics: Vec::new(),
+                    slos: Vec::new(),
+                    runs: Vec::new(),
+                    histograms: Vec::new(),
+                });
+            }
+            Event::RunStarted { scenario, run, .. } => {
+                open_runs.insert(
+                    (scenario.clone(), *run),
+                    RunReport {
+                        run: *run,
+                        verdict: RunVerdict::Aborted,
+                        failures: Vec::new(),
+                        victims: Vec::new(),
+                        replacements: Vec::new(),
+                        phases: Vec::new(),
+                    },
+                );
+            }
+            Event::VictimsSelected {
+                scenario,
+                run,
+                victims,
+            } => {
+                if let Some(r) = open_runs.get_mut(&(scenario.clone(), *run)) {
+                    r.victims = victims.clone();
+                }
+            }
+            Event::PhaseObserved {
+                scenario,
+                run,
+                phase,
+                at,
+                error_ms,
+                source,
+            } => {
+                let key = (scenario.clone(), *run);
+                if *phase == Phase::FaultInjected {
+                    fault_at.insert(key.clone(), *at);
+                }
+                if let Some(r) = open_runs.get_mut(&key) {
+                    r.phases.push(PhaseReport {
+                        phase: *phase,
+                        at: *at,
+                        since_fault_ms: 0,
+                        error_ms: *error_ms,
+                        source: *source,
+                    });
+                }
+            }
+            Event::RunFinished {
+                scenario,
+                run,
+                failures,
+                replacements,
+                ..
+            } => {
+                let key = (scenario.clone(), *run);
+                if let (Some(mut r), Some(sr)) = (
+                    open_runs.remove(&key),
+                    report.scenarios.iter_mut().find(|s| &s.name == scenario),
+                ) {
+                    r.verdict = if failures.is_empty() {
+                        RunVerdict::Pass
+                    } else {
+                        RunVerdict::Fail
+                    };
+                    r.failures = failures.clone();
+                    r.replacements = replacements.clone();
+                    finish_phases(&mut r, fault_at.get(&key).copied());
+                    sr.runs_finished += 1;
+                    sr.runs_failed += u32::from(!failures.is_empty());
+                    sr.runs.push(r);
+                }
+            }
+            Event::Aborted {
+                scenario,
+                run,
+                reason,
+                ..
+            } => {
+                report.aborted = Some(reason.clone());
+                if let (Some(name), Some(run)) = (scenario, run) {
+                    let key = (name.clone(), *run);
+                    if let (Some(mut r), Some(sr)) = (
+                        open_runs.remove(&key),
+                        report.scenarios.iter_mut().find(|s| &s.name == name),
+                    ) {
+                        r.failures = vec![format!("aborted: {reason}")];
+                        finish_phases(&mut r, fault_at.get(&key).copied());
+                        sr.runs.push(r);
+                    }
+                }
+                if let Some(sr) = scenario
+                    .as_ref()
+                    .and_then(|n| report.scenarios.iter_mut().find(|s| &s.name == n))
+                {
+                    sr.aborted = Some(reason.clone());
+                }
+            }
+            Event::SuiteFinished { .. } => finished = true,
+        }
+    }
+    // A run still open at the end of the journal was cut short (crash or kill).
+    for ((name, _), mut r) in open_runs {
+        if let Some(sr) = report.scenarios.iter_mut().find(|s| s.name == name) {
+            r.failures = vec!["interrupted: the journal ends inside this run".into()];
+            sr.runs.push(r);
+        }
+    }
+    if !finished && report.aborted.is_none() {
+        report.aborted = Some("the journal ends before the suite finished".into());
+    }
+    for sr in &mut report.scenarios {
+        sr.runs.sort_by_key(|r| r.run);
+        if let Some(spec) = specs.get(&sr.name) {
+            judge_scenario(sr, spec);
+        }
+        report.verdict = report.verdict.worst(sr.verdict);
+    }
+    report
+}
+
+fn finish_phases(r: &mut RunReport, fault_at: Option<Timestamp>) {
+    if let Some(f) = fault_at {
+        for p in &mut r.phases {
+            p.since_fault_ms = p.at.as_millis() - f.as_millis();
+        }
+    }
+    r.phases.sort_by_key(|p| (p.at, p.phase));
+}
+
+fn judge_scenario(sr: &mut ScenarioReport, spec: &Scenario) {
+    let mut hists: BTreeMap<Metric, MetricHistogram> = BTreeMap::new();
+    for r in sr.runs.iter().filter(|r| r.verdict != RunVerdict::Aborted) {
+        let get = |p: Phase| {
+            r.phases.iter().find(|x| x.phase == p).map(|x| Observed {
+                at: x.at,
+                error_ms: x.error_ms,
+                source: x.source,
+            })
+        };
+        for m in Metric::ALL {
+            let (from, to) = m.span();
+            if let (Some(a), Some(b)) = (get(from), get(to)) {
+                hists.entry(m).or_default().record(Sample::between(&a, &b));
+            }
+        }
+    }
+    sr.metrics = Metric::ALL
+        .into_iter()
+        .filter_map(|m| hists.get(&m).map(|h| (m, h.summary())))
+        .collect();
+    sr.slos = spec
+        .slos
+        .0
+        .iter()
+        .flat_map(|slo| {
+            let h = hists.get(&slo.metric);
+            slo.objectives
+                .iter()
+                .map(move |(p, d)| judge(slo.metric, h, *p, *d, slo.min_runs))
+        })
+        .collect();
+    let mut v = if sr.runs_failed > 0 {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    for s in &sr.slos {
+        v = v.worst(s.verdict);
+    }
+    if sr.runs_finished < sr.runs_requested && v == Verdict::Pass {
+        v = Verdict::Inconclusive;
+    }
+    sr.verdict = v;
+    sr.histograms = hists.into_iter().collect();
+}

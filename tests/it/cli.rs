@@ -1,0 +1,168 @@
+//! The main job end to end: run the reference scenario, check the report contract and
+//! reproducibility, re-render from the journal.
+
+use crate::{bin, read_json};
+
+const MIN: u64 = 60_000;
+
+#[test]
+fn reference_drill_report_holds_the_contract_and_is_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |out: &str| {
+        bin()
+            .args(["run", "scenarios/cassandra-node-replace.yaml", "--runs", "200", "--seed", "42", "--quiet", "--out"])
+            .arg(dir.path().join(out))
+            .assert()
+            .code(0);
+    };
+    run("a");
+    run("b");
+    let a = dir.path().join("a");
+    for f in ["journal.jsonl", "report.json", "report.md"] {
+        assert!(a.join(f).is_file(), "{f} missing");
+    }
+    let json_a = std::fs::read_to_string(a.join("report.json")).unwrap();
+    let json_b = std::fs::read_to_string(dir.path().join("b/report.json")).unwrap();
+    assert_eq!(json_a, json_b, "same seed, same report");
+
+    let r = read_json(&a.join("report.json"));
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["target"], "sim");
+    assert_eq!(r["simulated"], true);
+    assert_eq!(r["seed"], 42);
+    let s = &r["scenarios"][0];
+    assert_eq!(s["name"], "cassandra-node-replace");
+    assert_eq!(s["verdict"], "pass");
+    let m = &s["metrics"];
+    for key in ["count", "min", "p50", "p90", "p99", "max", "mean"] {
+        assert!(m["time_to_asg_replacement"][key].is_u64(), "{key}");
+        assert!(m["time_to_cassandra_running"][key].is_u64(), "{key}");
+    }
+    assert_eq!(m["time_to_asg_replacement"]["count"], 200);
+    assert_eq!(m["time_to_cassandra_running"]["count"], 200);
+    let asg_p50 = m["time_to_asg_replacement"]["p50"].as_u64().unwrap();
+    let cass_p50 = m["time_to_cassandra_running"]["p50"].as_u64().unwrap();
+    assert!((MIN..=5 * MIN).contains(&asg_p50), "ASG replacement median {asg_p50} ms");
+    assert!((10 * MIN..=25 * MIN).contains(&cass_p50), "Cassandra RUNNING median {cass_p50} ms");
+
+    let runs = s["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 200);
+    let phases = runs[0]["phases"].as_array().unwrap();
+    let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    for want in [
+        "steady_state_verified",
+        "fault_injected",
+        "instance_terminated",
+        "replacement_launched",
+        "replacement_in_service",
+        "agent_lost",
+        "agent_registered",
+        "task_lost",
+        "pod_replace_issued",
+        "task_running",
+        "recovery_complete",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    for p in phases {
+        assert!(p["at"].as_str().unwrap().ends_with('Z'));
+        assert!(p["since_fault_ms"].is_i64());
+        assert!(p["error_ms"].is_u64());
+        assert!(p["source"].is_string());
+    }
+    // The replacement is genuine: new instance, new agent, new task.
+    let victim = &runs[0]["victims"][0];
+    let repl = &runs[0]["replacements"][0];
+    assert_ne!(victim["instance"], repl["instance"]);
+    assert_ne!(victim["agent"], repl["agent"]);
+    assert_ne!(victim["task"], repl["task"]);
+    assert!(repl["task"].is_string() && repl["agent"].is_string());
+
+    // The journal alone reproduces the report.
+    let out = bin()
+        .args(["report", "--format", "json"])
+        .arg(&a)
+        .assert()
+        .code(0);
+    assert_eq!(String::from_utf8(out.get_output().stdout.clone()).unwrap(), json_a);
+}
+
+#[test]
+fn the_whole_scenarios_folder_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["run", "scenarios/", "--seed", "3", "--out"])
+        .arg(dir.path().join("all"))
+        .assert()
+        .code(0);
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for name in [
+        "asg-terminate-only",
+        "cassandra-agent-reboot",
+        "cassandra-node-replace",
+        "cassandra-replace-immediately",
+    ] {
+        assert!(stdout.contains(&format!("{name}: pass")), "{name} in\n{stdout}");
+    }
+}
+
+#[test]
+fn an_asg_only_scenario_measures_only_aws_phases() {
+    let dir = tempfile::tempdir().unwrap();
+    bin()
+        .args(["run", "scenarios/asg-terminate-only.yaml", "--runs", "5", "--seed", "9", "--quiet", "--out"])
+        .arg(dir.path().join("o"))
+        .assert()
+        .code(0);
+    let r = read_json(&dir.path().join("o/report.json"));
+    let m = r["scenarios"][0]["metrics"].as_object().unwrap();
+    let keys: Vec<&String> = m.keys().collect();
+    assert_eq!(keys, ["time_to_asg_replacement", "time_to_replacement_launched"]);
+}
+
+#[test]
+fn a_reboot_is_not_replaced_and_heals_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    bin()
+        .args(["run", "scenarios/cassandra-agent-reboot.yaml", "--runs", "5", "--seed", "9", "--quiet", "--out"])
+        .arg(dir.path().join("o"))
+        .assert()
+        .code(0);
+    let r = read_json(&dir.path().join("o/report.json"));
+    for run in r["scenarios"][0]["runs"].as_array().unwrap() {
+        let phases: Vec<&str> = run["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["phase"].as_str().unwrap())
+            .collect();
+        assert!(!phases.contains(&"replacement_launched"), "{phases:?}");
+        assert!(phases.contains(&"task_running"), "{phases:?}");
+        assert!(run["replacements"][0]["instance"].is_null());
+        assert_ne!(run["victims"][0]["task"], run["replacements"][0]["task"]);
+    }
+}
+
+#[test]
+fn plan_prints_the_victim_chain_and_injects_nothing() {
+    let out = bin()
+        .args(["plan", "scenarios/cassandra-node-replace.yaml"])
+        .assert()
+        .code(0);
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(stdout.contains("pod node-4"), "{stdout}");
+    assert!(stdout.contains("instance i-"), "{stdout}");
+    assert!(stdout.contains("asg dcos-private-agents"), "{stdout}");
+    assert!(stdout.contains("nothing was injected"), "{stdout}");
+}
+
+#[test]
+fn aws_target_is_refused_without_touching_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    bin()
+        .args(["run", "scenarios/cassandra-node-replace.yaml", "--target", "aws", "--out"])
+        .arg(dir.path().join("o"))
+        .assert()
+        .code(2);
+    assert!(!dir.path().join("o").exists());
+}
