@@ -346,7 +346,7 @@ async fn suite(
     for (l, profile) in loaded.iter().zip(profiles) {
         let runs = runs.unwrap_or(l.scenario.runs);
         sink.emit(&Event::ScenarioStarted {
-            scenario: l.scenario.clone(),
+            scenario: Box::new(l.scenario.clone()),
             file: l.path.display().to_string(),
             runs,
         })?;

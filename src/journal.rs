@@ -32,7 +32,7 @@ pub enum Event {
         wall_clock: Timestamp,
     },
     ScenarioStarted {
-        scenario: Scenario,
+        scenario: Box<Scenario>,
         file: String,
         /// The run count in effect (the file's `runs`, or `--runs`).
         runs: u32,

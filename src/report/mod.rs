@@ -140,7 +140,7 @@ pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
                 file,
                 runs,
             } => {
-                specs.insert(scenario.name.clone(), scenario.clone());
+                specs.insert(scenario.name.clone(), (**scenario).clone());
                 report.scenarios.push(ScenarioReport {
                     name: scenario.name.clone(),
                     description: scenario.description.clone(),

@@ -5,6 +5,7 @@
 //! (the replacement is genuine); a server-side timestamp beats a poll; a poll-observed
 //! transition is bracketed by the previous poll of the same API.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cluster::{
@@ -255,7 +256,7 @@ impl Tracker {
             }
             let activity = activities
                 .and_then(|a| a.iter().find(|a| a.launched_instance().as_ref() == Some(repl)));
-            if !t.phases.contains_key(&Phase::ReplacementLaunched) {
+            if let Entry::Vacant(slot) = t.phases.entry(Phase::ReplacementLaunched) {
                 let launch = match activity {
                     Some(a) => Some(Observed::exact(a.start_time, Source::AsgActivity)),
                     None => instances
@@ -263,10 +264,10 @@ impl Tracker {
                         .map(|i| Observed::whole_second(i.launch_time, Source::Ec2LaunchTime)),
                 };
                 if let Some(o) = launch {
-                    t.phases.insert(Phase::ReplacementLaunched, o);
+                    slot.insert(o);
                 }
             }
-            if !t.phases.contains_key(&Phase::ReplacementInService) {
+            if let Entry::Vacant(slot) = t.phases.entry(Phase::ReplacementInService) {
                 let done = activity.filter(|a| a.status == ActivityStatus::Successful);
                 let in_service = asg
                     .instances
@@ -274,13 +275,10 @@ impl Tracker {
                     .any(|m| &m.id == repl && m.lifecycle == LifecycleState::InService);
                 match done.and_then(|a| a.end_time) {
                     Some(end) => {
-                        t.phases.insert(
-                            Phase::ReplacementInService,
-                            Observed::whole_second(end, Source::AsgActivity),
-                        );
+                        slot.insert(Observed::whole_second(end, Source::AsgActivity));
                     }
                     None if in_service => {
-                        t.phases.insert(Phase::ReplacementInService, poll);
+                        slot.insert(poll);
                     }
                     None => {}
                 }
@@ -351,7 +349,7 @@ impl Tracker {
             };
             let task = pod.task(&task_name);
             let old = t.victim.task.as_ref();
-            if !t.phases.contains_key(&Phase::TaskLost) {
+            if let Entry::Vacant(slot) = t.phases.entry(Phase::TaskLost) {
                 let lost = match task {
                     None => Some(poll),
                     Some(task) if Some(&task.id) == old => match (task.state, task.status_time) {
@@ -363,7 +361,7 @@ impl Tracker {
                     Some(_) => Some(poll),
                 };
                 if let Some(o) = lost {
-                    t.phases.insert(Phase::TaskLost, o);
+                    slot.insert(o);
                 }
             }
             if !t.phases.contains_key(&Phase::TaskRunning)
