@@ -10,7 +10,16 @@ fn reference_drill_report_holds_the_contract_and_is_reproducible() {
     let dir = tempfile::tempdir().unwrap();
     let run = |out: &str| {
         bin()
-            .args(["run", "scenarios/cassandra-node-replace.yaml", "--runs", "200", "--seed", "42", "--quiet", "--out"])
+            .args([
+                "run",
+                "scenarios/cassandra-node-replace.yaml",
+                "--runs",
+                "200",
+                "--seed",
+                "42",
+                "--quiet",
+                "--out",
+            ])
             .arg(dir.path().join(out))
             .assert()
             .code(0);
@@ -42,13 +51,22 @@ fn reference_drill_report_holds_the_contract_and_is_reproducible() {
     assert_eq!(m["time_to_cassandra_running"]["count"], 200);
     let asg_p50 = m["time_to_asg_replacement"]["p50"].as_u64().unwrap();
     let cass_p50 = m["time_to_cassandra_running"]["p50"].as_u64().unwrap();
-    assert!((MIN..=5 * MIN).contains(&asg_p50), "ASG replacement median {asg_p50} ms");
-    assert!((10 * MIN..=25 * MIN).contains(&cass_p50), "Cassandra RUNNING median {cass_p50} ms");
+    assert!(
+        (MIN..=5 * MIN).contains(&asg_p50),
+        "ASG replacement median {asg_p50} ms"
+    );
+    assert!(
+        (10 * MIN..=25 * MIN).contains(&cass_p50),
+        "Cassandra RUNNING median {cass_p50} ms"
+    );
 
     let runs = s["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 200);
     let phases = runs[0]["phases"].as_array().unwrap();
-    let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    let names: Vec<&str> = phases
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
     for want in [
         "steady_state_verified",
         "fault_injected",
@@ -84,7 +102,10 @@ fn reference_drill_report_holds_the_contract_and_is_reproducible() {
         .arg(&a)
         .assert()
         .code(0);
-    assert_eq!(String::from_utf8(out.get_output().stdout.clone()).unwrap(), json_a);
+    assert_eq!(
+        String::from_utf8(out.get_output().stdout.clone()).unwrap(),
+        json_a
+    );
 }
 
 #[test]
@@ -102,7 +123,10 @@ fn the_whole_scenarios_folder_passes() {
         "cassandra-node-replace",
         "cassandra-replace-immediately",
     ] {
-        assert!(stdout.contains(&format!("{name}: pass")), "{name} in\n{stdout}");
+        assert!(
+            stdout.contains(&format!("{name}: pass")),
+            "{name} in\n{stdout}"
+        );
     }
 }
 
@@ -110,21 +134,42 @@ fn the_whole_scenarios_folder_passes() {
 fn an_asg_only_scenario_measures_only_aws_phases() {
     let dir = tempfile::tempdir().unwrap();
     bin()
-        .args(["run", "scenarios/asg-terminate-only.yaml", "--runs", "5", "--seed", "9", "--quiet", "--out"])
+        .args([
+            "run",
+            "scenarios/asg-terminate-only.yaml",
+            "--runs",
+            "5",
+            "--seed",
+            "9",
+            "--quiet",
+            "--out",
+        ])
         .arg(dir.path().join("o"))
         .assert()
         .code(0);
     let r = read_json(&dir.path().join("o/report.json"));
     let m = r["scenarios"][0]["metrics"].as_object().unwrap();
     let keys: Vec<&String> = m.keys().collect();
-    assert_eq!(keys, ["time_to_asg_replacement", "time_to_replacement_launched"]);
+    assert_eq!(
+        keys,
+        ["time_to_asg_replacement", "time_to_replacement_launched"]
+    );
 }
 
 #[test]
 fn a_reboot_is_not_replaced_and_heals_in_place() {
     let dir = tempfile::tempdir().unwrap();
     bin()
-        .args(["run", "scenarios/cassandra-agent-reboot.yaml", "--runs", "5", "--seed", "9", "--quiet", "--out"])
+        .args([
+            "run",
+            "scenarios/cassandra-agent-reboot.yaml",
+            "--runs",
+            "5",
+            "--seed",
+            "9",
+            "--quiet",
+            "--out",
+        ])
         .arg(dir.path().join("o"))
         .assert()
         .code(0);
@@ -160,7 +205,13 @@ fn plan_prints_the_victim_chain_and_injects_nothing() {
 fn aws_target_is_refused_without_touching_anything() {
     let dir = tempfile::tempdir().unwrap();
     bin()
-        .args(["run", "scenarios/cassandra-node-replace.yaml", "--target", "aws", "--out"])
+        .args([
+            "run",
+            "scenarios/cassandra-node-replace.yaml",
+            "--target",
+            "aws",
+            "--out",
+        ])
         .arg(dir.path().join("o"))
         .assert()
         .code(2);

@@ -53,7 +53,9 @@ fn exit_1_when_an_expectation_fails() {
     );
     run(dir.path(), &f).code(1);
     let r = read_json(&dir.path().join("out/report.json"));
-    let failures = r["scenarios"][0]["runs"][0]["failures"][0].as_str().unwrap();
+    let failures = r["scenarios"][0]["runs"][0]["failures"][0]
+        .as_str()
+        .unwrap();
     assert!(failures.contains("task_running"), "{failures}");
 }
 
@@ -63,7 +65,10 @@ fn exit_2_on_invalid_input_and_nothing_is_written() {
     let f = root().join("tests/fixtures/invalid/unknown-key.yaml");
     run(dir.path(), &f).code(2);
     assert!(!dir.path().join("out").exists());
-    bin().args(["run", "--runs", "0", "scenarios/"]).assert().code(2);
+    bin()
+        .args(["run", "--runs", "0", "scenarios/"])
+        .assert()
+        .code(2);
 }
 
 #[test]
@@ -90,7 +95,9 @@ fn exit_3_when_too_few_runs_to_judge() {
 fn exit_4_when_the_cluster_never_returns_to_steady_state() {
     // Without a heal, node-4 stays lost: the second run's preflight refuses to inject.
     let dir = tempfile::tempdir().unwrap();
-    let body = BASE.replace("heal: replace-on-task-lost", "heal: none").replace("runs: 6", "runs: 2");
+    let body = BASE
+        .replace("heal: replace-on-task-lost", "heal: none")
+        .replace("runs: 6", "runs: 2");
     let f = scenario(
         dir.path(),
         "noheal",
@@ -100,7 +107,10 @@ fn exit_4_when_the_cluster_never_returns_to_steady_state() {
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert!(stdout.contains("steady state"), "{stdout}");
     let r = read_json(&dir.path().join("out/report.json"));
-    assert!(r["aborted"].as_str().unwrap().contains("node-4-server"), "{r}");
+    assert!(
+        r["aborted"].as_str().unwrap().contains("node-4-server"),
+        "{r}"
+    );
     // The finished first run is kept in the report.
     assert_eq!(r["scenarios"][0]["runs_finished"], 1);
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod exit_codes;
 mod snapshots;
+mod truth;
 mod validation;
 
 use std::path::{Path, PathBuf};

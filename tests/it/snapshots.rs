@@ -5,7 +5,17 @@ use crate::bin;
 fn fixed_run() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     bin()
-        .args(["run", "scenarios/cassandra-node-replace.yaml", "scenarios/cassandra-agent-reboot.yaml", "--runs", "12", "--seed", "1", "--quiet", "--out"])
+        .args([
+            "run",
+            "scenarios/cassandra-node-replace.yaml",
+            "scenarios/cassandra-agent-reboot.yaml",
+            "--runs",
+            "12",
+            "--seed",
+            "1",
+            "--quiet",
+            "--out",
+        ])
         .arg(dir.path().join("r"))
         .assert()
         .code(0);
@@ -27,5 +37,8 @@ fn terminal_summary() {
         .arg(dir.path().join("r"))
         .assert()
         .code(0);
-    insta::assert_snapshot!("summary_text", String::from_utf8(out.get_output().stdout.clone()).unwrap());
+    insta::assert_snapshot!(
+        "summary_text",
+        String::from_utf8(out.get_output().stdout.clone()).unwrap()
+    );
 }

@@ -3,7 +3,9 @@
 use crate::{bin, root};
 
 fn invalid(name: &str) -> (String, std::path::PathBuf) {
-    let file = root().join("tests/fixtures/invalid").join(format!("{name}.yaml"));
+    let file = root()
+        .join("tests/fixtures/invalid")
+        .join(format!("{name}.yaml"));
     let out = bin().arg("validate").arg(&file).assert().code(2);
     let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     (stderr, file)
@@ -11,7 +13,10 @@ fn invalid(name: &str) -> (String, std::path::PathBuf) {
 
 fn assert_located(stderr: &str, file: &std::path::Path, line: usize) {
     let prefix = format!("error: {}:{line}:", file.display());
-    assert!(stderr.contains(&prefix), "expected `{prefix}` in:\n{stderr}");
+    assert!(
+        stderr.contains(&prefix),
+        "expected `{prefix}` in:\n{stderr}"
+    );
     assert!(stderr.contains("= hint: "), "no hint in:\n{stderr}");
     assert!(stderr.contains("nothing was run"), "{stderr}");
 }
@@ -20,7 +25,10 @@ fn assert_located(stderr: &str, file: &std::path::Path, line: usize) {
 fn syntax_error_is_located() {
     let (stderr, file) = invalid("syntax-error");
     // The unclosed flow mapping is noticed where the next key starts.
-    assert!(stderr.contains(&format!("error: {}:", file.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("error: {}:", file.display())),
+        "{stderr}"
+    );
     assert!(stderr.contains("= hint: "), "{stderr}");
 }
 
