@@ -1,0 +1,1649 @@
+//! The simulated cluster's world model: EC2 instances, one Auto Scaling group, the Mesos
+//! master's agents and a dcos-commons service, driven by a queue of timed events.
+//!
+//! The model is synchronous and knows nothing of clocks: [`Sim::advance_to`] processes every
+//! scheduled event up to an instant, observations read the state at the model's "now", and
+//! actions (terminate/stop/reboot, pod replace) schedule future events. The in-process backend
+//! drives it on a virtual clock; a server can drive it from the wall clock.
+//!
+//! Every real transition is also appended to a truth log ([`TruthEvent`]) so tests can check
+//! what the harness measured against what happened.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+use rand::{Rng, RngExt, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+
+use super::profile::{Dist, Profile, Timings, parse_cidr};
+use crate::cluster::{
+    ActivityObs, ActivityStatus, AgentId, AgentObs, Api, AsgLookup, AsgMemberObs, AsgObs,
+    ClusterError, ClusterResult, FaultKind, InstanceFilter, InstanceId, InstanceObs, InstanceState,
+    LifecycleState, PhaseObs, PlanObs, PlanStatus, PodName, PodObs, StepObs, TaskId, TaskObs,
+    TaskState,
+};
+use crate::time::Timestamp;
+
+/// One real transition in the simulated world.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TruthEvent {
+    pub at: Timestamp,
+    pub kind: TruthKind,
+    /// What changed: an instance id, an agent id, a task name, a step name or a pod name.
+    pub subject: String,
+    /// The task id of a task event, the step id of a recovery-step event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The new task state or step status, or the fault of a `fault_injected` event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Context: the agent a task is on, an agent's hostname, the phase of a step, the zone
+    /// of a launched instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The kinds of transition the truth log records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TruthKind {
+    /// A terminate/stop/reboot call was accepted (`state` names the fault).
+    FaultInjected,
+    InstanceRunning,
+    InstanceShuttingDown,
+    InstanceTerminated,
+    InstanceStopping,
+    InstanceStopped,
+    /// The group's health check marked the instance Unhealthy (Terminating activity starts).
+    AsgUnhealthy,
+    /// The group dropped a terminated instance from its members.
+    AsgMemberRemoved,
+    /// The group started launching a replacement (`subject` = the new instance).
+    ReplacementLaunchStarted,
+    ReplacementInService,
+    /// Mesos marked the agent inactive.
+    AgentDisconnected,
+    /// Mesos marked the agent unreachable and removed it from `/slaves`.
+    AgentUnreachable,
+    /// A new agent id registered.
+    AgentRegistered,
+    /// A known agent id registered again (after a host reboot).
+    AgentReregistered,
+    /// The scheduler accepted `pod replace` (`subject` = the pod).
+    PodReplaced,
+    /// A task's status changed (`subject` = task name, `id` = task id, `state`, `detail` = agent).
+    TaskStatus,
+    /// A recovery step's status changed (`subject` = step name, `id` = step id, `detail` =
+    /// phase name).
+    RecoveryStep,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Master,
+    Public,
+    Private,
+}
+
+struct Instance {
+    id: InstanceId,
+    role: Role,
+    ip_num: u32,
+    ip: String,
+    /// Index into the profile's private subnets (private agents only).
+    subnet: usize,
+    launch_time: Timestamp,
+    state: InstanceState,
+    reason: String,
+    asg_tag: Option<String>,
+    tags: Vec<(String, String)>,
+    agent: Option<usize>,
+    /// The group terminates this instance as soon as it is `stopped`.
+    asg_terminate_on_stop: bool,
+}
+
+struct Member {
+    inst: usize,
+    lifecycle: LifecycleState,
+    healthy: bool,
+    detect_scheduled: bool,
+    launch_activity: Option<usize>,
+    terminate_activity: Option<usize>,
+}
+
+struct Activity {
+    id: String,
+    description: String,
+    cause: String,
+    start: Timestamp,
+    end: Option<Timestamp>,
+    status: ActivityStatus,
+}
+
+struct Asg {
+    name: String,
+    tags: Vec<(String, String)>,
+    desired: u32,
+    members: Vec<Member>,
+    /// Oldest first.
+    activities: Vec<Activity>,
+}
+
+struct Agent {
+    id: AgentId,
+    inst: usize,
+    hostname: String,
+    public: bool,
+    active: bool,
+    removed: bool,
+    registered: Timestamp,
+    reregistered: Option<Timestamp>,
+    /// Bumped when a down period starts or ends; stale agent events carry an old value.
+    epoch: u32,
+}
+
+struct ServerTask {
+    id: TaskId,
+    state: TaskState,
+    agent: usize,
+    time: Timestamp,
+}
+
+struct InitTask {
+    name: String,
+    id: TaskId,
+    agent: AgentId,
+    time: Timestamp,
+}
+
+struct Pod {
+    name: PodName,
+    server_name: String,
+    repair_name: String,
+    step_name: String,
+    init: Option<InitTask>,
+    task: ServerTask,
+    /// The agent holding this pod's reservations; `None` once a replace abandoned them.
+    reserved: Option<usize>,
+    /// Bumped to cancel this pod's scheduled launch progress.
+    epoch: u32,
+    offer_pending: bool,
+}
+
+struct Step {
+    id: String,
+    status: PlanStatus,
+}
+
+struct Phase {
+    id: String,
+    name: String,
+    pod: usize,
+    permanent: bool,
+    step: Step,
+}
+
+#[derive(Clone, Debug)]
+enum Ev {
+    InstanceRunning {
+        inst: usize,
+    },
+    InstanceStopped {
+        inst: usize,
+    },
+    InstanceTerminated {
+        inst: usize,
+    },
+    /// EC2 forgets a terminated instance after about an hour.
+    InstanceForgotten {
+        inst: usize,
+    },
+    AsgDetect {
+        inst: usize,
+    },
+    LaunchStart,
+    InService {
+        inst: usize,
+    },
+    AgentRegister {
+        inst: usize,
+    },
+    AgentInactive {
+        agent: usize,
+        epoch: u32,
+    },
+    AgentUnreachable {
+        agent: usize,
+        epoch: u32,
+    },
+    AgentBack {
+        agent: usize,
+        epoch: u32,
+    },
+    TaskKilled {
+        pod: usize,
+        task: TaskId,
+    },
+    Offer {
+        pod: usize,
+        epoch: u32,
+    },
+    TaskStarting {
+        pod: usize,
+        epoch: u32,
+    },
+    TaskRunning {
+        pod: usize,
+        epoch: u32,
+    },
+    StepComplete {
+        pod: usize,
+        epoch: u32,
+    },
+}
+
+struct Scheduled {
+    at: Timestamp,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    /// Reversed: `BinaryHeap` is a max-heap and the earliest event must come out first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// The simulated cluster.
+pub struct Sim {
+    profile: Profile,
+    rng: Xoshiro256PlusPlus,
+    now: Timestamp,
+    seq: u64,
+    queue: BinaryHeap<Scheduled>,
+    /// Every instance ever, by handle; forgotten ones stay as tombstones so handles in
+    /// scheduled events remain valid.
+    instances: Vec<Instance>,
+    /// Instances EC2 still describes, by id and in launch order.
+    by_id: BTreeMap<InstanceId, usize>,
+    listed: Vec<usize>,
+    asg: Asg,
+    agents: Vec<Agent>,
+    /// Agents in `/slaves` (not marked unreachable), in registration order.
+    listed_agents: Vec<usize>,
+    next_agent_seq: u32,
+    agent_prefix: String,
+    service: String,
+    task_prefix: String,
+    pods: Vec<Pod>,
+    recovery: Vec<Phase>,
+    deploy: PlanObs,
+    used_ips: BTreeSet<u32>,
+    subnets: Vec<(u32, u32)>,
+    empty_task_id: TaskId,
+    truth: Vec<TruthEvent>,
+}
+
+fn not_found(api: Api, message: String) -> ClusterError {
+    ClusterError::NotFound { api, message }
+}
+
+/// Civil UTC date and time of a stamp (days-from-civil inverse, H. Hinnant): jiff's general
+/// formatter is far slower and these strings are made on hot paths.
+fn civil(t: Timestamp) -> (i64, i64, i64, i64, i64, i64) {
+    let secs = t.as_millis().div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d, sod / 3600, sod % 3600 / 60, sod % 60)
+}
+
+/// `2026-01-05 10:00:00` (EC2 `StateTransitionReason`, without the `GMT`).
+fn gmt(t: Timestamp) -> String {
+    let (y, mo, d, h, mi, s) = civil(t);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+}
+
+/// `2026-01-05T10:00:00Z` (the `At …Z` of an activity cause).
+fn zulu(t: Timestamp) -> String {
+    let (y, mo, d, h, mi, s) = civil(t);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+fn uuid4(rng: &mut Xoshiro256PlusPlus) -> String {
+    let mut b = [0u8; 16];
+    rng.fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let mut s = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
+        s.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
+    }
+    s
+}
+
+fn is_active_task(state: TaskState) -> bool {
+    matches!(
+        state,
+        TaskState::Staging | TaskState::Starting | TaskState::Running | TaskState::Killing
+    )
+}
+
+/// dcos-commons' aggregate of child statuses (`PlanUtils.getAggregateStatus`, simplified to
+/// the statuses this model produces).
+fn aggregate(children: impl Iterator<Item = PlanStatus>) -> PlanStatus {
+    let mut any_complete = false;
+    let mut pending: Option<PlanStatus> = None;
+    let mut mixed = false;
+    for s in children {
+        match s {
+            PlanStatus::Error => return PlanStatus::Error,
+            PlanStatus::Complete => any_complete = true,
+            other => match pending {
+                None => pending = Some(other),
+                Some(p) if p != other => mixed = true,
+                Some(_) => {}
+            },
+        }
+    }
+    match pending {
+        None => PlanStatus::Complete,
+        Some(_) if any_complete || mixed => PlanStatus::InProgress,
+        Some(p) => p,
+    }
+}
+
+impl Sim {
+    /// A cluster in steady state at `start`: every instance running and InService, every
+    /// pod's server task RUNNING on its own private agent, no recovery in progress.
+    pub fn new(profile: &Profile, seed: u64, start: Timestamp) -> Sim {
+        let topo = &profile.topology;
+        let service = topo.service.trim_matches('/').to_string();
+        let subnets = topo
+            .private_subnets
+            .iter()
+            .map(|s| parse_cidr(&s.cidr).expect("validated profile"))
+            .collect();
+        let mut sim = Sim {
+            profile: profile.clone(),
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            now: start,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            instances: Vec::new(),
+            by_id: BTreeMap::new(),
+            listed: Vec::new(),
+            asg: Asg {
+                name: topo.asg.name.clone(),
+                tags: topo
+                    .asg
+                    .tags
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                desired: topo.private_agents,
+                members: Vec::new(),
+                activities: Vec::new(),
+            },
+            agents: Vec::new(),
+            listed_agents: Vec::new(),
+            next_agent_seq: 0,
+            agent_prefix: format!("{}-S", topo.mesos_master_uuid),
+            task_prefix: format!("{}__", service.replace('/', ".")),
+            service,
+            pods: Vec::new(),
+            recovery: Vec::new(),
+            deploy: PlanObs {
+                status: PlanStatus::Complete,
+                phases: Vec::new(),
+                errors: Vec::new(),
+            },
+            used_ips: BTreeSet::new(),
+            subnets,
+            empty_task_id: TaskId::new(""),
+            truth: Vec::new(),
+        };
+        sim.build(profile, start);
+        sim
+    }
+
+    fn build(&mut self, profile: &Profile, start: Timestamp) {
+        let topo = &profile.topology;
+        // The cluster was installed two months ago, so the group's own launch activities are
+        // past the six weeks `DescribeScalingActivities` keeps: its history starts empty.
+        // Instances came up a few seconds apart.
+        let install = start.as_millis() - 60 * 86_400_000 - self.rng.random_range(0..3_600_000i64);
+        let mut launch = Timestamp::from_millis(install).floor_to_second();
+        let step = |rng: &mut Xoshiro256PlusPlus, t: Timestamp| {
+            Timestamp::from_millis(t.as_millis() + rng.random_range(1_000..15_000i64))
+                .floor_to_second()
+        };
+        let master_net = parse_cidr(&topo.master_subnet.cidr).expect("validated profile");
+        for _ in 0..topo.masters {
+            launch = step(&mut self.rng, launch);
+            self.add_instance(Role::Master, master_net, 0, launch);
+        }
+        let mut private = Vec::new();
+        for i in 0..topo.private_agents as usize {
+            launch = step(&mut self.rng, launch);
+            let subnet = i % self.subnets.len();
+            let inst = self.add_instance(Role::Private, self.subnets[subnet], subnet, launch);
+            private.push(inst);
+            self.asg.members.push(Member {
+                inst,
+                lifecycle: LifecycleState::InService,
+                healthy: true,
+                detect_scheduled: false,
+                launch_activity: None,
+                terminate_activity: None,
+            });
+        }
+        let public_net = parse_cidr(&topo.public_subnet.cidr).expect("validated profile");
+        let mut public = Vec::new();
+        for _ in 0..topo.public_agents {
+            launch = step(&mut self.rng, launch);
+            public.push(self.add_instance(Role::Public, public_net, 0, launch));
+        }
+        // Agents register once DC/OS is installed: private agents first (S0…), then public.
+        let mut reg = launch.as_millis() + self.rng.random_range(360_000..540_000i64);
+        for &inst in private.iter().chain(public.iter()) {
+            reg += self.rng.random_range(1_000..4_000i64);
+            let t = Timestamp::from_millis(reg);
+            let a = self.new_agent(inst, t);
+            self.agents[a].reregistered = Some(t);
+        }
+        // The service deploys node-0 … node-N serially, one per private agent.
+        let mut t = reg + self.rng.random_range(120_000..300_000i64);
+        for (p, &host) in private.iter().take(topo.pods as usize).enumerate() {
+            t += self.rng.random_range(60_000..150_000i64);
+            let agent = self.instances[host].agent.expect("registered above");
+            let name = format!("node-{p}");
+            let server_name = format!("{name}-server");
+            let id = self.task_id(&server_name);
+            let init = (p == 0).then(|| {
+                let name = format!("{name}-init_system_keyspaces");
+                InitTask {
+                    id: self.task_id(&name),
+                    name,
+                    agent: self.agents[agent].id.clone(),
+                    time: Timestamp::from_millis(t + 45_000),
+                }
+            });
+            self.pods.push(Pod {
+                step_name: format!("{name}:[server]"),
+                repair_name: format!("{name}-repair"),
+                name: PodName::new(&name),
+                server_name,
+                init,
+                task: ServerTask {
+                    id,
+                    state: TaskState::Running,
+                    agent,
+                    time: Timestamp::from_millis(t),
+                },
+                reserved: Some(agent),
+                epoch: 0,
+                offer_pending: false,
+            });
+        }
+        self.deploy = self.build_deploy_plan();
+        self.truth.clear();
+    }
+
+    fn build_deploy_plan(&mut self) -> PlanObs {
+        let mut steps = Vec::new();
+        for p in 0..self.pods.len() {
+            steps.push(StepObs {
+                id: uuid4(&mut self.rng),
+                name: self.pods[p].step_name.clone(),
+                status: PlanStatus::Complete,
+            });
+        }
+        let mut phases = vec![PhaseObs {
+            id: uuid4(&mut self.rng),
+            name: "node-deploy".to_string(),
+            status: PlanStatus::Complete,
+            steps,
+        }];
+        if let Some(p0) = self.pods.first() {
+            let name = format!("{}:[init_system_keyspaces]", p0.name);
+            phases.push(PhaseObs {
+                id: uuid4(&mut self.rng),
+                name: "keyspace-deploy".to_string(),
+                status: PlanStatus::Complete,
+                steps: vec![StepObs {
+                    id: uuid4(&mut self.rng),
+                    name,
+                    status: PlanStatus::Complete,
+                }],
+            });
+        }
+        PlanObs {
+            status: PlanStatus::Complete,
+            phases,
+            errors: Vec::new(),
+        }
+    }
+
+    fn task_id(&mut self, task_name: &str) -> TaskId {
+        let uuid = uuid4(&mut self.rng);
+        TaskId::new(format!("{}{task_name}__{uuid}", self.task_prefix))
+    }
+
+    fn alloc_ip(&mut self, (base, size): (u32, u32)) -> (u32, String) {
+        // AWS reserves the first four addresses and the last one of every subnet.
+        let (lo, hi) = (4u32, size.saturating_sub(1).max(5));
+        let mut ip = None;
+        for _ in 0..64 {
+            let cand = base + self.rng.random_range(lo..hi);
+            if !self.used_ips.contains(&cand) {
+                ip = Some(cand);
+                break;
+            }
+        }
+        let ip = ip
+            .or_else(|| {
+                (lo..hi)
+                    .map(|h| base + h)
+                    .find(|c| !self.used_ips.contains(c))
+            })
+            .unwrap_or(base + lo);
+        self.used_ips.insert(ip);
+        (ip, std::net::Ipv4Addr::from(ip).to_string())
+    }
+
+    fn add_instance(
+        &mut self,
+        role: Role,
+        net: (u32, u32),
+        subnet: usize,
+        launch: Timestamp,
+    ) -> usize {
+        let hi = self.rng.next_u64();
+        let lo = self.rng.next_u32() & 0xf;
+        let id = InstanceId::new(format!("i-{:017x}", (u128::from(hi) << 4) | u128::from(lo)));
+        let (ip_num, ip) = self.alloc_ip(net);
+        let (asg_tag, tags) = match role {
+            Role::Private => {
+                let mut tags = vec![(
+                    "aws:autoscaling:groupName".to_string(),
+                    self.asg.name.clone(),
+                )];
+                tags.extend(self.asg.tags.iter().cloned());
+                (Some(self.asg.name.clone()), tags)
+            }
+            Role::Public => (
+                None,
+                vec![("Name".to_string(), "dcos-public-agent".to_string())],
+            ),
+            Role::Master => (None, vec![("Name".to_string(), "dcos-master".to_string())]),
+        };
+        self.by_id.insert(id.clone(), self.instances.len());
+        self.listed.push(self.instances.len());
+        self.instances.push(Instance {
+            id,
+            role,
+            ip_num,
+            ip,
+            subnet,
+            launch_time: launch,
+            state: InstanceState::Running,
+            reason: String::new(),
+            asg_tag,
+            tags,
+            agent: None,
+            asg_terminate_on_stop: false,
+        });
+        self.instances.len() - 1
+    }
+
+    fn new_agent(&mut self, inst: usize, at: Timestamp) -> usize {
+        let id = AgentId::new(format!("{}{}", self.agent_prefix, self.next_agent_seq));
+        self.next_agent_seq += 1;
+        let i = &self.instances[inst];
+        self.agents.push(Agent {
+            id,
+            inst,
+            hostname: i.ip.clone(),
+            public: i.role == Role::Public,
+            active: true,
+            removed: false,
+            registered: at,
+            reregistered: None,
+            epoch: 0,
+        });
+        let a = self.agents.len() - 1;
+        self.instances[inst].agent = Some(a);
+        self.listed_agents.push(a);
+        a
+    }
+
+    // ----- clock -------------------------------------------------------------------------
+
+    /// The model's current time.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// The time of the next scheduled event, if any.
+    pub fn next_event_at(&self) -> Option<Timestamp> {
+        self.queue.peek().map(|s| s.at)
+    }
+
+    /// Processes every event scheduled at or before `t`, in order, and moves the clock to
+    /// `t` (never backwards).
+    pub fn advance_to(&mut self, t: Timestamp) {
+        while let Some(top) = self.queue.peek() {
+            if top.at > t {
+                break;
+            }
+            let Some(Scheduled { at, ev, .. }) = self.queue.pop() else {
+                break;
+            };
+            if at > self.now {
+                self.now = at;
+            }
+            self.handle(ev);
+        }
+        if t > self.now {
+            self.now = t;
+        }
+    }
+
+    /// Every real transition so far, in order.
+    pub fn truth(&self) -> &[TruthEvent] {
+        &self.truth
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The service's name (without a leading `/`).
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    fn sample(&mut self, pick: fn(&Timings) -> &Dist) -> u64 {
+        pick(&self.profile.timings).sample_ms(&mut self.rng)
+    }
+
+    fn schedule_at(&mut self, at_ms: i64, ev: Ev) {
+        let at = Timestamp::from_millis(at_ms.max(self.now.as_millis()));
+        self.seq += 1;
+        self.queue.push(Scheduled {
+            at,
+            seq: self.seq,
+            ev,
+        });
+    }
+
+    fn schedule(&mut self, delay_ms: u64, ev: Ev) {
+        self.schedule_at(self.now.as_millis() + delay_ms as i64, ev);
+    }
+
+    fn record(
+        &mut self,
+        kind: TruthKind,
+        subject: impl Into<String>,
+        id: Option<String>,
+        state: Option<&str>,
+        detail: Option<String>,
+    ) {
+        self.truth.push(TruthEvent {
+            at: self.now,
+            kind,
+            subject: subject.into(),
+            id,
+            state: state.map(str::to_string),
+            detail,
+        });
+    }
+
+    fn record_task(&mut self, pod: usize) {
+        let p = &self.pods[pod];
+        let ev = TruthEvent {
+            at: self.now,
+            kind: TruthKind::TaskStatus,
+            subject: p.server_name.clone(),
+            id: Some(p.task.id.to_string()),
+            state: Some(p.task.state.as_str().to_string()),
+            detail: Some(self.agents[p.task.agent].id.to_string()),
+        };
+        self.truth.push(ev);
+    }
+
+    fn record_step(&mut self, phase: usize) {
+        let ph = &self.recovery[phase];
+        let ev = TruthEvent {
+            at: self.now,
+            kind: TruthKind::RecoveryStep,
+            subject: self.pods[ph.pod].step_name.clone(),
+            id: Some(ph.step.id.clone()),
+            state: Some(ph.step.status.as_str().to_string()),
+            detail: Some(ph.name.clone()),
+        };
+        self.truth.push(ev);
+    }
+
+    // ----- events ------------------------------------------------------------------------
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::InstanceRunning { inst } => {
+                if self.instances[inst].state == InstanceState::Pending {
+                    self.instances[inst].state = InstanceState::Running;
+                    let id = self.instances[inst].id.to_string();
+                    self.record(TruthKind::InstanceRunning, id, None, None, None);
+                }
+            }
+            Ev::InstanceStopped { inst } => {
+                if self.instances[inst].state == InstanceState::Stopping {
+                    self.instances[inst].state = InstanceState::Stopped;
+                    let id = self.instances[inst].id.to_string();
+                    self.record(TruthKind::InstanceStopped, id, None, None, None);
+                    if self.instances[inst].asg_terminate_on_stop {
+                        self.asg_terminate(inst);
+                    }
+                }
+            }
+            Ev::InstanceTerminated { inst } => {
+                if self.instances[inst].state == InstanceState::ShuttingDown {
+                    self.instances[inst].state = InstanceState::Terminated;
+                    let id = self.instances[inst].id.to_string();
+                    self.record(TruthKind::InstanceTerminated, id, None, None, None);
+                    self.schedule(3_600_000, Ev::InstanceForgotten { inst });
+                    if let Some(m) = self.member(inst)
+                        && self.asg.members[m].lifecycle == LifecycleState::Terminating
+                    {
+                        self.finish_member(m);
+                    }
+                }
+            }
+            Ev::InstanceForgotten { inst } => {
+                let i = &mut self.instances[inst];
+                self.by_id.remove(&i.id);
+                self.listed.retain(|&l| l != inst);
+                self.used_ips.remove(&i.ip_num);
+                i.tags = Vec::new();
+                i.reason = String::new();
+            }
+            Ev::AsgDetect { inst } => self.asg_detect(inst),
+            Ev::LaunchStart => self.launch_replacement(),
+            Ev::InService { inst } => self.in_service(inst),
+            Ev::AgentRegister { inst } => {
+                if self.instances[inst].state == InstanceState::Running
+                    && self.instances[inst].agent.is_none()
+                {
+                    self.register_agent(inst);
+                }
+            }
+            Ev::AgentInactive { agent, epoch } => {
+                let a = &mut self.agents[agent];
+                if a.epoch == epoch && a.active && !a.removed {
+                    a.active = false;
+                    let id = a.id.to_string();
+                    let host = a.hostname.clone();
+                    self.record(TruthKind::AgentDisconnected, id, None, None, Some(host));
+                }
+            }
+            Ev::AgentUnreachable { agent, epoch } => {
+                if self.agents[agent].epoch == epoch && !self.agents[agent].removed {
+                    self.agent_unreachable(agent);
+                }
+            }
+            Ev::AgentBack { agent, epoch } => {
+                let inst = self.agents[agent].inst;
+                if self.agents[agent].epoch == epoch
+                    && self.instances[inst].state == InstanceState::Running
+                {
+                    self.agent_back(agent);
+                }
+            }
+            Ev::TaskKilled { pod, task } => {
+                let p = &mut self.pods[pod];
+                if p.task.id == task && is_active_task(p.task.state) {
+                    p.task.state = TaskState::Killed;
+                    p.task.time = self.now;
+                    self.record_task(pod);
+                    self.schedule_offers();
+                }
+            }
+            Ev::Offer { pod, epoch } => {
+                if self.pods[pod].epoch == epoch {
+                    self.pods[pod].offer_pending = false;
+                    self.offer(pod);
+                }
+            }
+            Ev::TaskStarting { pod, epoch } => {
+                let p = &mut self.pods[pod];
+                if p.epoch == epoch && p.task.state == TaskState::Staging {
+                    p.task.state = TaskState::Starting;
+                    p.task.time = self.now;
+                    self.record_task(pod);
+                }
+            }
+            Ev::TaskRunning { pod, epoch } => {
+                let p = &mut self.pods[pod];
+                if p.epoch == epoch
+                    && matches!(p.task.state, TaskState::Staging | TaskState::Starting)
+                {
+                    p.task.state = TaskState::Running;
+                    p.task.time = self.now;
+                    self.record_task(pod);
+                    if let Some(ph) = self.active_phase(pod) {
+                        self.set_step(ph, PlanStatus::Started);
+                        let ready = if self.recovery[ph].permanent {
+                            self.sample(|t| &t.recovery_complete)
+                        } else {
+                            self.sample(|t| &t.restart_ready)
+                        };
+                        self.schedule(ready, Ev::StepComplete { pod, epoch });
+                    }
+                }
+            }
+            Ev::StepComplete { pod, epoch } => {
+                if self.pods[pod].epoch == epoch
+                    && let Some(ph) = self.active_phase(pod)
+                    && self.recovery[ph].step.status == PlanStatus::Started
+                {
+                    self.set_step(ph, PlanStatus::Complete);
+                }
+            }
+        }
+    }
+
+    fn member(&self, inst: usize) -> Option<usize> {
+        self.asg.members.iter().position(|m| m.inst == inst)
+    }
+
+    /// The instance left `running` (or `pending`): its agent is lost and the group notices.
+    fn host_down(&mut self, inst: usize) {
+        if let Some(a) = self.instances[inst].agent {
+            self.agents[a].epoch += 1;
+            let epoch = self.agents[a].epoch;
+            let inactive = self.sample(|t| &t.agent_inactive);
+            let unreachable = self.sample(|t| &t.agent_unreachable).max(inactive);
+            self.schedule(inactive, Ev::AgentInactive { agent: a, epoch });
+            self.schedule(unreachable, Ev::AgentUnreachable { agent: a, epoch });
+            self.stall_pods_on(a);
+        }
+        if let Some(m) = self.member(inst)
+            && !self.asg.members[m].detect_scheduled
+            && self.asg.members[m].lifecycle != LifecycleState::Terminating
+        {
+            self.asg.members[m].detect_scheduled = true;
+            let d = self.sample(|t| &t.asg_detect);
+            self.schedule(d, Ev::AsgDetect { inst });
+        }
+    }
+
+    /// Launch progress of tasks on a dead host stops where it is.
+    fn stall_pods_on(&mut self, agent: usize) {
+        for p in 0..self.pods.len() {
+            if self.pods[p].task.agent == agent && is_active_task(self.pods[p].task.state) {
+                self.cancel_progress(p);
+            }
+        }
+    }
+
+    fn cancel_progress(&mut self, pod: usize) {
+        self.pods[pod].epoch += 1;
+        self.pods[pod].offer_pending = false;
+    }
+
+    fn asg_detect(&mut self, inst: usize) {
+        let Some(m) = self.member(inst) else { return };
+        if self.asg.members[m].lifecycle == LifecycleState::Terminating {
+            return;
+        }
+        let member = &mut self.asg.members[m];
+        member.lifecycle = LifecycleState::Terminating;
+        member.healthy = false;
+        // A launch still in flight for this instance fails with it.
+        if let Some(la) = member.launch_activity {
+            let act = &mut self.asg.activities[la];
+            if act.status == ActivityStatus::InProgress {
+                act.status = ActivityStatus::Failed;
+                act.end = Some(self.now.floor_to_second().max(act.start.floor_to_second()));
+            }
+        }
+        let id = self.instances[inst].id.to_string();
+        self.record(TruthKind::AsgUnhealthy, id.clone(), None, None, None);
+        let activity = Activity {
+            id: uuid4(&mut self.rng),
+            description: format!("Terminating EC2 instance: {id}"),
+            cause: format!(
+                "At {} an instance was taken out of service in response to an EC2 health check indicating it has been terminated or stopped.",
+                zulu(self.now)
+            ),
+            start: self.now,
+            end: None,
+            status: ActivityStatus::InProgress,
+        };
+        self.asg.activities.push(activity);
+        self.asg.members[m].terminate_activity = Some(self.asg.activities.len() - 1);
+        let d = self.sample(|t| &t.asg_launch_start);
+        self.schedule(d, Ev::LaunchStart);
+        match self.instances[inst].state {
+            InstanceState::Stopped => self.asg_terminate(inst),
+            InstanceState::Stopping => self.instances[inst].asg_terminate_on_stop = true,
+            InstanceState::Terminated => self.finish_member(m),
+            _ => {}
+        }
+    }
+
+    /// The group terminates an instance it took out of service (a stopped one).
+    fn asg_terminate(&mut self, inst: usize) {
+        let i = &mut self.instances[inst];
+        i.asg_terminate_on_stop = false;
+        i.state = InstanceState::ShuttingDown;
+        i.reason = format!("Service initiated ({} GMT)", gmt(self.now));
+        let id = i.id.to_string();
+        self.record(TruthKind::InstanceShuttingDown, id, None, None, None);
+        let d = self.sample(|t| &t.ec2_shutting_down);
+        self.schedule(d, Ev::InstanceTerminated { inst });
+    }
+
+    /// The Terminating activity succeeds and the instance leaves the group.
+    fn finish_member(&mut self, m: usize) {
+        let member = self.asg.members.remove(m);
+        if let Some(a) = member.terminate_activity {
+            let act = &mut self.asg.activities[a];
+            let mut end = self.now.floor_to_second();
+            if end < act.start {
+                end = Timestamp::from_millis(act.start.as_millis() + 999).floor_to_second();
+            }
+            act.end = Some(end);
+            act.status = ActivityStatus::Successful;
+        }
+        let id = self.instances[member.inst].id.to_string();
+        self.record(TruthKind::AsgMemberRemoved, id, None, None, None);
+    }
+
+    fn launch_replacement(&mut self) {
+        let live: Vec<usize> = self
+            .asg
+            .members
+            .iter()
+            .filter(|m| m.lifecycle != LifecycleState::Terminating)
+            .map(|m| m.inst)
+            .collect();
+        let capacity = live.len() as u32;
+        if capacity >= self.asg.desired {
+            return;
+        }
+        // Rebalance: the zone with the fewest live members.
+        let subnet = (0..self.subnets.len())
+            .min_by_key(|&s| {
+                live.iter()
+                    .filter(|&&i| self.instances[i].subnet == s)
+                    .count()
+            })
+            .unwrap_or(0);
+        let inst = self.add_instance(
+            Role::Private,
+            self.subnets[subnet],
+            subnet,
+            self.now.floor_to_second(),
+        );
+        self.instances[inst].state = InstanceState::Pending;
+        let id = self.instances[inst].id.to_string();
+        let activity = Activity {
+            id: uuid4(&mut self.rng),
+            description: format!("Launching a new EC2 instance: {id}"),
+            cause: format!(
+                "At {} an instance was started in response to a difference between desired and actual capacity, increasing the capacity from {capacity} to {}.",
+                zulu(self.now),
+                capacity + 1
+            ),
+            start: self.now,
+            end: None,
+            status: ActivityStatus::InProgress,
+        };
+        self.asg.activities.push(activity);
+        self.asg.members.push(Member {
+            inst,
+            lifecycle: LifecycleState::Pending,
+            healthy: true,
+            detect_scheduled: false,
+            launch_activity: Some(self.asg.activities.len() - 1),
+            terminate_activity: None,
+        });
+        let zone = self.profile.topology.private_subnets[subnet].zone.clone();
+        self.record(
+            TruthKind::ReplacementLaunchStarted,
+            id,
+            None,
+            None,
+            Some(zone),
+        );
+        let pending = self.sample(|t| &t.ec2_pending);
+        let in_service = self.sample(|t| &t.asg_in_service).max(pending + 1);
+        self.schedule(pending, Ev::InstanceRunning { inst });
+        self.schedule(in_service, Ev::InService { inst });
+    }
+
+    fn in_service(&mut self, inst: usize) {
+        let Some(m) = self.member(inst) else { return };
+        if self.asg.members[m].lifecycle != LifecycleState::Pending
+            || self.instances[inst].state != InstanceState::Running
+        {
+            return;
+        }
+        self.asg.members[m].lifecycle = LifecycleState::InService;
+        if let Some(a) = self.asg.members[m].launch_activity {
+            let act = &mut self.asg.activities[a];
+            act.status = ActivityStatus::Successful;
+            act.end = Some(self.now.floor_to_second());
+        }
+        let id = self.instances[inst].id.to_string();
+        self.record(TruthKind::ReplacementInService, id, None, None, None);
+        let d = self.sample(|t| &t.agent_register);
+        self.schedule(d, Ev::AgentRegister { inst });
+    }
+
+    fn register_agent(&mut self, inst: usize) {
+        let a = self.new_agent(inst, self.now);
+        let id = self.agents[a].id.to_string();
+        let host = self.agents[a].hostname.clone();
+        self.record(TruthKind::AgentRegistered, id, None, None, Some(host));
+        self.schedule_offers();
+    }
+
+    fn agent_unreachable(&mut self, agent: usize) {
+        self.listed_agents.retain(|&l| l != agent);
+        let a = &mut self.agents[agent];
+        a.removed = true;
+        a.active = false;
+        let id = a.id.to_string();
+        let host = a.hostname.clone();
+        self.record(TruthKind::AgentUnreachable, id, None, None, Some(host));
+        let lost = self.profile.task_lost_status.on_agent_removed();
+        for p in 0..self.pods.len() {
+            if self.pods[p].task.agent == agent && is_active_task(self.pods[p].task.state) {
+                self.pods[p].task.state = lost;
+                self.pods[p].task.time = self.now;
+                self.record_task(p);
+                self.task_failed(p);
+            }
+        }
+        self.schedule_offers();
+    }
+
+    /// The rebooted host is back and its agent registers again.
+    fn agent_back(&mut self, agent: usize) {
+        if !self.profile.reboot_keeps_agent_id {
+            // A new agent id on the same host; the old id is eventually marked unreachable.
+            let inst = self.agents[agent].inst;
+            self.register_agent(inst);
+            return;
+        }
+        if self.agents[agent].removed {
+            let at = self.listed_agents.partition_point(|&l| l < agent);
+            self.listed_agents.insert(at, agent);
+        }
+        let a = &mut self.agents[agent];
+        a.epoch += 1;
+        a.active = true;
+        a.removed = false;
+        a.reregistered = Some(self.now);
+        let id = a.id.to_string();
+        let host = a.hostname.clone();
+        self.record(TruthKind::AgentReregistered, id, None, None, Some(host));
+        let gone = self.profile.task_lost_status.on_agent_rebooted();
+        for p in 0..self.pods.len() {
+            if self.pods[p].task.agent == agent && is_active_task(self.pods[p].task.state) {
+                self.pods[p].task.state = gone;
+                self.pods[p].task.time = self.now;
+                self.record_task(p);
+                self.task_failed(p);
+            }
+        }
+        self.schedule_offers();
+    }
+
+    /// The pod's server task died: recovery wants it back.
+    fn task_failed(&mut self, pod: usize) {
+        self.cancel_progress(pod);
+        if let Some(ph) = self.active_phase(pod) {
+            if self.recovery[ph].permanent {
+                self.pods[pod].reserved = None;
+            }
+            if self.recovery[ph].step.status != PlanStatus::Pending {
+                self.set_step(ph, PlanStatus::Pending);
+            }
+        } else {
+            self.new_phase(pod, false);
+        }
+    }
+
+    /// The pod's recovery phase, if one is not yet complete.
+    fn active_phase(&self, pod: usize) -> Option<usize> {
+        self.recovery
+            .iter()
+            .position(|ph| ph.pod == pod && ph.step.status != PlanStatus::Complete)
+    }
+
+    fn new_phase(&mut self, pod: usize, permanent: bool) {
+        self.recovery.retain(|ph| ph.pod != pod);
+        let name = if permanent {
+            "permanent-node-failure-recovery".to_string()
+        } else {
+            self.pods[pod].step_name.clone()
+        };
+        self.recovery.push(Phase {
+            id: uuid4(&mut self.rng),
+            name,
+            pod,
+            permanent,
+            step: Step {
+                id: uuid4(&mut self.rng),
+                status: PlanStatus::Pending,
+            },
+        });
+        self.record_step(self.recovery.len() - 1);
+    }
+
+    fn set_step(&mut self, phase: usize, status: PlanStatus) {
+        self.recovery[phase].step.status = status;
+        self.record_step(phase);
+    }
+
+    fn agent_usable(&self, a: usize) -> bool {
+        let agent = &self.agents[a];
+        agent.active
+            && !agent.removed
+            && self.instances[agent.inst].state == InstanceState::Running
+            && self.instances[agent.inst].agent == Some(a)
+    }
+
+    /// A private agent with no reservation and no live server task of this service.
+    fn agent_free(&self, a: usize) -> bool {
+        !self.agents[a].public
+            && self.agent_usable(a)
+            && self.pods.iter().all(|p| {
+                p.reserved != Some(a) && !(p.task.agent == a && is_active_task(p.task.state))
+            })
+    }
+
+    /// Where the pod's pending recovery step can be placed now.
+    fn has_candidate(&self, pod: usize, permanent: bool) -> bool {
+        if permanent {
+            self.listed_agents.iter().any(|&a| self.agent_free(a))
+        } else {
+            self.pods[pod]
+                .reserved
+                .is_some_and(|a| self.agent_usable(a))
+        }
+    }
+
+    /// Gives every pending recovery step that has somewhere to go an offer, after the offer
+    /// delay.
+    fn schedule_offers(&mut self) {
+        for p in 0..self.pods.len() {
+            if self.pods[p].offer_pending {
+                continue;
+            }
+            let Some(ph) = self.active_phase(p) else {
+                continue;
+            };
+            if self.recovery[ph].step.status != PlanStatus::Pending {
+                continue;
+            }
+            if self.has_candidate(p, self.recovery[ph].permanent) {
+                self.pods[p].offer_pending = true;
+                let epoch = self.pods[p].epoch;
+                let d = self.sample(|t| &t.offer);
+                self.schedule(d, Ev::Offer { pod: p, epoch });
+            }
+        }
+    }
+
+    fn offer(&mut self, pod: usize) {
+        let Some(ph) = self.active_phase(pod) else {
+            return;
+        };
+        if self.recovery[ph].step.status != PlanStatus::Pending {
+            return;
+        }
+        let agent = if self.recovery[ph].permanent {
+            let free: Vec<usize> = self
+                .listed_agents
+                .iter()
+                .copied()
+                .filter(|&a| self.agent_free(a))
+                .collect();
+            if free.is_empty() {
+                return;
+            }
+            free[self.rng.random_range(0..free.len())]
+        } else {
+            match self.pods[pod].reserved {
+                Some(a) if self.agent_usable(a) => a,
+                _ => return,
+            }
+        };
+        let name = self.pods[pod].server_name.clone();
+        let id = self.task_id(&name);
+        let p = &mut self.pods[pod];
+        p.task = ServerTask {
+            id,
+            state: TaskState::Staging,
+            agent,
+            time: self.now,
+        };
+        p.reserved = Some(agent);
+        let epoch = p.epoch;
+        self.record_task(pod);
+        self.set_step(ph, PlanStatus::Starting);
+        let starting = self.sample(|t| &t.task_starting);
+        let running = self.sample(|t| &t.task_running).max(starting + 1);
+        self.schedule(starting, Ev::TaskStarting { pod, epoch });
+        self.schedule(running, Ev::TaskRunning { pod, epoch });
+    }
+
+    // ----- actions -----------------------------------------------------------------------
+
+    fn find_instance(&self, id: &InstanceId) -> ClusterResult<usize> {
+        self.by_id.get(id).copied().ok_or_else(|| {
+            not_found(
+                Api::Ec2,
+                format!("InvalidInstanceID.NotFound: The instance ID '{id}' does not exist"),
+            )
+        })
+    }
+
+    /// EC2 `TerminateInstances` / `StopInstances` / `RebootInstances` on one instance.
+    pub fn inject(&mut self, fault: FaultKind, id: &InstanceId) -> ClusterResult<()> {
+        let inst = self.find_instance(id)?;
+        let state = self.instances[inst].state;
+        let incorrect = |verb: &str| ClusterError::Fatal {
+            api: Api::Ec2,
+            message: format!(
+                "IncorrectInstanceState: The instance '{id}' is not in a state from which it can be {verb}."
+            ),
+        };
+        let user = format!("User initiated ({} GMT)", gmt(self.now));
+        match fault {
+            FaultKind::TerminateInstance => match state {
+                InstanceState::ShuttingDown | InstanceState::Terminated => {}
+                _ => {
+                    self.record(
+                        TruthKind::FaultInjected,
+                        id.as_str(),
+                        None,
+                        Some(fault.as_str()),
+                        None,
+                    );
+                    let i = &mut self.instances[inst];
+                    i.state = InstanceState::ShuttingDown;
+                    i.reason = user;
+                    i.asg_terminate_on_stop = false;
+                    self.record(
+                        TruthKind::InstanceShuttingDown,
+                        id.as_str(),
+                        None,
+                        None,
+                        None,
+                    );
+                    let d = self.sample(|t| &t.ec2_shutting_down);
+                    self.schedule(d, Ev::InstanceTerminated { inst });
+                    if matches!(state, InstanceState::Running | InstanceState::Pending) {
+                        self.host_down(inst);
+                    }
+                }
+            },
+            FaultKind::StopInstance => match state {
+                InstanceState::Stopping | InstanceState::Stopped => {}
+                InstanceState::Running => {
+                    self.record(
+                        TruthKind::FaultInjected,
+                        id.as_str(),
+                        None,
+                        Some(fault.as_str()),
+                        None,
+                    );
+                    let i = &mut self.instances[inst];
+                    i.state = InstanceState::Stopping;
+                    i.reason = user;
+                    self.record(TruthKind::InstanceStopping, id.as_str(), None, None, None);
+                    let d = self.sample(|t| &t.ec2_stopping);
+                    self.schedule(d, Ev::InstanceStopped { inst });
+                    self.host_down(inst);
+                }
+                _ => return Err(incorrect("stopped")),
+            },
+            FaultKind::RebootInstance => match state {
+                InstanceState::Running => {
+                    self.record(
+                        TruthKind::FaultInjected,
+                        id.as_str(),
+                        None,
+                        Some(fault.as_str()),
+                        None,
+                    );
+                    self.instances[inst].reason = user;
+                    self.host_reboot(inst);
+                }
+                _ => return Err(incorrect("rebooted")),
+            },
+        }
+        let now = self.now;
+        self.advance_to(now);
+        Ok(())
+    }
+
+    /// The host goes down for a reboot and comes back; EC2 keeps it `running`.
+    fn host_reboot(&mut self, inst: usize) {
+        let Some(a) = self.instances[inst].agent else {
+            return;
+        };
+        self.agents[a].epoch += 1;
+        let epoch = self.agents[a].epoch;
+        let inactive = self.sample(|t| &t.reboot_inactive);
+        let back = self.sample(|t| &t.reboot_reregister).max(inactive + 1);
+        let unreachable = self.sample(|t| &t.agent_unreachable).max(inactive);
+        self.schedule(inactive, Ev::AgentInactive { agent: a, epoch });
+        self.schedule(back, Ev::AgentBack { agent: a, epoch });
+        self.schedule(unreachable, Ev::AgentUnreachable { agent: a, epoch });
+        self.stall_pods_on(a);
+    }
+
+    fn check_service(&self, service: &str) -> ClusterResult<()> {
+        if service.trim_matches('/') == self.service {
+            Ok(())
+        } else {
+            Err(not_found(
+                Api::Scheduler,
+                "404 Not Found: service not found.".to_string(),
+            ))
+        }
+    }
+
+    fn find_pod(&self, pod: &PodName) -> ClusterResult<usize> {
+        self.pods
+            .iter()
+            .position(|p| p.name == *pod)
+            .ok_or_else(|| not_found(Api::Scheduler, format!("Pod {pod} not found")))
+    }
+
+    /// `POST /v1/pod/<pod>/replace`: the pod's tasks are marked permanently failed and
+    /// killed; a new incarnation goes to any free private agent.
+    pub fn pod_replace(&mut self, service: &str, pod: &PodName) -> ClusterResult<()> {
+        self.check_service(service)?;
+        let p = self.find_pod(pod)?;
+        self.record(TruthKind::PodReplaced, pod.as_str(), None, None, None);
+        self.cancel_progress(p);
+        self.pods[p].reserved = None;
+        self.new_phase(p, true);
+        let task = &self.pods[p].task;
+        if is_active_task(task.state) && self.agent_usable(task.agent) {
+            let id = task.id.clone();
+            let d = self.sample(|t| &t.task_kill);
+            self.schedule(d, Ev::TaskKilled { pod: p, task: id });
+        }
+        self.schedule_offers();
+        let now = self.now;
+        self.advance_to(now);
+        Ok(())
+    }
+
+    // ----- observations ------------------------------------------------------------------
+
+    fn instance_obs(&self, i: &Instance) -> InstanceObs {
+        InstanceObs {
+            id: i.id.clone(),
+            state: i.state,
+            private_ip: (i.state != InstanceState::Terminated).then(|| i.ip.clone()),
+            launch_time: i.launch_time,
+            asg_name: i.asg_tag.clone(),
+            tags: i.tags.clone(),
+            state_transition_reason: i.reason.clone(),
+        }
+    }
+
+    /// EC2 `DescribeInstances` with one filter.
+    pub fn describe_instances(&self, filter: &InstanceFilter) -> ClusterResult<Vec<InstanceObs>> {
+        match filter {
+            InstanceFilter::Ids(ids) => ids
+                .iter()
+                .map(|id| Ok(self.instance_obs(&self.instances[self.find_instance(id)?])))
+                .collect(),
+            InstanceFilter::PrivateIp(ip) => Ok(self
+                .listed
+                .iter()
+                .map(|&i| &self.instances[i])
+                .filter(|i| i.state != InstanceState::Terminated && i.ip == *ip)
+                .map(|i| self.instance_obs(i))
+                .collect()),
+            InstanceFilter::AsgName(name) => Ok(self
+                .listed
+                .iter()
+                .map(|&i| &self.instances[i])
+                .filter(|i| i.asg_tag.as_deref() == Some(name.as_str()))
+                .map(|i| self.instance_obs(i))
+                .collect()),
+        }
+    }
+
+    /// Auto Scaling `DescribeAutoScalingGroups` by name or tag.
+    pub fn describe_asgs(&self, lookup: &AsgLookup) -> Vec<AsgObs> {
+        let matches = match lookup {
+            AsgLookup::Name(n) => *n == self.asg.name,
+            AsgLookup::Tag { key, value } => {
+                self.asg.tags.iter().any(|(k, v)| k == key && v == value)
+            }
+        };
+        if !matches {
+            return Vec::new();
+        }
+        vec![AsgObs {
+            name: self.asg.name.clone(),
+            desired_capacity: self.asg.desired,
+            min_size: self.asg.desired,
+            max_size: self.asg.desired,
+            tags: self.asg.tags.clone(),
+            instances: self
+                .asg
+                .members
+                .iter()
+                .map(|m| AsgMemberObs {
+                    id: self.instances[m.inst].id.clone(),
+                    lifecycle: m.lifecycle,
+                    healthy: m.healthy,
+                })
+                .collect(),
+        }]
+    }
+
+    /// Auto Scaling `DescribeScalingActivities`, newest first, at most `max`.
+    pub fn describe_scaling_activities(
+        &self,
+        asg: &str,
+        max: usize,
+    ) -> ClusterResult<Vec<ActivityObs>> {
+        if asg != self.asg.name {
+            return Err(not_found(
+                Api::AutoScaling,
+                format!(
+                    "ValidationError: AutoScalingGroup name not found - AutoScalingGroup '{asg}' not found"
+                ),
+            ));
+        }
+        Ok(self
+            .asg
+            .activities
+            .iter()
+            .rev()
+            .take(max)
+            .map(|a| ActivityObs {
+                id: a.id.clone(),
+                description: a.description.clone(),
+                cause: a.cause.clone(),
+                start_time: a.start,
+                end_time: a.end,
+                status: a.status,
+            })
+            .collect())
+    }
+
+    /// The Mesos master's `/slaves`: every agent not marked unreachable.
+    pub fn agents(&self) -> Vec<AgentObs> {
+        self.listed_agents
+            .iter()
+            .map(|&a| &self.agents[a])
+            .map(|a| AgentObs {
+                id: a.id.clone(),
+                hostname: a.hostname.clone(),
+                active: a.active,
+                registered_time: a.registered,
+                reregistered_time: a.reregistered,
+                public: a.public,
+            })
+            .collect()
+    }
+
+    fn pod_obs(&self, p: &Pod, info: bool) -> PodObs {
+        let agent = &self.agents[p.task.agent].id;
+        let mut tasks = Vec::with_capacity(3);
+        if let Some(init) = &p.init {
+            tasks.push(TaskObs {
+                name: init.name.clone(),
+                id: init.id.clone(),
+                state: Some(TaskState::Finished),
+                agent: info.then(|| init.agent.clone()),
+                status_time: info.then_some(init.time),
+            });
+        }
+        tasks.push(TaskObs {
+            name: p.repair_name.clone(),
+            id: self.empty_task_id.clone(),
+            state: None,
+            agent: info.then(|| agent.clone()),
+            status_time: None,
+        });
+        tasks.push(TaskObs {
+            name: p.server_name.clone(),
+            id: p.task.id.clone(),
+            state: Some(p.task.state),
+            agent: info.then(|| agent.clone()),
+            status_time: info.then_some(p.task.time),
+        });
+        PodObs {
+            name: p.name.clone(),
+            tasks,
+        }
+    }
+
+    /// `GET /v1/pod/status`.
+    pub fn pod_statuses(&self, service: &str) -> ClusterResult<Vec<PodObs>> {
+        self.check_service(service)?;
+        Ok(self.pods.iter().map(|p| self.pod_obs(p, false)).collect())
+    }
+
+    /// `GET /v1/pod/<pod>/info`.
+    pub fn pod_info(&self, service: &str, pod: &PodName) -> ClusterResult<PodObs> {
+        self.check_service(service)?;
+        let p = self.find_pod(pod)?;
+        Ok(self.pod_obs(&self.pods[p], true))
+    }
+
+    /// `GET /v1/plans/<plan>` for `deploy` and `recovery`.
+    pub fn plan(&self, service: &str, plan: &str) -> ClusterResult<PlanObs> {
+        self.check_service(service)?;
+        match plan {
+            "deploy" => Ok(self.deploy.clone()),
+            "recovery" => {
+                let phases: Vec<PhaseObs> = self
+                    .recovery
+                    .iter()
+                    .map(|ph| PhaseObs {
+                        id: ph.id.clone(),
+                        name: ph.name.clone(),
+                        status: ph.step.status,
+                        steps: vec![StepObs {
+                            id: ph.step.id.clone(),
+                            name: self.pods[ph.pod].step_name.clone(),
+                            status: ph.step.status,
+                        }],
+                    })
+                    .collect();
+                Ok(PlanObs {
+                    status: aggregate(phases.iter().map(|p| p.status)),
+                    phases,
+                    errors: Vec::new(),
+                })
+            }
+            other => Err(not_found(Api::Scheduler, format!("Plan {other} not found"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_are_version_4() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let u = uuid4(&mut rng);
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
+        assert_eq!(u.matches('-').count(), 4);
+    }
+
+    #[test]
+    fn aggregate_follows_the_sdk() {
+        use PlanStatus::*;
+        assert_eq!(aggregate([].into_iter()), Complete);
+        assert_eq!(aggregate([Complete, Complete].into_iter()), Complete);
+        assert_eq!(aggregate([Pending].into_iter()), Pending);
+        assert_eq!(aggregate([Complete, Pending].into_iter()), InProgress);
+        assert_eq!(aggregate([Starting, Pending].into_iter()), InProgress);
+        assert_eq!(aggregate([Pending, Error].into_iter()), Error);
+    }
+
+    #[test]
+    fn time_formats() {
+        let t = Timestamp::parse_rfc3339("2026-01-05T10:00:31.268Z").unwrap();
+        assert_eq!(gmt(t), "2026-01-05 10:00:31");
+        assert_eq!(zulu(t), "2026-01-05T10:00:31Z");
+        // The fast civil conversion agrees with jiff across leap years and centuries.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        for ms in [0i64, 951_782_400_000, 4_107_542_399_999, -86_400_000] {
+            let t = Timestamp::from_millis(ms);
+            assert_eq!(zulu(t), format!("{}Z", &t.to_rfc3339()[..19]));
+        }
+        for _ in 0..10_000 {
+            let t = Timestamp::from_millis(rng.random_range(0..7_000_000_000_000i64));
+            assert_eq!(zulu(t), format!("{}Z", &t.to_rfc3339()[..19]));
+        }
+    }
+}
