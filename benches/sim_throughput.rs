@@ -18,18 +18,28 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(2000);
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/cassandra-node-replace.yaml");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/cassandra-node-replace.yaml");
     let loaded = load_paths(&[path]).expect("the reference scenario is valid");
     let scenario = &loaded[0].scenario;
     let profile = Profile::default_profile();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let mut events: Vec<Event> = Vec::with_capacity(runs as usize * 16);
     let start = Instant::now();
     rt.block_on(async {
         let mut cluster = SimCluster::new(&profile, 42, Timestamp::from_millis(1_767_225_600_000));
-        runner::run_scenario(&mut cluster, scenario, runs, 42, &mut events, &StopFlag::default())
-            .await
-            .expect("the reference drill runs");
+        runner::run_scenario(
+            &mut cluster,
+            scenario,
+            runs,
+            42,
+            &mut events,
+            &StopFlag::default(),
+        )
+        .await
+        .expect("the reference drill runs");
     });
     let secs = start.elapsed().as_secs_f64();
     let finished = events

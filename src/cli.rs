@@ -141,7 +141,9 @@ pub fn main(cli: Cli) -> Result<i32, CliError> {
         Command::Report { dir, format } => {
             let read = journal::read(&dir).map_err(|e| CliError::Invalid(e.to_string()))?;
             if read.torn_tail {
-                eprintln!("warning: the journal's last line is torn (the writer was cut off); it was ignored");
+                eprintln!(
+                    "warning: the journal's last line is torn (the writer was cut off); it was ignored"
+                );
             }
             let r = report::build(&read.events, read.torn_tail);
             print!("{}", render(&r, format));
@@ -242,14 +244,16 @@ fn sim_profile(l: &Loaded, flag: Option<&str>) -> Result<Profile, CliError> {
     let profile = match &name {
         Some(n) => Profile::load(n).map_err(|e| match flag {
             Some(_) => CliError::Invalid(format!("error: {e}")),
-            None => CliError::Invalid(
-                diagnose_at(&l.path, &["profile"], &e.to_string()).to_string(),
-            ),
+            None => {
+                CliError::Invalid(diagnose_at(&l.path, &["profile"], &e.to_string()).to_string())
+            }
         })?,
         None => Profile::default_profile(),
     };
     if let Some(svc) = &l.scenario.service {
-        let pods: Vec<String> = (0..profile.topology.pods).map(|i| format!("node-{i}")).collect();
+        let pods: Vec<String> = (0..profile.topology.pods)
+            .map(|i| format!("node-{i}"))
+            .collect();
         if svc.name != profile.topology.service {
             return Err(CliError::Invalid(
                 diagnose_at(
@@ -293,7 +297,9 @@ fn default_out(paths: &[PathBuf], loaded: &[Loaded]) -> PathBuf {
             .map_or("suite".into(), |n| n.to_string_lossy().into_owned()),
         _ => "suite".into(),
     };
-    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
     PathBuf::from("reports").join(format!("{stamp}-{suite}"))
 }
 
@@ -406,7 +412,8 @@ fn plan(loaded: &[Loaded], seed: u64, profile: Option<&str>) -> Result<i32, CliE
     let tty = std::io::stdout().is_terminal();
     for l in loaded {
         let p = sim_profile(l, profile)?;
-        let mut cluster = SimCluster::new(&p, runner::scenario_seed(seed, &l.scenario.name), SIM_EPOCH);
+        let mut cluster =
+            SimCluster::new(&p, runner::scenario_seed(seed, &l.scenario.name), SIM_EPOCH);
         let victims = rt
             .block_on(runner::dry_run(&mut cluster, &l.scenario, seed))
             .map_err(|e| CliError::Aborted(format!("{}: {e}", l.scenario.name)))?;

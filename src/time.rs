@@ -309,7 +309,10 @@ mod tests {
             Err(DurError::UnknownUnit { .. })
         ));
         assert!(matches!("m15".parse::<Dur>(), Err(DurError::Malformed(_))));
-        assert!(matches!("8d".parse::<Dur>(), Err(DurError::UnknownUnit { .. })));
+        assert!(matches!(
+            "8d".parse::<Dur>(),
+            Err(DurError::UnknownUnit { .. })
+        ));
         assert!(matches!(
             "99999999h".parse::<Dur>(),
             Err(DurError::TooLarge(_))

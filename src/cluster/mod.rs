@@ -435,8 +435,10 @@ pub trait Cluster {
     /// Waits for `d` on this target's clock.
     async fn sleep(&mut self, d: Dur);
 
-    async fn describe_instances(&mut self, filter: &InstanceFilter)
-    -> ClusterResult<Vec<InstanceObs>>;
+    async fn describe_instances(
+        &mut self,
+        filter: &InstanceFilter,
+    ) -> ClusterResult<Vec<InstanceObs>>;
     async fn describe_asgs(&mut self, lookup: &AsgLookup) -> ClusterResult<Vec<AsgObs>>;
     /// Newest first, at most `max` records.
     async fn describe_scaling_activities(

@@ -189,7 +189,9 @@ pub enum PercentileError {
     OverHundred(String),
     #[error("percentile `{0}` is zero; hint: the smallest percentile is p0.01")]
     Zero(String),
-    #[error("percentile `{0}` is finer than hundredths; hint: write at most two decimals, e.g. `p99.99`")]
+    #[error(
+        "percentile `{0}` is finer than hundredths; hint: write at most two decimals, e.g. `p99.99`"
+    )]
     TooFine(String),
 }
 
@@ -340,7 +342,10 @@ mod tests {
         ));
         for bad in ["p", "99", "p9x", "p.5", "p5.", "median", "p1.2.3"] {
             assert!(
-                matches!(bad.parse::<Percentile>(), Err(PercentileError::Malformed(_))),
+                matches!(
+                    bad.parse::<Percentile>(),
+                    Err(PercentileError::Malformed(_))
+                ),
                 "{bad}"
             );
         }
@@ -378,7 +383,10 @@ mod tests {
 
     #[test]
     fn verdicts_order_by_severity() {
-        assert_eq!(Verdict::Pass.worst(Verdict::Inconclusive), Verdict::Inconclusive);
+        assert_eq!(
+            Verdict::Pass.worst(Verdict::Inconclusive),
+            Verdict::Inconclusive
+        );
         assert_eq!(Verdict::Fail.worst(Verdict::Inconclusive), Verdict::Fail);
     }
 }

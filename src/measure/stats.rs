@@ -30,7 +30,8 @@ pub struct MetricHistogram {
 
 impl Default for MetricHistogram {
     fn default() -> Self {
-        let new = || Histogram::new_with_bounds(1, MAX_MS, SIGFIG).expect("static bounds are valid");
+        let new =
+            || Histogram::new_with_bounds(1, MAX_MS, SIGFIG).expect("static bounds are valid");
         Self {
             central: new(),
             low: new(),
@@ -148,7 +149,9 @@ pub fn judge(
 ) -> SloResult {
     let threshold_ms = threshold.as_millis();
     let runs = hist.map_or(0, MetricHistogram::count);
-    let bounds = hist.filter(|h| h.count() > 0).map(|h| h.percentile(percentile));
+    let bounds = hist
+        .filter(|h| h.count() > 0)
+        .map(|h| h.percentile(percentile));
     let (verdict, reason) = match bounds {
         None => (
             Verdict::Inconclusive,

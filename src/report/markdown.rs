@@ -30,7 +30,11 @@ pub fn render(r: &Report) -> String {
         "**{}** · target `{}` ({}) · seed `{}` · {} scenario{}\n",
         badge(r.verdict),
         r.target,
-        if r.simulated { "simulated figures" } else { "real cluster" },
+        if r.simulated {
+            "simulated figures"
+        } else {
+            "real cluster"
+        },
         r.seed,
         r.scenarios.len(),
         if r.scenarios.len() == 1 { "" } else { "s" }
@@ -61,8 +65,14 @@ fn scenario(o: &mut String, s: &ScenarioReport) {
         let _ = writeln!(o, "> **Aborted:** {why}\n");
     }
     if !s.metrics.is_empty() {
-        let _ = writeln!(o, "| metric | runs | min | p50 | p90 | p99 | max | mean | ± max error |");
-        let _ = writeln!(o, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        let _ = writeln!(
+            o,
+            "| metric | runs | min | p50 | p90 | p99 | max | mean | ± max error |"
+        );
+        let _ = writeln!(
+            o,
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
         for (m, x) in &s.metrics {
             let _ = writeln!(
                 o,
@@ -80,7 +90,10 @@ fn scenario(o: &mut String, s: &ScenarioReport) {
         let _ = writeln!(o);
     }
     if !s.slos.is_empty() {
-        let _ = writeln!(o, "| SLO | threshold | observed | true value within | verdict |");
+        let _ = writeln!(
+            o,
+            "| SLO | threshold | observed | true value within | verdict |"
+        );
         let _ = writeln!(o, "| --- | ---: | ---: | --- | --- |");
         for slo in &s.slos {
             let bounds = match (slo.lower_ms, slo.upper_ms) {
@@ -129,7 +142,11 @@ fn phase_breakdown(o: &mut String, s: &ScenarioReport) {
         rows.push(format!(
             "| `{p}` | {} | {} | {} | {} |",
             at.len(),
-            if median < 0 { format!("−{}", ms(median.unsigned_abs())) } else { ms(median as u64) },
+            if median < 0 {
+                format!("−{}", ms(median.unsigned_abs()))
+            } else {
+                ms(median as u64)
+            },
             ms(err),
             sources.join(", ")
         ));
@@ -137,7 +154,10 @@ fn phase_breakdown(o: &mut String, s: &ScenarioReport) {
     if rows.is_empty() {
         return;
     }
-    let _ = writeln!(o, "| phase | runs | median since fault | max error | source |");
+    let _ = writeln!(
+        o,
+        "| phase | runs | median since fault | max error | source |"
+    );
     let _ = writeln!(o, "| --- | ---: | ---: | ---: | --- |");
     for row in rows {
         let _ = writeln!(o, "{row}");

@@ -11,7 +11,9 @@ pub fn render(r: &Report) -> String {
     table
         .load_style(presets::UTF8_BORDERS_ONLY)
         .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(["scenario", "metric", "runs", "p50", "p90", "p99", "max", "verdict"]);
+        .set_header([
+            "scenario", "metric", "runs", "p50", "p90", "p99", "max", "verdict",
+        ]);
     for s in &r.scenarios {
         let mut first = true;
         for (m, x) in &s.metrics {

@@ -214,7 +214,11 @@ async fn run_once<C: Cluster>(
     let plan = Plan::new(sc, &victims);
     loop {
         if should_heal(sc.heal, &tracker) {
-            let svc = sc.service.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+            let svc = sc
+                .service
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
             let t0 = cluster.now();
             for pod in victims.iter().filter_map(|v| v.pod.clone()) {
                 replace_with_retry(cluster, &svc, &pod, sc.poll_interval, stop).await?;
@@ -340,7 +344,9 @@ async fn poll<C: Cluster>(
                     .filter(|id| !known.contains(id))
                     .collect();
                 if !fresh.is_empty()
-                    && let Ok(more) = cluster.describe_instances(&InstanceFilter::Ids(fresh)).await
+                    && let Ok(more) = cluster
+                        .describe_instances(&InstanceFilter::Ids(fresh))
+                        .await
                     && let Some((_, list)) = &mut snap.ec2
                 {
                     list.extend(more);
@@ -458,10 +464,7 @@ impl Plan {
             if let Some(o) = tracker.get(*p) {
                 let took = o.at.since(fault_at);
                 if took > *d {
-                    out.push(format!(
-                        "{p} took {}, expected within {d}",
-                        took.human()
-                    ));
+                    out.push(format!("{p} took {}, expected within {d}", took.human()));
                 }
             }
         }

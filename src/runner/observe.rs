@@ -229,11 +229,19 @@ impl Tracker {
             .iter()
             .map(|m| &m.id)
             .filter(|id| !self.baseline.asg_members.contains(*id))
-            .filter(|id| !self.tracks.iter().any(|t| t.replacement.as_ref() == Some(*id)))
+            .filter(|id| {
+                !self
+                    .tracks
+                    .iter()
+                    .any(|t| t.replacement.as_ref() == Some(*id))
+            })
             .collect();
         let launched_at = |id: &InstanceId| {
             activities
-                .and_then(|a| a.iter().find(|a| a.launched_instance().as_ref() == Some(id)))
+                .and_then(|a| {
+                    a.iter()
+                        .find(|a| a.launched_instance().as_ref() == Some(id))
+                })
                 .map(|a| a.start_time)
         };
         fresh.sort_by_key(|id| (launched_at(id), (*id).clone()));
@@ -254,8 +262,10 @@ impl Tracker {
                     .and_then(|i| i.iter().find(|i| &i.id == repl))
                     .and_then(|i| i.private_ip.clone());
             }
-            let activity = activities
-                .and_then(|a| a.iter().find(|a| a.launched_instance().as_ref() == Some(repl)));
+            let activity = activities.and_then(|a| {
+                a.iter()
+                    .find(|a| a.launched_instance().as_ref() == Some(repl))
+            });
             if let Entry::Vacant(slot) = t.phases.entry(Phase::ReplacementLaunched) {
                 let launch = match activity {
                     Some(a) => Some(Observed::exact(a.start_time, Source::AsgActivity)),
@@ -326,8 +336,10 @@ impl Tracker {
             });
             if let Some((id, at)) = found {
                 t.new_agent = Some(id);
-                t.phases
-                    .insert(Phase::AgentRegistered, Observed::exact(at, Source::MesosAgent));
+                t.phases.insert(
+                    Phase::AgentRegistered,
+                    Observed::exact(at, Source::MesosAgent),
+                );
             }
         }
     }
@@ -343,7 +355,9 @@ impl Tracker {
         let poll = Observed::between_polls(self.prev[PODS], now, Source::PollScheduler);
         let task_name = self.task.clone();
         for t in &mut self.tracks {
-            let Some(pod_name) = &t.victim.pod else { continue };
+            let Some(pod_name) = &t.victim.pod else {
+                continue;
+            };
             let Some(pod) = pods.iter().find(|p| &p.name == pod_name) else {
                 continue;
             };

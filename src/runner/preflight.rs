@@ -86,10 +86,7 @@ pub fn asg_lookup(scenario: &Scenario) -> Option<AsgLookup> {
 }
 
 /// Describes the one ASG a lookup names.
-pub async fn find_asg<C: Cluster>(
-    cluster: &mut C,
-    lookup: &AsgLookup,
-) -> Result<AsgObs, RunError> {
+pub async fn find_asg<C: Cluster>(cluster: &mut C, lookup: &AsgLookup) -> Result<AsgObs, RunError> {
     let mut groups = cluster.describe_asgs(lookup).await?;
     match groups.len() {
         1 => Ok(groups.remove(0)),
@@ -113,9 +110,10 @@ pub async fn select_victims<C: Cluster>(
     let t = &scenario.target;
     let mut instances: Vec<InstanceObs> = Vec::new();
     if let Some(pod) = &t.pod {
-        let svc = scenario.service.as_ref().ok_or_else(|| {
-            RunError::Refused("a pod target needs a service".to_string())
-        })?;
+        let svc = scenario
+            .service
+            .as_ref()
+            .ok_or_else(|| RunError::Refused("a pod target needs a service".to_string()))?;
         let info = cluster.pod_info(&svc.name, &PodName::new(pod)).await?;
         let agent = info
             .task(&svc.task)

@@ -11,9 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 
 use super::locate::{LineCol, Locator, Seg, yaml_path};
-use super::{
-    DEFAULT_SLO_MIN_RUNS, Demand, HealPolicy, Phase, Scenario, SloSpec, Slos, Target,
-};
+use super::{DEFAULT_SLO_MIN_RUNS, Demand, HealPolicy, Phase, Scenario, SloSpec, Slos, Target};
 use crate::cluster::FaultKind;
 use crate::measure::{Metric, Percentile};
 use crate::time::Dur;
@@ -140,11 +138,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Loaded>, LoadError> {
                     source,
                 })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    f.is_file()
-                        && f.extension()
-                            .is_some_and(|x| x == "yaml" || x == "yml")
-                })
+                .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
                 .collect();
             if found.is_empty() {
                 return Err(LoadError::Empty(p.clone()));
@@ -205,7 +199,11 @@ pub fn parse_scenario(file: &Path, bytes: &[u8]) -> Result<Scenario, Vec<Diagnos
     let source = match std::str::from_utf8(bytes) {
         Ok(s) => s,
         Err(e) => {
-            let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
             return Err(vec![
                 Diagnostic::new(
                     file,
@@ -327,7 +325,10 @@ fn check(s: &Scenario) -> Vec<Problem> {
     {
         err(
             at_value(yaml_path!["name"]),
-            format!("scenario name `{}` is not a plain name; hint: use letters, digits, `-` and `_` (it becomes part of file names)", s.name),
+            format!(
+                "scenario name `{}` is not a plain name; hint: use letters, digits, `-` and `_` (it becomes part of file names)",
+                s.name
+            ),
         );
     }
     if let Some(svc) = &s.service {
@@ -345,7 +346,13 @@ fn check(s: &Scenario) -> Vec<Problem> {
     }
     check_target(s, &s.target, &mut err);
     if s.heal.replaces() && s.service.is_none() {
-        err(at_value(yaml_path!["heal"]), format!("heal policy `{}` replaces a pod, but the scenario names no `service`; hint: add `service: {{name: cassandra}}` or use `heal: none`", s.heal.as_str()));
+        err(
+            at_value(yaml_path!["heal"]),
+            format!(
+                "heal policy `{}` replaces a pod, but the scenario names no `service`; hint: add `service: {{name: cassandra}}` or use `heal: none`",
+                s.heal.as_str()
+            ),
+        );
     }
     check_timing(s, &mut err);
     check_expectations(s, &mut err);
@@ -354,35 +361,60 @@ fn check(s: &Scenario) -> Vec<Problem> {
 }
 
 fn check_target(s: &Scenario, t: &Target, err: &mut impl FnMut(At, String)) {
-    let chosen =
-        usize::from(t.pod.is_some()) + usize::from(t.instance.is_some()) + usize::from(t.random.is_some());
+    let chosen = usize::from(t.pod.is_some())
+        + usize::from(t.instance.is_some())
+        + usize::from(t.random.is_some());
     if chosen != 1 {
         err(at_value(yaml_path!["target"]), "`target` needs exactly one of `pod`, `instance` or `random`; hint: e.g. `target: {pod: node-4}`".into());
     }
     if let Some(pod) = &t.pod {
         if s.service.is_none() {
-            err(at_value(yaml_path!["target", "pod"]), format!("target pod `{pod}` needs a `service` to find it in; hint: add `service: {{name: cassandra}}`"));
+            err(
+                at_value(yaml_path!["target", "pod"]),
+                format!(
+                    "target pod `{pod}` needs a `service` to find it in; hint: add `service: {{name: cassandra}}`"
+                ),
+            );
         }
         if pod.is_empty() || pod.contains('/') {
-            err(at_value(yaml_path!["target", "pod"]), format!("`{pod}` is not a pod instance name; hint: write it as `dcos <service> pod list` prints it, e.g. `node-4`"));
+            err(
+                at_value(yaml_path!["target", "pod"]),
+                format!(
+                    "`{pod}` is not a pod instance name; hint: write it as `dcos <service> pod list` prints it, e.g. `node-4`"
+                ),
+            );
         }
     }
     if let Some(id) = &t.instance
         && !(id.starts_with("i-") && id.len() > 2 && id[2..].chars().all(|c| c.is_ascii_hexdigit()))
     {
-        err(at_value(yaml_path!["target", "instance"]), format!("`{id}` is not an EC2 instance id; hint: instance ids look like `i-0123456789abcdef0`"));
+        err(
+            at_value(yaml_path!["target", "instance"]),
+            format!(
+                "`{id}` is not an EC2 instance id; hint: instance ids look like `i-0123456789abcdef0`"
+            ),
+        );
     }
     if t.random.is_some() && s.asg.is_none() {
         err(at_value(yaml_path!["target", "random"]), "a random victim is drawn from an Auto Scaling group, but the scenario names no `asg`; hint: add `asg: {name: …}` or `asg: {tag: {key: …, value: …}}`".into());
     }
     if t.count == 0 {
-        err(at_value(yaml_path!["target", "count"]), "`count` is 0: nothing would be hit; hint: use 1 or more".into());
+        err(
+            at_value(yaml_path!["target", "count"]),
+            "`count` is 0: nothing would be hit; hint: use 1 or more".into(),
+        );
     }
     if t.blast_radius == 0 {
         err(at_value(yaml_path!["target", "blast_radius"]), "`blast_radius` is 0; hint: the most instances this scenario may hit at once, at least 1".into());
     }
     if t.count > t.blast_radius {
-        err(at_value(yaml_path!["target", "count"]), format!("`count` {} exceeds the blast radius {}; hint: raise `blast_radius` deliberately if you mean to hit that many at once", t.count, t.blast_radius));
+        err(
+            at_value(yaml_path!["target", "count"]),
+            format!(
+                "`count` {} exceeds the blast radius {}; hint: raise `blast_radius` deliberately if you mean to hit that many at once",
+                t.count, t.blast_radius
+            ),
+        );
     }
     if t.count > 1 && t.random.is_none() {
         err(at_value(yaml_path!["target", "count"]), "`count` above 1 needs `random` selection; hint: a pod or an instance id names exactly one victim".into());
@@ -391,10 +423,19 @@ fn check_target(s: &Scenario, t: &Target, err: &mut impl FnMut(At, String)) {
 
 fn check_timing(s: &Scenario, err: &mut impl FnMut(At, String)) {
     if s.runs == 0 {
-        err(at_value(yaml_path!["runs"]), "`runs` is 0; hint: run at least once".into());
+        err(
+            at_value(yaml_path!["runs"]),
+            "`runs` is 0; hint: run at least once".into(),
+        );
     }
     if s.runs > 1_000_000 {
-        err(at_value(yaml_path!["runs"]), format!("`runs` {} is more than a million; hint: is this a typo?", s.runs));
+        err(
+            at_value(yaml_path!["runs"]),
+            format!(
+                "`runs` {} is more than a million; hint: is this a typo?",
+                s.runs
+            ),
+        );
     }
     for (key, d) in [
         ("poll_interval", s.poll_interval),
@@ -402,11 +443,20 @@ fn check_timing(s: &Scenario, err: &mut impl FnMut(At, String)) {
         ("steady_state_timeout", s.steady_state_timeout),
     ] {
         if d.is_zero() {
-            err(at_value(yaml_path![key]), format!("`{key}` is zero; hint: give a positive duration, e.g. `5s`"));
+            err(
+                at_value(yaml_path![key]),
+                format!("`{key}` is zero; hint: give a positive duration, e.g. `5s`"),
+            );
         }
     }
     if !s.poll_interval.is_zero() && s.poll_interval >= s.timeout {
-        err(at_value(yaml_path!["poll_interval"]), format!("`poll_interval` {} is not shorter than the run `timeout` {}; hint: poll several times per run, e.g. `poll_interval: 5s`", s.poll_interval, s.timeout));
+        err(
+            at_value(yaml_path!["poll_interval"]),
+            format!(
+                "`poll_interval` {} is not shorter than the run `timeout` {}; hint: poll several times per run, e.g. `poll_interval: 5s`",
+                s.poll_interval, s.timeout
+            ),
+        );
     }
 }
 
@@ -417,19 +467,37 @@ fn check_expectations(s: &Scenario, err: &mut impl FnMut(At, String)) {
         let phase = e.phase;
         let at_phase = || at_value(yaml_path!["expect", i, "phase"]);
         if e.within.is_some() == e.absent_for.is_some() {
-            err(at_value(yaml_path!["expect", i]), format!("expectation on `{phase}` needs exactly one of `within` or `absent_for`; hint: e.g. `{{phase: {phase}, within: 20m}}`"));
+            err(
+                at_value(yaml_path!["expect", i]),
+                format!(
+                    "expectation on `{phase}` needs exactly one of `within` or `absent_for`; hint: e.g. `{{phase: {phase}, within: 20m}}`"
+                ),
+            );
             continue;
         }
         if seen.contains(&phase) {
-            err(at_phase(), format!("`{phase}` has more than one expectation; hint: keep one per phase"));
+            err(
+                at_phase(),
+                format!("`{phase}` has more than one expectation; hint: keep one per phase"),
+            );
         }
         seen.push(phase);
         if matches!(phase, Phase::SteadyStateVerified | Phase::FaultInjected) {
-            err(at_phase(), format!("`{phase}` is where every run starts; hint: expect a later phase, e.g. `task_running`"));
+            err(
+                at_phase(),
+                format!(
+                    "`{phase}` is where every run starts; hint: expect a later phase, e.g. `task_running`"
+                ),
+            );
             continue;
         }
         if phase.needs_service() && s.service.is_none() {
-            err(at_phase(), format!("`{phase}` is a DC/OS phase, but the scenario names no `service`; hint: add `service: {{name: cassandra}}` or expect an AWS phase"));
+            err(
+                at_phase(),
+                format!(
+                    "`{phase}` is a DC/OS phase, but the scenario names no `service`; hint: add `service: {{name: cassandra}}` or expect an AWS phase"
+                ),
+            );
             continue;
         }
         match e.demand() {
@@ -438,10 +506,21 @@ fn check_expectations(s: &Scenario, err: &mut impl FnMut(At, String)) {
                 if d.is_zero() {
                     err(at_value(key), "`within` is zero; hint: give the deadline as a positive duration, e.g. `20m`".into());
                 } else if d > s.timeout {
-                    err(at_value(key), format!("`within` {d} is beyond the run `timeout` {}; hint: raise `timeout` or shorten the deadline", s.timeout));
+                    err(
+                        at_value(key),
+                        format!(
+                            "`within` {d} is beyond the run `timeout` {}; hint: raise `timeout` or shorten the deadline",
+                            s.timeout
+                        ),
+                    );
                 }
                 if reboot && phase.needs_replacement() {
-                    err(at_phase(), format!("`{phase}` can never happen after a reboot: the instance stays `running` and the ASG does not replace it; hint: write `absent_for` to assert that no replacement happens"));
+                    err(
+                        at_phase(),
+                        format!(
+                            "`{phase}` can never happen after a reboot: the instance stays `running` and the ASG does not replace it; hint: write `absent_for` to assert that no replacement happens"
+                        ),
+                    );
                 }
                 if phase == Phase::PodReplaceIssued && !s.heal.replaces() {
                     err(at_phase(), "`pod_replace_issued` can never happen with `heal: none`; hint: choose a heal policy that replaces, e.g. `replace-on-task-lost`".into());
@@ -450,12 +529,27 @@ fn check_expectations(s: &Scenario, err: &mut impl FnMut(At, String)) {
             Demand::AbsentFor(d) => {
                 let key = yaml_path!["expect", i, "absent_for"];
                 if d.is_zero() {
-                    err(at_value(key), "`absent_for` is zero; hint: give a positive duration, e.g. `15m`".into());
+                    err(
+                        at_value(key),
+                        "`absent_for` is zero; hint: give a positive duration, e.g. `15m`".into(),
+                    );
                 } else if d > s.timeout {
-                    err(at_value(key), format!("`absent_for` {d} is beyond the run `timeout` {}; hint: raise `timeout` or shorten the window", s.timeout));
+                    err(
+                        at_value(key),
+                        format!(
+                            "`absent_for` {d} is beyond the run `timeout` {}; hint: raise `timeout` or shorten the window",
+                            s.timeout
+                        ),
+                    );
                 }
                 if phase == Phase::PodReplaceIssued && s.heal.replaces() {
-                    err(at_phase(), format!("heal policy `{}` issues the pod replace this expects never to happen; hint: use `heal: none`", s.heal.as_str()));
+                    err(
+                        at_phase(),
+                        format!(
+                            "heal policy `{}` issues the pod replace this expects never to happen; hint: use `heal: none`",
+                            s.heal.as_str()
+                        ),
+                    );
                 }
             }
         }
@@ -468,24 +562,56 @@ fn check_slos(s: &Scenario, err: &mut impl FnMut(At, String)) {
         let key = yaml_path!["slos", m.as_str()];
         let (from, to) = m.span();
         if (from.needs_service() || to.needs_service()) && s.service.is_none() {
-            err(at_key(key), format!("`{m}` is measured on the DC/OS service, but the scenario names no `service`; hint: use `time_to_asg_replacement` or `time_to_replacement_launched`, or add a service"));
+            err(
+                at_key(key),
+                format!(
+                    "`{m}` is measured on the DC/OS service, but the scenario names no `service`; hint: use `time_to_asg_replacement` or `time_to_replacement_launched`, or add a service"
+                ),
+            );
         } else if to.needs_replacement() && s.fault == FaultKind::RebootInstance {
-            err(at_key(key), format!("`{m}` can never be measured after a reboot: the ASG does not replace a running instance; hint: judge a DC/OS metric such as `time_to_cassandra_running`"));
+            err(
+                at_key(key),
+                format!(
+                    "`{m}` can never be measured after a reboot: the ASG does not replace a running instance; hint: judge a DC/OS metric such as `time_to_cassandra_running`"
+                ),
+            );
         } else if from == Phase::PodReplaceIssued && !s.heal.replaces() {
-            err(at_key(key), format!("`{m}` starts at the pod replace, which `heal: none` never issues; hint: choose a heal policy that replaces"));
+            err(
+                at_key(key),
+                format!(
+                    "`{m}` starts at the pod replace, which `heal: none` never issues; hint: choose a heal policy that replaces"
+                ),
+            );
         }
         if slo.objectives.is_empty() {
-            err(at_key(key), format!("`{m}` has no objective; hint: add a percentile threshold, e.g. `{{p99: 20m}}`"));
+            err(
+                at_key(key),
+                format!(
+                    "`{m}` has no objective; hint: add a percentile threshold, e.g. `{{p99: 20m}}`"
+                ),
+            );
         }
         for (p, d) in &slo.objectives {
             if d.is_zero() {
-                err(at_value(yaml_path!["slos", m.as_str(), p.to_string().as_str()]), format!("threshold of `{m}` {p} is zero; hint: give a positive duration"));
+                err(
+                    at_value(yaml_path!["slos", m.as_str(), p.to_string().as_str()]),
+                    format!("threshold of `{m}` {p} is zero; hint: give a positive duration"),
+                );
             }
         }
         if slo.min_runs == 0 {
-            err(at_value(yaml_path!["slos", m.as_str(), "min_runs"]), "`min_runs` is 0; hint: a verdict needs at least one run".into());
+            err(
+                at_value(yaml_path!["slos", m.as_str(), "min_runs"]),
+                "`min_runs` is 0; hint: a verdict needs at least one run".into(),
+            );
         } else if slo.min_runs > s.runs {
-            err(at_value(yaml_path!["slos", m.as_str(), "min_runs"]), format!("`min_runs` {} exceeds `runs` {}: the SLO could never be judged; hint: raise `runs` or lower `min_runs`", slo.min_runs, s.runs));
+            err(
+                at_value(yaml_path!["slos", m.as_str(), "min_runs"]),
+                format!(
+                    "`min_runs` {} exceeds `runs` {}: the SLO could never be judged; hint: raise `runs` or lower `min_runs`",
+                    slo.min_runs, s.runs
+                ),
+            );
         }
     }
 }
@@ -698,7 +824,10 @@ runs: 5
         assert_eq!(d.len(), 4, "{d:?}");
         let target = d.iter().find(|d| d.message.contains("target pod")).unwrap();
         assert_eq!((target.line, target.column), (2, 15));
-        let slo = d.iter().find(|d| d.message.contains("time_to_cassandra_running")).unwrap();
+        let slo = d
+            .iter()
+            .find(|d| d.message.contains("time_to_cassandra_running"))
+            .unwrap();
         assert_eq!((slo.line, slo.column), (8, 3));
     }
 
@@ -706,7 +835,10 @@ runs: 5
     fn reboot_cannot_expect_a_replacement() {
         let src = GOOD
             .replace("terminate-instance", "reboot-instance")
-            .replace("task_running, within: 30m", "replacement_launched, within: 10m");
+            .replace(
+                "task_running, within: 30m",
+                "replacement_launched, within: 10m",
+            );
         let d = one_error(&src);
         assert!(d.message.contains("reboot"), "{d}");
         assert_eq!(d.line, 7);

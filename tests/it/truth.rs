@@ -85,8 +85,8 @@ fn truth_of(run: &Run, phase: Phase, truth: &[TruthEvent], task: &str) -> Option
     let new_instance = r.instance.as_ref().map(|a| a.as_str());
     match phase {
         Phase::InstanceTerminated => first(truth, run.fault, |t| {
-            (is(t, TruthKind::InstanceTerminated, Some(v.instance.as_str()))
-                || is(t, TruthKind::InstanceStopped, Some(v.instance.as_str())))
+            is(t, TruthKind::InstanceTerminated, Some(v.instance.as_str()))
+                || is(t, TruthKind::InstanceStopped, Some(v.instance.as_str()))
         }),
         Phase::ReplacementLaunched => first(truth, run.fault, |t| {
             is(t, TruthKind::ReplacementLaunchStarted, new_instance)
