@@ -12,7 +12,8 @@ use crate::report::{self, Report};
 use crate::runner::{self, RunError, StopFlag};
 use crate::scenario::parse::{Loaded, diagnose_at};
 use crate::scenario::{LoadError, load_paths};
-use crate::time::Timestamp;
+use crate::sim_server::{ServeConfig, SimService};
+use crate::time::{Dur, Timestamp};
 
 /// Measured chaos drills for services on DC/OS on AWS: kill a node, heal it as an operator
 /// would, time every phase of the recovery, judge the SLOs.
@@ -76,6 +77,40 @@ enum Command {
     },
     /// Print the JSON Schema of scenario files.
     Schema,
+    /// The simulated cluster on its own.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SimCommand {
+    /// Serve the simulated cluster over HTTP in real time: the EC2 and Auto Scaling query APIs
+    /// on `POST /`, DC/OS (ACS login, `/mesos/master/slaves`, `/service/<name>/v1/…`) beside
+    /// them. Prints `listening on http://ADDR` once ready; stops on Ctrl-C or SIGTERM.
+    Serve {
+        /// Address to listen on; port 0 picks a free port (the line printed says which).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+        listen: String,
+        /// Simulated cluster profile: a built-in name (default, fast, spare-agent) or a YAML
+        /// file.
+        #[arg(long, value_name = "NAME|FILE", default_value = "default")]
+        profile: String,
+        /// Seed of the simulated cluster's randomness.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Write the true time of every event to FILE, one JSON object a line, as it happens
+        /// (the file is truncated first).
+        #[arg(long, value_name = "FILE")]
+        truth_log: Option<PathBuf>,
+        /// The DC/OS auth token the login endpoint issues and every DC/OS endpoint requires.
+        #[arg(long, default_value = crate::sim_server::DEFAULT_TOKEN)]
+        token: String,
+        /// Stop by itself after this long, e.g. `10m` (so that no server outlives a test).
+        #[arg(long, value_name = "DURATION")]
+        lifetime: Option<Dur>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -137,6 +172,28 @@ pub fn main(cli: Cli) -> Result<i32, CliError> {
         Command::Schema => {
             println!("{}", schema_json());
             Ok(0)
+        }
+        Command::Sim {
+            command:
+                SimCommand::Serve {
+                    listen,
+                    profile,
+                    seed,
+                    truth_log,
+                    token,
+                    lifetime,
+                },
+        } => {
+            let profile =
+                Profile::load(&profile).map_err(|e| CliError::Invalid(format!("error: {e}")))?;
+            let cfg = ServeConfig {
+                profile,
+                seed,
+                token,
+                truth_log,
+                lifetime: lifetime.map(Dur::to_std),
+            };
+            sim_serve(&listen, cfg)
         }
         Command::Report { dir, format } => {
             let read = journal::read(&dir).map_err(|e| CliError::Invalid(e.to_string()))?;
@@ -369,7 +426,43 @@ async fn suite(
     Ok(())
 }
 
+/// `sim serve`: binds, prints `listening on http://ADDR`, serves until Ctrl-C, SIGTERM or the
+/// lifetime ends.
+fn sim_serve(listen: &str, cfg: ServeConfig) -> Result<i32, CliError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Aborted(format!("error: cannot start the runtime: {e}")))?;
+    rt.block_on(async {
+        let service = SimService::new(cfg).map_err(|e| CliError::Invalid(format!("error: {e}")))?;
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            CliError::Invalid(format!(
+                "error: cannot listen on {listen}: {e}; hint: `--listen 127.0.0.1:0` picks a free port"
+            ))
+        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| CliError::Aborted(format!("error: {e}")))?;
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening on http://{addr}");
+            let _ = out.flush();
+        }
+        service
+            .serve(listener, interrupted())
+            .await
+            .map_err(|e| CliError::Aborted(format!("error: {e}")))?;
+        Ok(0)
+    })
+}
+
 async fn watch_signals(stop: StopFlag) {
+    interrupted().await;
+    stop.raise();
+}
+
+/// Completes on Ctrl-C or SIGTERM (never, where the handlers cannot be installed).
+async fn interrupted() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -377,7 +470,8 @@ async fn watch_signals(stop: StopFlag) {
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
         ) else {
-            return;
+            // Without signal handlers nothing can interrupt: never complete.
+            return std::future::pending().await;
         };
         tokio::select! {
             _ = int.recv() => {},
@@ -388,7 +482,6 @@ async fn watch_signals(stop: StopFlag) {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-    stop.raise();
 }
 
 /// Renders `report.json` and `report.md` from the journal in `dir`.

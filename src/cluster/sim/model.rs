@@ -1428,6 +1428,36 @@ impl Sim {
         }
     }
 
+    /// EC2 `DescribeInstances` without a filter: every instance EC2 still describes, in launch
+    /// order (the sim server needs it to apply filter combinations of its own).
+    pub fn all_instances(&self) -> Vec<InstanceObs> {
+        self.listed
+            .iter()
+            .map(|&i| self.instance_obs(&self.instances[i]))
+            .collect()
+    }
+
+    /// The availability zone of an instance (`Placement.AvailabilityZone`), also of one EC2
+    /// already forgot.
+    pub fn instance_zone(&self, id: &InstanceId) -> Option<&str> {
+        let i = self.instances.iter().rev().find(|i| i.id == *id)?;
+        let topo = &self.profile.topology;
+        Some(match i.role {
+            Role::Master => &topo.master_subnet.zone,
+            Role::Public => &topo.public_subnet.zone,
+            Role::Private => &topo.private_subnets[i.subnet].zone,
+        })
+    }
+
+    /// The hostname (private IP) of any agent ever registered, also one removed from
+    /// `/slaves` (the scheduler still knows the IP of a task on it).
+    pub fn agent_hostname(&self, id: &AgentId) -> Option<&str> {
+        self.agents
+            .iter()
+            .find(|a| a.id == *id)
+            .map(|a| a.hostname.as_str())
+    }
+
     /// EC2 `DescribeInstances` with one filter.
     pub fn describe_instances(&self, filter: &InstanceFilter) -> ClusterResult<Vec<InstanceObs>> {
         match filter {
