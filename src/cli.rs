@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::cluster::Cluster;
+use crate::cluster::aws::dcos::ProcessEnv;
+use crate::cluster::aws::{AwsClients, AwsCluster, DcosClient, DcosConfig};
 use crate::cluster::sim::{Profile, SimCluster};
 use crate::journal::{self, Event, JournalWriter, SCHEMA_VERSION, Sink};
 use crate::report::{self, Report};
@@ -46,9 +49,13 @@ enum Command {
         /// Simulated cluster profile for every scenario: a built-in name or a YAML file.
         #[arg(long)]
         profile: Option<String>,
-        /// Inject without asking (required for --target aws).
+        /// Inject without asking (with --target aws, the alternative is an interactive
+        /// confirmation that names the instances).
         #[arg(long)]
         yes: bool,
+        /// DC/OS URL for --target aws (else DCOS_URL, else the DC/OS CLI's attached cluster).
+        #[arg(long)]
+        dcos_url: Option<String>,
         /// Print only the verdict line.
         #[arg(long, short)]
         quiet: bool,
@@ -68,6 +75,9 @@ enum Command {
         seed: u64,
         #[arg(long)]
         profile: Option<String>,
+        /// DC/OS URL for --target aws (else DCOS_URL, else the DC/OS CLI's attached cluster).
+        #[arg(long)]
+        dcos_url: Option<String>,
     },
     /// Re-render the report of a report folder from its journal alone.
     Report {
@@ -211,10 +221,11 @@ pub fn main(cli: Cli) -> Result<i32, CliError> {
             target,
             seed,
             profile,
+            dcos_url,
         } => {
             let loaded = load_paths(&paths)?;
-            refuse_aws(target)?;
-            plan(&loaded, seed, profile.as_deref())
+            let backend = Backend::new(target, &loaded, profile.as_deref(), dcos_url)?;
+            plan(&loaded, seed, &backend)
         }
         Command::Run {
             paths,
@@ -223,15 +234,12 @@ pub fn main(cli: Cli) -> Result<i32, CliError> {
             seed,
             out,
             profile,
-            yes: _,
+            yes,
+            dcos_url,
             quiet,
         } => {
             let loaded = load_paths(&paths)?;
-            refuse_aws(target)?;
-            let profiles = loaded
-                .iter()
-                .map(|l| sim_profile(l, profile.as_deref()))
-                .collect::<Result<Vec<_>, _>>()?;
+            let backend = Backend::new(target, &loaded, profile.as_deref(), dcos_url)?;
             let seed = seed.unwrap_or_else(|| Timestamp::now().as_millis() as u64);
             let out = out.unwrap_or_else(|| default_out(&paths, &loaded));
             if out.join(journal::JOURNAL_FILE).exists() {
@@ -240,7 +248,10 @@ pub fn main(cli: Cli) -> Result<i32, CliError> {
                     out.display()
                 )));
             }
-            let report = run_sim(&loaded, &profiles, runs, seed, &out)?;
+            if !yes {
+                confirm(&backend, &loaded, seed)?;
+            }
+            let report = execute(&loaded, &backend, runs, seed, &out)?;
             if quiet {
                 println!("{}", verdict_line(&report));
             } else {
@@ -252,12 +263,120 @@ pub fn main(cli: Cli) -> Result<i32, CliError> {
     }
 }
 
-fn refuse_aws(target: Target) -> Result<(), CliError> {
-    match target {
-        Target::Sim => Ok(()),
-        Target::Aws => Err(CliError::Invalid(
-            "error: --target aws is not available in this build yet; hint: run against the simulated cluster (`--target sim`, the default)".into(),
-        )),
+/// Where faults go, ready to use.
+enum Backend {
+    /// One profile per scenario.
+    Sim(Vec<Profile>),
+    Aws(Box<AwsBackend>),
+}
+
+/// The real cluster and the runtime its clients were built on.
+struct AwsBackend {
+    dcos: Option<DcosConfig>,
+    rt: tokio::runtime::Runtime,
+    cluster: AwsCluster,
+}
+
+impl Backend {
+    /// Checks everything that can be checked before touching a cluster.
+    fn new(
+        target: Target,
+        loaded: &[Loaded],
+        profile: Option<&str>,
+        dcos_url: Option<String>,
+    ) -> Result<Self, CliError> {
+        match target {
+            Target::Sim => Ok(Self::Sim(
+                loaded
+                    .iter()
+                    .map(|l| sim_profile(l, profile))
+                    .collect::<Result<_, _>>()?,
+            )),
+            Target::Aws => {
+                if profile.is_some() {
+                    return Err(CliError::Invalid(
+                        "error: --profile describes the simulated cluster; hint: drop it with --target aws".into(),
+                    ));
+                }
+                let needs_dcos = loaded.iter().any(|l| l.scenario.service.is_some());
+                let dcos = match DcosConfig::resolve(&ProcessEnv, dcos_url, None) {
+                    Ok(c) => Some(c),
+                    Err(e) if needs_dcos => return Err(CliError::Invalid(format!("error: {e}"))),
+                    Err(_) => None,
+                };
+                let client = dcos
+                    .as_ref()
+                    .map(DcosClient::new)
+                    .transpose()
+                    .map_err(|e| CliError::Invalid(format!("error: {e}")))?;
+                let rt = runtime()?;
+                let aws = rt.block_on(AwsClients::from_env());
+                Ok(Self::Aws(Box::new(AwsBackend {
+                    dcos,
+                    rt,
+                    cluster: AwsCluster::new(aws, client),
+                })))
+            }
+        }
+    }
+
+    fn target(&self) -> &'static str {
+        match self {
+            Self::Sim(_) => "sim",
+            Self::Aws(_) => "aws",
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Aborted(format!("cannot start the async runtime: {e}")))
+}
+
+/// Against a real cluster nothing is injected without `--yes` or a typed confirmation that
+/// names the instances. Without a terminal to ask on, refuse (exit 4), having touched nothing.
+fn confirm(backend: &Backend, loaded: &[Loaded], seed: u64) -> Result<(), CliError> {
+    let Backend::Aws(aws) = backend else {
+        return Ok(());
+    };
+    let AwsBackend { rt, cluster, dcos } = aws.as_ref();
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Aborted(
+            "refusing to inject into a real cluster without --yes (no terminal to confirm on); nothing was touched".into(),
+        ));
+    }
+    if let Some(d) = dcos {
+        eprintln!("DC/OS: {} (from {})", d.url, d.origin);
+    }
+    for l in loaded {
+        let mut c = cluster.clone();
+        let victims = rt
+            .block_on(runner::dry_run(&mut c, &l.scenario, seed))
+            .map_err(|e| {
+                CliError::Aborted(format!("{}: {e}; nothing was touched", l.scenario.name))
+            })?;
+        for v in &victims {
+            eprintln!(
+                "{}: would {} {}",
+                l.scenario.name,
+                l.scenario.fault.as_str(),
+                chain(v, " -> ")
+            );
+        }
+    }
+    eprint!("type `yes` to inject these faults: ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::Aborted(format!("cannot read the confirmation: {e}")))?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(CliError::Aborted(
+            "not confirmed; nothing was touched".into(),
+        ))
     }
 }
 
@@ -363,9 +482,9 @@ fn default_out(paths: &[PathBuf], loaded: &[Loaded]) -> PathBuf {
 /// The start of simulated time: a fixed instant, so that the same seed gives the same report.
 const SIM_EPOCH: Timestamp = Timestamp::from_millis(1_767_225_600_000); // 2026-01-01T00:00:00Z
 
-fn run_sim(
+fn execute(
     loaded: &[Loaded],
-    profiles: &[Profile],
+    backend: &Backend,
     runs: Option<u32>,
     seed: u64,
     out: &Path,
@@ -373,16 +492,15 @@ fn run_sim(
     let io = |e: std::io::Error| CliError::Aborted(format!("cannot write {}: {e}", out.display()));
     let mut journal = JournalWriter::open(out).map_err(io)?;
     let stop = StopFlag::default();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(io)?;
-    let result = rt.block_on(async {
-        let watcher = tokio::spawn(watch_signals(stop.clone()));
-        let r = suite(loaded, profiles, runs, seed, &mut journal, &stop).await;
-        watcher.abort();
-        r
-    });
+    let result = match backend {
+        Backend::Sim(_) => {
+            runtime()?.block_on(on_backend(loaded, backend, runs, seed, &mut journal, stop))
+        }
+        Backend::Aws(aws) => {
+            aws.rt
+                .block_on(on_backend(loaded, backend, runs, seed, &mut journal, stop))
+        }
+    };
     if let Err(e) = &result {
         eprintln!("aborted: {e}");
     }
@@ -390,34 +508,67 @@ fn run_sim(
     Ok(report)
 }
 
-async fn suite(
+/// Runs the suite on the backend, with Ctrl-C / SIGTERM raising the stop flag.
+async fn on_backend(
     loaded: &[Loaded],
-    profiles: &[Profile],
+    backend: &Backend,
     runs: Option<u32>,
     seed: u64,
+    journal: &mut JournalWriter,
+    stop: StopFlag,
+) -> Result<(), RunError> {
+    let watcher = tokio::spawn(watch_signals(stop.clone()));
+    let target = backend.target();
+    let r = match backend {
+        Backend::Sim(profiles) => {
+            let make = |i: usize, l: &Loaded| {
+                SimCluster::new(
+                    &profiles[i],
+                    runner::scenario_seed(seed, &l.scenario.name),
+                    SIM_EPOCH,
+                )
+            };
+            suite(loaded, runs, seed, target, true, make, journal, &stop).await
+        }
+        Backend::Aws(aws) => {
+            let make = |_: usize, _: &Loaded| aws.cluster.clone();
+            suite(loaded, runs, seed, target, false, make, journal, &stop).await
+        }
+    };
+    watcher.abort();
+    r
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site per backend, all named"
+)]
+async fn suite<C: Cluster>(
+    loaded: &[Loaded],
+    runs: Option<u32>,
+    seed: u64,
+    target: &str,
+    simulated: bool,
+    mut make: impl FnMut(usize, &Loaded) -> C,
     sink: &mut dyn Sink,
     stop: &StopFlag,
 ) -> Result<(), RunError> {
     sink.emit(&Event::SuiteStarted {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        target: "sim".into(),
-        simulated: true,
+        target: target.into(),
+        simulated,
         seed,
         wall_clock: Timestamp::now(),
     })?;
-    for (l, profile) in loaded.iter().zip(profiles) {
+    for (i, l) in loaded.iter().enumerate() {
         let runs = runs.unwrap_or(l.scenario.runs);
         sink.emit(&Event::ScenarioStarted {
             scenario: Box::new(l.scenario.clone()),
             file: l.path.display().to_string(),
             runs,
         })?;
-        let mut cluster = SimCluster::new(
-            profile,
-            runner::scenario_seed(seed, &l.scenario.name),
-            SIM_EPOCH,
-        );
+        let mut cluster = make(i, l);
         runner::run_scenario(&mut cluster, &l.scenario, runs, seed, sink, stop).await?;
     }
     sink.emit(&Event::SuiteFinished {
@@ -498,33 +649,46 @@ pub fn write_reports(dir: &Path) -> Result<Report, CliError> {
     Ok(r)
 }
 
-fn plan(loaded: &[Loaded], seed: u64, profile: Option<&str>) -> Result<i32, CliError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map_err(|e| CliError::Aborted(e.to_string()))?;
-    let tty = std::io::stdout().is_terminal();
-    for l in loaded {
-        let p = sim_profile(l, profile)?;
-        let mut cluster =
-            SimCluster::new(&p, runner::scenario_seed(seed, &l.scenario.name), SIM_EPOCH);
-        let victims = rt
-            .block_on(runner::dry_run(&mut cluster, &l.scenario, seed))
-            .map_err(|e| CliError::Aborted(format!("{}: {e}", l.scenario.name)))?;
+fn chain(v: &crate::journal::Victim, sep: &str) -> String {
+    [
+        v.pod.as_ref().map(|p| format!("pod {p}")),
+        v.agent.as_ref().map(|a| format!("agent {a}")),
+        v.private_ip.as_ref().map(|ip| format!("ip {ip}")),
+        Some(format!("instance {}", v.instance)),
+        v.asg.as_ref().map(|a| format!("asg {a}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(sep)
+}
+
+fn plan(loaded: &[Loaded], seed: u64, backend: &Backend) -> Result<i32, CliError> {
+    let sep = if std::io::stdout().is_terminal() {
+        " → "
+    } else {
+        " -> "
+    };
+    for (i, l) in loaded.iter().enumerate() {
+        let resolved = match backend {
+            Backend::Sim(profiles) => {
+                let mut c = SimCluster::new(
+                    &profiles[i],
+                    runner::scenario_seed(seed, &l.scenario.name),
+                    SIM_EPOCH,
+                );
+                runtime()?.block_on(runner::dry_run(&mut c, &l.scenario, seed))
+            }
+            Backend::Aws(aws) => {
+                let mut c = aws.cluster.clone();
+                aws.rt.block_on(runner::dry_run(&mut c, &l.scenario, seed))
+            }
+        };
+        let victims =
+            resolved.map_err(|e| CliError::Aborted(format!("{}: {e}", l.scenario.name)))?;
         println!("{} ({}):", l.scenario.name, l.path.display());
         for v in &victims {
-            let chain = [
-                v.pod.as_ref().map(|p| format!("pod {p}")),
-                v.agent.as_ref().map(|a| format!("agent {a}")),
-                v.private_ip.as_ref().map(|ip| format!("ip {ip}")),
-                Some(format!("instance {}", v.instance)),
-                v.asg.as_ref().map(|a| format!("asg {a}")),
-            ];
-            let sep = if tty { " → " } else { " -> " };
-            println!(
-                "  would {} {}",
-                l.scenario.fault.as_str(),
-                chain.into_iter().flatten().collect::<Vec<_>>().join(sep)
-            );
+            println!("  would {} {}", l.scenario.fault.as_str(), chain(v, sep));
             if let Some(pod) = &v.pod
                 && let Some(action) = l.scenario.heal_action(pod.as_str())
             {

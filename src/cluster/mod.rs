@@ -5,6 +5,7 @@
 //! The runner never knows which backend it drives. Real API strings are mapped to the enums
 //! here, in one place (`FromStr`/`as_str`).
 
+pub mod aws;
 pub mod sim;
 
 use std::fmt;

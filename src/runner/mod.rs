@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-pub use observe::{Baseline, Snapshot, Tracker};
+pub use observe::{Baseline, Called, Snapshot, Tracker};
 
 use crate::cluster::{AsgLookup, Cluster, ClusterError, InstanceFilter, PodName};
 use crate::journal::{Event, Sink, Victim};
@@ -130,45 +130,29 @@ async fn run_once<C: Cluster>(
             .map(AsgLookup::Name);
     }
 
+    if run > 1 && !sc.cooldown.is_zero() {
+        cluster.sleep(sc.cooldown).await;
+    }
     // Steady state, waiting for it (between runs the last recovery may still be finishing).
+    // A throttled or briefly unreachable API is a reason to wait, not to give up.
     let started = cluster.now();
     let steady = loop {
         check_stop(stop).await?;
-        let asg = match &ctx.lookup {
-            Some(l) => Some(preflight::find_asg(cluster, l).await?),
-            None => None,
+        let why = match observe_steady(cluster, sc, ctx.lookup.as_ref()).await {
+            Ok(Ok(steady)) => break steady,
+            Ok(Err(why)) => why,
+            Err(e) if e.is_retryable() => e.to_string(),
+            Err(e) => return Err(e.into()),
         };
-        let (agents, pods, recovery) = match &sc.service {
-            Some(svc) => (
-                cluster.agents().await?,
-                Some(cluster.pod_statuses(&svc.name).await?),
-                Some(cluster.plan(&svc.name, "recovery").await?),
-            ),
-            None => (Vec::new(), None, None),
-        };
-        let reason =
-            preflight::unsteady_reason(sc, asg.as_ref(), pods.as_deref(), recovery.as_ref());
-        match reason {
-            None => {
-                break preflight::Steady {
-                    baseline: preflight::baseline(asg.as_ref(), &agents, recovery.as_ref()),
-                    asg,
-                    agents,
-                };
-            }
-            Some(why) if cluster.now().since(started) >= sc.steady_state_timeout => {
-                return Err(RunError::Refused(format!(
-                    "the cluster did not reach steady state within {}: {why}",
-                    sc.steady_state_timeout
-                )));
-            }
-            Some(_) => cluster.sleep(sc.poll_interval).await,
+        if cluster.now().since(started) >= sc.steady_state_timeout {
+            return Err(RunError::Refused(format!(
+                "the cluster did not reach steady state within {}: {why}",
+                sc.steady_state_timeout
+            )));
         }
+        cluster.sleep(sc.poll_interval).await;
     };
     let steady_at = cluster.now();
-    if !sc.cooldown.is_zero() && run > 1 {
-        cluster.sleep(sc.cooldown).await;
-    }
 
     let victims =
         preflight::select_victims(cluster, sc, steady.asg.as_ref(), &steady.agents, rng).await?;
@@ -196,7 +180,7 @@ async fn run_once<C: Cluster>(
     let fault = Observed::harness(before.saturating_add(Dur::from_millis(half)), half);
 
     let task = sc.service.as_ref().map_or("server", |s| s.task.as_str());
-    let mut tracker = Tracker::new(sc.fault, task, steady.baseline, victims.clone(), fault.at);
+    let mut tracker = Tracker::new(sc.fault, task, steady.baseline, victims.clone(), before);
     let emit_phase = |sink: &mut dyn Sink, phase: Phase, o: Observed| {
         sink.emit(&Event::PhaseObserved {
             scenario: name.clone(),
@@ -252,6 +236,45 @@ async fn run_once<C: Cluster>(
     Ok(())
 }
 
+/// One look at the cluster: steady (with what it looked like), or why not.
+async fn observe_steady<C: Cluster>(
+    cluster: &mut C,
+    sc: &Scenario,
+    lookup: Option<&AsgLookup>,
+) -> Result<Result<preflight::Steady, String>, ClusterError> {
+    let asg = match lookup {
+        Some(l) => {
+            let mut groups = cluster.describe_asgs(l).await?;
+            if groups.len() != 1 {
+                return Ok(Err(format!(
+                    "{} Auto Scaling groups match {l:?}",
+                    groups.len()
+                )));
+            }
+            Some(groups.remove(0))
+        }
+        None => None,
+    };
+    let (agents, pods, recovery) = match &sc.service {
+        Some(svc) => (
+            cluster.agents().await?,
+            Some(cluster.pod_statuses(&svc.name).await?),
+            Some(cluster.plan(&svc.name, "recovery").await?),
+        ),
+        None => (Vec::new(), None, None),
+    };
+    Ok(
+        match preflight::unsteady_reason(sc, asg.as_ref(), pods.as_deref(), recovery.as_ref()) {
+            Some(why) => Err(why),
+            None => Ok(preflight::Steady {
+                baseline: preflight::baseline(asg.as_ref(), &agents, recovery.as_ref()),
+                asg,
+                agents,
+            }),
+        },
+    )
+}
+
 async fn check_stop(stop: &StopFlag) -> Result<(), RunError> {
     // Let a signal handler on the same thread run, even when the backend never waits.
     tokio::task::yield_now().await;
@@ -305,6 +328,15 @@ async fn poll<C: Cluster>(
     tracker: &Tracker,
     lookup: Option<&AsgLookup>,
 ) -> Snapshot {
+    /// Times one call.
+    macro_rules! timed {
+        ($call:expr) => {{
+            let sent = cluster.now();
+            let r = $call.await;
+            let received = cluster.now();
+            r.ok().map(|v| (Called { sent, received }, v))
+        }};
+    }
     let mut snap = Snapshot::default();
     let aws_pending = [
         Phase::InstanceTerminated,
@@ -316,54 +348,41 @@ async fn poll<C: Cluster>(
     .any(|p| !tracker.has(*p));
     if sc.fault.leaves_running() && aws_pending {
         let ids = tracker.instances_of_interest();
-        let t = cluster.now();
-        if let Ok(i) = cluster.describe_instances(&InstanceFilter::Ids(ids)).await {
-            snap.ec2 = Some((t, i));
-        }
-        if let Some(lookup) = lookup {
-            let t = cluster.now();
-            if let Ok(mut groups) = cluster.describe_asgs(lookup).await
-                && groups.len() == 1
-            {
-                let asg = groups.remove(0);
-                if !tracker.has(Phase::ReplacementInService) {
-                    let t = cluster.now();
-                    if let Ok(a) = cluster
-                        .describe_scaling_activities(&asg.name, ACTIVITY_PAGE)
-                        .await
-                    {
-                        snap.activities = Some((t, a));
-                    }
-                }
-                // Instances that joined since the last poll: describe them for their IP.
-                let known = tracker.instances_of_interest();
-                let fresh: Vec<_> = asg
-                    .instances
-                    .iter()
-                    .map(|m| m.id.clone())
-                    .filter(|id| !known.contains(id))
-                    .collect();
-                if !fresh.is_empty()
-                    && let Ok(more) = cluster
-                        .describe_instances(&InstanceFilter::Ids(fresh))
-                        .await
-                    && let Some((_, list)) = &mut snap.ec2
-                {
-                    list.extend(more);
-                }
-                snap.asg = Some((t, asg));
+        snap.ec2 = timed!(cluster.describe_instances(&InstanceFilter::Ids(ids)));
+        if let Some(lookup) = lookup
+            && let Some((called, mut groups)) = timed!(cluster.describe_asgs(lookup))
+            && groups.len() == 1
+        {
+            let asg = groups.remove(0);
+            if !tracker.has(Phase::ReplacementInService) {
+                snap.activities =
+                    timed!(cluster.describe_scaling_activities(&asg.name, ACTIVITY_PAGE));
             }
+            // Instances that joined since the last poll: describe them for their IP.
+            let known = tracker.instances_of_interest();
+            let fresh: Vec<_> = asg
+                .instances
+                .iter()
+                .map(|m| m.id.clone())
+                .filter(|id| !known.contains(id))
+                .collect();
+            if !fresh.is_empty()
+                && let Ok(more) = cluster
+                    .describe_instances(&InstanceFilter::Ids(fresh))
+                    .await
+                && let Some((_, list)) = &mut snap.ec2
+            {
+                list.extend(more);
+            }
+            snap.asg = Some((called, asg));
         }
     }
     if let Some(svc) = &sc.service {
-        let t = cluster.now();
-        if !(tracker.has(Phase::AgentLost) && tracker.has(Phase::AgentRegistered))
-            && let Ok(a) = cluster.agents().await
-        {
-            snap.agents = Some((t, a));
+        if !(tracker.has(Phase::AgentLost) && tracker.has(Phase::AgentRegistered)) {
+            snap.agents = timed!(cluster.agents());
         }
+        let sent = cluster.now();
         let mut pods = Vec::new();
-        let t = cluster.now();
         let mut ok = true;
         for pod in tracker.victims().filter_map(|v| v.pod.clone()) {
             match cluster.pod_info(&svc.name, &pod).await {
@@ -371,14 +390,12 @@ async fn poll<C: Cluster>(
                 Err(_) => ok = false,
             }
         }
+        let received = cluster.now();
         if ok && !pods.is_empty() {
-            snap.pods = Some((t, pods));
+            snap.pods = Some((Called { sent, received }, pods));
         }
         if tracker.has(Phase::TaskRunning) && !tracker.has(Phase::RecoveryComplete) {
-            let t = cluster.now();
-            if let Ok(plan) = cluster.plan(&svc.name, "recovery").await {
-                snap.recovery = Some((t, plan));
-            }
+            snap.recovery = timed!(cluster.plan(&svc.name, "recovery"));
         }
     }
     snap

@@ -26,17 +26,25 @@ pub struct Baseline {
     pub recovery_steps: BTreeSet<String>,
 }
 
+/// When a call was sent and when its answer came back: the state it reports held at some
+/// instant in between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Called {
+    pub sent: Timestamp,
+    pub received: Timestamp,
+}
+
 /// One poll: whatever each API answered, with the time of the call. `None` = not asked, or
 /// the call failed (then the bracket of that API simply widens).
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    pub ec2: Option<(Timestamp, Vec<InstanceObs>)>,
-    pub asg: Option<(Timestamp, AsgObs)>,
-    pub activities: Option<(Timestamp, Vec<ActivityObs>)>,
-    pub agents: Option<(Timestamp, Vec<AgentObs>)>,
+    pub ec2: Option<(Called, Vec<InstanceObs>)>,
+    pub asg: Option<(Called, AsgObs)>,
+    pub activities: Option<(Called, Vec<ActivityObs>)>,
+    pub agents: Option<(Called, Vec<AgentObs>)>,
     /// Pod info of each victim's pod, in victim order.
-    pub pods: Option<(Timestamp, Vec<PodObs>)>,
-    pub recovery: Option<(Timestamp, PlanObs)>,
+    pub pods: Option<(Called, Vec<PodObs>)>,
+    pub recovery: Option<(Called, PlanObs)>,
 }
 
 /// Everything known about one victim.
@@ -57,7 +65,8 @@ pub struct Tracker {
     task: String,
     baseline: Baseline,
     tracks: Vec<Track>,
-    /// Time of the last successful poll of each API (starts at the fault).
+    /// When the last successful poll of each API was sent (starts when the fault was sent): a
+    /// transition seen now happened after it.
     prev: [Timestamp; 6],
     run_phases: BTreeMap<Phase, Observed>,
 }
@@ -69,12 +78,13 @@ const PODS: usize = 4;
 const PLAN: usize = 5;
 
 impl Tracker {
+    /// `fault_sent`: when the injecting call was sent; nothing it caused happened before.
     pub fn new(
         fault: FaultKind,
         task: &str,
         baseline: Baseline,
         victims: Vec<Victim>,
-        fault_at: Timestamp,
+        fault_sent: Timestamp,
     ) -> Self {
         Self {
             fault,
@@ -91,7 +101,7 @@ impl Tracker {
                     phases: BTreeMap::new(),
                 })
                 .collect(),
-            prev: [fault_at; 6],
+            prev: [fault_sent; 6],
             run_phases: BTreeMap::new(),
         }
     }
@@ -138,29 +148,34 @@ impl Tracker {
 
     /// Feeds one poll; returns the run-level phases it completed, in timeline order.
     pub fn update(&mut self, snap: &Snapshot) -> Vec<(Phase, Observed)> {
-        if let Some((t, instances)) = &snap.ec2 {
-            self.on_ec2(*t, instances);
+        if let Some((c, instances)) = &snap.ec2 {
+            self.on_ec2(c.received, instances);
         }
-        if let Some((t, asg)) = &snap.asg {
+        if let Some((c, asg)) = &snap.asg {
             let acts = snap.activities.as_ref().map(|(_, a)| a.as_slice());
-            self.on_asg(*t, asg, acts, snap.ec2.as_ref().map(|(_, i)| i.as_slice()));
+            self.on_asg(
+                c.received,
+                asg,
+                acts,
+                snap.ec2.as_ref().map(|(_, i)| i.as_slice()),
+            );
         }
-        if let Some((t, agents)) = &snap.agents {
-            self.on_agents(*t, agents);
+        if let Some((c, agents)) = &snap.agents {
+            self.on_agents(c.received, agents);
         }
-        if let Some((t, pods)) = &snap.pods {
-            self.on_pods(*t, pods);
+        if let Some((c, pods)) = &snap.pods {
+            self.on_pods(c.received, pods);
         }
-        if let Some((t, plan)) = &snap.recovery {
-            self.on_recovery(*t, plan);
+        if let Some((c, plan)) = &snap.recovery {
+            self.on_recovery(c.received, plan);
         }
         for (i, t) in [
-            snap.ec2.as_ref().map(|x| x.0),
-            snap.asg.as_ref().map(|x| x.0),
-            snap.activities.as_ref().map(|x| x.0),
-            snap.agents.as_ref().map(|x| x.0),
-            snap.pods.as_ref().map(|x| x.0),
-            snap.recovery.as_ref().map(|x| x.0),
+            snap.ec2.as_ref().map(|x| x.0.sent),
+            snap.asg.as_ref().map(|x| x.0.sent),
+            snap.activities.as_ref().map(|x| x.0.sent),
+            snap.agents.as_ref().map(|x| x.0.sent),
+            snap.pods.as_ref().map(|x| x.0.sent),
+            snap.recovery.as_ref().map(|x| x.0.sent),
         ]
         .into_iter()
         .enumerate()

@@ -1,5 +1,6 @@
 //! Integration tests, one binary (one link): the CLI end to end, and the engine in-process.
 
+mod aws_e2e;
 mod cli;
 mod exit_codes;
 mod snapshots;

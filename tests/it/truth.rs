@@ -16,7 +16,7 @@ struct Run {
     phases: Vec<(Phase, Timestamp, u64)>,
 }
 
-fn drill(file: &str, profile: &str, runs: u32, seed: u64) -> (Vec<Run>, Vec<TruthEvent>) {
+fn drill(file: &str, profile: &str, runs: u32, seed: u64) -> (Vec<Event>, Vec<TruthEvent>) {
     let loaded = load_paths(&[root().join(file)]).unwrap();
     let sc = &loaded[0].scenario;
     let profile = Profile::load(profile).unwrap();
@@ -34,18 +34,23 @@ fn drill(file: &str, profile: &str, runs: u32, seed: u64) -> (Vec<Run>, Vec<Trut
             &StopFlag::default(),
         ))
         .unwrap();
+    (events, cluster.truth().to_vec())
+}
+
+/// The finished runs of a journal, with their victim, replacement and phases.
+fn runs_of(events: &[Event]) -> Vec<Run> {
     let mut out: Vec<Run> = Vec::new();
     let mut victim = None;
     let mut phases = Vec::new();
     for e in events {
         match e {
-            Event::VictimsSelected { victims, .. } => victim = victims.into_iter().next(),
+            Event::VictimsSelected { victims, .. } => victim = victims.first().cloned(),
             Event::PhaseObserved {
                 phase,
                 at,
                 error_ms,
                 ..
-            } => phases.push((phase, at, error_ms)),
+            } => phases.push((*phase, *at, *error_ms)),
             Event::RunFinished { replacements, .. } => {
                 let fault = phases
                     .iter()
@@ -54,7 +59,7 @@ fn drill(file: &str, profile: &str, runs: u32, seed: u64) -> (Vec<Run>, Vec<Trut
                     .1;
                 out.push(Run {
                     victim: victim.take().unwrap(),
-                    replacement: replacements.into_iter().next().unwrap(),
+                    replacement: replacements[0].clone(),
                     fault,
                     phases: std::mem::take(&mut phases),
                 });
@@ -62,8 +67,26 @@ fn drill(file: &str, profile: &str, runs: u32, seed: u64) -> (Vec<Run>, Vec<Trut
             _ => {}
         }
     }
-    assert_eq!(out.len(), runs as usize);
-    (out, cluster.truth().to_vec())
+    out
+}
+
+/// Asserts that every phase with a truth counterpart lies within its error bound of it;
+/// returns how many phases were checked.
+pub(crate) fn assert_truthful(events: &[Event], truth: &[TruthEvent], task: &str) -> usize {
+    let mut checked = 0;
+    for run in &runs_of(events) {
+        for &(phase, at, err) in &run.phases {
+            if let Some(truth_at) = truth_of(run, phase, truth, task) {
+                let off = (at.as_millis() - truth_at.as_millis()).unsigned_abs();
+                assert!(
+                    off <= err,
+                    "{phase}: measured {at} ± {err} ms, truth {truth_at} ({off} ms off)"
+                );
+                checked += 1;
+            }
+        }
+    }
+    checked
 }
 
 /// The first truth event at or after the fault that matches.
@@ -129,21 +152,9 @@ fn truth_of(run: &Run, phase: Phase, truth: &[TruthEvent], task: &str) -> Option
 }
 
 fn check(file: &str, profile: &str, runs: u32, seed: u64, task: &str) -> usize {
-    let (measured, truth) = drill(file, profile, runs, seed);
-    let mut checked = 0;
-    for run in &measured {
-        for &(phase, at, err) in &run.phases {
-            if let Some(truth_at) = truth_of(run, phase, &truth, task) {
-                let off = (at.as_millis() - truth_at.as_millis()).unsigned_abs();
-                assert!(
-                    off <= err,
-                    "{file} {phase}: measured {at} ± {err} ms, truth {truth_at} ({off} ms off)"
-                );
-                checked += 1;
-            }
-        }
-    }
-    checked
+    let (events, truth) = drill(file, profile, runs, seed);
+    assert_eq!(runs_of(&events).len(), runs as usize);
+    assert_truthful(&events, &truth, task)
 }
 
 #[test]

@@ -1,0 +1,776 @@
+//! DC/OS over HTTP (reqwest, rustls): the dcos-commons scheduler API under
+//! `<dcos_url>/service/<svc>/v1/`, the Mesos master under `<dcos_url>/mesos/`, and where the
+//! connection settings come from (flags, `DCOS_URL` / `DCOS_ACS_TOKEN` / `DCOS_SSL_VERIFY`, or
+//! the DC/OS CLI's attached cluster in `~/.dcos/clusters/*/dcos.toml`).
+//!
+//! Bodies and status codes as in `reference/dcos-cassandra-api.md`: plans answer 200, 202 or
+//! 417, all with a plan body; a 404 is "not found" only when the scheduler says so.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+use crate::cluster::{
+    AgentId, AgentObs, Api, ClusterError, ClusterResult, PhaseObs, PlanObs, PlanStatus, PodName,
+    PodObs, StepObs, TaskId, TaskObs, TaskState,
+};
+use crate::time::Timestamp;
+
+/// An ACS token: never printed, logged or journaled.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// `core.ssl_verify`: `true` (system roots), `false` (no verification), or a CA bundle path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SslVerify {
+    System,
+    Off,
+    CaFile(PathBuf),
+}
+
+impl SslVerify {
+    /// The CLI's rule: `true`/`false` in any case, empty = true, anything else a path.
+    pub fn parse(s: &str) -> Self {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "true" => Self::System,
+            "false" => Self::Off,
+            _ => Self::CaFile(PathBuf::from(s.trim())),
+        }
+    }
+}
+
+/// Where to reach DC/OS and how to authenticate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DcosConfig {
+    /// `core.dcos_url` without a trailing `/` or `/#/`.
+    pub url: String,
+    pub token: Option<Secret>,
+    pub ssl_verify: SslVerify,
+    /// Where the settings came from, for messages.
+    pub origin: String,
+}
+
+/// Why no DC/OS connection could be configured.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "no DC/OS cluster is configured; hint: set DCOS_URL and DCOS_ACS_TOKEN, or attach a cluster with `dcos cluster setup` (reads ~/.dcos/clusters/*/dcos.toml)"
+    )]
+    Missing,
+    #[error("cannot read {}: {message}; hint: fix or re-run `dcos cluster setup`", path.display())]
+    Unreadable { path: PathBuf, message: String },
+    #[error("{} has no core.dcos_url; hint: re-run `dcos cluster setup`", path.display())]
+    NoUrl { path: PathBuf },
+    #[error("cannot use the CA bundle {}: {message}; hint: set core.ssl_verify to a PEM file, `true` or `false`", path.display())]
+    BadCa { path: PathBuf, message: String },
+}
+
+/// The environment the settings are read from (a map in tests, the process env otherwise).
+pub trait Env {
+    fn var(&self, key: &str) -> Option<String>;
+    fn home(&self) -> Option<PathBuf>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.is_empty())
+    }
+
+    fn home(&self) -> Option<PathBuf> {
+        std::env::var_os("HOME").map(PathBuf::from)
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct CliToml {
+    #[serde(default)]
+    core: CoreToml,
+    #[serde(default)]
+    cluster: ClusterToml,
+}
+
+#[derive(Deserialize, Default)]
+struct CoreToml {
+    dcos_url: Option<String>,
+    dcos_acs_token: Option<String>,
+    ssl_verify: Option<toml::Value>,
+}
+
+#[derive(Deserialize, Default)]
+struct ClusterToml {
+    name: Option<String>,
+}
+
+impl DcosConfig {
+    /// Resolves the settings: explicit `url`/`token` first, then `DCOS_URL` (or
+    /// `DCOS_DCOS_URL`), `DCOS_ACS_TOKEN` (or `DCOS_DCOS_ACS_TOKEN`), `DCOS_SSL_VERIFY`, then the
+    /// CLI's attached cluster (`$DCOS_DIR` or `~/.dcos`; `$DCOS_CLUSTER` picks one by name;
+    /// legacy `dcos.toml` / `$DCOS_CONFIG`).
+    pub fn resolve(
+        env: &dyn Env,
+        url: Option<String>,
+        token: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let file = Self::cli_file(env)?;
+        let (file_url, file_token, file_ssl, origin) = match &file {
+            Some((path, t)) => (
+                t.core.dcos_url.clone(),
+                t.core.dcos_acs_token.clone(),
+                t.core.ssl_verify.as_ref().map(|v| match v {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    _ => String::new(),
+                }),
+                path.display().to_string(),
+            ),
+            None => (None, None, None, String::new()),
+        };
+        let env_url = env.var("DCOS_URL").or_else(|| env.var("DCOS_DCOS_URL"));
+        let (url, origin) = match (url, env_url, file_url) {
+            (Some(u), _, _) => (u, "--dcos-url".to_string()),
+            (None, Some(u), _) => (u, "DCOS_URL".to_string()),
+            (None, None, Some(u)) => (u, origin),
+            (None, None, None) => {
+                return Err(match file {
+                    Some((path, _)) => ConfigError::NoUrl { path },
+                    None => ConfigError::Missing,
+                });
+            }
+        };
+        let token = token
+            .or_else(|| env.var("DCOS_ACS_TOKEN"))
+            .or_else(|| env.var("DCOS_DCOS_ACS_TOKEN"))
+            .or(file_token)
+            .filter(|t| !t.is_empty())
+            .map(Secret::new);
+        let ssl_verify =
+            SslVerify::parse(&env.var("DCOS_SSL_VERIFY").or(file_ssl).unwrap_or_default());
+        Ok(Self {
+            url: normalise_url(&url),
+            token,
+            ssl_verify,
+            origin,
+        })
+    }
+
+    fn cli_file(env: &dyn Env) -> Result<Option<(PathBuf, CliToml)>, ConfigError> {
+        let read = |path: &Path| -> Result<CliToml, ConfigError> {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+            toml::from_str(&text).map_err(|e| ConfigError::Unreadable {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })
+        };
+        if let Some(p) = env.var("DCOS_CONFIG") {
+            let p = PathBuf::from(p);
+            return Ok(Some((p.clone(), read(&p)?)));
+        }
+        let Some(dir) = env
+            .var("DCOS_DIR")
+            .map(PathBuf::from)
+            .or_else(|| env.home().map(|h| h.join(".dcos")))
+        else {
+            return Ok(None);
+        };
+        let wanted = env.var("DCOS_CLUSTER");
+        let mut clusters: Vec<PathBuf> = std::fs::read_dir(dir.join("clusters"))
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        clusters.sort();
+        for c in &clusters {
+            let toml_path = c.join("dcos.toml");
+            if !toml_path.is_file() {
+                continue;
+            }
+            let chosen = match &wanted {
+                Some(name) => {
+                    let t = read(&toml_path)?;
+                    if t.cluster.name.as_deref() == Some(name.as_str())
+                        || c.file_name().is_some_and(|f| f == name.as_str())
+                    {
+                        return Ok(Some((toml_path, t)));
+                    }
+                    false
+                }
+                None => c.join("attached").exists(),
+            };
+            if chosen {
+                return Ok(Some((toml_path.clone(), read(&toml_path)?)));
+            }
+        }
+        let legacy = dir.join("dcos.toml");
+        if legacy.is_file() {
+            return Ok(Some((legacy.clone(), read(&legacy)?)));
+        }
+        Ok(None)
+    }
+}
+
+fn normalise_url(u: &str) -> String {
+    let u = u.trim();
+    let u = u.strip_suffix("/#/").unwrap_or(u);
+    u.trim_end_matches('/').to_string()
+}
+
+/// The DC/OS HTTP client.
+#[derive(Clone, Debug)]
+pub struct DcosClient {
+    http: reqwest::Client,
+    base: String,
+    token: Option<Secret>,
+}
+
+impl DcosClient {
+    pub fn new(cfg: &DcosConfig) -> Result<Self, ConfigError> {
+        let mut b = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            // Health and plan codes are answers, not redirects.
+            .redirect(reqwest::redirect::Policy::none());
+        match &cfg.ssl_verify {
+            SslVerify::System => {}
+            SslVerify::Off => b = b.danger_accept_invalid_certs(true),
+            SslVerify::CaFile(path) => {
+                let bad = |message: String| ConfigError::BadCa {
+                    path: path.clone(),
+                    message,
+                };
+                let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+                let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| bad(e.to_string()))?;
+                b = b.tls_certs_only([cert]);
+            }
+        }
+        Ok(Self {
+            http: b.build().map_err(|e| ConfigError::Unreadable {
+                path: PathBuf::from(&cfg.url),
+                message: e.to_string(),
+            })?,
+            base: cfg.url.clone(),
+            token: cfg.token.clone(),
+        })
+    }
+
+    fn service_url(&self, service: &str, rest: &str) -> String {
+        format!(
+            "{}/service/{}/v1/{rest}",
+            self.base,
+            service.trim_matches('/')
+        )
+    }
+
+    async fn send(
+        &self,
+        api: Api,
+        req: reqwest::RequestBuilder,
+        ok: &[StatusCode],
+    ) -> ClusterResult<String> {
+        let req = match &self.token {
+            Some(t) => req.header(
+                reqwest::header::AUTHORIZATION,
+                format!("token={}", t.expose()),
+            ),
+            None => req,
+        };
+        let resp = req.send().await.map_err(|e| ClusterError::Transient {
+            api,
+            message: without_url(&e),
+        })?;
+        let status = resp.status();
+        let body = resp.text().await.map_err(|e| ClusterError::Transient {
+            api,
+            message: without_url(&e),
+        })?;
+        if ok.contains(&status) {
+            return Ok(body);
+        }
+        let snippet: String = body.trim().chars().take(200).collect();
+        let message = format!("HTTP {}: {snippet}", status.as_u16());
+        Err(match status {
+            StatusCode::UNAUTHORIZED => ClusterError::Unauthorized {
+                api,
+                message: "DC/OS answered 401 Unauthorized (the token is missing, invalid or expired); run `dcos auth login` or set DCOS_ACS_TOKEN".into(),
+            },
+            StatusCode::FORBIDDEN => ClusterError::Fatal {
+                api,
+                message: format!("{message}; the account lacks a permission"),
+            },
+            // Only the scheduler's own words mean "does not exist"; the Admin Router's 404 means
+            // the scheduler is not (yet) known, e.g. while it restarts.
+            StatusCode::NOT_FOUND if snippet.contains("service not found") => {
+                ClusterError::Transient { api, message }
+            }
+            StatusCode::NOT_FOUND => ClusterError::NotFound {
+                api,
+                message: snippet,
+            },
+            s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
+                ClusterError::Transient { api, message }
+            }
+            _ => ClusterError::Fatal { api, message },
+        })
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(api: Api, what: &str, text: &str) -> ClusterResult<T> {
+        serde_json::from_str(text).map_err(|e| ClusterError::Fatal {
+            api,
+            message: format!("unexpected {what} body: {e}"),
+        })
+    }
+
+    /// `GET /mesos/master/slaves`.
+    pub async fn agents(&self) -> ClusterResult<Vec<AgentObs>> {
+        let api = Api::Mesos;
+        let url = format!("{}/mesos/master/slaves", self.base);
+        let body = self
+            .send(api, self.http.get(url), &[StatusCode::OK])
+            .await?;
+        let slaves: Slaves = Self::parse(api, "/mesos/master/slaves", &body)?;
+        Ok(slaves.slaves.into_iter().map(Slave::into_obs).collect())
+    }
+
+    /// `GET /v1/pod/status`.
+    pub async fn pod_statuses(&self, service: &str) -> ClusterResult<Vec<PodObs>> {
+        let api = Api::Scheduler;
+        let url = self.service_url(service, "pod/status");
+        let body = self
+            .send(api, self.http.get(url), &[StatusCode::OK])
+            .await?;
+        let tree: PodTree = Self::parse(api, "pod status", &body)?;
+        Ok(tree
+            .pods
+            .into_iter()
+            .flat_map(|p| p.instances)
+            .map(|i| PodObs {
+                name: PodName::new(&i.name),
+                tasks: i
+                    .tasks
+                    .into_iter()
+                    .map(|t| TaskObs {
+                        name: t.name,
+                        id: TaskId::new(t.id),
+                        state: t.status.as_deref().map(task_state),
+                        agent: None,
+                        status_time: None,
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// `GET /v1/pod/<pod>/info`: agents and status timestamps of the pod's tasks.
+    pub async fn pod_info(&self, service: &str, pod: &PodName) -> ClusterResult<PodObs> {
+        let api = Api::Scheduler;
+        let url = self.service_url(service, &format!("pod/{pod}/info"));
+        let body = self
+            .send(api, self.http.get(url), &[StatusCode::OK])
+            .await?;
+        let infos: Vec<TaskInfoAndStatus> = Self::parse(api, "pod info", &body)?;
+        Ok(PodObs {
+            name: pod.clone(),
+            tasks: infos.into_iter().map(TaskInfoAndStatus::into_obs).collect(),
+        })
+    }
+
+    /// `POST /v1/pod/<pod>/replace`.
+    pub async fn pod_replace(&self, service: &str, pod: &PodName) -> ClusterResult<()> {
+        let url = self.service_url(service, &format!("pod/{pod}/replace"));
+        self.send(Api::Scheduler, self.http.post(url), &[StatusCode::OK])
+            .await
+            .map(drop)
+    }
+
+    /// `GET /v1/plans/<plan>`: 200 complete, 202 in progress, 417 with errors — all carry a plan.
+    pub async fn plan(&self, service: &str, plan: &str) -> ClusterResult<PlanObs> {
+        let api = Api::Scheduler;
+        let url = self.service_url(service, &format!("plans/{plan}"));
+        let body = self
+            .send(
+                api,
+                self.http.get(url),
+                &[
+                    StatusCode::OK,
+                    StatusCode::ACCEPTED,
+                    StatusCode::EXPECTATION_FAILED,
+                ],
+            )
+            .await?;
+        let p: PlanJson = Self::parse(api, "plan", &body)?;
+        Ok(p.into_obs())
+    }
+}
+
+/// reqwest errors name the URL; keep messages short and free of query strings.
+fn without_url(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    match e.url() {
+        Some(u) => format!("{kind}: {}{}", u.host_str().unwrap_or(""), u.path()),
+        None => kind.to_string(),
+    }
+}
+
+/// A task state as the scheduler prints it (`RUNNING`) or as Mesos does (`TASK_RUNNING`).
+fn task_state(s: &str) -> TaskState {
+    TaskState::parse(s.strip_prefix("TASK_").unwrap_or(s)).unwrap_or(TaskState::Unknown)
+}
+
+#[derive(Deserialize)]
+struct Slaves {
+    slaves: Vec<Slave>,
+}
+
+#[derive(Deserialize)]
+struct Slave {
+    id: String,
+    hostname: String,
+    #[serde(default = "yes")]
+    active: bool,
+    registered_time: f64,
+    reregistered_time: Option<f64>,
+    #[serde(default)]
+    attributes: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    reserved_resources: serde_json::Map<String, serde_json::Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Slave {
+    fn into_obs(self) -> AgentObs {
+        let public = self
+            .attributes
+            .get("public_ip")
+            .is_some_and(|v| v.as_str() == Some("true") || v.as_bool() == Some(true))
+            || self.reserved_resources.contains_key("slave_public");
+        AgentObs {
+            id: AgentId::new(self.id),
+            hostname: self.hostname,
+            active: self.active,
+            registered_time: Timestamp::from_unix_seconds_f64(self.registered_time),
+            reregistered_time: self.reregistered_time.map(Timestamp::from_unix_seconds_f64),
+            public,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PodTree {
+    /// Absent when the service has no tasks at all.
+    #[serde(default)]
+    pods: Vec<PodType>,
+}
+
+#[derive(Deserialize)]
+struct PodType {
+    #[serde(default)]
+    instances: Vec<PodInstance>,
+}
+
+#[derive(Deserialize)]
+struct PodInstance {
+    name: String,
+    #[serde(default)]
+    tasks: Vec<PodTask>,
+}
+
+#[derive(Deserialize)]
+struct PodTask {
+    #[serde(default)]
+    id: String,
+    name: String,
+    /// Omitted when the scheduler has no status (the CLI's `<UNKNOWN>`).
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskInfoAndStatus {
+    info: TaskInfoJson,
+    status: Option<TaskStatusJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskInfoJson {
+    name: String,
+    task_id: Option<ValueJson>,
+    slave_id: Option<ValueJson>,
+}
+
+#[derive(Deserialize)]
+struct ValueJson {
+    #[serde(default)]
+    value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskStatusJson {
+    state: Option<String>,
+    timestamp: Option<f64>,
+}
+
+impl TaskInfoAndStatus {
+    fn into_obs(self) -> TaskObs {
+        let status = self.status;
+        TaskObs {
+            name: self.info.name,
+            id: TaskId::new(self.info.task_id.map(|v| v.value).unwrap_or_default()),
+            state: status
+                .as_ref()
+                .and_then(|s| s.state.as_deref())
+                .map(task_state),
+            agent: self
+                .info
+                .slave_id
+                .filter(|v| !v.value.is_empty())
+                .map(|v| AgentId::new(v.value)),
+            status_time: status
+                .and_then(|s| s.timestamp)
+                .map(Timestamp::from_unix_seconds_f64),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PlanJson {
+    #[serde(default)]
+    phases: Vec<PhaseJson>,
+    #[serde(default)]
+    errors: Vec<String>,
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct PhaseJson {
+    #[serde(default)]
+    id: String,
+    name: String,
+    status: String,
+    #[serde(default)]
+    steps: Vec<StepJson>,
+}
+
+#[derive(Deserialize)]
+struct StepJson {
+    #[serde(default)]
+    id: String,
+    name: String,
+    status: String,
+}
+
+fn plan_status(s: &str) -> PlanStatus {
+    // Display-only statuses (PAUSING/PAUSED) and unknown ones count as "not complete".
+    PlanStatus::parse(s).unwrap_or(PlanStatus::Waiting)
+}
+
+impl PlanJson {
+    fn into_obs(self) -> PlanObs {
+        PlanObs {
+            status: plan_status(&self.status),
+            errors: self.errors,
+            phases: self
+                .phases
+                .into_iter()
+                .map(|p| PhaseObs {
+                    id: p.id,
+                    name: p.name,
+                    status: plan_status(&p.status),
+                    steps: p
+                        .steps
+                        .into_iter()
+                        .map(|s| StepObs {
+                            id: s.id,
+                            name: s.name,
+                            status: plan_status(&s.status),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    struct MapEnv(BTreeMap<&'static str, String>, Option<PathBuf>);
+
+    impl Env for MapEnv {
+        fn var(&self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+        fn home(&self) -> Option<PathBuf> {
+            self.1.clone()
+        }
+    }
+
+    const FIXTURES: &str = "../shared/reference/fixtures";
+
+    fn fixture(name: &str) -> String {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(FIXTURES)
+            .join(name);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    #[test]
+    fn env_beats_the_cli_file_and_urls_are_normalised() {
+        let home = tempfile::tempdir().unwrap();
+        let c = home.path().join(".dcos/clusters/abc");
+        std::fs::create_dir_all(&c).unwrap();
+        std::fs::write(c.join("attached"), "").unwrap();
+        std::fs::write(
+            c.join("dcos.toml"),
+            "[core]\ndcos_url = \"https://file.example/#/\"\ndcos_acs_token = \"file-token\"\nssl_verify = \"false\"\n[cluster]\nname = \"c1\"\n",
+        )
+        .unwrap();
+        let from_file = DcosConfig::resolve(
+            &MapEnv(BTreeMap::new(), Some(home.path().into())),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(from_file.url, "https://file.example");
+        assert_eq!(from_file.token, Some(Secret::new("file-token")));
+        assert_eq!(from_file.ssl_verify, SslVerify::Off);
+
+        let env = MapEnv(
+            BTreeMap::from([
+                ("DCOS_URL", "http://127.0.0.1:9/".to_string()),
+                ("DCOS_ACS_TOKEN", "env-token".to_string()),
+            ]),
+            Some(home.path().into()),
+        );
+        let cfg = DcosConfig::resolve(&env, None, None).unwrap();
+        assert_eq!(cfg.url, "http://127.0.0.1:9");
+        assert_eq!(cfg.token, Some(Secret::new("env-token")));
+        // ssl_verify still comes from the file when the environment says nothing.
+        assert_eq!(cfg.ssl_verify, SslVerify::Off);
+        assert!(
+            !format!("{cfg:?}").contains("env-token"),
+            "tokens never print"
+        );
+    }
+
+    #[test]
+    fn no_configuration_says_how_to_get_one() {
+        let err = DcosConfig::resolve(&MapEnv(BTreeMap::new(), None), None, None).unwrap_err();
+        assert!(err.to_string().contains("DCOS_URL"), "{err}");
+    }
+
+    #[test]
+    fn ssl_verify_has_the_cli_meaning() {
+        assert_eq!(SslVerify::parse("TRUE"), SslVerify::System);
+        assert_eq!(SslVerify::parse(""), SslVerify::System);
+        assert_eq!(SslVerify::parse("False"), SslVerify::Off);
+        assert_eq!(
+            SslVerify::parse("/etc/dcos_ca.crt"),
+            SslVerify::CaFile(PathBuf::from("/etc/dcos_ca.crt"))
+        );
+    }
+
+    #[test]
+    fn fixture_pod_status_maps_states_and_status_less_stubs() {
+        let tree: PodTree = serde_json::from_str(&fixture("pod-status-node4-lost.json")).unwrap();
+        let pods: Vec<PodInstance> = tree.pods.into_iter().flat_map(|p| p.instances).collect();
+        assert_eq!(pods.len(), 5);
+        let node4 = &pods[4];
+        let server = node4
+            .tasks
+            .iter()
+            .find(|t| t.name == "node-4-server")
+            .unwrap();
+        assert_eq!(
+            server.status.as_deref().map(task_state),
+            Some(TaskState::Lost)
+        );
+        let repair = node4
+            .tasks
+            .iter()
+            .find(|t| t.name == "node-4-repair")
+            .unwrap();
+        assert_eq!(repair.status, None);
+        assert_eq!(repair.id, "");
+    }
+
+    #[test]
+    fn fixture_slaves_map_to_agents_with_the_public_one_marked() {
+        let slaves: Slaves = serde_json::from_str(&fixture("mesos-slaves.json")).unwrap();
+        let agents: Vec<AgentObs> = slaves.slaves.into_iter().map(Slave::into_obs).collect();
+        assert_eq!(agents.len(), 6);
+        assert_eq!(agents.iter().filter(|a| a.public).count(), 1);
+        assert_eq!(agents[0].hostname, "10.0.1.23");
+        assert_eq!(agents[0].registered_time.as_millis(), 1_700_470_011_582);
+    }
+
+    #[test]
+    fn pod_info_with_null_status_and_mesos_state_names() {
+        let body = r#"[
+          {"info": {"name": "node-4-server", "taskId": {"value": "cassandra__node-4-server__9f8e"},
+                    "slaveId": {"value": "S4"}},
+           "status": {"taskId": {"value": "cassandra__node-4-server__9f8e"}, "state": "TASK_UNREACHABLE",
+                      "timestamp": 1700471234.56789, "slaveId": {"value": "S4"}}},
+          {"info": {"name": "node-4-repair", "taskId": {"value": ""}, "slaveId": {"value": "S4"}}, "status": null}
+        ]"#;
+        let infos: Vec<TaskInfoAndStatus> = serde_json::from_str(body).unwrap();
+        let tasks: Vec<TaskObs> = infos.into_iter().map(TaskInfoAndStatus::into_obs).collect();
+        assert_eq!(tasks[0].state, Some(TaskState::Unreachable));
+        assert_eq!(tasks[0].status_time.unwrap().as_millis(), 1_700_471_234_568);
+        assert_eq!(tasks[0].agent.as_ref().unwrap().as_str(), "S4");
+        assert_eq!(tasks[1].state, None);
+        assert_eq!(tasks[1].id.as_str(), "");
+    }
+
+    #[test]
+    fn plan_bodies_keep_steps_and_errors() {
+        let body = r#"{"phases": [{"id": "p1", "name": "permanent-node-failure-recovery", "strategy": "serial",
+            "status": "STARTING", "steps": [{"id": "s1", "name": "node-4:[server]", "status": "STARTING",
+            "message": "…"}]}], "errors": ["boom"], "status": "STARTING", "strategy": "parallel"}"#;
+        let plan = serde_json::from_str::<PlanJson>(body).unwrap().into_obs();
+        assert_eq!(plan.status, PlanStatus::Starting);
+        assert_eq!(plan.steps().next().unwrap().name, "node-4:[server]");
+        assert_eq!(plan.errors, vec!["boom".to_string()]);
+        let empty = serde_json::from_str::<PlanJson>(
+            r#"{"phases": [], "errors": [], "status": "COMPLETE"}"#,
+        )
+        .unwrap()
+        .into_obs();
+        assert_eq!(empty.status, PlanStatus::Complete);
+    }
+}

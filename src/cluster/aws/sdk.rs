@@ -1,0 +1,255 @@
+//! EC2 and EC2 Auto Scaling through the real AWS SDK: calls, and the mapping of their shapes and
+//! errors to the port's types.
+
+use aws_sdk_autoscaling as asg;
+use aws_sdk_ec2 as ec2;
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::primitives::DateTime;
+
+use crate::cluster::{
+    ActivityObs, ActivityStatus, Api, AsgLookup, AsgMemberObs, AsgObs, ClusterError, ClusterResult,
+    FaultKind, InstanceFilter, InstanceId, InstanceObs, InstanceState, LifecycleState,
+};
+use crate::time::Timestamp;
+
+/// The AWS SDK behaviour version this harness was written and tested against.
+pub fn behavior_version() -> aws_config::BehaviorVersion {
+    aws_config::BehaviorVersion::v2026_01_12()
+}
+
+/// Both service clients, from one loaded AWS configuration.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub ec2: ec2::Client,
+    pub asg: asg::Client,
+}
+
+impl AwsClients {
+    /// The default chain: environment, profiles, SSO, instance role; `AWS_ENDPOINT_URL` and
+    /// `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL_AUTO_SCALING` honoured. Retries: the SDK's
+    /// standard mode; the runner paces its own polls.
+    pub async fn from_env() -> Self {
+        let conf = aws_config::defaults(behavior_version()).load().await;
+        Self {
+            ec2: ec2::Client::new(&conf),
+            asg: asg::Client::new(&conf),
+        }
+    }
+
+    pub async fn describe_instances(
+        &self,
+        filter: &InstanceFilter,
+    ) -> ClusterResult<Vec<InstanceObs>> {
+        // Always filtered: unfiltered DescribeInstances draws on the smaller throttle bucket.
+        let f = |name: &str, values: Vec<String>| {
+            ec2::types::Filter::builder()
+                .name(name)
+                .set_values(Some(values))
+                .build()
+        };
+        let filter = match filter {
+            InstanceFilter::Ids(ids) if ids.is_empty() => return Ok(Vec::new()),
+            InstanceFilter::Ids(ids) => f(
+                "instance-id",
+                ids.iter().map(|i| i.as_str().to_string()).collect(),
+            ),
+            InstanceFilter::PrivateIp(ip) => f("private-ip-address", vec![ip.clone()]),
+            InstanceFilter::AsgName(name) => f(
+                &format!("tag:{}", crate::runner::preflight::ASG_NAME_TAG),
+                vec![name.clone()],
+            ),
+        };
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .ec2
+                .describe_instances()
+                .filters(filter.clone())
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error(Api::Ec2, e))?;
+            for r in page.reservations() {
+                out.extend(r.instances().iter().filter_map(instance_obs));
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn describe_asgs(&self, lookup: &AsgLookup) -> ClusterResult<Vec<AsgObs>> {
+        let req = self.asg.describe_auto_scaling_groups();
+        let req = match lookup {
+            AsgLookup::Name(n) => req.auto_scaling_group_names(n),
+            AsgLookup::Tag { key, value } => req.filters(
+                asg::types::Filter::builder()
+                    .name(format!("tag:{key}"))
+                    .values(value)
+                    .build(),
+            ),
+        };
+        let out = req
+            .send()
+            .await
+            .map_err(|e| sdk_error(Api::AutoScaling, e))?;
+        Ok(out.auto_scaling_groups().iter().map(asg_obs).collect())
+    }
+
+    pub async fn describe_scaling_activities(
+        &self,
+        group: &str,
+        max: usize,
+    ) -> ClusterResult<Vec<ActivityObs>> {
+        let out = self
+            .asg
+            .describe_scaling_activities()
+            .auto_scaling_group_name(group)
+            .max_records(max.clamp(1, 100) as i32)
+            .send()
+            .await
+            .map_err(|e| sdk_error(Api::AutoScaling, e))?;
+        Ok(out.activities().iter().filter_map(activity_obs).collect())
+    }
+
+    pub async fn inject(&self, fault: FaultKind, id: &InstanceId) -> ClusterResult<()> {
+        let id = id.as_str();
+        match fault {
+            FaultKind::TerminateInstance => self
+                .ec2
+                .terminate_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error(Api::Ec2, e)),
+            FaultKind::StopInstance => self
+                .ec2
+                .stop_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error(Api::Ec2, e)),
+            FaultKind::RebootInstance => self
+                .ec2
+                .reboot_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error(Api::Ec2, e)),
+        }
+    }
+}
+
+fn stamp(dt: &DateTime) -> Timestamp {
+    Timestamp::from_millis(dt.secs() * 1000 + i64::from(dt.subsec_nanos() / 1_000_000))
+}
+
+fn instance_obs(i: &ec2::types::Instance) -> Option<InstanceObs> {
+    let state = i
+        .state()
+        .and_then(|s| s.name())
+        .and_then(|n| InstanceState::parse(n.as_str()))?;
+    let tags: Vec<(String, String)> = i
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+        .collect();
+    Some(InstanceObs {
+        id: InstanceId::new(i.instance_id()?),
+        state,
+        private_ip: i.private_ip_address().map(str::to_string),
+        launch_time: i.launch_time().map_or(Timestamp::from_millis(0), stamp),
+        asg_name: tags
+            .iter()
+            .find(|(k, _)| k == crate::runner::preflight::ASG_NAME_TAG)
+            .map(|(_, v)| v.clone()),
+        tags,
+        state_transition_reason: i.state_transition_reason().unwrap_or("").to_string(),
+    })
+}
+
+fn asg_obs(g: &asg::types::AutoScalingGroup) -> AsgObs {
+    let n = |v: Option<i32>| v.unwrap_or(0).max(0) as u32;
+    AsgObs {
+        name: g.auto_scaling_group_name().unwrap_or("").to_string(),
+        desired_capacity: n(g.desired_capacity()),
+        min_size: n(g.min_size()),
+        max_size: n(g.max_size()),
+        tags: g
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+            .collect(),
+        instances: g
+            .instances()
+            .iter()
+            .filter_map(|m| {
+                Some(AsgMemberObs {
+                    id: InstanceId::new(m.instance_id()?),
+                    lifecycle: LifecycleState::parse(m.lifecycle_state()?.as_str())?,
+                    healthy: m.health_status() == Some("Healthy"),
+                })
+            })
+            .collect(),
+    }
+}
+
+fn activity_obs(a: &asg::types::Activity) -> Option<ActivityObs> {
+    Some(ActivityObs {
+        id: a.activity_id()?.to_string(),
+        description: a.description().unwrap_or("").to_string(),
+        cause: a.cause().unwrap_or("").to_string(),
+        start_time: stamp(a.start_time()?),
+        end_time: a.end_time().map(stamp),
+        status: ActivityStatus::parse(a.status_code()?.as_str())?,
+    })
+}
+
+/// Maps an SDK error to how the runner must react. Throttling is not an experiment failure.
+fn sdk_error<E, R>(api: Api, e: SdkError<E, R>) -> ClusterError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let message = match &e {
+        SdkError::ServiceError(se) => se.err().message().unwrap_or("").to_string(),
+        other => format!("{}", DisplayErrorContext(other)),
+    };
+    match &e {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("");
+            let message = format!("{code}: {message}");
+            match code {
+                "Throttling"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "TooManyRequestsException"
+                | "RequestThrottled"
+                | "EC2ThrottledException" => ClusterError::Throttled { api, message },
+                "AuthFailure"
+                | "UnrecognizedClientException"
+                | "InvalidClientTokenId"
+                | "ExpiredToken"
+                | "ExpiredTokenException"
+                | "SignatureDoesNotMatch"
+                | "UnauthorizedOperation"
+                | "AccessDenied"
+                | "AccessDeniedException" => ClusterError::Unauthorized { api, message },
+                c if c.starts_with("InvalidInstanceID") => ClusterError::NotFound { api, message },
+                "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable"
+                | "RequestTimeout" => ClusterError::Transient { api, message },
+                _ => ClusterError::Fatal { api, message },
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            ClusterError::Transient { api, message }
+        }
+        _ => ClusterError::Fatal { api, message },
+    }
+}
