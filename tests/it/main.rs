@@ -2,6 +2,7 @@
 
 mod aws_e2e;
 mod cli;
+mod dcos_client;
 mod exit_codes;
 mod snapshots;
 mod truth;

@@ -640,7 +640,7 @@ mod tests {
         }
     }
 
-    const FIXTURES: &str = "../shared/reference/fixtures";
+    const FIXTURES: &str = "tests/fixtures/dcos";
 
     fn fixture(name: &str) -> String {
         let p = Path::new(env!("CARGO_MANIFEST_DIR"))
