@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::cluster::Cluster;
 use crate::cluster::aws::dcos::ProcessEnv;
 use crate::cluster::aws::{AwsClients, AwsCluster, DcosClient, DcosConfig};
-use crate::cluster::sim::{Profile, SimCluster};
+use crate::cluster::sim::{Profile, ProfileError, SimCluster};
 use crate::journal::{self, Event, JournalWriter, SCHEMA_VERSION, Sink};
 use crate::report::{self, Report};
 use crate::runner::{self, RunError, StopFlag};
@@ -32,8 +32,12 @@ enum Command {
     /// Run scenarios (files or folders) and write the journal and reports.
     Run {
         /// Scenario files or folders of them.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "resume")]
         paths: Vec<PathBuf>,
+        /// Finish the interrupted suite whose report folder this is: finished runs are kept,
+        /// the interrupted one is redone, the rest run.
+        #[arg(long, conflicts_with_all = ["paths", "out", "seed", "runs", "profile"])]
+        resume: Option<PathBuf>,
         /// Where faults go.
         #[arg(long, value_enum, default_value_t = Target::Sim)]
         target: Target,
@@ -79,11 +83,21 @@ enum Command {
         #[arg(long)]
         dcos_url: Option<String>,
     },
-    /// Re-render the report of a report folder from its journal alone.
+    /// Re-render the report of a report folder from its journal alone, or compare two.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Report {
-        dir: PathBuf,
+        /// The report folder (the one holding `journal.jsonl`).
+        #[arg(required = true)]
+        dir: Option<PathBuf>,
+        /// What to print.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Rewrite every report file in DIR (report.json, report.md, junit.xml, report.html,
+        /// histograms/) from its journal instead of printing one.
+        #[arg(long, conflicts_with = "format")]
+        write: bool,
+        #[command(subcommand)]
+        command: Option<ReportCommand>,
     },
     /// Print the JSON Schema of scenario files.
     Schema,
@@ -131,11 +145,43 @@ enum Target {
     Aws,
 }
 
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Compare two report folders: per scenario, metric and percentile (p50, p90, p99, max) the
+    /// change from OLD to NEW. Exits 1 when a metric got slower beyond the tolerance (and
+    /// beyond the runs' error bounds) or is no longer measured, 0 otherwise, 2 on bad input.
+    Compare {
+        /// The baseline report folder.
+        old: PathBuf,
+        /// The report folder to judge against it.
+        new: PathBuf,
+        /// How much slower still counts as the same, in percent.
+        #[arg(long, value_name = "PERCENT", default_value = "10%")]
+        tolerance: report::compare::Tolerance,
+        #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
+        format: CompareFormat,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
+    /// The terminal summary.
     Text,
+    /// report.json.
     Json,
+    /// report.md.
     Md,
+    /// junit.xml.
+    Junit,
+    /// report.html.
+    Html,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CompareFormat {
+    Text,
+    Md,
+    Json,
 }
 
 /// A failure, tiered by exit code.
@@ -194,8 +240,7 @@ pub fn main(cli: Cli) -> Result<i32, CliError> {
                     lifetime,
                 },
         } => {
-            let profile =
-                Profile::load(&profile).map_err(|e| CliError::Invalid(format!("error: {e}")))?;
+            let profile = Profile::load(&profile).map_err(|e| CliError::Invalid(e.render()))?;
             let cfg = ServeConfig {
                 profile,
                 seed,
@@ -205,14 +250,44 @@ pub fn main(cli: Cli) -> Result<i32, CliError> {
             };
             sim_serve(&listen, cfg)
         }
-        Command::Report { dir, format } => {
-            let read = journal::read(&dir).map_err(|e| CliError::Invalid(e.to_string()))?;
-            if read.torn_tail {
-                eprintln!(
-                    "warning: the journal's last line is torn (the writer was cut off); it was ignored"
-                );
+        Command::Report {
+            command:
+                Some(ReportCommand::Compare {
+                    old,
+                    new,
+                    tolerance,
+                    format,
+                }),
+            ..
+        } => {
+            let (old, new) = (read_report(&old)?, read_report(&new)?);
+            let c = report::compare::compare(&old, &new, tolerance);
+            if c.scenarios.is_empty() {
+                return Err(CliError::Invalid(
+                    "the two reports have no scenario in common; hint: compare runs of the same scenarios".into(),
+                ));
             }
-            let r = report::build(&read.events, read.torn_tail);
+            print!(
+                "{}",
+                match format {
+                    CompareFormat::Text => report::compare::render_text(&c),
+                    CompareFormat::Md => report::compare::render_markdown(&c),
+                    CompareFormat::Json => report::compare::render_json(&c),
+                }
+            );
+            Ok(c.exit_code())
+        }
+        Command::Report {
+            dir, format, write, ..
+        } => {
+            let dir = dir.expect("clap requires DIR without a subcommand");
+            if write {
+                journal::read(&dir).map_err(|e| CliError::Invalid(e.to_string()))?;
+                let r = write_reports(&dir)?;
+                println!("rewrote the reports in {}", dir.display());
+                return Ok(r.exit_code());
+            }
+            let r = read_report(&dir)?;
             print!("{}", render(&r, format));
             Ok(r.exit_code())
         }
@@ -229,6 +304,7 @@ pub fn main(cli: Cli) -> Result<i32, CliError> {
         }
         Command::Run {
             paths,
+            resume,
             target,
             runs,
             seed,
@@ -238,20 +314,62 @@ pub fn main(cli: Cli) -> Result<i32, CliError> {
             dcos_url,
             quiet,
         } => {
-            let loaded = load_paths(&paths)?;
-            let backend = Backend::new(target, &loaded, profile.as_deref(), dcos_url)?;
-            let seed = seed.unwrap_or_else(|| Timestamp::now().as_millis() as u64);
-            let out = out.unwrap_or_else(|| default_out(&paths, &loaded));
-            if out.join(journal::JOURNAL_FILE).exists() {
-                return Err(CliError::Invalid(format!(
-                    "{} already holds a journal; hint: choose another --out folder",
+            let (suite_plan, out) = match resume {
+                Some(dir) => (resume_plan(&dir)?, dir),
+                None => {
+                    let loaded = load_paths(&paths)?;
+                    let out = out.unwrap_or_else(|| default_out(&paths, &loaded));
+                    if out.join(journal::JOURNAL_FILE).exists() {
+                        return Err(CliError::Invalid(format!(
+                            "{} already holds a journal; hint: choose another --out folder, or `--resume {}` to finish it",
+                            out.display(),
+                            out.display()
+                        )));
+                    }
+                    let seed = seed.unwrap_or_else(|| Timestamp::now().as_millis() as u64);
+                    let target = match target {
+                        Target::Sim => "sim",
+                        Target::Aws => "aws",
+                    };
+                    let scenarios = loaded
+                        .into_iter()
+                        .map(|l| {
+                            let runs = runs.unwrap_or(l.scenario.runs);
+                            (l, runs, None)
+                        })
+                        .collect();
+                    let plan = SuitePlan {
+                        resumed: false,
+                        finished: false,
+                        target,
+                        seed,
+                        profile,
+                        scenarios,
+                    };
+                    (plan, out)
+                }
+            };
+            if suite_plan.finished {
+                eprintln!(
+                    "the suite in {} has already finished; rendering its reports",
                     out.display()
-                )));
+                );
+                let report = write_reports(&out)?;
+                print!("{}", report::text::render(&report));
+                return Ok(report.exit_code());
             }
+            let target = if suite_plan.target == "aws" {
+                Target::Aws
+            } else {
+                Target::Sim
+            };
+            let loaded: Vec<Loaded> = suite_plan.scenarios.iter().map(|s| s.0.clone()).collect();
+            let backend = Backend::new(target, &loaded, suite_plan.profile.as_deref(), dcos_url)?;
             if !yes {
-                confirm(&backend, &loaded, seed)?;
+                confirm(&backend, &loaded, suite_plan.seed)?;
             }
-            let report = execute(&loaded, &backend, runs, seed, &out)?;
+            let report = execute(&suite_plan, &backend, &out)?;
+            append_step_summary(&report);
             if quiet {
                 println!("{}", verdict_line(&report));
             } else {
@@ -317,13 +435,6 @@ impl Backend {
                     cluster: AwsCluster::new(aws, client),
                 })))
             }
-        }
-    }
-
-    fn target(&self) -> &'static str {
-        match self {
-            Self::Sim(_) => "sim",
-            Self::Aws(_) => "aws",
         }
     }
 }
@@ -392,6 +503,40 @@ fn render(r: &Report, format: Format) -> String {
         Format::Text => report::text::render(r),
         Format::Json => report::json::render(r),
         Format::Md => report::markdown::render(r),
+        Format::Junit => report::junit::render(r),
+        Format::Html => report::html::render(r),
+    }
+}
+
+/// The report of a report folder, built from its journal; a missing or unreadable journal is
+/// invalid input.
+fn read_report(dir: &Path) -> Result<Report, CliError> {
+    let read = journal::read(dir).map_err(|e| CliError::Invalid(e.to_string()))?;
+    if read.torn_tail {
+        eprintln!(
+            "warning: the journal's last line in {} is torn (the writer was cut off); it was ignored",
+            dir.display()
+        );
+    }
+    Ok(report::build(&read.events, read.torn_tail))
+}
+
+/// Appends the Markdown summary to `$GITHUB_STEP_SUMMARY` when it is set (a GitHub Actions
+/// job), so that the job's page shows it. A failure to write is a warning, not a verdict.
+fn append_step_summary(r: &Report) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(report::markdown::render(r).as_bytes()));
+    if let Err(e) = appended {
+        eprintln!(
+            "warning: cannot append the summary to GITHUB_STEP_SUMMARY ({}): {e}",
+            PathBuf::from(path).display()
+        );
     }
 }
 
@@ -418,11 +563,13 @@ fn sim_profile(l: &Loaded, flag: Option<&str>) -> Result<Profile, CliError> {
     });
     let name = flag.map(str::to_string).or(from_file);
     let profile = match &name {
-        Some(n) => Profile::load(n).map_err(|e| match flag {
-            Some(_) => CliError::Invalid(format!("error: {e}")),
-            None => {
+        Some(n) => Profile::load(n).map_err(|e| match (flag, &e) {
+            // A profile file the scenario names but that cannot be read: point at the name.
+            (None, ProfileError::Read { .. }) => {
                 CliError::Invalid(diagnose_at(&l.path, &["profile"], &e.to_string()).to_string())
             }
+            // Otherwise the profile's own located problems (or a bad --profile flag).
+            _ => CliError::Invalid(e.render()),
         })?,
         None => Profile::default_profile(),
     };
@@ -482,24 +629,19 @@ fn default_out(paths: &[PathBuf], loaded: &[Loaded]) -> PathBuf {
 /// The start of simulated time: a fixed instant, so that the same seed gives the same report.
 const SIM_EPOCH: Timestamp = Timestamp::from_millis(1_767_225_600_000); // 2026-01-01T00:00:00Z
 
-fn execute(
-    loaded: &[Loaded],
-    backend: &Backend,
-    runs: Option<u32>,
-    seed: u64,
-    out: &Path,
-) -> Result<Report, CliError> {
+fn execute(plan: &SuitePlan, backend: &Backend, out: &Path) -> Result<Report, CliError> {
     let io = |e: std::io::Error| CliError::Aborted(format!("cannot write {}: {e}", out.display()));
-    let mut journal = JournalWriter::open(out).map_err(io)?;
+    let mut journal = if plan.resumed {
+        JournalWriter::reopen(out).map_err(io)?
+    } else {
+        JournalWriter::open(out).map_err(io)?
+    };
     let stop = StopFlag::default();
     let result = match backend {
-        Backend::Sim(_) => {
-            runtime()?.block_on(on_backend(loaded, backend, runs, seed, &mut journal, stop))
-        }
-        Backend::Aws(aws) => {
-            aws.rt
-                .block_on(on_backend(loaded, backend, runs, seed, &mut journal, stop))
-        }
+        Backend::Sim(_) => runtime()?.block_on(on_backend(plan, backend, &mut journal, stop)),
+        Backend::Aws(aws) => aws
+            .rt
+            .block_on(on_backend(plan, backend, &mut journal, stop)),
     };
     if let Err(e) = &result {
         eprintln!("aborted: {e}");
@@ -510,15 +652,13 @@ fn execute(
 
 /// Runs the suite on the backend, with Ctrl-C / SIGTERM raising the stop flag.
 async fn on_backend(
-    loaded: &[Loaded],
+    plan: &SuitePlan,
     backend: &Backend,
-    runs: Option<u32>,
-    seed: u64,
     journal: &mut JournalWriter,
     stop: StopFlag,
 ) -> Result<(), RunError> {
     let watcher = tokio::spawn(watch_signals(stop.clone()));
-    let target = backend.target();
+    let seed = plan.seed;
     let r = match backend {
         Backend::Sim(profiles) => {
             let make = |i: usize, l: &Loaded| {
@@ -528,48 +668,169 @@ async fn on_backend(
                     SIM_EPOCH,
                 )
             };
-            suite(loaded, runs, seed, target, true, make, journal, &stop).await
+            suite(plan, true, make, journal, &stop).await
         }
         Backend::Aws(aws) => {
             let make = |_: usize, _: &Loaded| aws.cluster.clone();
-            suite(loaded, runs, seed, target, false, make, journal, &stop).await
+            suite(plan, false, make, journal, &stop).await
         }
     };
     watcher.abort();
     r
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site per backend, all named"
-)]
-async fn suite<C: Cluster>(
-    loaded: &[Loaded],
-    runs: Option<u32>,
+/// What a `run` call will do: a fresh suite, or the rest of an interrupted one.
+struct SuitePlan {
+    resumed: bool,
+    /// The journal already holds `suite_finished`: nothing is left to run.
+    finished: bool,
+    target: &'static str,
     seed: u64,
-    target: &str,
+    /// `--profile`, journaled so that a resume uses the same simulated cluster.
+    profile: Option<String>,
+    /// Each scenario with its run count, and where it starts when the journal already began it.
+    scenarios: Vec<(Loaded, u32, Option<runner::Start>)>,
+}
+
+/// Reads an interrupted suite's journal: which scenarios and runs are done, which run was cut
+/// short (it is redone; its partial record is discarded), what is left (the whole suite is in
+/// `suite_started`).
+fn resume_plan(dir: &Path) -> Result<SuitePlan, CliError> {
+    let read = journal::read(dir).map_err(|e| CliError::Invalid(e.to_string()))?;
+    if read.torn_tail {
+        eprintln!(
+            "warning: the journal's last line is torn (the writer was cut off); it is dropped"
+        );
+    }
+    let mut plan = SuitePlan {
+        resumed: true,
+        finished: false,
+        target: "sim",
+        seed: 0,
+        profile: None,
+        scenarios: Vec::new(),
+    };
+    let mut started = false;
+    let mut finished_runs: std::collections::BTreeMap<String, u32> = Default::default();
+    let mut began: std::collections::BTreeSet<String> = Default::default();
+    for e in &read.events {
+        match e {
+            Event::SuiteStarted {
+                target,
+                seed,
+                planned,
+                profile,
+                ..
+            } => {
+                started = true;
+                plan.target = if target == "aws" { "aws" } else { "sim" };
+                plan.seed = *seed;
+                plan.profile.clone_from(profile);
+                plan.scenarios = planned
+                    .iter()
+                    .map(|p| {
+                        let l = Loaded {
+                            path: PathBuf::from(&p.file),
+                            scenario: (*p.scenario).clone(),
+                        };
+                        (l, p.runs, None)
+                    })
+                    .collect();
+            }
+            Event::ScenarioStarted { scenario, .. } => {
+                began.insert(scenario.name.clone());
+            }
+            Event::RunFinished { scenario, run, .. } => {
+                finished_runs.insert(scenario.clone(), *run);
+            }
+            Event::SuiteFinished { .. } => plan.finished = true,
+            Event::SuiteResumed { .. } => plan.finished = false,
+            _ => {}
+        }
+    }
+    if !started {
+        return Err(CliError::Invalid(format!(
+            "{} holds no suite to resume; hint: start one with `run PATH… --out {}`",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let replay = plan.target == "sim";
+    for (l, _, start) in &mut plan.scenarios {
+        if began.contains(&l.scenario.name) {
+            let done = finished_runs.get(&l.scenario.name).copied().unwrap_or(0);
+            *start = Some(runner::Start {
+                first_run: done + 1,
+                replay,
+            });
+        }
+    }
+    Ok(plan)
+}
+
+async fn suite<C: Cluster>(
+    plan: &SuitePlan,
     simulated: bool,
     mut make: impl FnMut(usize, &Loaded) -> C,
     sink: &mut dyn Sink,
     stop: &StopFlag,
 ) -> Result<(), RunError> {
-    sink.emit(&Event::SuiteStarted {
-        schema_version: SCHEMA_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        target: target.into(),
-        simulated,
-        seed,
-        wall_clock: Timestamp::now(),
-    })?;
-    for (i, l) in loaded.iter().enumerate() {
-        let runs = runs.unwrap_or(l.scenario.runs);
-        sink.emit(&Event::ScenarioStarted {
-            scenario: Box::new(l.scenario.clone()),
-            file: l.path.display().to_string(),
-            runs,
+    if plan.resumed {
+        sink.emit(&Event::SuiteResumed {
+            wall_clock: Timestamp::now(),
         })?;
+    } else {
+        sink.emit(&Event::SuiteStarted {
+            schema_version: SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            target: plan.target.into(),
+            simulated,
+            seed: plan.seed,
+            wall_clock: Timestamp::now(),
+            planned: plan
+                .scenarios
+                .iter()
+                .map(|(l, runs, _)| journal::Planned {
+                    scenario: Box::new(l.scenario.clone()),
+                    file: l.path.display().to_string(),
+                    runs: *runs,
+                })
+                .collect(),
+            profile: plan.profile.clone(),
+        })?;
+    }
+    for (i, (l, runs, start)) in plan.scenarios.iter().enumerate() {
+        let start = match start {
+            Some(start) if start.first_run > *runs => continue,
+            Some(start) => {
+                // The run that was cut short left a partial record: discard it.
+                sink.emit(&Event::RunDiscarded {
+                    scenario: l.scenario.name.clone(),
+                    run: start.first_run,
+                    reason: "interrupted; redone on resume".into(),
+                })?;
+                *start
+            }
+            None => {
+                sink.emit(&Event::ScenarioStarted {
+                    scenario: Box::new(l.scenario.clone()),
+                    file: l.path.display().to_string(),
+                    runs: *runs,
+                })?;
+                runner::Start::FRESH
+            }
+        };
         let mut cluster = make(i, l);
-        runner::run_scenario(&mut cluster, &l.scenario, runs, seed, sink, stop).await?;
+        runner::run_scenario_from(
+            &mut cluster,
+            &l.scenario,
+            *runs,
+            plan.seed,
+            sink,
+            stop,
+            start,
+        )
+        .await?;
     }
     sink.emit(&Event::SuiteFinished {
         wall_clock: Timestamp::now(),
@@ -635,7 +896,8 @@ async fn interrupted() {
     }
 }
 
-/// Renders `report.json` and `report.md` from the journal in `dir`.
+/// Renders every report file from the journal in `dir`: `report.json`, `report.md`,
+/// `junit.xml`, `report.html` and `histograms/<scenario>.hlog`.
 pub fn write_reports(dir: &Path) -> Result<Report, CliError> {
     let read = journal::read(dir).map_err(|e| CliError::Aborted(e.to_string()))?;
     let r = report::build(&read.events, read.torn_tail);
@@ -646,6 +908,20 @@ pub fn write_reports(dir: &Path) -> Result<Report, CliError> {
     };
     write("report.json", report::json::render(&r))?;
     write("report.md", report::markdown::render(&r))?;
+    write("junit.xml", report::junit::render(&r))?;
+    write("report.html", report::html::render(&r))?;
+    let logs: Vec<(String, String)> = r
+        .scenarios
+        .iter()
+        .filter_map(|s| report::hlog::render(s).map(|log| (report::hlog::file_name(s), log)))
+        .collect();
+    if !logs.is_empty() {
+        std::fs::create_dir_all(dir.join(report::hlog::DIR))
+            .map_err(|e| CliError::Aborted(format!("cannot create {}/: {e}", report::hlog::DIR)))?;
+        for (name, log) in logs {
+            write(&format!("{}/{name}", report::hlog::DIR), log)?;
+        }
+    }
     Ok(r)
 }
 

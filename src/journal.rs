@@ -30,6 +30,12 @@ pub enum Event {
         seed: u64,
         /// Wall-clock time of the start (not rendered into reports, which stay reproducible).
         wall_clock: Timestamp,
+        /// Everything the suite is to run, so that `run --resume` can finish it.
+        #[serde(default)]
+        planned: Vec<Planned>,
+        /// The `--profile` given for the simulated cluster, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        profile: Option<String>,
     },
     ScenarioStarted {
         scenario: Box<Scenario>,
@@ -55,6 +61,13 @@ pub enum Event {
         error_ms: u64,
         source: Source,
     },
+    /// A call that failed and was ridden out (or, if it could not be, ended the run).
+    ApiError {
+        scenario: String,
+        run: u32,
+        at: Timestamp,
+        error: ApiErrorRecord,
+    },
     RunFinished {
         scenario: String,
         run: u32,
@@ -62,6 +75,17 @@ pub enum Event {
         /// Expectations that did not hold; empty when the run passed.
         failures: Vec<String>,
         replacements: Vec<Replacement>,
+    },
+    /// A run cut short by a crash or a kill; `run --resume` redoes it, and reports ignore what
+    /// it had recorded.
+    RunDiscarded {
+        scenario: String,
+        run: u32,
+        reason: String,
+    },
+    /// `run --resume` picked the suite up again.
+    SuiteResumed {
+        wall_clock: Timestamp,
     },
     Aborted {
         scenario: Option<String>,
@@ -72,6 +96,43 @@ pub enum Event {
     SuiteFinished {
         wall_clock: Timestamp,
     },
+}
+
+/// A failed call as the journal keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiErrorRecord {
+    pub api: crate::cluster::Api,
+    /// `throttled`, `transient`, `not_found`, `unauthorized`, `fatal`.
+    pub kind: String,
+    pub message: String,
+}
+
+impl ApiErrorRecord {
+    pub fn of(e: &crate::cluster::ClusterError) -> Self {
+        use crate::cluster::ClusterError as E;
+        let (api, kind, message) = match e {
+            E::Throttled { api, message } => (api, "throttled", message),
+            E::Transient { api, message } => (api, "transient", message),
+            E::NotFound { api, message } => (api, "not_found", message),
+            E::Unauthorized { api, message } => (api, "unauthorized", message),
+            E::Fatal { api, message } => (api, "fatal", message),
+        };
+        Self {
+            api: *api,
+            kind: kind.to_string(),
+            message: message.clone(),
+        }
+    }
+}
+
+/// A scenario the suite is to run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Planned {
+    pub scenario: Box<Scenario>,
+    pub file: String,
+    pub runs: u32,
 }
 
 /// The chain from what the scenario names to the instance that is hit.
@@ -137,6 +198,21 @@ impl JournalWriter {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Opens an existing journal to append to it, first cutting off a torn last line (the
+    /// writer died mid-line) so that the next event starts on a line of its own.
+    pub fn reopen(dir: &Path) -> io::Result<Self> {
+        let path = dir.join(JOURNAL_FILE);
+        let bytes = std::fs::read(&path)?;
+        let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if keep < bytes.len() {
+            OpenOptions::new()
+                .write(true)
+                .open(&path)?
+                .set_len(keep as u64)?;
+        }
+        Self::open(dir)
     }
 }
 
@@ -255,6 +331,24 @@ mod tests {
         let r = read(dir.path()).unwrap();
         assert_eq!(r.events, vec![sample()]);
         assert!(r.torn_tail);
+    }
+
+    #[test]
+    fn reopening_cuts_a_torn_tail_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = JournalWriter::open(dir.path()).unwrap();
+        w.emit(&sample()).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(w.path())
+            .unwrap()
+            .write_all(b"{\"event\":\"run_sta")
+            .unwrap();
+        let mut w = JournalWriter::reopen(dir.path()).unwrap();
+        w.emit(&sample()).unwrap();
+        let r = read(dir.path()).unwrap();
+        assert_eq!(r.events, vec![sample(), sample()]);
+        assert!(!r.torn_tail);
     }
 
     #[test]

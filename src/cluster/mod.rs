@@ -85,7 +85,7 @@ impl ClusterError {
 }
 
 /// The API families the harness talks to; used to attribute errors and request counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Api {
     Ec2,
@@ -456,4 +456,10 @@ pub trait Cluster {
     async fn pod_info(&mut self, service: &str, pod: &PodName) -> ClusterResult<PodObs>;
     async fn pod_replace(&mut self, service: &str, pod: &PodName) -> ClusterResult<()>;
     async fn plan(&mut self, service: &str, plan: &str) -> ClusterResult<PlanObs>;
+
+    /// After a refused credential (an expired DC/OS token): get a fresh one if the backend
+    /// can. Returns whether calls may succeed now.
+    async fn refresh_auth(&mut self) -> bool {
+        false
+    }
 }

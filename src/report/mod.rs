@@ -1,8 +1,17 @@
 //! Reports: the journal's events folded into one [`Report`] model, and one renderer per format
-//! (`json`, `markdown`, `text`) that only reads it.
+//! (`json`, `markdown`, `text`, `junit`, `html`, histogram logs in `hlog`) that only reads it;
+//! `compare` sets two reports side by side.
 
+pub mod compare;
+mod expect;
+#[cfg(test)]
+mod fixture;
+pub mod hlog;
+pub mod html;
 pub mod json;
+pub mod junit;
 pub mod markdown;
+mod svg;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -13,7 +22,9 @@ use crate::journal::{Event, Replacement, SCHEMA_VERSION, Victim};
 use crate::measure::stats::{MetricHistogram, MetricSummary, SloResult, judge};
 use crate::measure::{Metric, Observed, Sample, Source, Verdict};
 use crate::scenario::{Phase, Scenario};
-use crate::time::Timestamp;
+use crate::time::{Dur, Timestamp};
+
+pub use expect::ExpectationResult;
 
 /// Everything a report shows (DESIGN §5).
 #[derive(Clone, Debug, Serialize)]
@@ -48,6 +59,11 @@ pub struct ScenarioReport {
     #[serde(serialize_with = "metrics_in_order")]
     pub metrics: Vec<(Metric, MetricSummary)>,
     pub slos: Vec<SloResult>,
+    /// Failed API calls the runs rode out (throttling, 5xx, resets, expired tokens).
+    pub api_errors: u64,
+    /// Each of the scenario's `expect` entries, judged over the runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expectations: Vec<ExpectationResult>,
     pub runs: Vec<RunReport>,
     #[serde(skip)]
     pub histograms: Vec<(Metric, MetricHistogram)>,
@@ -79,6 +95,70 @@ pub struct PhaseReport {
     pub since_fault_ms: i64,
     pub error_ms: u64,
     pub source: Source,
+}
+
+impl RunReport {
+    /// The run's record of a phase, if it was observed.
+    pub fn phase(&self, p: Phase) -> Option<&PhaseReport> {
+        self.phases.iter().find(|x| x.phase == p)
+    }
+
+    /// The run's value of a metric with its error bound, when both of its phases were observed.
+    pub fn sample(&self, m: Metric) -> Option<Sample> {
+        let (from, to) = m.span();
+        let obs = |p: &PhaseReport| Observed {
+            at: p.at,
+            error_ms: p.error_ms,
+            source: p.source,
+        };
+        Some(Sample::between(
+            &obs(self.phase(from)?),
+            &obs(self.phase(to)?),
+        ))
+    }
+
+    /// Whether the run counts towards the metrics (it finished, passed or failed).
+    pub fn counted(&self) -> bool {
+        self.verdict != RunVerdict::Aborted
+    }
+}
+
+impl ScenarioReport {
+    /// Each counted run's value of a metric, in run order: `(run, sample)`.
+    pub fn samples(&self, m: Metric) -> Vec<(u32, Sample)> {
+        self.runs
+            .iter()
+            .filter(|r| r.counted())
+            .filter_map(|r| r.sample(m).map(|s| (r.run, s)))
+            .collect()
+    }
+
+    /// The runs whose value of the metric exceeds a threshold, with those values.
+    pub fn runs_over(&self, m: Metric, threshold: Dur) -> Vec<(u32, Dur)> {
+        self.samples(m)
+            .into_iter()
+            .filter(|(_, s)| s.value > threshold)
+            .map(|(run, s)| (run, s.value))
+            .collect()
+    }
+
+    /// The failures of runs that no expectation of the scenario names (aborted or interrupted
+    /// runs, phases missed by the scenario's `timeout`): `(run, failure)`.
+    pub fn unattributed_failures(&self) -> Vec<(u32, &str)> {
+        self.runs
+            .iter()
+            .flat_map(|r| r.failures.iter().map(move |f| (r.run, f.as_str())))
+            .filter(|(_, f)| !self.expectations.iter().any(|e| e.names(f)))
+            .collect()
+    }
+
+    /// The histogram of a metric, if any run produced it.
+    pub fn histogram(&self, m: Metric) -> Option<&MetricHistogram> {
+        self.histograms
+            .iter()
+            .find(|(x, _)| *x == m)
+            .map(|(_, h)| h)
+    }
 }
 
 fn metrics_in_order<S: Serializer>(
@@ -152,8 +232,10 @@ pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
                     runs_requested: *runs,
                     runs_finished: 0,
                     runs_failed: 0,
+                    api_errors: 0,
                     metrics: Vec::new(),
                     slos: Vec::new(),
+                    expectations: Vec::new(),
                     runs: Vec::new(),
                     histograms: Vec::new(),
                 });
@@ -252,6 +334,25 @@ pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
                     sr.aborted = Some(reason.clone());
                 }
             }
+            Event::RunDiscarded { scenario, run, .. } => {
+                open_runs.remove(&(scenario.clone(), *run));
+                fault_at.remove(&(scenario.clone(), *run));
+                if let Some(sr) = report.scenarios.iter_mut().find(|s| &s.name == scenario) {
+                    sr.runs.retain(|r| r.run != *run);
+                }
+            }
+            Event::SuiteResumed { .. } => {
+                finished = false;
+                report.aborted = None;
+                for sr in &mut report.scenarios {
+                    sr.aborted = None;
+                }
+            }
+            Event::ApiError { scenario, .. } => {
+                if let Some(sr) = report.scenarios.iter_mut().find(|s| &s.name == scenario) {
+                    sr.api_errors += 1;
+                }
+            }
             Event::SuiteFinished { .. } => finished = true,
         }
     }
@@ -329,4 +430,5 @@ fn judge_scenario(sr: &mut ScenarioReport, spec: &Scenario) {
     }
     sr.verdict = v;
     sr.histograms = hists.into_iter().collect();
+    sr.expectations = expect::judge(&spec.expect, &sr.runs);
 }

@@ -7,14 +7,15 @@ mod observe;
 pub mod preflight;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 pub use observe::{Baseline, Called, Snapshot, Tracker};
 
-use crate::cluster::{AsgLookup, Cluster, ClusterError, InstanceFilter, PodName};
+use crate::cluster::{
+    AsgLookup, Cluster, ClusterError, FaultKind, InstanceFilter, InstanceId, PodName,
+};
 use crate::journal::{Event, Sink, Victim};
 use crate::measure::Observed;
 use crate::scenario::{Demand, HealPolicy, Phase, Scenario};
@@ -37,17 +38,47 @@ pub enum RunError {
     Journal(#[from] std::io::Error),
 }
 
-/// Set from a signal handler; the runner stops at its next step.
-#[derive(Clone, Debug, Default)]
-pub struct StopFlag(Arc<AtomicBool>);
+/// Set from a signal handler; the runner stops at its next step, and a wait in progress ends
+/// at once.
+#[derive(Clone, Debug)]
+pub struct StopFlag(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for StopFlag {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+}
 
 impl StopFlag {
     pub fn raise(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.send_replace(true);
     }
 
     pub fn is_raised(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        *self.0.borrow()
+    }
+
+    /// Completes once the flag is raised.
+    pub async fn raised(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|raised| *raised).await;
+    }
+}
+
+/// Waits on the cluster's clock, or until the stop flag is raised.
+async fn pause<C: Cluster>(cluster: &mut C, d: Dur, stop: &StopFlag) -> Result<(), RunError> {
+    tokio::select! {
+        () = cluster.sleep(d) => Ok(()),
+        () = stop.raised() => Err(RunError::Interrupted),
+    }
+}
+
+/// Discards events: used to replay finished runs of a simulated scenario on resume.
+struct Discard;
+
+impl Sink for Discard {
+    fn emit(&mut self, _: &Event) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -64,7 +95,23 @@ pub fn scenario_seed(seed: u64, name: &str) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Runs every run of one scenario against `cluster`. Returns after the last run, or with the
+/// Where a scenario starts: at run 1, or (on resume) at a later run, with the finished runs
+/// replayed silently first when the backend is deterministic (the simulator), so that the
+/// cluster and the victim choice are where an uninterrupted suite would have them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Start {
+    pub first_run: u32,
+    pub replay: bool,
+}
+
+impl Start {
+    pub const FRESH: Start = Start {
+        first_run: 1,
+        replay: false,
+    };
+}
+
+/// Runs the runs of one scenario against `cluster`. Returns after the last run, or with the
 /// reason the scenario was aborted (already journaled).
 pub async fn run_scenario<C: Cluster>(
     cluster: &mut C,
@@ -74,12 +121,30 @@ pub async fn run_scenario<C: Cluster>(
     sink: &mut dyn Sink,
     stop: &StopFlag,
 ) -> Result<(), RunError> {
+    run_scenario_from(cluster, scenario, runs, seed, sink, stop, Start::FRESH).await
+}
+
+/// [`run_scenario`], starting where `start` says.
+pub async fn run_scenario_from<C: Cluster>(
+    cluster: &mut C,
+    scenario: &Scenario,
+    runs: u32,
+    seed: u64,
+    sink: &mut dyn Sink,
+    stop: &StopFlag,
+    start: Start,
+) -> Result<(), RunError> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(scenario_seed(seed, &scenario.name) ^ 0x5eed);
     let mut ctx = Context {
         scenario,
         lookup: preflight::asg_lookup(scenario),
     };
-    for run in 1..=runs {
+    if start.replay {
+        for run in 1..start.first_run.min(runs + 1) {
+            run_once(cluster, &mut ctx, run, &mut rng, &mut Discard, stop).await?;
+        }
+    }
+    for run in start.first_run.max(1)..=runs {
         match run_once(cluster, &mut ctx, run, &mut rng, sink, stop).await {
             Ok(()) => {}
             Err(e) => {
@@ -131,7 +196,7 @@ async fn run_once<C: Cluster>(
     }
 
     if run > 1 && !sc.cooldown.is_zero() {
-        cluster.sleep(sc.cooldown).await;
+        pause(cluster, sc.cooldown, stop).await?;
     }
     // Steady state, waiting for it (between runs the last recovery may still be finishing).
     // A throttled or briefly unreachable API is a reason to wait, not to give up.
@@ -150,7 +215,7 @@ async fn run_once<C: Cluster>(
                 sc.steady_state_timeout
             )));
         }
-        cluster.sleep(sc.poll_interval).await;
+        pause(cluster, sc.poll_interval, stop).await?;
     };
     let steady_at = cluster.now();
 
@@ -171,11 +236,25 @@ async fn run_once<C: Cluster>(
         source: crate::measure::Source::Harness,
     })?;
     check_stop(stop).await?;
-    let before = cluster.now();
-    for v in &victims {
-        cluster.inject(sc.fault, &v.instance).await?;
+    let mut before = cluster.now();
+    let mut after = before;
+    for (i, v) in victims.iter().enumerate() {
+        let (sent, received) = inject_once(
+            cluster,
+            sc.fault,
+            &v.instance,
+            sc.poll_interval,
+            stop,
+            sink,
+            &name,
+            run,
+        )
+        .await?;
+        if i == 0 {
+            before = sent;
+        }
+        after = received;
     }
-    let after = cluster.now();
     let half = after.since(before).as_millis() / 2;
     let fault = Observed::harness(before.saturating_add(Dur::from_millis(half)), half);
 
@@ -219,10 +298,27 @@ async fn run_once<C: Cluster>(
             break;
         }
         check_stop(stop).await?;
-        cluster.sleep(sc.poll_interval).await;
-        let snap = poll(cluster, sc, &tracker, ctx.lookup.as_ref()).await;
+        pause(cluster, sc.poll_interval, stop).await?;
+        let mut snap = poll(cluster, sc, &tracker, ctx.lookup.as_ref()).await;
         for (p, o) in tracker.update(&snap) {
             emit_phase(sink, p, o)?;
+        }
+        for e in std::mem::take(&mut snap.errors) {
+            ride_out(cluster, &e, sink, &name, run).await?;
+        }
+        // Stop conditions: anything beyond the victims degrading ends the suite.
+        let others = match &sc.service {
+            Some(svc) => cluster.pod_statuses(&svc.name).await.ok(),
+            None => None,
+        };
+        if let Some(why) = preflight::collateral(
+            task,
+            &victims,
+            tracker.baseline(),
+            snap.asg.as_ref().map(|(_, a)| a),
+            others.as_deref(),
+        ) {
+            return Err(RunError::Refused(format!("stop condition: {why}")));
         }
     }
 
@@ -297,6 +393,98 @@ fn should_heal(policy: HealPolicy, tracker: &Tracker) -> bool {
     }
 }
 
+/// Journals an API error the run rides out. A refused credential is refreshed once if the
+/// backend can; an error that waiting cannot fix ends the run.
+async fn ride_out<C: Cluster>(
+    cluster: &mut C,
+    e: &ClusterError,
+    sink: &mut dyn Sink,
+    scenario: &str,
+    run: u32,
+) -> Result<(), RunError> {
+    sink.emit(&Event::ApiError {
+        scenario: scenario.to_string(),
+        run,
+        at: cluster.now(),
+        error: crate::journal::ApiErrorRecord::of(e),
+    })?;
+    match e {
+        ClusterError::Unauthorized { .. } if cluster.refresh_auth().await => Ok(()),
+        ClusterError::Unauthorized { .. } | ClusterError::Fatal { .. } => {
+            Err(RunError::Cluster(e.clone()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Injects the fault exactly once. A throttled call had no effect and is retried with jittered
+/// backoff; after an ambiguous failure (5xx, reset) the instance is looked at first, and if the
+/// fault already landed it is never sent again. Returns when the landing call was sent and
+/// when its effect was known.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the run's context, passed through"
+)]
+async fn inject_once<C: Cluster>(
+    cluster: &mut C,
+    fault: FaultKind,
+    id: &InstanceId,
+    wait: Dur,
+    stop: &StopFlag,
+    sink: &mut dyn Sink,
+    scenario: &str,
+    run: u32,
+) -> Result<(Timestamp, Timestamp), RunError> {
+    const ATTEMPTS: u32 = 6;
+    let mut first_sent = None;
+    let mut attempt = 1;
+    loop {
+        check_stop(stop).await?;
+        let sent = cluster.now();
+        let first = *first_sent.get_or_insert(sent);
+        let e = match cluster.inject(fault, id).await {
+            Ok(()) => return Ok((sent, cluster.now())),
+            Err(e) => e,
+        };
+        ride_out(cluster, &e, sink, scenario, run).await?;
+        if !matches!(e, ClusterError::Throttled { .. }) {
+            if !fault.leaves_running() {
+                // A reboot leaves no trace to check: never risk a second one.
+                return Err(RunError::Cluster(e));
+            }
+            let landed = cluster
+                .describe_instances(&InstanceFilter::Ids(vec![id.clone()]))
+                .await
+                .is_ok_and(|i| {
+                    i.iter()
+                        .all(|i| i.state != crate::cluster::InstanceState::Running)
+                });
+            if landed {
+                return Ok((first, cluster.now()));
+            }
+        }
+        if attempt == ATTEMPTS {
+            return Err(RunError::Cluster(e));
+        }
+        // Exponential backoff from a tenth of the poll interval, with jitter derived from the
+        // clock (deterministic on the simulator).
+        let base = (wait.as_millis() / 10).max(100) << (attempt - 1).min(5);
+        let spread = cluster
+            .now()
+            .as_millis()
+            .unsigned_abs()
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            >> 40;
+        pause(
+            cluster,
+            Dur::from_millis(base / 2 + spread % (base / 2 + 1)),
+            stop,
+        )
+        .await?;
+        attempt += 1;
+    }
+}
+
 /// `pod replace` is safe to repeat (it marks and kills), but a throttled or unreachable
 /// scheduler is simply asked again after a poll interval.
 async fn replace_with_retry<C: Cluster>(
@@ -314,7 +502,7 @@ async fn replace_with_retry<C: Cluster>(
             Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
                 attempt += 1;
                 check_stop(stop).await?;
-                cluster.sleep(wait).await;
+                pause(cluster, wait, stop).await?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -328,16 +516,22 @@ async fn poll<C: Cluster>(
     tracker: &Tracker,
     lookup: Option<&AsgLookup>,
 ) -> Snapshot {
-    /// Times one call.
+    let mut snap = Snapshot::default();
+    // Times one call; a failure is kept for the journal.
     macro_rules! timed {
         ($call:expr) => {{
             let sent = cluster.now();
             let r = $call.await;
             let received = cluster.now();
-            r.ok().map(|v| (Called { sent, received }, v))
+            match r {
+                Ok(v) => Some((Called { sent, received }, v)),
+                Err(e) => {
+                    snap.errors.push(e);
+                    None
+                }
+            }
         }};
     }
-    let mut snap = Snapshot::default();
     let aws_pending = [
         Phase::InstanceTerminated,
         Phase::ReplacementLaunched,
@@ -366,13 +560,18 @@ async fn poll<C: Cluster>(
                 .map(|m| m.id.clone())
                 .filter(|id| !known.contains(id))
                 .collect();
-            if !fresh.is_empty()
-                && let Ok(more) = cluster
+            if !fresh.is_empty() {
+                match cluster
                     .describe_instances(&InstanceFilter::Ids(fresh))
                     .await
-                && let Some((_, list)) = &mut snap.ec2
-            {
-                list.extend(more);
+                {
+                    Ok(more) => {
+                        if let Some((_, list)) = &mut snap.ec2 {
+                            list.extend(more);
+                        }
+                    }
+                    Err(e) => snap.errors.push(e),
+                }
             }
             snap.asg = Some((called, asg));
         }
@@ -387,7 +586,10 @@ async fn poll<C: Cluster>(
         for pod in tracker.victims().filter_map(|v| v.pod.clone()) {
             match cluster.pod_info(&svc.name, &pod).await {
                 Ok(p) => pods.push(p),
-                Err(_) => ok = false,
+                Err(e) => {
+                    snap.errors.push(e);
+                    ok = false;
+                }
             }
         }
         let received = cluster.now();

@@ -9,8 +9,8 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cluster::{
-    ActivityObs, ActivityStatus, AgentId, AgentObs, AsgObs, FaultKind, InstanceId, InstanceObs,
-    InstanceState, LifecycleState, PlanObs, PodObs, TaskId, TaskState,
+    ActivityObs, ActivityStatus, AgentId, AgentObs, AsgObs, ClusterError, FaultKind, InstanceId,
+    InstanceObs, InstanceState, LifecycleState, PlanObs, PodObs, TaskId, TaskState,
 };
 use crate::journal::{Replacement, Victim};
 use crate::measure::{Observed, Source};
@@ -45,6 +45,8 @@ pub struct Snapshot {
     /// Pod info of each victim's pod, in victim order.
     pub pods: Option<(Called, Vec<PodObs>)>,
     pub recovery: Option<(Called, PlanObs)>,
+    /// The calls of this poll that failed (throttling, 5xx, …): ridden out, and journaled.
+    pub errors: Vec<ClusterError>,
 }
 
 /// Everything known about one victim.
@@ -104,6 +106,10 @@ impl Tracker {
             prev: [fault_sent; 6],
             run_phases: BTreeMap::new(),
         }
+    }
+
+    pub fn baseline(&self) -> &Baseline {
+        &self.baseline
     }
 
     pub fn victims(&self) -> impl Iterator<Item = &Victim> {
@@ -409,22 +415,30 @@ impl Tracker {
     }
 
     fn on_recovery(&mut self, now: Timestamp, plan: &PlanObs) {
-        let poll = Observed::between_polls(self.prev[PLAN], now, Source::PollScheduler);
         let task = self.task.clone();
         for t in &mut self.tracks {
             if t.phases.contains_key(&Phase::RecoveryComplete) {
                 continue;
             }
             let Some(pod) = &t.victim.pod else { continue };
+            // A recovery only completes after the task runs again: that bounds the bracket
+            // from below even when the plan was not polled before.
+            let Some(running) = t.phases.get(&Phase::TaskRunning) else {
+                continue;
+            };
+            let after = Timestamp::from_millis(running.at.as_millis() - running.error_ms as i64);
             let step_name = format!("{pod}:[{task}]");
             let complete = plan.steps().any(|s| {
                 s.name == step_name
                     && !self.baseline.recovery_steps.contains(&s.id)
                     && s.status == crate::cluster::PlanStatus::Complete
             });
-            // A recovery only completes after the task runs again.
-            if complete && t.phases.contains_key(&Phase::TaskRunning) {
-                t.phases.insert(Phase::RecoveryComplete, poll);
+            if complete {
+                let lo = self.prev[PLAN].max(after);
+                t.phases.insert(
+                    Phase::RecoveryComplete,
+                    Observed::between_polls(lo, now, Source::PollScheduler),
+                );
             }
         }
     }

@@ -178,6 +178,12 @@ pub async fn select_victims<C: Cluster>(
     for inst in instances {
         victims.push(victim_chain(cluster, scenario, asg, agents, inst).await?);
     }
+    let pods = victims.iter().filter(|v| v.pod.is_some()).count();
+    if pods > 1 && !t.allow_multiple_pods {
+        return Err(RunError::Refused(format!(
+            "this run would take down {pods} pods of the service at once; refusing (hint: set `target.allow_multiple_pods: true` if that is the point)"
+        )));
+    }
     Ok(victims)
 }
 
@@ -208,6 +214,17 @@ async fn victim_chain<C: Cluster>(
         .private_ip
         .as_ref()
         .and_then(|ip| agents.iter().find(|a| &a.hostname == ip && a.active));
+    if let Some(tag) = scenario.asg.as_ref().and_then(|a| a.opt_in_tag.as_ref())
+        && !inst
+            .tags
+            .iter()
+            .any(|(k, v)| k == &tag.key && v == &tag.value)
+    {
+        return Err(RunError::Refused(format!(
+            "instance {} lacks the opt-in tag {}={}; refusing to touch it",
+            inst.id, tag.key, tag.value
+        )));
+    }
     if agent.is_some_and(|a| a.public) {
         return Err(RunError::Refused(format!(
             "instance {} runs a public agent; refusing to touch it",
@@ -247,6 +264,58 @@ async fn victim_chain<C: Cluster>(
     })
 }
 
+/// A stop condition: something beyond the victims degraded during the run (another pod's task
+/// left RUNNING, another group member left InService). The suite must stop at once.
+pub fn collateral(
+    task: &str,
+    victims: &[Victim],
+    baseline: &Baseline,
+    asg: Option<&AsgObs>,
+    pods: Option<&[crate::cluster::PodObs]>,
+) -> Option<String> {
+    if let Some(pods) = pods {
+        for pod in pods {
+            if victims.iter().any(|v| v.pod.as_ref() == Some(&pod.name)) {
+                continue;
+            }
+            match pod.task(task) {
+                Some(t) if t.state == Some(TaskState::Running) => {}
+                Some(t) => {
+                    return Some(format!(
+                        "{} left RUNNING ({}) although the fault was not aimed at it",
+                        t.name,
+                        t.state.map_or("<UNKNOWN>", TaskState::as_str)
+                    ));
+                }
+                None => return Some(format!("{} lost its {task} task", pod.name)),
+            }
+        }
+    }
+    if let Some(asg) = asg {
+        for id in &baseline.asg_members {
+            if victims.iter().any(|v| &v.instance == id) {
+                continue;
+            }
+            match asg.instances.iter().find(|m| &m.id == id) {
+                Some(m) if m.lifecycle == LifecycleState::InService => {}
+                Some(m) => {
+                    return Some(format!(
+                        "{id} of ASG {} left InService ({}) although the fault was not aimed at it",
+                        asg.name, m.lifecycle
+                    ));
+                }
+                None => {
+                    return Some(format!(
+                        "{id} left ASG {} although the fault was not aimed at it",
+                        asg.name
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
 /// The ids that exist before the fault.
 pub fn baseline(
     asg: Option<&AsgObs>,
@@ -267,5 +336,90 @@ pub fn baseline(
 impl From<ClusterError> for RunError {
     fn from(e: ClusterError) -> Self {
         RunError::Cluster(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{AsgMemberObs, PodObs, TaskId, TaskObs};
+
+    fn pod(name: &str, state: TaskState) -> PodObs {
+        PodObs {
+            name: PodName::new(name),
+            tasks: vec![TaskObs {
+                name: format!("{name}-server"),
+                id: TaskId::new(format!("t-{name}")),
+                state: Some(state),
+                agent: None,
+                status_time: None,
+            }],
+        }
+    }
+
+    fn victim() -> Victim {
+        Victim {
+            instance: InstanceId::new("i-1"),
+            private_ip: None,
+            asg: None,
+            agent: None,
+            pod: Some(PodName::new("node-4")),
+            task: None,
+        }
+    }
+
+    fn asg(states: &[(&str, LifecycleState)]) -> AsgObs {
+        AsgObs {
+            name: "g".into(),
+            desired_capacity: states.len() as u32,
+            min_size: 0,
+            max_size: 9,
+            tags: vec![],
+            instances: states
+                .iter()
+                .map(|(id, l)| AsgMemberObs {
+                    id: InstanceId::new(id),
+                    lifecycle: *l,
+                    healthy: true,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_victim_may_degrade_nothing_else_may() {
+        let base = Baseline {
+            asg_members: ["i-1", "i-2"].into_iter().map(InstanceId::new).collect(),
+            ..Baseline::default()
+        };
+        let v = [victim()];
+        let fine_pods = [
+            pod("node-3", TaskState::Running),
+            pod("node-4", TaskState::Lost),
+        ];
+        let fine_asg = asg(&[
+            ("i-1", LifecycleState::Terminating),
+            ("i-2", LifecycleState::InService),
+        ]);
+        assert_eq!(
+            collateral("server", &v, &base, Some(&fine_asg), Some(&fine_pods)),
+            None
+        );
+
+        let bad_pods = [
+            pod("node-3", TaskState::Lost),
+            pod("node-4", TaskState::Lost),
+        ];
+        let why = collateral("server", &v, &base, None, Some(&bad_pods)).unwrap();
+        assert!(why.contains("node-3-server left RUNNING (LOST)"), "{why}");
+
+        let bad_asg = asg(&[
+            ("i-1", LifecycleState::Terminating),
+            ("i-2", LifecycleState::Terminating),
+        ]);
+        let why = collateral("server", &v, &base, Some(&bad_asg), None).unwrap();
+        assert!(why.contains("i-2"), "{why}");
+        let gone = asg(&[("i-1", LifecycleState::InService)]);
+        assert!(collateral("server", &v, &base, Some(&gone), None).is_some());
     }
 }

@@ -2,7 +2,7 @@
 //! how to heal, what recovery is expected, the SLOs) — the model here, parsing and validation
 //! in [`parse`], YAML source locations in [`locate`].
 
-mod locate;
+pub(crate) mod locate;
 pub mod parse;
 
 use std::fmt;
@@ -105,6 +105,9 @@ pub struct AsgSelector {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<Tag>,
+    /// Only instances carrying this tag are ever hit (an opt-in the cluster's owners set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_in_tag: Option<Tag>,
 }
 
 /// An EC2 / Auto Scaling tag.
@@ -134,6 +137,11 @@ pub struct Target {
     /// The most instances this scenario may ever hit at once; `count` above it is refused.
     #[serde(default = "one")]
     pub blast_radius: u32,
+    /// Allow one run to take down more than one pod of the service (e.g. `count: 2` on
+    /// agents that each run a Cassandra node). Off by default: two Cassandra nodes down at once
+    /// can lose quorum.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_multiple_pods: bool,
 }
 
 fn one() -> u32 {

@@ -59,7 +59,7 @@ impl fmt::Display for Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic at `at`, splitting a `…; hint: …` message into message and hint.
-    fn new(file: &Path, source: &str, at: LineCol, message: impl Into<String>) -> Self {
+    pub(crate) fn new(file: &Path, source: &str, at: LineCol, message: impl Into<String>) -> Self {
         let message = message.into();
         let (message, hint) = match message.split_once("; hint: ") {
             Some((m, h)) => (m.to_string(), Some(h.to_string())),
@@ -79,7 +79,7 @@ impl Diagnostic {
         }
     }
 
-    fn with_hint(mut self, hint: &str) -> Self {
+    pub(crate) fn with_hint(mut self, hint: &str) -> Self {
         if self.hint.is_none() {
             self.hint = Some(hint.to_string());
         }
@@ -196,52 +196,16 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Loaded>, LoadError> {
 /// Parses and validates one scenario file.
 pub fn parse_scenario(file: &Path, bytes: &[u8]) -> Result<Scenario, Vec<Diagnostic>> {
     let top = LineCol { line: 1, column: 1 };
-    let source = match std::str::from_utf8(bytes) {
+    let source = input_text(
+        file,
+        bytes,
+        "scenario files are YAML text; is this the right file?",
+        "a scenario needs at least `name`, `target` and `fault`; see `chaos-harness schema`",
+    )
+    .map_err(|d| vec![d])?;
+    let scenario: Scenario = match from_yaml(source) {
         Ok(s) => s,
-        Err(e) => {
-            let line = bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                + 1;
-            return Err(vec![
-                Diagnostic::new(
-                    file,
-                    "",
-                    LineCol { line, column: 1 },
-                    "the file is not UTF-8 text",
-                )
-                .with_hint("scenario files are YAML text; is this the right file?"),
-            ]);
-        }
-    };
-    if source.trim().is_empty() {
-        return Err(vec![
-            Diagnostic::new(file, source, top, "the file is empty")
-                .with_hint("a scenario needs at least `name`, `target` and `fault`; see `chaos-harness schema`"),
-        ]);
-    }
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = 32;
-    budget.max_nodes = 20_000;
-    budget.max_reader_input_bytes = Some(1 << 20);
-    let options = serde_saphyr::options! { budget: Some(budget) };
-    let scenario: Scenario = match serde_saphyr::from_str_with_options(source, options) {
-        Ok(s) => s,
-        Err(err) => {
-            let at = err
-                .location()
-                .filter(|l| l.line() > 0)
-                .map_or(top, |l| LineCol {
-                    line: l.line() as usize,
-                    column: l.column() as usize,
-                });
-            let message = DefaultMessageFormatter.format_message(&err).into_owned();
-            let hint = hint_for(&message);
-            return Err(vec![
-                Diagnostic::new(file, source, at, message).with_hint(hint),
-            ]);
-        }
+        Err(err) => return Err(vec![yaml_error(file, source, &err, SCHEMA_REF)]),
     };
     let locator = Locator::new(source);
     let problems = check(&scenario);
@@ -273,24 +237,106 @@ pub fn diagnose_at(file: &Path, path: &[&str], message: &str) -> Diagnostic {
     Diagnostic::new(file, &source, at, message)
 }
 
+/// The text of an input file: refuses bytes that are not UTF-8 (pointing at the first bad
+/// one) and a file with nothing but white space.
+pub(crate) fn input_text<'a>(
+    file: &Path,
+    bytes: &'a [u8],
+    not_text_hint: &str,
+    empty_hint: &str,
+) -> Result<&'a str, Diagnostic> {
+    let source = match std::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let good = &bytes[..e.valid_up_to()];
+            let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let at = LineCol {
+                line: good.iter().filter(|&&b| b == b'\n').count() + 1,
+                column: String::from_utf8_lossy(&good[line_start..]).chars().count() + 1,
+            };
+            return Err(Diagnostic::new(
+                file,
+                "",
+                at,
+                format!(
+                    "the file is not UTF-8 text (byte 0x{:02x} at offset {})",
+                    bytes[e.valid_up_to()],
+                    e.valid_up_to()
+                ),
+            )
+            .with_hint(not_text_hint));
+        }
+    };
+    if source.trim().is_empty() {
+        return Err(Diagnostic::new(
+            file,
+            source,
+            LineCol { line: 1, column: 1 },
+            if source.is_empty() {
+                "the file is empty"
+            } else {
+                "the file holds only white space"
+            },
+        )
+        .with_hint(empty_hint));
+    }
+    Ok(source)
+}
+
+/// Where scenario keys are documented, for hints.
+const SCHEMA_REF: &str = "`chaos-harness schema`";
+
+/// Deserializes one small YAML input file (a scenario or a profile): shallow nesting, few
+/// nodes, at most 1 MiB, so that a wrong or hostile file fails fast.
+pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(
+    source: &str,
+) -> Result<T, serde_saphyr::Error> {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = 32;
+    budget.max_nodes = 20_000;
+    budget.max_reader_input_bytes = Some(1 << 20);
+    let options = serde_saphyr::options! { budget: Some(budget) };
+    serde_saphyr::from_str_with_options(source, options)
+}
+
+/// A diagnostic for an error of the YAML deserializer, at its location, with a hint;
+/// `reference` names where the keys are documented.
+pub(crate) fn yaml_error(
+    file: &Path,
+    source: &str,
+    err: &serde_saphyr::Error,
+    reference: &str,
+) -> Diagnostic {
+    let at = err
+        .location()
+        .filter(|l| l.line() > 0)
+        .map_or(LineCol { line: 1, column: 1 }, |l| LineCol {
+            line: l.line() as usize,
+            column: l.column() as usize,
+        });
+    let message = DefaultMessageFormatter.format_message(err).into_owned();
+    let hint = hint_for(&message, reference);
+    Diagnostic::new(file, source, at, message).with_hint(&hint)
+}
+
 /// A hint for the deserializer's own messages.
-fn hint_for(message: &str) -> &'static str {
+fn hint_for(message: &str, reference: &str) -> String {
     if message.contains("unknown field") {
-        "check the spelling; `chaos-harness schema` lists every key"
+        format!("check the spelling; {reference} lists every key")
     } else if message.contains("unknown variant") {
-        "use one of the values listed above"
+        "use one of the values listed above".into()
     } else if message.contains("duplicate") {
-        "each key may appear once; remove one of them"
+        "each key may appear once; remove one of them".into()
     } else if message.contains("missing field") {
-        "add the key; `chaos-harness schema` shows what each one means"
+        format!("add the key; {reference} shows what each one means")
     } else if message.contains("tab") {
-        "indent YAML with spaces, not tabs"
+        "indent YAML with spaces, not tabs".into()
     } else if message.contains("budget") || message.contains("limit") {
-        "scenario files are small; is this the right file?"
+        "input files are small; is this the right file?".into()
     } else if message.contains("invalid type") {
-        "check the value's type against `chaos-harness schema`"
+        format!("check the value's type against {reference}")
     } else {
-        "check the YAML syntax around this position"
+        "check the YAML syntax around this position".into()
     }
 }
 
@@ -343,6 +389,11 @@ fn check(s: &Scenario) -> Vec<Problem> {
         && asg.name.is_some() == asg.tag.is_some()
     {
         err(at_value(yaml_path!["asg"]), "`asg` needs exactly one of `name` or `tag`; hint: e.g. `asg: {name: dcos-private-agents}`".into());
+    }
+    if let Some(t) = s.asg.as_ref().and_then(|a| a.opt_in_tag.as_ref())
+        && t.key.is_empty()
+    {
+        err(at_value(yaml_path!["asg", "opt_in_tag"]), "the opt-in tag has an empty key; hint: e.g. `opt_in_tag: {key: chaos-harness/opt-in, value: \"true\"}`".into());
     }
     check_target(s, &s.target, &mut err);
     if s.heal.replaces() && s.service.is_none() {

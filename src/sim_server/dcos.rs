@@ -16,11 +16,13 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Shared, World, text_response};
+use super::{Shared, TokenCheck, World, text_response};
 use crate::cluster::sim::profile::{Topology, parse_cidr};
+use crate::cluster::sim::{ApiFault, InjectedFault};
 use crate::cluster::{
-    AgentObs, ClusterError, PlanObs, PlanStatus, PodName, PodObs, TaskObs, TaskState,
+    AgentObs, Api, ClusterError, PlanObs, PlanStatus, PodName, PodObs, TaskObs, TaskState,
 };
+use crate::time::Timestamp;
 
 /// What Admin Router (openresty) answers without a valid token.
 const UNAUTHORIZED_HTML: &str = "<html>\r\n<head><title>401 Authorization Required</title></head>\r\n\
@@ -29,8 +31,9 @@ const UNAUTHORIZED_HTML: &str = "<html>\r\n<head><title>401 Authorization Requir
 
 const SERVICE_NOT_FOUND: &str = "404 Not Found: service not found.";
 
-/// `Authorization: token=<T>` or `Bearer <T>`, or the `dcos-acs-auth-cookie` cookie.
-fn authorized(headers: &HeaderMap, token: &str) -> bool {
+/// The tokens a request presents: `Authorization: token=<T>` or `Bearer <T>`, and the
+/// `dcos-acs-auth-cookie` cookie.
+pub(super) fn presented_tokens(headers: &HeaderMap) -> Vec<&str> {
     let header = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -39,18 +42,47 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
             v.strip_prefix("token=")
                 .or_else(|| v.strip_prefix("Bearer "))
         })
-        .is_some_and(|t| t.trim() == token);
-    let cookie = headers
+        .map(str::trim);
+    let cookies = headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .any(|(k, v)| k == "dcos-acs-auth-cookie" && v == token);
-    header || cookie
+        .filter(|(k, _)| *k == "dcos-acs-auth-cookie")
+        .map(|(_, v)| v);
+    header.into_iter().chain(cookies).collect()
 }
 
-fn unauthorized() -> Response {
+/// Admin Router's token check: 401 for a missing, unknown or expired token. An expired one
+/// is an injected API fault (`token_expires_after`) and is recorded as such.
+fn admit(
+    w: &mut World,
+    headers: &HeaderMap,
+    api: Api,
+    operation: impl FnOnce() -> String,
+) -> Result<(), Response> {
+    let now = Timestamp::now();
+    match w.check_token(&presented_tokens(headers), now) {
+        TokenCheck::Accepted => Ok(()),
+        TokenCheck::Refused => Err(unauthorized()),
+        TokenCheck::Expired => {
+            if let Some(f) = &mut w.faults {
+                f.record(InjectedFault {
+                    at: now,
+                    api,
+                    operation: operation(),
+                    fault: ApiFault::TokenExpired,
+                    status: Some(401),
+                    delay: None,
+                });
+            }
+            Err(unauthorized())
+        }
+    }
+}
+
+pub(super) fn unauthorized() -> Response {
     (
         StatusCode::UNAUTHORIZED,
         [(WWW_AUTHENTICATE, "oauthjwt"), (CONTENT_TYPE, "text/html")],
@@ -110,7 +142,8 @@ pub(super) async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
             "Request body must carry `uid` with `password` or `token`, or an OIDC `token`",
         );
     }
-    Json(json!({"token": shared.token})).into_response()
+    let token = shared.with_world(|w| w.issue_token(Timestamp::now()));
+    Json(json!({"token": token})).into_response()
 }
 
 // ----- Mesos master ------------------------------------------------------------------------
@@ -126,10 +159,12 @@ pub(super) async fn slaves(
     headers: HeaderMap,
     Query(q): Query<SlavesQuery>,
 ) -> Response {
-    if !authorized(&headers, &shared.token) {
-        return unauthorized();
-    }
-    let body = shared.with_world(|w| {
+    shared.with_world(|w| {
+        if let Err(refused) = admit(w, &headers, Api::Mesos, || {
+            "GET /mesos/master/slaves".into()
+        }) {
+            return refused;
+        }
         let busy = busy_agents(w);
         let region = w.sim.profile().topology.region.clone();
         let slaves: Vec<Value> = w
@@ -142,9 +177,8 @@ pub(super) async fn slaves(
                 agent_json(a, busy.contains(a.id.as_str()), &region, zone)
             })
             .collect();
-        json!({"slaves": slaves, "recovered_slaves": []})
-    });
-    Json(body).into_response()
+        Json(json!({"slaves": slaves, "recovered_slaves": []})).into_response()
+    })
 }
 
 /// The zone of the subnet an IP belongs to (an agent's hostname is its host's private IP).
@@ -274,7 +308,7 @@ fn agent_json(a: &AgentObs, busy: bool, region: &str, zone: Option<&str>) -> Val
 
 /// `"cassandra/v1/pod/status"` → `("cassandra", "pod/status")`; folders are allowed
 /// (`"dev/cassandra/v1/plans"`).
-fn split_service(rest: &str) -> Option<(&str, &str)> {
+pub(super) fn split_service(rest: &str) -> Option<(&str, &str)> {
     if let Some(i) = rest.find("/v1/") {
         return Some((&rest[..i], &rest[i + 4..]));
     }
@@ -298,10 +332,14 @@ pub(super) async fn service_post(
 }
 
 fn scheduler(shared: &Shared, method: Method, rest: &str, headers: &HeaderMap) -> Response {
-    if !authorized(headers, &shared.token) {
-        return unauthorized();
-    }
     shared.with_world(|w| {
+        let call = || {
+            let call = split_service(rest).map_or(rest, |(_, call)| call);
+            format!("{method} {call}")
+        };
+        if let Err(refused) = admit(w, headers, Api::Scheduler, call) {
+            return refused;
+        }
         let own = w.sim.service().to_string();
         let Some((svc, path)) = split_service(rest) else {
             return if rest.trim_matches('/') == own {
@@ -604,19 +642,19 @@ mod tests {
     #[test]
     fn tokens_in_header_or_cookie() {
         let mut h = HeaderMap::new();
-        assert!(!authorized(&h, "t"));
+        assert!(presented_tokens(&h).is_empty());
         h.insert(AUTHORIZATION, HeaderValue::from_static("token=t"));
-        assert!(authorized(&h, "t"));
+        assert_eq!(presented_tokens(&h), ["t"]);
         h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer t"));
-        assert!(authorized(&h, "t"));
+        assert_eq!(presented_tokens(&h), ["t"]);
         h.insert(AUTHORIZATION, HeaderValue::from_static("token=other"));
-        assert!(!authorized(&h, "t"));
+        assert_eq!(presented_tokens(&h), ["other"]);
         h.remove(AUTHORIZATION);
         h.insert(
             COOKIE,
             HeaderValue::from_static("a=b; dcos-acs-auth-cookie=t"),
         );
-        assert!(authorized(&h, "t"));
+        assert_eq!(presented_tokens(&h), ["t"]);
     }
 
     #[test]

@@ -8,12 +8,18 @@
 //! - [`dcos`]: Admin Router's view of the cluster: ACS login, the Mesos master's `/slaves`,
 //!   the dcos-commons scheduler under `/service/<name>/v1/…`;
 //! - [`xml`]: the escaping XML writer;
+//! - [`faults`]: the profile's API faults on the wire (throttling, 5xx, resets, slow answers,
+//!   refused tokens, an unreachable scheduler);
 //! - here: configuration, the shared world (a [`Sim`] advanced to the wall clock on every
 //!   request and every ~100 ms), the truth log and the server's lifecycle.
+//!
+//! Every injected API fault is also written to the truth log, as a line of kind `api_fault`
+//! (see [`InjectedFault::truth`]), and [`SimServer::api_faults`] returns them in-process.
 
 mod autoscaling;
 mod dcos;
 mod ec2;
+mod faults;
 mod query;
 mod xml;
 
@@ -37,7 +43,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::cluster::ClusterError;
-use crate::cluster::sim::{Profile, Sim, TruthEvent};
+use crate::cluster::sim::{ApiFaultInjector, InjectedFault, Profile, Sim, TruthEvent};
 use crate::time::Timestamp;
 use query::{Params, Scope, Service};
 
@@ -84,23 +90,34 @@ struct TruthLog {
     path: PathBuf,
     out: BufWriter<File>,
     written: usize,
+    faults_written: usize,
     failed: Option<io::Error>,
 }
 
 impl TruthLog {
-    fn write_new(&mut self, truth: &[TruthEvent]) {
-        if self.written >= truth.len() {
+    /// Appends the model's new events, then the new API faults (which happened at the
+    /// current instant, after every event the model has processed).
+    fn write_new(&mut self, truth: &[TruthEvent], faults: &[InjectedFault]) {
+        if self.written >= truth.len() && self.faults_written >= faults.len() {
             return;
         }
-        let new = &truth[self.written..];
+        let new = truth[self.written.min(truth.len())..]
+            .iter()
+            .cloned()
+            .chain(
+                faults[self.faults_written.min(faults.len())..]
+                    .iter()
+                    .map(InjectedFault::truth),
+            );
         self.written = truth.len();
+        self.faults_written = faults.len();
         if self.failed.is_some() {
             return;
         }
         let result = new
-            .iter()
+            .into_iter()
             .try_for_each(|ev| {
-                serde_json::to_writer(&mut self.out, ev).map_err(io::Error::other)?;
+                serde_json::to_writer(&mut self.out, &ev).map_err(io::Error::other)?;
                 self.out.write_all(b"\n")
             })
             .and_then(|()| self.out.flush());
@@ -121,10 +138,31 @@ pub(crate) struct World {
     requests: u64,
     /// The Auto Scaling group's `CreatedTime` (before its first instance launched).
     pub(crate) asg_created: Timestamp,
+    /// The profile's API faults, if any.
+    pub(crate) faults: Option<ApiFaultInjector>,
+    /// Every DC/OS token issued, with when: the configured one at start, one per login when
+    /// tokens expire.
+    tokens: Vec<(String, Timestamp)>,
+}
+
+/// Whether a request's DC/OS token is accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenCheck {
+    Accepted,
+    /// An issued token, past `token_expires_after`.
+    Expired,
+    /// No token, or one never issued.
+    Refused,
 }
 
 impl World {
-    fn new(profile: &Profile, seed: u64, start: Timestamp, log: Option<TruthLog>) -> World {
+    fn new(
+        profile: &Profile,
+        seed: u64,
+        start: Timestamp,
+        log: Option<TruthLog>,
+        token: &str,
+    ) -> World {
         let sim = Sim::new(profile, seed, start);
         let first_launch = sim
             .all_instances()
@@ -138,7 +176,49 @@ impl World {
             sim,
             log,
             requests: 0,
+            faults: profile
+                .api_faults
+                .as_ref()
+                .map(|f| ApiFaultInjector::new(f, seed, start)),
+            tokens: vec![(token.to_string(), start)],
         }
+    }
+
+    /// Checks the tokens a request presents (header and cookie) at `now`.
+    pub(crate) fn check_token(&self, presented: &[&str], now: Timestamp) -> TokenCheck {
+        let mut expired = false;
+        for (token, issued) in &self.tokens {
+            if presented.contains(&token.as_str()) {
+                match &self.faults {
+                    Some(f) if f.token_expired(*issued, now) => expired = true,
+                    _ => return TokenCheck::Accepted,
+                }
+            }
+        }
+        if expired {
+            TokenCheck::Expired
+        } else {
+            TokenCheck::Refused
+        }
+    }
+
+    /// Whether the request's token is accepted now.
+    pub(crate) fn token_accepted(&self, headers: &HeaderMap, now: Timestamp) -> bool {
+        self.check_token(&dcos::presented_tokens(headers), now) == TokenCheck::Accepted
+    }
+
+    /// The token a login returns: the configured one, or a fresh one when tokens expire.
+    pub(crate) fn issue_token(&mut self, now: Timestamp) -> String {
+        let expiring = self
+            .faults
+            .as_ref()
+            .is_some_and(|f| f.spec().token_expires_after.is_some());
+        if !expiring {
+            return self.tokens[0].0.clone();
+        }
+        let token = format!("{}.{}", self.tokens[0].0, self.tokens.len());
+        self.tokens.push((token.clone(), now));
+        token
     }
 
     /// Moves the model to `t` (never backwards).
@@ -148,7 +228,8 @@ impl World {
 
     fn write_truth(&mut self) {
         if let Some(log) = &mut self.log {
-            log.write_new(self.sim.truth());
+            let faults = self.faults.as_ref().map_or(&[][..], |f| f.injected());
+            log.write_new(self.sim.truth(), faults);
         }
     }
 
@@ -162,7 +243,8 @@ impl World {
 /// State shared by every handler.
 pub(crate) struct Shared {
     world: Mutex<World>,
-    pub(crate) token: String,
+    /// The profile has `api_faults` (read without the lock).
+    api_faults: bool,
 }
 
 impl Shared {
@@ -212,14 +294,15 @@ impl SimService {
                 })?),
                 path: path.clone(),
                 written: 0,
+                faults_written: 0,
                 failed: None,
             }),
         };
-        let world = World::new(&cfg.profile, cfg.seed, Timestamp::now(), log);
+        let world = World::new(&cfg.profile, cfg.seed, Timestamp::now(), log, &cfg.token);
         Ok(SimService {
             shared: Arc::new(Shared {
                 world: Mutex::new(world),
-                token: cfg.token,
+                api_faults: cfg.profile.api_faults.is_some(),
             }),
             lifetime: cfg.lifetime,
         })
@@ -236,6 +319,10 @@ impl SimService {
                 get(dcos::service_get).post(dcos::service_post),
             )
             .fallback(not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                self.shared.clone(),
+                faults::inject,
+            ))
             .with_state(self.shared.clone())
     }
 
@@ -249,7 +336,10 @@ impl SimService {
         let (stop_tick, tick_stopped) = watch::channel(false);
         let ticker = tokio::spawn(tick(self.shared.clone(), tick_stopped));
         let (drain, drained) = oneshot::channel::<()>();
-        let server = axum::serve(listener, self.router())
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<faults::ConnHandle>();
+        let server = axum::serve(faults::ResetListener(listener), app)
             .with_graceful_shutdown(async move {
                 let _ = drained.await;
             })
@@ -349,6 +439,13 @@ impl SimServer {
     /// The model's truth so far (advanced to now).
     pub fn truth(&self) -> Vec<TruthEvent> {
         self.shared.with_world(|w| w.sim.truth().to_vec())
+    }
+
+    /// Every API fault injected so far, in order (empty without the profile's `api_faults`).
+    pub fn api_faults(&self) -> Vec<InjectedFault> {
+        self.shared
+            .with_world(|w| w.faults.as_ref().map(|f| f.injected().to_vec()))
+            .unwrap_or_default()
     }
 
     /// Stops the server and waits until it has stopped and flushed its truth log.
@@ -489,20 +586,7 @@ async fn aws_query(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut pairs = uri.query().map(query::decode_form).unwrap_or_default();
-    pairs.extend(query::decode_form(&String::from_utf8_lossy(&body)));
-    let params = Params::new(pairs);
-    let scope = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(Scope::parse);
-    let service = match &scope {
-        Some(s) => s.service().ok_or_else(|| s.service.clone()),
-        None => params
-            .get("Version")
-            .and_then(Service::from_version)
-            .ok_or_else(String::new),
-    };
+    let (params, service) = query_service(&uri, &headers, &body);
     shared.with_world(|w| {
         let rid = w.request_id();
         match service {
@@ -527,6 +611,27 @@ async fn aws_query(
             }
         }
     })
+}
+
+/// A query request's parameters (query string and form body) and its service: by the SigV4
+/// credential scope, else by `Version`; `Err` holds an unknown scope's service name (empty
+/// when nothing names one).
+fn query_service(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> (Params, Result<Service, String>) {
+    let mut pairs = uri.query().map(query::decode_form).unwrap_or_default();
+    pairs.extend(query::decode_form(&String::from_utf8_lossy(body)));
+    let params = Params::new(pairs);
+    let scope = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Scope::parse);
+    let service = match &scope {
+        Some(s) => s.service().ok_or_else(|| s.service.clone()),
+        None => params
+            .get("Version")
+            .and_then(Service::from_version)
+            .ok_or_else(String::new),
+    };
+    (params, service)
 }
 
 async fn not_found() -> Response {

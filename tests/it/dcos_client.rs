@@ -95,6 +95,7 @@ fn with_server(token: &str, test: impl AsyncFnOnce(DcosClient)) {
             token: Some(Secret::new(token)),
             ssl_verify: SslVerify::System,
             origin: "test".into(),
+            login: None,
         };
         test(DcosClient::new(&cfg).unwrap()).await;
         server.abort();
@@ -180,6 +181,7 @@ fn an_unreachable_dcos_is_transient() {
             token: None,
             ssl_verify: SslVerify::Off,
             origin: "test".into(),
+            login: None,
         };
         let e = DcosClient::new(&cfg).unwrap().agents().await.unwrap_err();
         assert!(e.is_retryable(), "{e}");

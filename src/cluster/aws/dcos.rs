@@ -67,6 +67,9 @@ pub struct DcosConfig {
     pub ssl_verify: SslVerify,
     /// Where the settings came from, for messages.
     pub origin: String,
+    /// `DCOS_USERNAME` + `DCOS_PASSWORD`: lets the harness log in again when the token
+    /// expires during a long suite (`POST /acs/api/v1/auth/login`).
+    pub login: Option<(String, Secret)>,
 }
 
 /// Why no DC/OS connection could be configured.
@@ -165,6 +168,10 @@ impl DcosConfig {
             .or(file_token)
             .filter(|t| !t.is_empty())
             .map(Secret::new);
+        let login = env
+            .var("DCOS_USERNAME")
+            .zip(env.var("DCOS_PASSWORD"))
+            .map(|(u, p)| (u, Secret::new(p)));
         let ssl_verify =
             SslVerify::parse(&env.var("DCOS_SSL_VERIFY").or(file_ssl).unwrap_or_default());
         Ok(Self {
@@ -172,6 +179,7 @@ impl DcosConfig {
             token,
             ssl_verify,
             origin,
+            login,
         })
     }
 
@@ -242,7 +250,9 @@ fn normalise_url(u: &str) -> String {
 pub struct DcosClient {
     http: reqwest::Client,
     base: String,
-    token: Option<Secret>,
+    /// Shared by the clones, so that a fresh token reaches all of them.
+    token: std::sync::Arc<std::sync::Mutex<Option<Secret>>>,
+    login: Option<(String, Secret)>,
 }
 
 impl DcosClient {
@@ -271,8 +281,36 @@ impl DcosClient {
                 message: e.to_string(),
             })?,
             base: cfg.url.clone(),
-            token: cfg.token.clone(),
+            token: std::sync::Arc::new(std::sync::Mutex::new(cfg.token.clone())),
+            login: cfg.login.clone(),
         })
+    }
+
+    /// Logs in again with `DCOS_USERNAME` / `DCOS_PASSWORD` after a 401; returns whether a
+    /// fresh token was obtained.
+    pub async fn login(&self) -> bool {
+        #[derive(Deserialize)]
+        struct Login {
+            token: String,
+        }
+        let Some((uid, password)) = &self.login else {
+            return false;
+        };
+        let body = serde_json::json!({"uid": uid, "password": password.expose()});
+        let url = format!("{}/acs/api/v1/auth/login", self.base);
+        let Ok(resp) = self.http.post(url).json(&body).send().await else {
+            return false;
+        };
+        if !resp.status().is_success() {
+            return false;
+        }
+        match resp.json::<Login>().await {
+            Ok(l) => {
+                *self.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(Secret::new(l.token));
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     fn service_url(&self, service: &str, rest: &str) -> String {
@@ -289,7 +327,8 @@ impl DcosClient {
         req: reqwest::RequestBuilder,
         ok: &[StatusCode],
     ) -> ClusterResult<String> {
-        let req = match &self.token {
+        let token = self.token.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let req = match token {
             Some(t) => req.header(
                 reqwest::header::AUTHORIZATION,
                 format!("token={}", t.expose()),

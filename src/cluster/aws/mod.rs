@@ -94,4 +94,11 @@ impl Cluster for AwsCluster {
     async fn plan(&mut self, service: &str, plan: &str) -> ClusterResult<PlanObs> {
         self.dcos(Api::Scheduler)?.plan(service, plan).await
     }
+
+    async fn refresh_auth(&mut self) -> bool {
+        match &self.dcos {
+            Some(d) => d.login().await,
+            None => false,
+        }
+    }
 }

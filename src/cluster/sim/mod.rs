@@ -4,38 +4,101 @@
 //!
 //! - [`profile`]: the YAML profile (topology, behaviour switches, timing distributions);
 //! - [`model`]: the synchronous world model and its event queue, clock-agnostic;
+//! - [`api_faults`]: faults in the APIs (throttling, 5xx, resets, slow answers, 401s), drawn
+//!   request by request from their own random stream;
 //! - [`SimCluster`] (here): the model on a virtual clock, where `sleep` just advances time, so
 //!   a 20-minute drill takes microseconds and the same seed gives the same observations.
 
+pub mod api_faults;
 pub mod model;
 pub mod profile;
 
 #[cfg(test)]
 mod tests;
 
+pub use api_faults::{ApiFault, ApiFaultInjector, ApiFaultKind, ApiFaults, InjectedFault};
 pub use model::{Sim, TruthEvent, TruthKind};
 pub use profile::{BUILTIN_PROFILES, Dist, LostStatus, Profile, ProfileError};
 
+use std::collections::BTreeMap;
+
 use super::{
-    ActivityObs, AgentObs, AsgLookup, AsgObs, Cluster, ClusterResult, FaultKind, InstanceFilter,
-    InstanceId, InstanceObs, PlanObs, PodName, PodObs,
+    ActivityObs, AgentObs, Api, AsgLookup, AsgObs, Cluster, ClusterResult, FaultKind,
+    InstanceFilter, InstanceId, InstanceObs, PlanObs, PodName, PodObs,
 };
 use crate::time::{Dur, Timestamp};
+use api_faults::Verdict;
 
-/// The simulated cluster on a virtual clock. Every call is instantaneous in virtual time;
-/// only [`Cluster::sleep`] moves the clock.
+/// The simulated cluster on a virtual clock. Every call is instantaneous in virtual time
+/// (unless the profile makes it `slow`); only [`Cluster::sleep`] moves the clock.
+///
+/// With the profile's `api_faults`, a call may fail instead ([`ClusterError`]
+/// `Throttled`, `Transient` or `Unauthorized`, as the aws backend reports the same answer on
+/// the wire); a failed call has no effect on the world.
+///
+/// [`ClusterError`]: super::ClusterError
 pub struct SimCluster {
     sim: Sim,
+    faults: Option<ApiFaultInjector>,
 }
 
 impl SimCluster {
-    /// A cluster in steady state at `start`, its randomness seeded by `seed`.
+    /// A cluster in steady state at `start`, its randomness seeded by `seed`; API faults as
+    /// the profile says.
     pub fn new(profile: &Profile, seed: u64, start: Timestamp) -> Self {
-        Self::from_sim(Sim::new(profile, seed, start))
+        let mut c = Self::from_sim(Sim::new(profile, seed, start));
+        c.faults = profile
+            .api_faults
+            .as_ref()
+            .map(|f| ApiFaultInjector::new(f, seed, start));
+        c
     }
 
+    /// The model without API faults.
     pub fn from_sim(sim: Sim) -> Self {
-        Self { sim }
+        Self { sim, faults: None }
+    }
+
+    /// Every API fault injected so far, in order (empty without `api_faults`).
+    pub fn injected_api_faults(&self) -> &[InjectedFault] {
+        self.faults.as_ref().map_or(&[], |f| f.injected())
+    }
+
+    /// How many API faults of each kind each API family met.
+    pub fn api_faults(&self) -> BTreeMap<(Api, ApiFault), u64> {
+        self.faults
+            .as_ref()
+            .map(ApiFaultInjector::counts)
+            .unwrap_or_default()
+    }
+
+    /// How many calls each API family received, faulty or not (empty without `api_faults`).
+    pub fn api_requests(&self) -> BTreeMap<Api, u64> {
+        self.faults
+            .as_ref()
+            .map(|f| f.requests().clone())
+            .unwrap_or_default()
+    }
+
+    /// The API-fault gate in front of every call: passes, or lets virtual time run for a
+    /// slow answer, or fails the call before it reaches the world.
+    fn gate(&mut self, api: Api, operation: impl FnOnce() -> String) -> ClusterResult<()> {
+        let Some(faults) = &mut self.faults else {
+            return Ok(());
+        };
+        let now = self.sim.now();
+        let op = operation();
+        if let Some(f) = faults.check_token_in_process(api, &op, now) {
+            return Err(f.cluster_error().expect("a refused token is an error"));
+        }
+        match faults.decide(api, &op, now) {
+            Verdict::Pass => Ok(()),
+            Verdict::Slow(d) => {
+                self.sim.advance_to(now.saturating_add(d));
+                Ok(())
+            }
+            Verdict::Fail(f) => Err(f.cluster_error().expect("a failed call is an error")),
+        }
     }
 
     pub fn sim(&self) -> &Sim {
@@ -79,10 +142,12 @@ impl Cluster for SimCluster {
         &mut self,
         filter: &InstanceFilter,
     ) -> ClusterResult<Vec<InstanceObs>> {
+        self.gate(Api::Ec2, || "DescribeInstances".into())?;
         self.sim.describe_instances(filter)
     }
 
     async fn describe_asgs(&mut self, lookup: &AsgLookup) -> ClusterResult<Vec<AsgObs>> {
+        self.gate(Api::AutoScaling, || "DescribeAutoScalingGroups".into())?;
         Ok(self.sim.describe_asgs(lookup))
     }
 
@@ -91,30 +156,44 @@ impl Cluster for SimCluster {
         asg: &str,
         max: usize,
     ) -> ClusterResult<Vec<ActivityObs>> {
+        self.gate(Api::AutoScaling, || "DescribeScalingActivities".into())?;
         self.sim.describe_scaling_activities(asg, max)
     }
 
     async fn inject(&mut self, fault: FaultKind, instance: &InstanceId) -> ClusterResult<()> {
+        self.gate(Api::Ec2, || {
+            match fault {
+                FaultKind::TerminateInstance => "TerminateInstances",
+                FaultKind::StopInstance => "StopInstances",
+                FaultKind::RebootInstance => "RebootInstances",
+            }
+            .into()
+        })?;
         self.sim.inject(fault, instance)
     }
 
     async fn agents(&mut self) -> ClusterResult<Vec<AgentObs>> {
+        self.gate(Api::Mesos, || "GET /mesos/master/slaves".into())?;
         Ok(self.sim.agents())
     }
 
     async fn pod_statuses(&mut self, service: &str) -> ClusterResult<Vec<PodObs>> {
+        self.gate(Api::Scheduler, || "GET pod/status".into())?;
         self.sim.pod_statuses(service)
     }
 
     async fn pod_info(&mut self, service: &str, pod: &PodName) -> ClusterResult<PodObs> {
+        self.gate(Api::Scheduler, || format!("GET pod/{pod}/info"))?;
         self.sim.pod_info(service, pod)
     }
 
     async fn pod_replace(&mut self, service: &str, pod: &PodName) -> ClusterResult<()> {
+        self.gate(Api::Scheduler, || format!("POST pod/{pod}/replace"))?;
         self.sim.pod_replace(service, pod)
     }
 
     async fn plan(&mut self, service: &str, plan: &str) -> ClusterResult<PlanObs> {
+        self.gate(Api::Scheduler, || format!("GET plans/{plan}"))?;
         self.sim.plan(service, plan)
     }
 }

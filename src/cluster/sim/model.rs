@@ -77,6 +77,10 @@ pub enum TruthKind {
     /// A recovery step's status changed (`subject` = step name, `id` = step id, `detail` =
     /// phase name).
     RecoveryStep,
+    /// An API fault was injected (`subject` = the API family, `state` = the fault, `detail` =
+    /// the call and the HTTP status or delay). Never made by the model itself: `sim serve`
+    /// writes these to its truth log beside the model's events.
+    ApiFault,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,8 +1,9 @@
 //! Simulation profiles: the topology of the simulated cluster and a timing distribution for
 //! every step of a drill, read from YAML.
 //!
-//! Three profiles are built in (`default`, `fast`, `spare-agent`, embedded from `profiles/`);
-//! any other name is a path to a YAML file of the same shape.
+//! Five profiles are built in (`default`, `fast`, `spare-agent`, `flaky`, `fast-flaky`,
+//! embedded from `profiles/`); any other name is a path to a YAML file of the same shape.
+//! Every problem in a profile is reported as a [`Diagnostic`] with file:line:column and a hint.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,15 +14,26 @@ use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::TaskState;
+use super::api_faults::{ApiFaultKind, ApiFaults};
+use crate::cluster::{Api, TaskState};
+use crate::scenario::locate::{LineCol, Locator, Seg};
+use crate::scenario::parse::{Diagnostic, from_yaml, input_text, yaml_error};
 use crate::time::Dur;
 
 const DEFAULT_YAML: &str = include_str!("../../../profiles/default.yaml");
 const FAST_YAML: &str = include_str!("../../../profiles/fast.yaml");
 const SPARE_AGENT_YAML: &str = include_str!("../../../profiles/spare-agent.yaml");
+const FLAKY_YAML: &str = include_str!("../../../profiles/flaky.yaml");
+const FAST_FLAKY_YAML: &str = include_str!("../../../profiles/fast-flaky.yaml");
 
 /// The names [`Profile::load`] resolves without touching the file system.
-pub const BUILTIN_PROFILES: [&str; 3] = ["default", "fast", "spare-agent"];
+pub const BUILTIN_PROFILES: [&str; 5] = ["default", "fast", "spare-agent", "flaky", "fast-flaky"];
+
+/// Where profile keys are documented, for hints.
+const PROFILE_REF: &str = "profiles/README.md";
+
+/// The largest simulated cluster (the model keeps every instance and agent ever made).
+const MAX_NODES: u32 = 200;
 
 /// A simulated cluster: its shape, its behaviour switches and its timings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,6 +52,10 @@ pub struct Profile {
     #[serde(default = "yes")]
     pub reboot_keeps_agent_id: bool,
     pub timings: Timings,
+    /// Faults in the APIs themselves (throttling, 5xx, resets, slow answers, 401s); none
+    /// without this section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_faults: Option<ApiFaults>,
 }
 
 fn yes() -> bool {
@@ -286,7 +302,7 @@ impl TryFrom<DistSpec> for Dist {
                 }
                 if !(l.min <= l.median && l.median <= l.p99) {
                     return Err(format!(
-                        "lognormal distribution needs min <= median <= p99, got min {}, median {}, p99 {}",
+                        "lognormal distribution needs min <= median <= p99, got min {}, median {}, p99 {}; hint: the median is the typical value, p99 a rare slow one",
                         l.min, l.median, l.p99
                     ));
                 }
@@ -371,26 +387,51 @@ impl Dist {
 /// Why a profile could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProfileError {
+    /// No such built-in profile and no such file.
     #[error("cannot read profile {path}: {message}; hint: name a built-in profile ({builtins}) or a YAML file", builtins = BUILTIN_PROFILES.join(", "))]
     Read { path: String, message: String },
-    #[error("{file}:{line}:{column}: {message}")]
-    Parse {
-        file: String,
-        line: u64,
-        column: u64,
-        message: String,
-    },
-    #[error("{file}: {message}")]
-    Invalid { file: String, message: String },
+    /// The profile is not valid: every problem, located.
+    #[error("{}", render(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+fn render(diags: &[Diagnostic]) -> String {
+    diags
+        .iter()
+        .map(ToString::to_string)
+        .collect::<String>()
+        .trim_end()
+        .to_string()
+}
+
+impl ProfileError {
+    /// The whole error for a terminal: `error: …` lines, located diagnostics with their
+    /// snippets and hints.
+    pub fn render(&self) -> String {
+        match self {
+            Self::Read { .. } => format!("error: {self}"),
+            Self::Invalid(_) => self.to_string(),
+        }
+    }
+
+    /// The problems, located (none for a file that cannot be read).
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            Self::Read { .. } => &[],
+            Self::Invalid(d) => d,
+        }
+    }
 }
 
 impl Profile {
-    /// A built-in profile by name (`default`, `fast`, `spare-agent`).
+    /// A built-in profile by name (`default`, `fast`, `spare-agent`, `flaky`, `fast-flaky`).
     pub fn builtin(name: &str) -> Option<Profile> {
         let text = match name {
             "default" => DEFAULT_YAML,
             "fast" => FAST_YAML,
             "spare-agent" => SPARE_AGENT_YAML,
+            "flaky" => FLAKY_YAML,
+            "fast-flaky" => FAST_FLAKY_YAML,
             _ => return None,
         };
         Some(
@@ -413,91 +454,242 @@ impl Profile {
     }
 
     pub fn load_file(path: &Path) -> Result<Profile, ProfileError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ProfileError::Read {
-            path: file.clone(),
+        let bytes = std::fs::read(path).map_err(|e| ProfileError::Read {
+            path: path.display().to_string(),
             message: e.to_string(),
         })?;
-        Self::parse(&text, &file)
+        Self::parse_bytes(&bytes, path)
     }
 
     /// Parses and validates profile YAML; `file` names the source in errors.
     pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
-        let profile = serde_saphyr::from_str::<Profile>(text).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((0, 0));
-            let message = match e.without_snippet() {
-                serde_saphyr::Error::Message { msg, .. } => msg.clone(),
-                other => strip_location(&other.to_string()).to_string(),
-            };
-            ProfileError::Parse {
-                file: file.to_string(),
-                line,
-                column,
-                message,
-            }
-        })?;
-        profile
-            .validate()
-            .map_err(|message| ProfileError::Invalid {
-                file: file.to_string(),
-                message,
-            })?;
-        Ok(profile)
+        Self::parse_bytes(text.as_bytes(), Path::new(file))
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// Parses and validates a profile file's bytes; `file` names the source in errors.
+    pub fn parse_bytes(bytes: &[u8], file: &Path) -> Result<Profile, ProfileError> {
+        let one = |d: Diagnostic| ProfileError::Invalid(vec![d]);
+        let text = input_text(
+            file,
+            bytes,
+            "profiles are YAML text; is this the right file?",
+            "a profile needs at least `timings`; start from profiles/default.yaml",
+        )
+        .map_err(one)?;
+        let profile: Profile =
+            from_yaml(text).map_err(|e| one(yaml_error(file, text, &e, PROFILE_REF)))?;
+        let problems = profile.problems();
+        if problems.is_empty() {
+            return Ok(profile);
+        }
+        let locator = Locator::new(text);
+        Err(ProfileError::Invalid(
+            problems
+                .into_iter()
+                .map(|(path, message)| {
+                    let at = locator
+                        .value(&path)
+                        .unwrap_or(LineCol { line: 1, column: 1 });
+                    Diagnostic::new(file, text, at, message)
+                })
+                .collect(),
+        ))
+    }
+
+    /// The cross-field rules, each with the YAML path of the value at fault.
+    fn problems(&self) -> Vec<(Vec<Seg>, String)> {
+        let mut out = Vec::new();
+        let mut err = |path: Vec<Seg>, message: String| out.push((path, message));
         let t = &self.topology;
         if t.service.trim_matches('/').is_empty() {
-            return Err("topology.service is empty; hint: e.g. `service: cassandra`".into());
+            err(
+                keys(&["topology", "service"]),
+                "topology.service is empty; hint: e.g. `service: cassandra`".into(),
+            );
         }
         if t.pods == 0 {
-            return Err("topology.pods must be at least 1".into());
+            err(
+                keys(&["topology", "pods"]),
+                "topology.pods is 0; hint: the service needs at least one pod, e.g. `pods: 5`"
+                    .into(),
+            );
+        }
+        for (name, n) in [
+            ("pods", t.pods),
+            ("private_agents", t.private_agents),
+            ("public_agents", t.public_agents),
+            ("masters", t.masters),
+        ] {
+            if n > MAX_NODES {
+                err(
+                    keys(&["topology", name]),
+                    format!(
+                        "topology.{name} is {n}, more than the simulator models ({MAX_NODES}); hint: is this a typo?"
+                    ),
+                );
+            }
         }
         if t.private_agents < t.pods {
-            return Err(format!(
-                "topology.private_agents ({}) is smaller than topology.pods ({}); hint: each pod needs its own private agent",
-                t.private_agents, t.pods
-            ));
+            err(
+                keys(&["topology", "private_agents"]),
+                format!(
+                    "topology.private_agents ({}) is smaller than topology.pods ({}); hint: each pod needs its own private agent",
+                    t.private_agents, t.pods
+                ),
+            );
         }
         if t.private_subnets.is_empty() {
-            return Err("topology.private_subnets is empty; hint: name at least one subnet".into());
+            err(
+                keys(&["topology", "private_subnets"]),
+                "topology.private_subnets is empty; hint: name at least one subnet".into(),
+            );
         }
-        for s in t
+        let subnets = t
             .private_subnets
             .iter()
-            .chain([&t.public_subnet, &t.master_subnet])
-        {
-            parse_cidr(&s.cidr)?;
+            .enumerate()
+            .map(|(i, s)| {
+                let mut p = keys(&["topology", "private_subnets"]);
+                p.push(Seg::Index(i));
+                (p, s)
+            })
+            .chain([
+                (keys(&["topology", "public_subnet"]), &t.public_subnet),
+                (keys(&["topology", "master_subnet"]), &t.master_subnet),
+            ]);
+        for (path, s) in subnets {
+            if let Err(e) = parse_cidr(&s.cidr) {
+                let mut p = path.clone();
+                p.push(Seg::Key("cidr".into()));
+                err(p, e);
+            }
             if s.zone.is_empty() {
-                return Err(format!("subnet {} has no zone", s.cidr));
+                let mut p = path;
+                p.push(Seg::Key("zone".into()));
+                err(
+                    p,
+                    format!(
+                        "subnet {} has no zone; hint: e.g. `zone: us-west-2a`",
+                        s.cidr
+                    ),
+                );
             }
         }
         if t.asg.name.is_empty() {
-            return Err("topology.asg.name is empty".into());
+            err(
+                keys(&["topology", "asg", "name"]),
+                "topology.asg.name is empty; hint: e.g. `name: dcos-private-agents`".into(),
+            );
         }
         if t.mesos_master_uuid.is_empty() {
-            return Err("topology.mesos_master_uuid is empty".into());
+            err(
+                keys(&["topology", "mesos_master_uuid"]),
+                "topology.mesos_master_uuid is empty; hint: any uuid, e.g. the default profile's"
+                    .into(),
+            );
         }
-        Ok(())
+        if let Some(f) = &self.api_faults {
+            api_fault_problems(f, &mut err);
+        }
+        out
     }
 }
 
-/// serde-saphyr's plain rendering ends with ` at line L, column C`; the location is reported
-/// separately.
-fn strip_location(text: &str) -> &str {
-    if let Some(i) = text.rfind(" at line ") {
-        let tail = &text[i + " at line ".len()..];
-        if let Some((l, c)) = tail.split_once(", column ")
-            && l.bytes().all(|b| b.is_ascii_digit())
-            && c.bytes().all(|b| b.is_ascii_digit())
+/// A YAML path of keys.
+fn keys(k: &[&str]) -> Vec<Seg> {
+    k.iter().map(|k| Seg::Key((*k).to_string())).collect()
+}
+
+/// A list of fault kinds: each once, and only kinds that can happen on `only`.
+fn kinds_ok(
+    kinds: &[ApiFaultKind],
+    at: Vec<Seg>,
+    only: Option<Api>,
+    err: &mut impl FnMut(Vec<Seg>, String),
+) {
+    for (i, k) in kinds.iter().enumerate() {
+        let mut p = at.clone();
+        p.push(Seg::Index(i));
+        if kinds[..i].contains(k) {
+            err(
+                p,
+                format!(
+                    "fault kind `{}` is listed twice; hint: list each kind once",
+                    k.as_str()
+                ),
+            );
+        } else if let Some(api) = only
+            && !k.applies_to(api)
         {
-            return &text[..i];
+            err(
+                p,
+                format!(
+                    "fault kind `{}` cannot happen on {api}; hint: `unauthorized` is for mesos and scheduler only, `scheduler_unreachable` for scheduler only",
+                    k.as_str()
+                ),
+            );
         }
     }
-    text
+}
+
+/// The rules of `api_faults:` that serde cannot see field by field.
+fn api_fault_problems(f: &ApiFaults, err: &mut impl FnMut(Vec<Seg>, String)) {
+    let path = |k: &[&str]| -> Vec<Seg> {
+        let mut p = keys(&["api_faults"]);
+        p.extend(keys(k));
+        p
+    };
+    if f.kinds.is_empty() && f.rate.get() > 0.0 {
+        err(
+            path(&["kinds"]),
+            "`kinds` is empty, so the rate injects nothing; hint: list kinds, e.g. `[throttle, server_error]`, or drop `kinds` for all of them".into(),
+        );
+    }
+    kinds_ok(&f.kinds, path(&["kinds"]), None, err);
+    for (api, name) in [
+        (Api::Ec2, "ec2"),
+        (Api::AutoScaling, "auto_scaling"),
+        (Api::Mesos, "mesos"),
+        (Api::Scheduler, "scheduler"),
+    ] {
+        if let Some(kinds) = f.apis.get(api).and_then(|o| o.kinds.as_deref()) {
+            if kinds.is_empty() {
+                err(
+                    path(&["apis", name, "kinds"]),
+                    format!("`apis.{name}.kinds` is empty; hint: write `rate: 0` to spare {api}"),
+                );
+            }
+            kinds_ok(kinds, path(&["apis", name, "kinds"]), Some(api), err);
+        }
+    }
+    if f.token_expires_after.is_some_and(Dur::is_zero) {
+        err(
+            path(&["token_expires_after"]),
+            "`token_expires_after` is zero: no token would ever be accepted; hint: e.g. `10m`, or drop the key".into(),
+        );
+    }
+    if let Some(o) = &f.scheduler_outage {
+        if o.every.is_zero() {
+            err(
+                path(&["scheduler_outage", "every"]),
+                "`every` is zero; hint: the time from one outage to the next, e.g. `5m`".into(),
+            );
+        }
+        if o.lasting.is_zero() {
+            err(
+                path(&["scheduler_outage", "lasting"]),
+                "`lasting` is zero: no outage; hint: e.g. `20s`, or drop `scheduler_outage`".into(),
+            );
+        } else if o.lasting >= o.every {
+            err(
+                path(&["scheduler_outage", "lasting"]),
+                format!(
+                    "an outage lasting {} once every {} never ends; hint: make `lasting` shorter than `every`",
+                    o.lasting, o.every
+                ),
+            );
+        }
+    }
 }
 
 /// An IPv4 CIDR as (network address, number of addresses).
@@ -584,80 +776,163 @@ mod tests {
         )
     }
 
+    /// The one problem of a profile that must not parse.
+    fn one_problem(text: &str) -> Diagnostic {
+        let err = Profile::parse(text, "bad.yaml").unwrap_err();
+        let d = err.diagnostics();
+        assert_eq!(d.len(), 1, "{err}");
+        assert!(d[0].hint.is_some(), "no hint: {err}");
+        d[0].clone()
+    }
+
+    fn line_of(text: &str, prefix: &str) -> usize {
+        text.lines().position(|l| l.starts_with(prefix)).unwrap() + 1
+    }
+
     #[test]
     fn min_above_max_is_an_error_with_a_location() {
         let text = base_with_timing("{uniform: {min: 20s, max: 10s}}");
         assert_ne!(text, DEFAULT_YAML, "the test must find the offer line");
-        let err = Profile::parse(&text, "bad.yaml").unwrap_err();
-        let ProfileError::Parse {
-            file,
-            line,
-            column,
-            message,
-        } = &err
-        else {
-            panic!("expected a parse error, got {err:?}");
-        };
-        assert_eq!(file, "bad.yaml");
-        let expected_line = text
-            .lines()
-            .position(|l| l.starts_with("  offer:"))
-            .unwrap() as u64
-            + 1;
-        assert_eq!(*line, expected_line, "{err}");
-        assert!(*column > 1, "{err}");
-        assert!(message.contains("min 20s > max 10s"), "{message}");
-        assert!(err.to_string().starts_with("bad.yaml:"), "{err}");
+        let d = one_problem(&text);
+        assert_eq!(d.file, Path::new("bad.yaml"));
+        assert_eq!(d.line, line_of(&text, "  offer:"), "{d}");
+        assert!(d.column > 1, "{d}");
+        assert!(d.message.contains("min 20s > max 10s"), "{d}");
+        assert!(d.to_string().starts_with("error: bad.yaml:"), "{d}");
     }
 
     #[test]
     fn lognormal_order_is_checked() {
         let text = base_with_timing("{lognormal: {median: 30s, p99: 10s, min: 5s, max: 1m}}");
-        let err = Profile::parse(&text, "bad.yaml").unwrap_err();
-        assert!(
-            matches!(&err, ProfileError::Parse { message, .. } if message.contains("min <= median <= p99")),
-            "{err}"
-        );
+        let d = one_problem(&text);
+        assert!(d.message.contains("min <= median <= p99"), "{d}");
     }
 
     #[test]
     fn unknown_keys_are_errors_with_a_location() {
         let text = base_with_timing("{uniform: {min: 1s, max: 10s, mean: 5s}}");
-        let err = Profile::parse(&text, "bad.yaml").unwrap_err();
-        let ProfileError::Parse { line, message, .. } = &err else {
-            panic!("expected a parse error, got {err:?}");
-        };
-        assert!(*line > 1, "{err}");
-        assert!(message.contains("mean"), "{message}");
-        assert!(!message.contains("at line"), "{message}");
+        let d = one_problem(&text);
+        assert!(d.line > 1, "{d}");
+        assert!(d.message.contains("mean"), "{d}");
+        assert!(!d.message.contains("at line"), "{d}");
+        assert!(d.hint.as_deref().unwrap().contains(PROFILE_REF), "{d}");
 
         let text = DEFAULT_YAML.replace("timings:", "timing_typo: 1\ntimings:");
-        let err = Profile::parse(&text, "bad.yaml").unwrap_err();
-        assert!(
-            matches!(&err, ProfileError::Parse { message, .. } if message.contains("timing_typo")),
-            "{err}"
-        );
+        let d = one_problem(&text);
+        assert!(d.message.contains("timing_typo"), "{d}");
+        assert_eq!(d.line, line_of(&text, "timing_typo"), "{d}");
 
         let text = base_with_timing("{gaussian: {mean: 5s}}");
-        assert!(matches!(
-            Profile::parse(&text, "bad.yaml"),
-            Err(ProfileError::Parse { .. })
-        ));
+        assert!(one_problem(&text).message.contains("gaussian"));
     }
 
     #[test]
-    fn topology_is_validated() {
+    fn topology_is_validated_where_written() {
         let text = DEFAULT_YAML.replace("private_agents: 5", "private_agents: 3");
-        let err = Profile::parse(&text, "small.yaml").unwrap_err();
-        assert!(
-            matches!(&err, ProfileError::Invalid { message, .. } if message.contains("private_agents (3)")),
-            "{err}"
+        let d = one_problem(&text);
+        assert!(d.message.contains("private_agents (3)"), "{d}");
+        assert_eq!(
+            (d.line, d.column),
+            (line_of(&text, "  private_agents:"), 19),
+            "{d}"
         );
-        let text = DEFAULT_YAML.replace("10.0.1.0/24", "10.0.1.0/33");
-        assert!(matches!(
-            Profile::parse(&text, "cidr.yaml"),
-            Err(ProfileError::Invalid { .. })
-        ));
+        let text = DEFAULT_YAML.replace("10.0.2.0/24", "10.0.2.0/33");
+        let d = one_problem(&text);
+        assert_eq!(d.line, line_of(&text, "    - {zone: us-west-2b"), "{d}");
+        assert!(d.message.contains("10.0.2.0/33"), "{d}");
+        let text = DEFAULT_YAML.replace("pods: 5", "pods: 100000");
+        assert_eq!(
+            Profile::parse(&text, "big.yaml")
+                .unwrap_err()
+                .diagnostics()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn empty_and_binary_profiles_are_located() {
+        assert!(one_problem("").message.contains("empty"));
+        assert!(one_problem(" \n\n").message.contains("white space"));
+        let err = Profile::parse_bytes(b"timings:\n  x: \xff", Path::new("b.yaml")).unwrap_err();
+        let d = &err.diagnostics()[0];
+        assert_eq!((d.line, d.column), (2, 6), "{d}");
+        assert!(d.message.contains("UTF-8"), "{d}");
+    }
+
+    fn with_faults(section: &str) -> String {
+        format!("{DEFAULT_YAML}{section}")
+    }
+
+    #[test]
+    fn api_faults_parse_with_defaults() {
+        let p = Profile::parse(&with_faults("api_faults: {rate: 0.2}\n"), "f.yaml").unwrap();
+        let f = p.api_faults.unwrap();
+        assert_eq!(f.rate.get(), 0.2);
+        assert_eq!(f.kinds, ApiFaultKind::ALL.to_vec());
+        assert_eq!(f.slow.bounds(), (Dur::from_secs(1), Dur::from_secs(3)));
+        assert!(Profile::default_profile().api_faults.is_none());
+        let flaky = Profile::builtin("flaky").unwrap().api_faults.unwrap();
+        assert_eq!(flaky.rate.get(), 0.2);
+        assert_eq!(flaky.kinds, ApiFaultKind::ALL.to_vec());
+    }
+
+    #[test]
+    fn flaky_profiles_keep_their_base_timings() {
+        let pairs = [("flaky", "default"), ("fast-flaky", "fast")];
+        for (flaky, base) in pairs {
+            let (f, b) = (
+                Profile::builtin(flaky).unwrap(),
+                Profile::builtin(base).unwrap(),
+            );
+            assert_eq!(f.timings, b.timings, "{flaky}");
+            assert_eq!(f.topology, b.topology, "{flaky}");
+            assert!(f.api_faults.is_some() && b.api_faults.is_none());
+        }
+    }
+
+    #[test]
+    fn api_fault_mistakes_are_located() {
+        let cases = [
+            ("api_faults: {rate: 1.5}\n", "0 to 1", 1),
+            (
+                "api_faults:\n  rate: 0.2\n  kinds: [throttle, throttle]\n",
+                "twice",
+                3,
+            ),
+            ("api_faults:\n  kinds: [throttle, hiccup]\n", "hiccup", 2),
+            (
+                "api_faults:\n  rate: 0.1\n  kinds: []\n",
+                "injects nothing",
+                3,
+            ),
+            (
+                "api_faults:\n  apis:\n    ec2: {kinds: [unauthorized]}\n",
+                "cannot happen on EC2",
+                3,
+            ),
+            ("api_faults:\n  apis:\n    dcos: {rate: 0.1}\n", "dcos", 3),
+            ("api_faults:\n  token_expires_after: 0s\n", "zero", 2),
+            (
+                "api_faults:\n  scheduler_outage: {every: 20s, lasting: 1m}\n",
+                "never ends",
+                2,
+            ),
+            (
+                "api_faults:\n  slow: {uniform: {min: 3s, max: 1s}}\n",
+                "swap",
+                2,
+            ),
+        ];
+        let base = DEFAULT_YAML.lines().count();
+        for (section, words, line) in cases {
+            let d = one_problem(&with_faults(section));
+            assert!(
+                d.message.contains(words) || d.hint.as_deref().unwrap_or("").contains(words),
+                "{section}: {d}"
+            );
+            assert_eq!(d.line, base + line, "{section}: {d}");
+        }
     }
 
     #[test]

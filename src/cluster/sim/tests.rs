@@ -1097,3 +1097,196 @@ fn throughput_breakdown() {
         std::hint::black_box(s.plan(SVC, "recovery").unwrap());
     });
 }
+
+// ----- API faults ------------------------------------------------------------------------
+
+/// Calls until the call succeeds, without letting time pass, keeping every error.
+macro_rules! ride_out {
+    ($errors:expr, $call:expr) => {
+        loop {
+            match $call.await {
+                Ok(v) => break v,
+                Err(e) => {
+                    assert!(
+                        matches!(
+                            e,
+                            ClusterError::Throttled { .. }
+                                | ClusterError::Transient { .. }
+                                | ClusterError::Unauthorized { .. }
+                        ),
+                        "{e}"
+                    );
+                    $errors.push(e);
+                }
+            }
+        }
+    };
+}
+
+/// `polled_drill`, riding out every API error at once; returns the errors met.
+async fn faulty_drill(c: &mut SimCluster) -> Vec<ClusterError> {
+    let mut errors = Vec::new();
+    let info = ride_out!(errors, c.pod_info(SVC, &pod("node-4")));
+    let t = info.task("server").unwrap().clone();
+    let agents = ride_out!(errors, c.agents());
+    let host = agents
+        .iter()
+        .find(|a| Some(&a.id) == t.agent.as_ref())
+        .unwrap()
+        .hostname
+        .clone();
+    let victim = ride_out!(
+        errors,
+        c.describe_instances(&InstanceFilter::PrivateIp(host.clone()))
+    )
+    .remove(0)
+    .id;
+    let asg = AsgLookup::Name("dcos-private-agents".into());
+    let ids = InstanceFilter::Ids(vec![victim.clone()]);
+    ride_out!(errors, c.inject(FaultKind::TerminateInstance, &victim));
+    let mut replaced = false;
+    loop {
+        c.sleep(Dur::from_secs(5)).await;
+        ride_out!(errors, c.describe_instances(&ids));
+        ride_out!(errors, c.describe_asgs(&asg));
+        ride_out!(
+            errors,
+            c.describe_scaling_activities("dcos-private-agents", 10)
+        );
+        ride_out!(errors, c.agents());
+        let info = ride_out!(errors, c.pod_info(SVC, &pod("node-4")));
+        let s = info.task("server").unwrap();
+        if !replaced && s.state == Some(TaskState::Lost) {
+            ride_out!(errors, c.pod_replace(SVC, &pod("node-4")));
+            replaced = true;
+        }
+        if replaced && s.id != t.id && s.state == Some(TaskState::Running) {
+            let plan = ride_out!(errors, c.plan(SVC, "recovery"));
+            if plan.status == PlanStatus::Complete {
+                return errors;
+            }
+        }
+    }
+}
+
+fn flaky_without(kinds: &[ApiFaultKind]) -> Profile {
+    let mut p = Profile::builtin("flaky").unwrap();
+    let f = p.api_faults.as_mut().unwrap();
+    f.kinds.retain(|k| !kinds.contains(k));
+    p
+}
+
+#[test]
+fn api_faults_do_not_change_the_world() {
+    // Without slow answers no virtual time passes on a faulty call, so the drill's actions
+    // land at the same instants with or without faults: the world must not differ at all.
+    let flaky = flaky_without(&[ApiFaultKind::Slow]);
+    for seed in [1, 2, 3] {
+        let mut clean = SimCluster::new(&Profile::default_profile(), seed, start());
+        let mut faulty = SimCluster::new(&flaky, seed, start());
+        let none = block_on(faulty_drill(&mut clean));
+        let errors = block_on(faulty_drill(&mut faulty));
+        assert!(none.is_empty());
+        assert!(clean.injected_api_faults().is_empty());
+        assert_eq!(clean.truth(), faulty.truth(), "seed {seed}");
+        assert!(errors.len() > 50, "seed {seed}: {}", errors.len());
+        // Every error the drill met is an injected fault, and each injected fault was met
+        // (outside outages and expired tokens, which fail too, none is slow here).
+        assert_eq!(errors.len(), faulty.injected_api_faults().len());
+    }
+}
+
+#[test]
+fn a_throttled_terminate_terminates_nothing() {
+    let mut p = Profile::default_profile();
+    p.api_faults = Some(ApiFaults {
+        rate: api_faults::Rate::new(1.0).unwrap(),
+        kinds: vec![ApiFaultKind::Throttle],
+        ..ApiFaults::default()
+    });
+    let mut c = SimCluster::new(&p, 4, start());
+    let victim = c.sim().all_instances()[0].id.clone();
+    for _ in 0..10 {
+        let e = block_on(c.inject(FaultKind::TerminateInstance, &victim)).unwrap_err();
+        assert!(
+            matches!(e, ClusterError::Throttled { api: Api::Ec2, .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("RequestLimitExceeded"), "{e}");
+    }
+    block_on(c.sleep(Dur::from_mins(30)));
+    assert!(
+        c.truth().iter().all(|t| t.kind != TruthKind::FaultInjected),
+        "nothing was terminated"
+    );
+    assert_eq!(c.sim().all_instances()[0].state, InstanceState::Running);
+    assert_eq!(c.api_faults()[&(Api::Ec2, ApiFault::Throttle)], 10);
+    assert_eq!(c.api_requests()[&Api::Ec2], 10);
+}
+
+#[test]
+fn faults_at_a_fifth_of_requests_are_counted_by_api_and_kind() {
+    let flaky = Profile::builtin("flaky").unwrap();
+    let mut c = SimCluster::new(&flaky, 8, start());
+    let errors = block_on(faulty_drill(&mut c));
+    let counts = c.api_faults();
+    let requests = c.api_requests();
+    let total_requests: u64 = requests.values().sum();
+    let total_faults: u64 = counts.values().sum();
+    let share = total_faults as f64 / total_requests as f64;
+    assert!((0.15..0.30).contains(&share), "{share}: {counts:?}");
+    // Slow answers succeed; every other fault was an error the drill met.
+    let slow: u64 = counts
+        .iter()
+        .filter(|((_, f), _)| *f == ApiFault::Slow)
+        .map(|(_, n)| n)
+        .sum();
+    assert!(slow > 0);
+    assert_eq!(errors.len() as u64, total_faults - slow);
+    // Every family met faults; the DC/OS-only kinds stayed on DC/OS.
+    for api in [Api::Ec2, Api::AutoScaling, Api::Mesos, Api::Scheduler] {
+        assert!(counts.keys().any(|(a, _)| *a == api), "{api}: {counts:?}");
+    }
+    for ((api, fault), _) in &counts {
+        match fault {
+            ApiFault::Unauthorized | ApiFault::TokenExpired => {
+                assert!(matches!(api, Api::Mesos | Api::Scheduler));
+            }
+            ApiFault::SchedulerUnreachable | ApiFault::SchedulerOutage => {
+                assert_eq!(*api, Api::Scheduler);
+            }
+            _ => {}
+        }
+    }
+    // A drill of ~15 simulated minutes meets the 10-minute token expiry and some outages.
+    assert!(
+        counts.keys().any(|(_, f)| *f == ApiFault::TokenExpired),
+        "{counts:?}"
+    );
+    assert!(
+        counts.keys().any(|(_, f)| *f == ApiFault::SchedulerOutage),
+        "{counts:?}"
+    );
+    // The same seed injects the same faults.
+    let mut again = SimCluster::new(&flaky, 8, start());
+    block_on(faulty_drill(&mut again));
+    assert_eq!(again.injected_api_faults(), c.injected_api_faults());
+}
+
+#[test]
+fn slow_answers_let_virtual_time_pass() {
+    let mut p = Profile::default_profile();
+    p.api_faults = Some(ApiFaults {
+        rate: api_faults::Rate::new(1.0).unwrap(),
+        kinds: vec![ApiFaultKind::Slow],
+        ..ApiFaults::default()
+    });
+    let mut c = SimCluster::new(&p, 4, start());
+    let t0 = c.now();
+    block_on(c.agents()).unwrap();
+    let waited = c.now().since(t0);
+    let f = &c.injected_api_faults()[0];
+    assert_eq!(f.fault, ApiFault::Slow);
+    assert_eq!(Some(waited), f.delay);
+    assert!((1_000..=3_000).contains(&waited.as_millis()));
+}

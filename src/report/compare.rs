@@ -1,0 +1,417 @@
+//! `report compare OLD NEW`: two reports side by side, per scenario, metric and percentile, with
+//! the changes beyond a tolerance flagged. A slowdown beyond the tolerance is a regression
+//! unless the two measurements' error bounds cover it; a metric that was measured before and is
+//! not any more is a regression too (recovery stopped reaching that phase).
+
+use std::fmt::{self, Write};
+use std::str::FromStr;
+
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use super::Report;
+use crate::measure::Metric;
+use crate::measure::stats::MetricSummary;
+use crate::time::Dur;
+
+/// The statistics compared, in this order.
+pub const STATS: [&str; 4] = ["p50", "p90", "p99", "max"];
+
+fn stat(s: &MetricSummary, name: &str) -> u64 {
+    match name {
+        "p50" => s.p50,
+        "p90" => s.p90,
+        "p99" => s.p99,
+        _ => s.max,
+    }
+}
+
+/// How much slower still counts as the same, as a fraction (`10%` is 0.1).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Tolerance(pub f64);
+
+impl Default for Tolerance {
+    fn default() -> Self {
+        Self(0.10)
+    }
+}
+
+impl FromStr for Tolerance {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let num = s.trim().trim_end_matches('%').trim();
+        match num.parse::<f64>() {
+            Ok(p) if p.is_finite() && (0.0..=1000.0).contains(&p) => Ok(Self(p / 100.0)),
+            _ => Err(format!(
+                "`{s}` is not a tolerance; hint: write a percentage from 0 to 1000, e.g. `10%`"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Tolerance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.0 * 100.0;
+        if p == p.trunc() {
+            write!(f, "{}%", p as i64)
+        } else {
+            write!(f, "{p:.1}%")
+        }
+    }
+}
+
+/// What a change amounts to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// Slower beyond the tolerance and the error bounds.
+    Regression,
+    /// Faster beyond the tolerance and the error bounds.
+    Improvement,
+    /// Within the tolerance, or within the error bounds.
+    Same,
+    /// Measured in OLD, not in NEW.
+    Gone,
+    /// Measured in NEW only.
+    New,
+}
+
+impl Change {
+    fn word(self) -> &'static str {
+        match self {
+            Self::Regression => "REGRESSION",
+            Self::Improvement => "improved",
+            Self::Same => "",
+            Self::Gone => "REGRESSION (no longer measured)",
+            Self::New => "new",
+        }
+    }
+
+    pub fn is_regression(self) -> bool {
+        matches!(self, Self::Regression | Self::Gone)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub metric: Metric,
+    pub stat: &'static str,
+    pub old_ms: Option<u64>,
+    pub new_ms: Option<u64>,
+    /// `(new − old) / old`; `None` when a side is missing or OLD is zero.
+    pub change: Option<f64>,
+    /// The sum of both sides' largest error bounds: a change within it is not one.
+    pub error_ms: u64,
+    pub verdict: Change,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioComparison {
+    pub name: String,
+    pub old_runs: u32,
+    pub new_runs: u32,
+    pub rows: Vec<Row>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    pub tolerance: Tolerance,
+    pub scenarios: Vec<ScenarioComparison>,
+    /// Scenarios in one report only (not compared).
+    pub only_old: Vec<String>,
+    pub only_new: Vec<String>,
+    pub regressions: usize,
+}
+
+impl Comparison {
+    /// `1` on a regression, else `0`.
+    pub fn exit_code(&self) -> i32 {
+        i32::from(self.regressions > 0)
+    }
+}
+
+/// Compares every scenario the two reports share.
+pub fn compare(old: &Report, new: &Report, tolerance: Tolerance) -> Comparison {
+    let mut c = Comparison {
+        tolerance,
+        scenarios: Vec::new(),
+        only_old: Vec::new(),
+        only_new: Vec::new(),
+        regressions: 0,
+    };
+    for o in &old.scenarios {
+        let Some(n) = new.scenarios.iter().find(|n| n.name == o.name) else {
+            c.only_old.push(o.name.clone());
+            continue;
+        };
+        let mut sc = ScenarioComparison {
+            name: o.name.clone(),
+            old_runs: o.runs_finished,
+            new_runs: n.runs_finished,
+            rows: Vec::new(),
+        };
+        for m in Metric::ALL {
+            let get = |r: &super::ScenarioReport| {
+                r.metrics
+                    .iter()
+                    .find(|(x, s)| *x == m && s.count > 0)
+                    .map(|(_, s)| s.clone())
+            };
+            let (os, ns) = (get(o), get(n));
+            if os.is_none() && ns.is_none() {
+                continue;
+            }
+            let error_ms = os.as_ref().map_or(0, |s| s.max_error_ms)
+                + ns.as_ref().map_or(0, |s| s.max_error_ms);
+            for name in STATS {
+                let (ov, nv) = (
+                    os.as_ref().map(|s| stat(s, name)),
+                    ns.as_ref().map(|s| stat(s, name)),
+                );
+                let (change, verdict) = match (ov, nv) {
+                    (Some(a), Some(b)) => judge(a, b, error_ms, tolerance),
+                    (Some(_), None) => (None, Change::Gone),
+                    _ => (None, Change::New),
+                };
+                c.regressions += usize::from(verdict.is_regression());
+                sc.rows.push(Row {
+                    metric: m,
+                    stat: name,
+                    old_ms: ov,
+                    new_ms: nv,
+                    change,
+                    error_ms,
+                    verdict,
+                });
+            }
+        }
+        c.scenarios.push(sc);
+    }
+    c.only_new = new
+        .scenarios
+        .iter()
+        .filter(|n| !old.scenarios.iter().any(|o| o.name == n.name))
+        .map(|n| n.name.clone())
+        .collect();
+    c
+}
+
+fn judge(old: u64, new: u64, error_ms: u64, tol: Tolerance) -> (Option<f64>, Change) {
+    let change = (old > 0).then(|| (new as f64 - old as f64) / old as f64);
+    let diff = new.abs_diff(old);
+    let beyond_tol = diff as f64 > old as f64 * tol.0;
+    let verdict = if diff <= error_ms || !beyond_tol {
+        Change::Same
+    } else if new > old {
+        Change::Regression
+    } else {
+        Change::Improvement
+    };
+    (change, verdict)
+}
+
+fn pct(change: Option<f64>) -> String {
+    match change {
+        Some(c) if c.abs() < 0.0005 => "±0.0%".into(),
+        Some(c) if c > 0.0 => format!("+{:.1}%", c * 100.0),
+        Some(c) => format!("−{:.1}%", -c * 100.0),
+        None => "—".into(),
+    }
+}
+
+fn val(v: Option<u64>) -> String {
+    v.map_or("—".into(), |v| Dur::from_millis(v).human())
+}
+
+fn summary_line(c: &Comparison) -> String {
+    match c.regressions {
+        0 => format!("no regression beyond {}", c.tolerance),
+        1 => format!("1 regression beyond {}", c.tolerance),
+        k => format!("{k} regressions beyond {}", c.tolerance),
+    }
+}
+
+/// The terminal form: one table per scenario, then the verdict line.
+pub fn render_text(c: &Comparison) -> String {
+    let mut out = String::new();
+    for s in &c.scenarios {
+        let _ = writeln!(
+            out,
+            "{} (old: {} runs, new: {} runs)",
+            s.name, s.old_runs, s.new_runs
+        );
+        let mut t = Table::new();
+        t.load_style(presets::UTF8_BORDERS_ONLY)
+            .set_content_arrangement(ContentArrangement::Disabled)
+            .set_header(["metric", "stat", "old", "new", "change", ""]);
+        let mut last = None;
+        for r in &s.rows {
+            let first = last != Some(r.metric);
+            last = Some(r.metric);
+            t.add_row([
+                Cell::new(if first { r.metric.as_str() } else { "" }),
+                Cell::new(r.stat),
+                Cell::new(val(r.old_ms)).set_alignment(CellAlignment::Right),
+                Cell::new(val(r.new_ms)).set_alignment(CellAlignment::Right),
+                Cell::new(pct(r.change)).set_alignment(CellAlignment::Right),
+                Cell::new(r.verdict.word()),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
+    for n in &c.only_old {
+        let _ = writeln!(out, "{n}: only in OLD; not compared");
+    }
+    for n in &c.only_new {
+        let _ = writeln!(out, "{n}: only in NEW; not compared");
+    }
+    let _ = writeln!(
+        out,
+        "{} (changes within the runs' error bounds do not count)",
+        summary_line(c)
+    );
+    out
+}
+
+/// The Markdown form, for a pull request or a CI job summary.
+pub fn render_markdown(c: &Comparison) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# chaos-harness comparison\n");
+    let _ = writeln!(
+        out,
+        "**{}** {}\n",
+        if c.regressions == 0 { "✅" } else { "❌" },
+        summary_line(c)
+    );
+    for s in &c.scenarios {
+        let _ = writeln!(
+            out,
+            "## {}\n\nold: {} runs · new: {} runs\n",
+            s.name, s.old_runs, s.new_runs
+        );
+        let _ = writeln!(out, "| metric | stat | old | new | change | |");
+        let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | --- |");
+        for r in &s.rows {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} |",
+                r.metric,
+                r.stat,
+                val(r.old_ms),
+                val(r.new_ms),
+                pct(r.change),
+                match r.verdict {
+                    Change::Regression | Change::Gone => format!("❌ {}", r.verdict.word()),
+                    v => v.word().to_string(),
+                }
+            );
+        }
+        let _ = writeln!(out);
+    }
+    for n in &c.only_old {
+        let _ = writeln!(out, "- `{n}`: only in OLD; not compared");
+    }
+    for n in &c.only_new {
+        let _ = writeln!(out, "- `{n}`: only in NEW; not compared");
+    }
+    out
+}
+
+pub fn render_json(c: &Comparison) -> String {
+    let mut s = serde_json::to_string_pretty(c).expect("a comparison always serialises");
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture::{Run, journal};
+    use crate::scenario::Phase;
+
+    const SPEC: &str = "\
+name: s
+service: {name: cassandra}
+asg: {name: dcos-private-agents}
+target: {pod: node-4}
+fault: terminate-instance
+";
+
+    fn report(running_ms: &[u64], err: u64) -> Report {
+        let phases: Vec<[(Phase, u64, u64); 1]> = running_ms
+            .iter()
+            .map(|ms| [(Phase::TaskRunning, *ms, err)])
+            .collect();
+        let runs: Vec<Run> = phases
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Run {
+                run: i as u32 + 1,
+                phases: p,
+                failures: &[],
+            })
+            .collect();
+        crate::report::build(&journal(SPEC, &runs), false)
+    }
+
+    #[test]
+    fn tolerances_parse_as_percentages() {
+        assert_eq!("10%".parse::<Tolerance>().unwrap(), Tolerance(0.10));
+        assert_eq!("5".parse::<Tolerance>().unwrap(), Tolerance(0.05));
+        assert_eq!("2.5 %".parse::<Tolerance>().unwrap().to_string(), "2.5%");
+        for bad in ["", "x", "-1%", "NaN", "inf"] {
+            assert!(bad.parse::<Tolerance>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slower_beyond_tolerance_is_a_regression() {
+        let old = report(&[600_000; 10], 1);
+        let new = report(&[700_000; 10], 1);
+        let c = compare(&old, &new, Tolerance::default());
+        let row = &c.scenarios[0].rows[0];
+        assert_eq!(row.metric, Metric::TimeToCassandraRunning);
+        assert_eq!(row.verdict, Change::Regression);
+        assert_eq!(c.regressions, 4);
+        assert_eq!(c.exit_code(), 1);
+        // the other way round it is an improvement, and no regression
+        let c = compare(&new, &old, Tolerance::default());
+        assert_eq!(c.scenarios[0].rows[0].verdict, Change::Improvement);
+        assert_eq!(c.exit_code(), 0);
+        // a wide tolerance accepts it
+        let c = compare(&old, &new, "20%".parse().unwrap());
+        assert_eq!(c.exit_code(), 0);
+    }
+
+    #[test]
+    fn a_change_within_the_error_bounds_is_not_one() {
+        let old = report(&[10_000; 10], 2_500);
+        let new = report(&[14_000; 10], 2_500);
+        let c = compare(&old, &new, Tolerance::default());
+        assert_eq!(c.scenarios[0].rows[0].verdict, Change::Same);
+        assert_eq!(c.exit_code(), 0);
+    }
+
+    #[test]
+    fn a_metric_no_longer_measured_is_a_regression() {
+        let old = report(&[600_000; 3], 1);
+        let spec_new = journal(
+            SPEC,
+            &[Run {
+                run: 1,
+                phases: &[(Phase::TaskLost, 1_000, 1)],
+                failures: &[],
+            }],
+        );
+        let new = crate::report::build(&spec_new, false);
+        let c = compare(&old, &new, Tolerance::default());
+        let gone: Vec<_> = c.scenarios[0]
+            .rows
+            .iter()
+            .filter(|r| r.verdict == Change::Gone)
+            .collect();
+        assert_eq!(gone.len(), 4);
+        assert!(render_text(&c).contains("REGRESSION (no longer measured)"));
+    }
+}

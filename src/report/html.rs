@@ -1,0 +1,636 @@
+//! `report.html`: one self-contained page (inline CSS and SVG; no script, no network) that
+//! shows the recovery as a picture: per scenario the verdicts, each metric's histogram and CDF
+//! with its SLO thresholds, a per-run timeline and where the time goes.
+
+use std::fmt::Write;
+
+use super::svg::{self, Deadline, StageBar, Threshold, TimelineRow, esc};
+use super::{Report, RunVerdict, ScenarioReport};
+use crate::measure::{Metric, Verdict};
+use crate::scenario::Phase;
+use crate::time::Dur;
+
+/// Runs drawn on a timeline; beyond it the failed ones come first and the page says so.
+pub const TIMELINE_ROWS: usize = 50;
+
+/// Stages of a recovery, each between two phases of one run.
+struct Stage {
+    name: &'static str,
+    from: Phase,
+    to: Phase,
+    /// Counted only in runs without this phase (a restart in place has no pod replace).
+    unless: Option<Phase>,
+    what: &'static str,
+}
+
+const STAGES: [Stage; 9] = [
+    Stage {
+        name: "termination",
+        from: Phase::FaultInjected,
+        to: Phase::InstanceTerminated,
+        unless: None,
+        what: "EC2 shuts the victim down",
+    },
+    Stage {
+        name: "ASG reaction",
+        from: Phase::FaultInjected,
+        to: Phase::ReplacementLaunched,
+        unless: None,
+        what: "the Auto Scaling group notices and starts a replacement",
+    },
+    Stage {
+        name: "launch",
+        from: Phase::ReplacementLaunched,
+        to: Phase::ReplacementInService,
+        unless: None,
+        what: "the replacement instance boots and goes InService",
+    },
+    Stage {
+        name: "agent registration",
+        from: Phase::ReplacementInService,
+        to: Phase::AgentRegistered,
+        unless: None,
+        what: "DC/OS starts on the replacement and its Mesos agent registers",
+    },
+    Stage {
+        name: "agent loss detection",
+        from: Phase::FaultInjected,
+        to: Phase::AgentLost,
+        unless: None,
+        what: "Mesos marks the victim's agent gone",
+    },
+    Stage {
+        name: "detection",
+        from: Phase::FaultInjected,
+        to: Phase::TaskLost,
+        unless: None,
+        what: "the pod's server task leaves RUNNING",
+    },
+    Stage {
+        name: "replace",
+        from: Phase::TaskLost,
+        to: Phase::PodReplaceIssued,
+        unless: None,
+        what: "the heal policy issues `pod replace`",
+    },
+    Stage {
+        name: "start",
+        from: Phase::PodReplaceIssued,
+        to: Phase::TaskRunning,
+        unless: None,
+        what: "the scheduler places the pod (waiting for a free agent) and it starts",
+    },
+    Stage {
+        name: "restart",
+        from: Phase::TaskLost,
+        to: Phase::TaskRunning,
+        unless: Some(Phase::PodReplaceIssued),
+        what: "the task comes back on its own agent, without a replace",
+    },
+];
+
+const RECOVERY: Stage = Stage {
+    name: "rejoin",
+    from: Phase::TaskRunning,
+    to: Phase::RecoveryComplete,
+    unless: None,
+    what: "the recovery plan completes (the node is Up/Normal in the ring)",
+};
+
+const CSS: &str = r#"
+:root{--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa;--card:#fff;--pass:#1a7f37;--fail:#cf222e;--inc:#9a6700}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{max-width:1180px;margin:0 auto;padding:24px 20px 48px}
+header.top{display:flex;flex-wrap:wrap;align-items:baseline;gap:8px 16px;margin-bottom:4px}
+h1{font-size:24px;margin:0}
+h2{font-size:20px;margin:0;display:flex;align-items:center;gap:10px;flex-wrap:wrap}
+h3{font-size:15px;margin:22px 0 8px}
+p{margin:6px 0}
+code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#eff2f5;border-radius:4px;padding:1px 5px}
+.muted{color:var(--muted)}
+.badge{display:inline-block;font-size:12px;font-weight:600;letter-spacing:.02em;text-transform:uppercase;border-radius:999px;padding:2px 10px;color:#fff;vertical-align:middle}
+.badge.pass{background:var(--pass)}.badge.fail{background:var(--fail)}.badge.inconclusive{background:var(--inc)}.badge.aborted{background:#6e7781}
+.alert{border-left:4px solid var(--fail);background:#ffebe9;padding:8px 12px;border-radius:4px;margin:10px 0}
+nav.toc{display:flex;flex-wrap:wrap;gap:8px;margin:14px 0 18px}
+nav.toc a{display:flex;align-items:center;gap:8px;background:var(--card);border:1px solid var(--line);border-radius:6px;padding:6px 10px;color:var(--fg);text-decoration:none}
+nav.toc a:hover{border-color:#8c959f}
+section.scenario{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:18px 20px;margin:18px 0}
+table{border-collapse:collapse;width:100%;font-size:13px;margin:4px 0}
+th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+th{font-weight:600;color:var(--muted);font-size:12px;background:#f6f8fa}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.v{font-weight:600}.v.pass{color:var(--pass)}.v.fail{color:var(--fail)}.v.inconclusive{color:var(--inc)}
+.cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:8px 24px}
+figure{margin:10px 0 18px}
+figure.metric{border-top:1px solid var(--line);padding-top:10px}
+figure.metric h4{margin:0;font-size:14px}
+figure.metric .stats{color:var(--muted);font-size:12.5px;margin:2px 0 4px}
+.pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:8px 20px}
+figcaption{color:var(--muted);font-size:12.5px;margin-top:4px}
+details{margin:6px 0}
+summary{cursor:pointer;color:var(--muted);font-weight:600;margin:8px 0}
+svg.chart{display:block;width:100%;height:auto;font-size:11px;fill:var(--fg)}
+svg .axis text{fill:var(--muted)}
+svg .grid{stroke:#eaeef2;stroke-width:1}
+svg .base{stroke:#8c959f;stroke-width:1}
+svg .bars rect{fill:#4e79a7;fill-opacity:.85}
+svg .bars rect:hover{fill-opacity:1}
+svg path.cdf{fill:none;stroke:#4e79a7;stroke-width:2}
+svg line.thr{stroke-width:1.5;stroke-dasharray:5 3}
+svg text.thr{font-weight:600}
+svg .obs line{stroke-width:2}
+svg .axis-title{fill:var(--muted);font-size:11px}
+svg rect.band{fill:#f6f8fa}
+svg rect.seg{fill-opacity:.45}
+svg .ph line.err{stroke:#24292f;stroke-width:1.2}
+svg .run text.label{fill:var(--fg)}
+svg .run.failed text.label{fill:var(--fail);font-weight:600}
+svg line.deadline{stroke:#cf222e;stroke-width:1.2;stroke-dasharray:3 3}
+svg text.deadline{fill:#cf222e;font-size:10.5px}
+svg .legend text{fill:var(--fg)}
+svg .stage text.label{font-weight:600;font-size:12px}
+svg .stage .sub{fill:var(--muted);font-size:10.5px}
+svg .stage text.value{font-size:12px}
+svg .stage line.whisker{stroke:#57606a;stroke-width:1.2}
+footer{color:var(--muted);font-size:12px;margin-top:28px}
+"#;
+
+fn ms(v: u64) -> String {
+    Dur::from_millis(v).human()
+}
+
+fn badge(v: Verdict) -> String {
+    format!(r#"<span class="badge {v}">{v}</span>"#)
+}
+
+fn verdict_cell(v: Verdict) -> String {
+    format!(r#"<span class="v {v}">{v}</span>"#)
+}
+
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let runs: usize = r.scenarios.iter().map(|s| s.runs.len()).sum();
+    let _ = write!(
+        o,
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>chaos-harness report: {}</title>
+<style>{CSS}</style>
+</head>
+<body>
+<main>
+<header class="top"><h1>chaos-harness report</h1>{}</header>
+<p class="muted">target <code>{}</code> ({}) · seed <code>{}</code> · {} scenario{} · {} run{}</p>
+"#,
+        r.verdict,
+        badge(r.verdict),
+        esc(&r.target),
+        if r.simulated {
+            "simulated figures"
+        } else {
+            "real cluster"
+        },
+        r.seed,
+        r.scenarios.len(),
+        if r.scenarios.len() == 1 { "" } else { "s" },
+        runs,
+        if runs == 1 { "" } else { "s" },
+    );
+    if let Some(why) = &r.aborted {
+        let _ = writeln!(
+            o,
+            r#"<div class="alert"><strong>Aborted:</strong> {}</div>"#,
+            esc(why)
+        );
+    }
+    if r.journal_torn_tail {
+        let _ = writeln!(
+            o,
+            r#"<div class="alert">A torn last line of the journal was ignored.</div>"#
+        );
+    }
+    if r.scenarios.len() > 1 {
+        o.push_str(r#"<nav class="toc">"#);
+        for s in &r.scenarios {
+            let _ = write!(
+                o,
+                r##"<a href="#{}">{} {}</a>"##,
+                anchor(&s.name),
+                esc(&s.name),
+                badge(s.verdict)
+            );
+        }
+        o.push_str("</nav>\n");
+    }
+    for s in &r.scenarios {
+        scenario(&mut o, s);
+    }
+    o.push_str(
+        r#"<footer>Rendered by chaos-harness from <code>journal.jsonl</code> alone; every run and phase is in <code>report.json</code>. This page fetches nothing: charts are inline SVG, hover them for values.</footer>
+</main>
+</body>
+</html>
+"#,
+    );
+    o
+}
+
+fn anchor(name: &str) -> String {
+    let a: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    format!("scenario-{a}")
+}
+
+fn scenario(o: &mut String, s: &ScenarioReport) {
+    let _ = write!(
+        o,
+        r#"<section class="scenario" id="{}">
+<h2>{} {}</h2>
+"#,
+        anchor(&s.name),
+        esc(&s.name),
+        badge(s.verdict)
+    );
+    if !s.description.is_empty() {
+        let _ = writeln!(o, "<p>{}</p>", esc(s.description.trim()));
+    }
+    let _ = writeln!(
+        o,
+        r#"<p class="muted"><code>{}</code> · fault <code>{}</code> · heal <code>{}</code> · {} of {} runs finished, {} failed</p>"#,
+        esc(&s.file),
+        s.fault,
+        s.heal,
+        s.runs_finished,
+        s.runs_requested,
+        s.runs_failed
+    );
+    if let Some(why) = &s.aborted {
+        let _ = writeln!(
+            o,
+            r#"<div class="alert"><strong>Aborted:</strong> {}</div>"#,
+            esc(why)
+        );
+    }
+    verdicts(o, s);
+    metrics_table(o, s);
+    distributions(o, s);
+    timeline(o, s);
+    breakdown(o, s);
+    failed_runs(o, s);
+    o.push_str("</section>\n");
+}
+
+fn verdicts(o: &mut String, s: &ScenarioReport) {
+    if s.slos.is_empty() && s.expectations.is_empty() {
+        return;
+    }
+    o.push_str(r#"<div class="cols">"#);
+    if !s.slos.is_empty() {
+        o.push_str(
+            r#"<div><h3>SLOs</h3><table><tr><th>objective</th><th class="num">observed</th><th class="num">true value within</th><th>verdict</th></tr>"#,
+        );
+        for slo in &s.slos {
+            let bounds = match (slo.lower_ms, slo.upper_ms) {
+                (Some(lo), Some(hi)) => format!("{} – {}", ms(lo), ms(hi)),
+                _ => "—".into(),
+            };
+            let _ = write!(
+                o,
+                r#"<tr><td><code>{} {}</code> ≤ {}</td><td class="num">{}</td><td class="num">{}</td><td>{}<br><span class="muted">{}</span></td></tr>"#,
+                slo.metric,
+                slo.percentile,
+                ms(slo.threshold_ms),
+                slo.observed_ms.map_or("—".into(), ms),
+                bounds,
+                verdict_cell(slo.verdict),
+                esc(&slo.reason)
+            );
+        }
+        o.push_str("</table></div>");
+    }
+    if !s.expectations.is_empty() {
+        o.push_str(
+            r#"<div><h3>Expectations</h3><table><tr><th>expectation</th><th class="num">runs</th><th>verdict</th></tr>"#,
+        );
+        for e in &s.expectations {
+            let mut runs: Vec<String> = e.failed_runs.iter().map(|f| f.run.to_string()).collect();
+            runs.dedup();
+            let note = if runs.is_empty() {
+                format!("held in all {} runs", e.runs)
+            } else {
+                format!("broken in run {}", runs.join(", "))
+            };
+            let _ = write!(
+                o,
+                r#"<tr><td><code>{}</code></td><td class="num">{}</td><td>{}<br><span class="muted">{}</span></td></tr>"#,
+                esc(&e.label()),
+                e.runs,
+                verdict_cell(e.verdict),
+                note
+            );
+        }
+        o.push_str("</table></div>");
+    }
+    o.push_str("</div>\n");
+}
+
+fn metrics_table(o: &mut String, s: &ScenarioReport) {
+    if s.metrics.is_empty() {
+        o.push_str(r#"<p class="muted">No run produced a metric.</p>"#);
+        return;
+    }
+    o.push_str(
+        r#"<h3>Metrics</h3><table><tr><th>metric</th><th class="num">runs</th><th class="num">min</th><th class="num">p50</th><th class="num">p90</th><th class="num">p99</th><th class="num">max</th><th class="num">mean</th><th class="num">± max error</th></tr>"#,
+    );
+    for (m, x) in &s.metrics {
+        let _ = write!(
+            o,
+            r#"<tr><td><code>{m}</code></td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+            x.count,
+            ms(x.min),
+            ms(x.p50),
+            ms(x.p90),
+            ms(x.p99),
+            ms(x.max),
+            ms(x.mean),
+            ms(x.max_error_ms)
+        );
+    }
+    o.push_str("</table>\n");
+}
+
+fn thresholds(s: &ScenarioReport, m: Metric) -> Vec<Threshold> {
+    s.slos
+        .iter()
+        .filter(|slo| slo.metric == m)
+        .map(|slo| Threshold {
+            label: format!(
+                "{} ≤ {}",
+                slo.percentile,
+                Dur::from_millis(slo.threshold_ms)
+            ),
+            quantile: slo.percentile.quantile(),
+            threshold_ms: slo.threshold_ms,
+            observed: match (slo.observed_ms, slo.lower_ms, slo.upper_ms) {
+                (Some(a), Some(b), Some(c)) => Some((a, b, c)),
+                _ => None,
+            },
+            verdict: slo.verdict,
+        })
+        .collect()
+}
+
+fn distributions(o: &mut String, s: &ScenarioReport) {
+    let (judged, others): (Vec<Metric>, Vec<Metric>) = s
+        .metrics
+        .iter()
+        .map(|(m, _)| *m)
+        .partition(|m| s.slos.iter().any(|slo| slo.metric == *m));
+    if judged.is_empty() && others.is_empty() {
+        return;
+    }
+    o.push_str("<h3>Distributions</h3>\n");
+    for m in &judged {
+        metric_figure(o, s, *m);
+    }
+    if !others.is_empty() {
+        let _ = writeln!(
+            o,
+            "<details{}><summary>{} metric{} without an SLO</summary>",
+            if judged.is_empty() { " open" } else { "" },
+            others.len(),
+            if others.len() == 1 { "" } else { "s" }
+        );
+        for m in &others {
+            metric_figure(o, s, *m);
+        }
+        o.push_str("</details>\n");
+    }
+}
+
+fn metric_figure(o: &mut String, s: &ScenarioReport, m: Metric) {
+    let values: Vec<u64> = s
+        .samples(m)
+        .iter()
+        .map(|(_, x)| x.value.as_millis())
+        .collect();
+    let Some((_, x)) = s.metrics.iter().find(|(mm, _)| *mm == m) else {
+        return;
+    };
+    let th = thresholds(s, m);
+    let (from, to) = m.span();
+    let _ = write!(
+        o,
+        r#"<figure class="metric" id="{}-{m}"><h4><code>{m}</code> <span class="muted">= {to} − {from}</span></h4><div class="stats">{} runs · p50 {} · p90 {} · p99 {} · max {} · each value ± at most {}</div><div class="pair">{}{}</div><figcaption>Left: how many runs took how long. Right: the share of runs done by each time; {}.</figcaption></figure>
+"#,
+        anchor(&s.name),
+        x.count,
+        ms(x.p50),
+        ms(x.p90),
+        ms(x.p99),
+        ms(x.max),
+        ms(x.max_error_ms),
+        svg::histogram(&format!("{}: {m}, histogram", s.name), &values, &th),
+        svg::cdf(&format!("{}: {m}, cumulative", s.name), &values, &th),
+        if th.is_empty() {
+            "no SLO on this metric".to_string()
+        } else {
+            "dashed lines are the SLO thresholds; a dot is the observed percentile, its bar the interval the true value lies in given the error bounds".to_string()
+        }
+    );
+}
+
+fn timeline(o: &mut String, s: &ScenarioReport) {
+    let with_fault: Vec<_> = s
+        .runs
+        .iter()
+        .filter(|r| r.phase(Phase::FaultInjected).is_some())
+        .collect();
+    if with_fault.is_empty() {
+        return;
+    }
+    let shown: Vec<_> = if with_fault.len() <= TIMELINE_ROWS {
+        with_fault.clone()
+    } else {
+        let mut pick: Vec<_> = with_fault
+            .iter()
+            .filter(|r| r.verdict != RunVerdict::Pass)
+            .take(TIMELINE_ROWS)
+            .copied()
+            .collect();
+        let room = TIMELINE_ROWS - pick.len();
+        pick.extend(
+            with_fault
+                .iter()
+                .filter(|r| r.verdict == RunVerdict::Pass)
+                .take(room)
+                .copied(),
+        );
+        pick.sort_by_key(|r| r.run);
+        pick
+    };
+    let rows: Vec<TimelineRow> = shown
+        .iter()
+        .map(|r| TimelineRow {
+            run: r.run,
+            failed: r.verdict != RunVerdict::Pass,
+            phases: r
+                .phases
+                .iter()
+                .filter(|p| p.phase != Phase::SteadyStateVerified)
+                .map(|p| (p.phase, p.since_fault_ms, p.error_ms, p.source.as_str()))
+                .collect(),
+            note: r.failures.join("; "),
+        })
+        .collect();
+    let deadlines: Vec<Deadline> = s
+        .expectations
+        .iter()
+        .map(|e| Deadline {
+            label: e.label(),
+            at_ms: e.limit_ms,
+        })
+        .collect();
+    let max_err = shown
+        .iter()
+        .flat_map(|r| r.phases.iter().map(|p| p.error_ms))
+        .max()
+        .unwrap_or(0);
+    let _ = write!(
+        o,
+        r#"<h3>Timeline</h3><figure>{}<figcaption>One row per run from the fault on: each dot a phase, the segment before it in the same color the time it took to get there. Error bounds are drawn at scale as bars around the dots (the largest is ±{}); hover a dot for its time, bound and source. Red dashed lines are the expectations' deadlines."#,
+        svg::timeline(
+            &format!("{}: timeline of each run", s.name),
+            &rows,
+            &deadlines
+        ),
+        ms(max_err)
+    );
+    if shown.len() < with_fault.len() {
+        let _ = write!(
+            o,
+            " {} of {} runs shown (failed runs first, then the earliest); every run is in <code>report.json</code>.",
+            shown.len(),
+            with_fault.len()
+        );
+    }
+    o.push_str("</figcaption></figure>\n");
+}
+
+/// `(median start since the fault, durations)` of a stage over the counted runs.
+fn stage_stats(s: &ScenarioReport, st: &Stage) -> Option<StageBar> {
+    let mut starts = Vec::new();
+    let mut durs = Vec::new();
+    for r in s.runs.iter().filter(|r| r.counted()) {
+        if st.unless.is_some_and(|p| r.phase(p).is_some()) {
+            continue;
+        }
+        if let (Some(a), Some(b)) = (r.phase(st.from), r.phase(st.to)) {
+            starts.push(a.since_fault_ms.max(0) as u64);
+            durs.push(b.at.since(a.at).as_millis());
+        }
+    }
+    if durs.is_empty() {
+        return None;
+    }
+    starts.sort_unstable();
+    durs.sort_unstable();
+    let q = |v: &[u64], q: f64| v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1];
+    Some(StageBar {
+        name: st.name,
+        from: st.from,
+        to: st.to,
+        start_ms: q(&starts, 0.5),
+        median_ms: q(&durs, 0.5),
+        p90_ms: q(&durs, 0.9),
+        runs: durs.len(),
+    })
+}
+
+fn breakdown(o: &mut String, s: &ScenarioReport) {
+    let stages: Vec<(&Stage, StageBar)> = STAGES
+        .iter()
+        .chain(std::iter::once(&RECOVERY))
+        .filter_map(|st| stage_stats(s, st).map(|b| (st, b)))
+        .collect();
+    if stages.is_empty() {
+        return;
+    }
+    let bars: Vec<StageBar> = stages
+        .iter()
+        .map(|(_, b)| StageBar {
+            name: b.name,
+            from: b.from,
+            to: b.to,
+            start_ms: b.start_ms,
+            median_ms: b.median_ms,
+            p90_ms: b.p90_ms,
+            runs: b.runs,
+        })
+        .collect();
+    let _ = write!(
+        o,
+        r#"<h3>Where the time goes</h3><figure>{}<figcaption>Each stage of the recovery between two phases of the same run: the bar starts at the stage's median start after the fault and lasts its median duration; the whisker reaches its p90. Stages overlap where the cluster works in parallel; the longest chain is the critical path.</figcaption></figure>"#,
+        svg::breakdown(&format!("{}: where the time goes", s.name), &bars)
+    );
+    o.push_str(
+        r#"<details><summary>Stage table</summary><table><tr><th>stage</th><th>from → to</th><th>what happens</th><th class="num">runs</th><th class="num">median</th><th class="num">p90</th></tr>"#,
+    );
+    for (st, b) in &stages {
+        let _ = write!(
+            o,
+            r#"<tr><td>{}</td><td><code>{}</code> → <code>{}</code></td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+            st.name,
+            st.from,
+            st.to,
+            esc(st.what),
+            b.runs,
+            ms(b.median_ms),
+            ms(b.p90_ms)
+        );
+    }
+    o.push_str("</table></details>\n");
+}
+
+fn failed_runs(o: &mut String, s: &ScenarioReport) {
+    let failed: Vec<_> = s.runs.iter().filter(|r| !r.failures.is_empty()).collect();
+    if failed.is_empty() {
+        return;
+    }
+    let _ = write!(
+        o,
+        r#"<h3>Failed runs</h3><table><tr><th class="num">run</th><th>victim</th><th>why</th></tr>"#
+    );
+    for r in failed.iter().take(TIMELINE_ROWS) {
+        let victim = r
+            .victims
+            .iter()
+            .map(|v| match &v.pod {
+                Some(p) => format!("{} ({p})", v.instance),
+                None => v.instance.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = write!(
+            o,
+            r#"<tr><td class="num">{}</td><td><code>{}</code></td><td>{}</td></tr>"#,
+            r.run,
+            esc(&victim),
+            esc(&r.failures.join("; "))
+        );
+    }
+    o.push_str("</table>\n");
+    if failed.len() > TIMELINE_ROWS {
+        let _ = writeln!(
+            o,
+            r#"<p class="muted">{} failed runs in all; every one is in <code>report.json</code>.</p>"#,
+            failed.len()
+        );
+    }
+}

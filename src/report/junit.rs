@@ -1,0 +1,297 @@
+//! `junit.xml`: the verdicts as JUnit XML for CI test reporters.
+//!
+//! One test suite per scenario; in it one test case per SLO objective, one per `expect` entry,
+//! and `runs` (every requested run finished without an error no expectation names). A failed
+//! check is a `<failure>` whose message says observed vs threshold and which runs broke it; an
+//! inconclusive one is `<skipped>` with the reason (it neither passed nor failed; the exit code
+//! is 3); an aborted suite or scenario is an `<error>`.
+
+use std::fmt::Write;
+
+use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
+
+use super::{ExpectationResult, Report, ScenarioReport};
+use crate::measure::Verdict;
+use crate::measure::stats::SloResult;
+use crate::time::Dur;
+
+/// Runs named one by one in a message; the rest are counted.
+const RUNS_NAMED: usize = 10;
+
+fn ms(v: u64) -> String {
+    Dur::from_millis(v).human()
+}
+
+pub fn render(r: &Report) -> String {
+    let mut junit = quick_junit::Report::new("chaos-harness");
+    for s in &r.scenarios {
+        junit.add_test_suite(suite(r, s));
+    }
+    if let Some(why) = &r.aborted
+        && !r.scenarios.iter().any(|s| s.aborted.is_some())
+    {
+        // Aborted outside any scenario (before the first, or between two): say so somewhere a
+        // test reporter shows it.
+        let mut suite = TestSuite::new("chaos-harness");
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status
+            .set_type("aborted")
+            .set_message(format!("suite aborted: {why}"));
+        suite.add_test_case(TestCase::new("suite", status));
+        junit.add_test_suite(suite);
+    }
+    junit
+        .to_string()
+        .expect("a report in memory always serialises")
+}
+
+fn suite(r: &Report, s: &ScenarioReport) -> TestSuite {
+    let mut suite = TestSuite::new(s.name.as_str());
+    suite.add_properties([
+        Property::new("file", s.file.as_str()),
+        Property::new("target", r.target.as_str()),
+        Property::new("simulated", r.simulated.to_string()),
+        Property::new("seed", r.seed.to_string()),
+        Property::new("fault", s.fault),
+        Property::new("heal", s.heal),
+        Property::new("runs_requested", s.runs_requested.to_string()),
+        Property::new("runs_finished", s.runs_finished.to_string()),
+        Property::new("verdict", s.verdict.as_str()),
+    ]);
+    for slo in &s.slos {
+        suite.add_test_case(slo_case(s, slo));
+    }
+    for e in &s.expectations {
+        suite.add_test_case(expectation_case(s, e));
+    }
+    suite.add_test_case(runs_case(s));
+    suite
+}
+
+fn case(s: &ScenarioReport, name: String, status: TestCaseStatus) -> TestCase {
+    let mut c = TestCase::new(name, status);
+    c.set_classname(s.name.as_str());
+    c
+}
+
+fn named_runs(runs: &[u32]) -> String {
+    let mut out = runs
+        .iter()
+        .take(RUNS_NAMED)
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if runs.len() > RUNS_NAMED {
+        let _ = write!(out, " and {} more", runs.len() - RUNS_NAMED);
+    }
+    out
+}
+
+fn slo_case(s: &ScenarioReport, slo: &SloResult) -> TestCase {
+    let threshold = Dur::from_millis(slo.threshold_ms);
+    let name = format!(
+        "slo: {} {} <= {}",
+        slo.metric,
+        slo.percentile,
+        threshold.human()
+    );
+    let observed = match (slo.observed_ms, slo.lower_ms, slo.upper_ms) {
+        (Some(o), Some(lo), Some(hi)) => format!(
+            "observed {} {} (true value within [{}, {}])",
+            slo.percentile,
+            ms(o),
+            ms(lo),
+            ms(hi)
+        ),
+        _ => "no value observed".to_string(),
+    };
+    let over = s.runs_over(slo.metric, threshold);
+    let over_runs: Vec<u32> = over.iter().map(|(r, _)| *r).collect();
+    let broke = if over.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} of {} runs over {}: run {}",
+            over.len(),
+            slo.runs,
+            threshold.human(),
+            named_runs(&over_runs)
+        )
+    };
+    let mut details = format!(
+        "{}\n{} over {} runs (at least {} needed); threshold {}\n",
+        slo.reason,
+        observed,
+        slo.runs,
+        slo.min_runs,
+        threshold.human()
+    );
+    for (run, v) in &over {
+        let _ = writeln!(details, "run {run}: {} = {}", slo.metric, v.human());
+    }
+    let status = match slo.verdict {
+        Verdict::Pass => TestCaseStatus::success(),
+        Verdict::Fail => {
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            st.set_type("slo")
+                .set_message(format!(
+                    "{observed} > threshold {}{broke}",
+                    threshold.human()
+                ))
+                .set_description(details);
+            st
+        }
+        Verdict::Inconclusive => {
+            let mut st = TestCaseStatus::skipped();
+            st.set_type("inconclusive")
+                .set_message(format!("inconclusive: {}; {observed}{broke}", slo.reason))
+                .set_description(details);
+            st
+        }
+    };
+    case(s, name, status)
+}
+
+fn expectation_case(s: &ScenarioReport, e: &ExpectationResult) -> TestCase {
+    let name = format!("expect: {}", e.label());
+    let status = match e.verdict {
+        Verdict::Pass => TestCaseStatus::success(),
+        Verdict::Fail => {
+            let mut runs: Vec<u32> = e.failed_runs.iter().map(|f| f.run).collect();
+            runs.dedup();
+            let first = &e.failed_runs[0].failure;
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            st.set_type("expectation")
+                .set_message(format!(
+                    "{} of {} runs broke `{}`: run {} (run {}: {first})",
+                    runs.len(),
+                    e.runs,
+                    e.label(),
+                    named_runs(&runs),
+                    e.failed_runs[0].run
+                ))
+                .set_description(
+                    e.failed_runs
+                        .iter()
+                        .map(|f| format!("run {}: {}\n", f.run, f.failure))
+                        .collect::<String>(),
+                );
+            st
+        }
+        Verdict::Inconclusive => {
+            let mut st = TestCaseStatus::skipped();
+            st.set_type("inconclusive")
+                .set_message("inconclusive: no run finished");
+            st
+        }
+    };
+    case(s, name, status)
+}
+
+fn runs_case(s: &ScenarioReport) -> TestCase {
+    let name = format!("runs: {} requested", s.runs_requested);
+    let other = s.unattributed_failures();
+    let status = if let Some(why) = &s.aborted {
+        let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+        st.set_type("aborted").set_message(format!(
+            "aborted after {} of {} runs: {why}",
+            s.runs_finished, s.runs_requested
+        ));
+        st.set_description(
+            other
+                .iter()
+                .map(|(run, f)| format!("run {run}: {f}\n"))
+                .collect::<String>(),
+        );
+        st
+    } else if !other.is_empty() {
+        let mut runs: Vec<u32> = other.iter().map(|(r, _)| *r).collect();
+        runs.dedup();
+        let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        st.set_type("run")
+            .set_message(format!(
+                "{} of {} runs failed: run {} (run {}: {})",
+                runs.len(),
+                s.runs_requested,
+                named_runs(&runs),
+                other[0].0,
+                other[0].1
+            ))
+            .set_description(
+                other
+                    .iter()
+                    .map(|(run, f)| format!("run {run}: {f}\n"))
+                    .collect::<String>(),
+            );
+        st
+    } else if s.runs_finished < s.runs_requested {
+        let mut st = TestCaseStatus::skipped();
+        st.set_type("inconclusive").set_message(format!(
+            "inconclusive: only {} of {} runs finished",
+            s.runs_finished, s.runs_requested
+        ));
+        st
+    } else {
+        TestCaseStatus::success()
+    };
+    case(s, name, status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture::{Run, journal};
+    use crate::scenario::Phase;
+
+    const SPEC: &str = "\
+name: s
+service: {name: cassandra}
+asg: {name: dcos-private-agents}
+target: {pod: node-4}
+fault: terminate-instance
+heal: replace-on-task-lost
+expect:
+  - {phase: task_running, within: 20m}
+slos:
+  time_to_cassandra_running: {p90: 15m, min_runs: 1}
+runs: 2
+";
+
+    #[test]
+    fn failures_name_observed_threshold_and_runs() {
+        let events = journal(
+            SPEC,
+            &[
+                Run {
+                    run: 1,
+                    phases: &[(Phase::TaskRunning, 600_000, 0)],
+                    failures: &[],
+                },
+                Run {
+                    run: 2,
+                    phases: &[(Phase::TaskRunning, 1_500_000, 0)],
+                    failures: &["task_running took 25m 00.0s, expected within 20m"],
+                },
+            ],
+        );
+        let r = crate::report::build(&events, false);
+        let xml = render(&r);
+        assert!(
+            xml.contains(r#"<testsuite name="s" tests="3" skipped="0" errors="0" failures="2">"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("observed p90 25m 00.0s (true value within [")
+                && xml.contains("]) &gt; threshold 15m 00.0s; 1 of 2 runs over 15m 00.0s: run 2"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("1 of 2 runs broke `task_running within 20m`: run 2"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<testcase name="runs: 2 requested" classname="s"/>"#),
+            "{xml}"
+        );
+    }
+}
