@@ -54,18 +54,18 @@ pub(super) fn presented_tokens(headers: &HeaderMap) -> Vec<&str> {
     header.into_iter().chain(cookies).collect()
 }
 
-/// Admin Router's token check: 401 for a missing, unknown or expired token. An expired one
+/// Admin Router's token check: a 401 for a missing, unknown or expired token. An expired one
 /// is an injected API fault (`token_expires_after`) and is recorded as such.
 fn admit(
     w: &mut World,
     headers: &HeaderMap,
     api: Api,
     operation: impl FnOnce() -> String,
-) -> Result<(), Response> {
+) -> Option<Response> {
     let now = Timestamp::now();
     match w.check_token(&presented_tokens(headers), now) {
-        TokenCheck::Accepted => Ok(()),
-        TokenCheck::Refused => Err(unauthorized()),
+        TokenCheck::Accepted => None,
+        TokenCheck::Refused => Some(unauthorized()),
         TokenCheck::Expired => {
             if let Some(f) = &mut w.faults {
                 f.record(InjectedFault {
@@ -77,7 +77,7 @@ fn admit(
                     delay: None,
                 });
             }
-            Err(unauthorized())
+            Some(unauthorized())
         }
     }
 }
@@ -160,7 +160,7 @@ pub(super) async fn slaves(
     Query(q): Query<SlavesQuery>,
 ) -> Response {
     shared.with_world(|w| {
-        if let Err(refused) = admit(w, &headers, Api::Mesos, || {
+        if let Some(refused) = admit(w, &headers, Api::Mesos, || {
             "GET /mesos/master/slaves".into()
         }) {
             return refused;
@@ -337,7 +337,7 @@ fn scheduler(shared: &Shared, method: Method, rest: &str, headers: &HeaderMap) -
             let call = split_service(rest).map_or(rest, |(_, call)| call);
             format!("{method} {call}")
         };
-        if let Err(refused) = admit(w, headers, Api::Scheduler, call) {
+        if let Some(refused) = admit(w, headers, Api::Scheduler, call) {
             return refused;
         }
         let own = w.sim.service().to_string();

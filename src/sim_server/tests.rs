@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::*;
-use crate::cluster::sim::TruthKind;
+use crate::cluster::sim::{ApiFault, TruthKind};
 
 const LIFETIME: Duration = Duration::from_secs(120);
 
@@ -746,5 +746,344 @@ async fn aws_sdk_clients_round_trip() {
         .expect_err("unknown instance");
     assert_eq!(missing.code(), Some("InvalidInstanceID.NotFound"));
     drop((ec2, asg));
+    s.stop().await.unwrap();
+}
+
+// ----- API faults --------------------------------------------------------------------------
+
+/// `default` with this `api_faults` section (YAML).
+async fn start_faulty(section: &str, truth_log: Option<std::path::PathBuf>) -> SimServer {
+    let text = format!(
+        "{}\napi_faults:\n{section}",
+        include_str!("../../profiles/default.yaml")
+    );
+    let profile = Profile::parse(&text, "faulty.yaml").expect("valid profile");
+    SimServer::start(ServeConfig {
+        truth_log,
+        ..ServeConfig::new(profile)
+    })
+    .await
+    .expect("server starts")
+}
+
+#[tokio::test]
+async fn every_api_answers_faults_in_its_own_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("truth.jsonl");
+    let s = start_faulty(
+        "  apis:\n\
+         \x20   ec2: {rate: 1, kinds: [throttle]}\n\
+         \x20   auto_scaling: {rate: 1, kinds: [throttle]}\n\
+         \x20   mesos: {rate: 1, kinds: [unauthorized]}\n\
+         \x20   scheduler: {rate: 1, kinds: [scheduler_unreachable]}\n",
+        Some(log.clone()),
+    )
+    .await;
+    let (status, xml) = query(&s, "ec2", "Action=DescribeInstances&Version=2016-11-15").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(texts(&xml, "Code"), ["RequestLimitExceeded"], "{xml}");
+    assert!(
+        xml.starts_with("<?xml") && xml.contains("<Response><Errors><Error>"),
+        "{xml}"
+    );
+    let (status, xml) = query(
+        &s,
+        "autoscaling",
+        "Action=DescribeAutoScalingGroups&Version=2011-01-01",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(texts(&xml, "Code"), ["Throttling"], "{xml}");
+    assert_eq!(texts(&xml, "Message"), ["Rate exceeded"], "{xml}");
+
+    let r = dcos_get(&s, "/mesos/master/slaves").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], "oauthjwt");
+    let r = dcos_get(&s, "/service/cassandra/v1/pod/status").await;
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    assert!(r.text().await.unwrap().contains("<h1>502 Bad Gateway</h1>"));
+    // A request without a token is Admin Router's own 401, not an injected fault.
+    let r = http()
+        .get(format!("{}/service/cassandra/v1/pod/status", s.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // The login is never faulted.
+    let r = http()
+        .post(format!("{}/acs/api/v1/auth/login", s.url()))
+        .body(r#"{"uid": "u", "password": "p"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let injected: Vec<(&'static str, &'static str, String)> = s
+        .api_faults()
+        .iter()
+        .map(|f| {
+            (
+                crate::cluster::sim::api_faults::api_name(f.api),
+                f.fault.as_str(),
+                f.operation.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        injected,
+        [
+            ("ec2", "throttle", "DescribeInstances".to_string()),
+            (
+                "auto-scaling",
+                "throttle",
+                "DescribeAutoScalingGroups".to_string()
+            ),
+            (
+                "mesos",
+                "unauthorized",
+                "GET /mesos/master/slaves".to_string()
+            ),
+            (
+                "scheduler",
+                "scheduler_unreachable",
+                "GET pod/status".to_string()
+            ),
+        ]
+    );
+    s.stop().await.unwrap();
+    let lines: Vec<TruthEvent> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a TruthEvent per line"))
+        .collect();
+    let faults: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .filter(|t| t.kind == TruthKind::ApiFault)
+        .map(|t| {
+            (
+                t.subject.as_str(),
+                t.state.as_deref().unwrap(),
+                t.detail.as_deref().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        faults,
+        [
+            ("ec2", "throttle", "DescribeInstances 503"),
+            ("auto-scaling", "throttle", "DescribeAutoScalingGroups 400"),
+            ("mesos", "unauthorized", "GET /mesos/master/slaves 401"),
+            ("scheduler", "scheduler_unreachable", "GET pod/status 502"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_reset_closes_the_connection_without_an_answer() {
+    let s = start_faulty("  rate: 1\n  kinds: [reset]\n", None).await;
+    let err = http()
+        .get(format!("{}/mesos/master/slaves", s.url()))
+        .header("Authorization", format!("token={DEFAULT_TOKEN}"))
+        .send()
+        .await
+        .expect_err("no answer");
+    assert!(err.is_request() || err.is_connect(), "{err:?}");
+    let chain = format!("{:?}", err);
+    assert!(
+        chain.contains("reset") || chain.contains("closed") || chain.contains("IncompleteMessage"),
+        "{chain}"
+    );
+    // The server lives on: the next request is reset too, and the login is served.
+    let err = http()
+        .post(format!(
+            "{}/?Action=DescribeInstances&Version=2016-11-15",
+            s.url()
+        ))
+        .send()
+        .await
+        .expect_err("no answer");
+    assert!(err.is_request() || err.is_connect(), "{err:?}");
+    let r = http()
+        .post(format!("{}/acs/api/v1/auth/login", s.url()))
+        .body(r#"{"uid": "u", "password": "p"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let faults = s.api_faults();
+    assert_eq!(faults.len(), 2);
+    assert!(
+        faults
+            .iter()
+            .all(|f| f.fault == ApiFault::Reset && f.status.is_none())
+    );
+    s.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn slow_answers_come_late_and_right() {
+    let s = start_faulty(
+        "  rate: 1\n  kinds: [slow]\n  slow: {constant: 400ms}\n",
+        None,
+    )
+    .await;
+    let t = std::time::Instant::now();
+    let r = dcos_get(&s, "/service/cassandra/v1/pod/status").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        t.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        t.elapsed()
+    );
+    let f = s.api_faults().remove(0);
+    assert_eq!(
+        (f.fault, f.delay),
+        (ApiFault::Slow, Some(crate::time::Dur::from_millis(400)))
+    );
+    s.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn tokens_expire_until_the_client_logs_in_again() {
+    let s = start_faulty("  token_expires_after: 1s\n", None).await;
+    assert_eq!(
+        dcos_get(&s, "/mesos/master/slaves").await.status(),
+        StatusCode::OK
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = dcos_get(&s, "/mesos/master/slaves").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], "oauthjwt");
+    let login: Value = http()
+        .post(format!("{}/acs/api/v1/auth/login", s.url()))
+        .body(r#"{"uid": "u", "password": "p"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fresh = login["token"].as_str().unwrap().to_string();
+    assert_ne!(fresh, DEFAULT_TOKEN);
+    let r = http()
+        .get(format!("{}/service/cassandra/v1/plans/recovery", s.url()))
+        .header("Authorization", format!("token={fresh}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The old token stays refused.
+    let r = dcos_get(&s, "/service/cassandra/v1/pod/status").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let faults: Vec<(ApiFault, String)> = s
+        .api_faults()
+        .into_iter()
+        .map(|f| (f.fault, f.operation))
+        .collect();
+    assert_eq!(
+        faults,
+        [
+            (
+                ApiFault::TokenExpired,
+                "GET /mesos/master/slaves".to_string()
+            ),
+            (ApiFault::TokenExpired, "GET pod/status".to_string()),
+        ]
+    );
+    s.stop().await.unwrap();
+}
+
+/// The aws backend reads each fault on the wire as the in-process backend returns it, so a
+/// drill rides out the same errors against `sim` and against `sim serve`.
+#[tokio::test]
+async fn the_aws_backend_classifies_wire_faults_as_the_sim_does() {
+    use crate::cluster::aws::dcos::{Secret, SslVerify};
+    use crate::cluster::aws::{AwsClients, DcosClient, DcosConfig};
+    use crate::cluster::{AsgLookup, ClusterError, InstanceFilter, PodName};
+    use aws_sdk_ec2::config::retry::RetryConfig;
+    use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+
+    let s = start_faulty(
+        "  apis:\n\
+         \x20   ec2: {rate: 1, kinds: [throttle]}\n\
+         \x20   auto_scaling: {rate: 1, kinds: [server_error]}\n\
+         \x20   mesos: {rate: 1, kinds: [reset]}\n\
+         \x20   scheduler: {rate: 1, kinds: [unauthorized, scheduler_unreachable, server_error, throttle]}\n",
+        None,
+    )
+    .await;
+    let creds = Credentials::new("testing", "testing", None, None, "static");
+    let aws = AwsClients {
+        ec2: aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::new()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .credentials_provider(creds.clone())
+                .retry_config(RetryConfig::disabled())
+                .endpoint_url(s.url())
+                .build(),
+        ),
+        asg: aws_sdk_autoscaling::Client::from_conf(
+            aws_sdk_autoscaling::config::Builder::new()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .credentials_provider(creds)
+                .retry_config(RetryConfig::disabled())
+                .endpoint_url(s.url())
+                .build(),
+        ),
+    };
+    let dcos = DcosClient::new(&DcosConfig {
+        url: s.url(),
+        token: Some(Secret::new(DEFAULT_TOKEN)),
+        ssl_verify: SslVerify::System,
+        origin: "test".into(),
+        login: None,
+    })
+    .unwrap();
+    let kind = |e: &ClusterError| match e {
+        ClusterError::Throttled { api, .. } => ("throttled", *api),
+        ClusterError::Transient { api, .. } => ("transient", *api),
+        ClusterError::Unauthorized { api, .. } => ("unauthorized", *api),
+        ClusterError::NotFound { api, .. } => ("not found", *api),
+        ClusterError::Fatal { api, .. } => ("fatal", *api),
+    };
+    let mut seen = Vec::new();
+    seen.push(
+        aws.describe_instances(&InstanceFilter::AsgName("dcos-private-agents".into()))
+            .await
+            .unwrap_err(),
+    );
+    seen.push(
+        aws.describe_asgs(&AsgLookup::Name("dcos-private-agents".into()))
+            .await
+            .unwrap_err(),
+    );
+    seen.push(dcos.agents().await.unwrap_err());
+    for _ in 0..12 {
+        seen.push(
+            dcos.pod_info("cassandra", &PodName::new("node-4"))
+                .await
+                .unwrap_err(),
+        );
+    }
+    let injected = s.api_faults();
+    assert_eq!(injected.len(), seen.len());
+    for (wire, fault) in seen.iter().zip(&injected) {
+        let in_process = fault
+            .cluster_error()
+            .expect("every fault here fails the call");
+        // The port says a 429 is `Throttled`; the DC/OS client still files it as transient
+        // (both are retried).
+        let dcos_429 = fault.status == Some(429) && kind(wire) == ("transient", fault.api);
+        if !dcos_429 {
+            assert_eq!(
+                kind(wire),
+                kind(&in_process),
+                "{fault:?}: {wire} / {in_process}"
+            );
+        }
+        assert!(wire.is_retryable() == in_process.is_retryable());
+    }
     s.stop().await.unwrap();
 }
