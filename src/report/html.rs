@@ -13,6 +13,9 @@ use crate::time::Dur;
 /// Runs drawn on a timeline; beyond it the failed ones come first and the page says so.
 pub const TIMELINE_ROWS: usize = 50;
 
+/// Runs named one by one in a verdict's note; the rest are counted.
+const RUNS_NAMED: usize = 20;
+
 /// Stages of a recovery, each between two phases of one run.
 struct Stage {
     name: &'static str,
@@ -23,7 +26,7 @@ struct Stage {
     what: &'static str,
 }
 
-const STAGES: [Stage; 9] = [
+const STAGES: [Stage; 10] = [
     Stage {
         name: "termination",
         from: Phase::FaultInjected,
@@ -51,6 +54,13 @@ const STAGES: [Stage; 9] = [
         to: Phase::AgentRegistered,
         unless: None,
         what: "DC/OS starts on the replacement and its Mesos agent registers",
+    },
+    Stage {
+        name: "agent re-registration",
+        from: Phase::FaultInjected,
+        to: Phase::AgentRegistered,
+        unless: Some(Phase::ReplacementInService),
+        what: "the victim's own agent comes back (reboot, stop/start) and registers again",
     },
     Stage {
         name: "agent loss detection",
@@ -120,6 +130,7 @@ table{border-collapse:collapse;width:100%;font-size:13px;margin:4px 0}
 th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 th{font-weight:600;color:var(--muted);font-size:12px;background:#f6f8fa}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.why{color:var(--muted);font-size:12px}
 .v{font-weight:600}.v.pass{color:var(--pass)}.v.fail{color:var(--fail)}.v.inconclusive{color:var(--inc)}
 .cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:8px 24px}
 figure{margin:10px 0 18px}
@@ -140,6 +151,7 @@ svg path.cdf{fill:none;stroke:#4e79a7;stroke-width:2}
 svg line.thr{stroke-width:1.5;stroke-dasharray:5 3}
 svg text.thr{font-weight:600}
 svg .obs line{stroke-width:2}
+svg .obs line.guide{stroke-width:1;stroke-dasharray:1 2}
 svg .axis-title{fill:var(--muted);font-size:11px}
 svg rect.band{fill:#f6f8fa}
 svg rect.seg{fill-opacity:.45}
@@ -300,16 +312,21 @@ fn verdicts(o: &mut String, s: &ScenarioReport) {
                 (Some(lo), Some(hi)) => format!("{} – {}", ms(lo), ms(hi)),
                 _ => "—".into(),
             };
+            // A pass says nothing the numbers do not; anything else says why.
+            let why = if slo.verdict == Verdict::Pass {
+                String::new()
+            } else {
+                format!(r#"<div class="why">{}</div>"#, esc(&slo.reason))
+            };
             let _ = write!(
                 o,
-                r#"<tr><td><code>{} {}</code> ≤ {}</td><td class="num">{}</td><td class="num">{}</td><td>{}<br><span class="muted">{}</span></td></tr>"#,
+                r#"<tr><td><code>{}</code> {} ≤ {}{why}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td></tr>"#,
                 slo.metric,
                 slo.percentile,
-                ms(slo.threshold_ms),
+                Dur::from_millis(slo.threshold_ms),
                 slo.observed_ms.map_or("—".into(), ms),
                 bounds,
                 verdict_cell(slo.verdict),
-                esc(&slo.reason)
             );
         }
         o.push_str("</table></div>");
@@ -321,18 +338,22 @@ fn verdicts(o: &mut String, s: &ScenarioReport) {
         for e in &s.expectations {
             let mut runs: Vec<String> = e.failed_runs.iter().map(|f| f.run.to_string()).collect();
             runs.dedup();
-            let note = if runs.is_empty() {
-                format!("held in all {} runs", e.runs)
-            } else {
-                format!("broken in run {}", runs.join(", "))
+            let note = match runs.len() {
+                0 => format!("held in all {} runs", e.runs),
+                k if k > RUNS_NAMED => format!(
+                    "broken in {k} runs: run {} and {} more",
+                    runs[..RUNS_NAMED].join(", "),
+                    k - RUNS_NAMED
+                ),
+                _ => format!("broken in run {}", runs.join(", ")),
             };
             let _ = write!(
                 o,
-                r#"<tr><td><code>{}</code></td><td class="num">{}</td><td>{}<br><span class="muted">{}</span></td></tr>"#,
+                r#"<tr><td><code>{}</code><div class="why">{}</div></td><td class="num">{}</td><td>{}</td></tr>"#,
                 esc(&e.label()),
+                note,
                 e.runs,
                 verdict_cell(e.verdict),
-                note
             );
         }
         o.push_str("</table></div>");
@@ -425,10 +446,9 @@ fn metric_figure(o: &mut String, s: &ScenarioReport, m: Metric) {
     };
     let th = thresholds(s, m);
     let (from, to) = m.span();
-    let _ = write!(
+    let _ = writeln!(
         o,
-        r#"<figure class="metric" id="{}-{m}"><h4><code>{m}</code> <span class="muted">= {to} − {from}</span></h4><div class="stats">{} runs · p50 {} · p90 {} · p99 {} · max {} · each value ± at most {}</div><div class="pair">{}{}</div><figcaption>Left: how many runs took how long. Right: the share of runs done by each time; {}.</figcaption></figure>
-"#,
+        r#"<figure class="metric" id="{}-{m}"><h4><code>{m}</code> <span class="muted">= {to} − {from}</span></h4><div class="stats">{} runs · p50 {} · p90 {} · p99 {} · max {} · each value ± at most {}</div><div class="pair">{}{}</div><figcaption>Left: how many runs took how long. Right: the share of runs done by each time; {}.</figcaption></figure>"#,
         anchor(&s.name),
         x.count,
         ms(x.p50),
@@ -605,7 +625,10 @@ fn failed_runs(o: &mut String, s: &ScenarioReport) {
     }
     let _ = write!(
         o,
-        r#"<h3>Failed runs</h3><table><tr><th class="num">run</th><th>victim</th><th>why</th></tr>"#
+        r#"<h3>Failed runs</h3><details{}><summary>{} of {} runs failed</summary><table><tr><th class="num">run</th><th>victim</th><th>why</th></tr>"#,
+        if failed.len() <= 10 { " open" } else { "" },
+        failed.len(),
+        s.runs.len()
     );
     for r in failed.iter().take(TIMELINE_ROWS) {
         let victim = r
@@ -625,7 +648,7 @@ fn failed_runs(o: &mut String, s: &ScenarioReport) {
             esc(&r.failures.join("; "))
         );
     }
-    o.push_str("</table>\n");
+    o.push_str("</table></details>\n");
     if failed.len() > TIMELINE_ROWS {
         let _ = writeln!(
             o,

@@ -89,12 +89,7 @@ fn named_runs(runs: &[u32]) -> String {
 
 fn slo_case(s: &ScenarioReport, slo: &SloResult) -> TestCase {
     let threshold = Dur::from_millis(slo.threshold_ms);
-    let name = format!(
-        "slo: {} {} <= {}",
-        slo.metric,
-        slo.percentile,
-        threshold.human()
-    );
+    let name = format!("slo: {} {} <= {threshold}", slo.metric, slo.percentile);
     let observed = match (slo.observed_ms, slo.lower_ms, slo.upper_ms) {
         (Some(o), Some(lo), Some(hi)) => format!(
             "observed {} {} (true value within [{}, {}])",
@@ -114,17 +109,13 @@ fn slo_case(s: &ScenarioReport, slo: &SloResult) -> TestCase {
             "; {} of {} runs over {}: run {}",
             over.len(),
             slo.runs,
-            threshold.human(),
+            threshold,
             named_runs(&over_runs)
         )
     };
     let mut details = format!(
         "{}\n{} over {} runs (at least {} needed); threshold {}\n",
-        slo.reason,
-        observed,
-        slo.runs,
-        slo.min_runs,
-        threshold.human()
+        slo.reason, observed, slo.runs, slo.min_runs, threshold
     );
     for (run, v) in &over {
         let _ = writeln!(details, "run {run}: {} = {}", slo.metric, v.human());
@@ -134,10 +125,7 @@ fn slo_case(s: &ScenarioReport, slo: &SloResult) -> TestCase {
         Verdict::Fail => {
             let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
             st.set_type("slo")
-                .set_message(format!(
-                    "{observed} > threshold {}{broke}",
-                    threshold.human()
-                ))
+                .set_message(format!("{observed} > threshold {}{broke}", threshold))
                 .set_description(details);
             st
         }
@@ -282,7 +270,7 @@ runs: 2
         );
         assert!(
             xml.contains("observed p90 25m 00.0s (true value within [")
-                && xml.contains("]) &gt; threshold 15m 00.0s; 1 of 2 runs over 15m 00.0s: run 2"),
+                && xml.contains("]) &gt; threshold 15m; 1 of 2 runs over 15m: run 2"),
             "{xml}"
         );
         assert!(

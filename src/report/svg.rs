@@ -158,7 +158,10 @@ pub const DIST_W: f64 = 540.0;
 pub const DIST_H: f64 = 240.0;
 const DIST_LEFT: f64 = 46.0;
 const DIST_RIGHT: f64 = 14.0;
-const DIST_TOP: f64 = 30.0;
+/// Room above the plot: one line per threshold label, so that labels never overlap.
+fn dist_top(thresholds: usize) -> f64 {
+    12.0 + 11.0 * thresholds.max(1) as f64 + 4.0
+}
 const DIST_BOTTOM: f64 = 36.0;
 
 /// The x axis both distribution charts of a metric share: the values, and the thresholds that
@@ -222,10 +225,10 @@ fn time_axis(o: &mut String, axis: &TimeAxis, x: &Scale, top: f64, bottom: f64) 
 
 /// Dashed vertical lines at the thresholds, labelled at the top (staggered when several), or
 /// an arrow at the right edge for one beyond the axis.
-fn threshold_marks(o: &mut String, thresholds: &[Threshold], x: &Scale, top: f64, bottom: f64) {
+fn threshold_marks(o: &mut String, thresholds: &[Threshold], x: &Scale, bottom: f64) {
     for (i, t) in thresholds.iter().enumerate() {
         let color = verdict_color(t.verdict);
-        let ly = top - 16.0 + (i % 2) as f64 * 10.0;
+        let ly = 20.0 + 11.0 * i as f64;
         if (t.threshold_ms as f64) > x.hi {
             let _ = write!(
                 o,
@@ -261,21 +264,24 @@ pub fn histogram(title: &str, values: &[u64], thresholds: &[Threshold]) -> Strin
     let mut o = String::new();
     svg_open(&mut o, DIST_W, DIST_H, "chart hist", title);
     let axis = dist_axis(values, thresholds);
-    let (top, bottom) = (DIST_TOP, DIST_H - DIST_BOTTOM);
+    let (top, bottom) = (dist_top(thresholds.len()), DIST_H - DIST_BOTTOM);
     let x = Scale::new(
         axis.lo as f64,
         axis.hi as f64,
         DIST_LEFT,
         DIST_W - DIST_RIGHT,
     );
-    // Bins: a round width giving about 2·√n bins, 6 to 40 of them.
+    // Bins: a round width cutting the values' range into about 2·√n bins (6 to 40), aligned
+    // on multiples of the width.
+    let vmin = values.iter().copied().min().unwrap_or(0);
+    let vmax = values.iter().copied().max().unwrap_or(0);
     let want = ((values.len() as f64).sqrt() * 2.0).clamp(6.0, 40.0) as u64;
-    let width = nice_step((axis.hi - axis.lo).max(1), want);
-    let bins = (axis.hi - axis.lo).div_ceil(width).max(1) as usize;
+    let width = nice_step((vmax - vmin).max(1), want);
+    let first = vmin / width * width;
+    let bins = ((vmax - first) / width + 1) as usize;
     let mut counts = vec![0u64; bins];
     for v in values {
-        let i = ((v.saturating_sub(axis.lo)) / width) as usize;
-        counts[i.min(bins - 1)] += 1;
+        counts[((v - first) / width) as usize] += 1;
     }
     let cmax = counts.iter().copied().max().unwrap_or(0).max(1);
     let ystep = [
@@ -307,8 +313,8 @@ pub fn histogram(title: &str, values: &[u64], thresholds: &[Threshold]) -> Strin
     time_axis(&mut o, &axis, &x, top, bottom);
     o.push_str(r#"<g class="bars">"#);
     for (i, c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
-        let lo = axis.lo + i as u64 * width;
-        let (x0, x1) = (x.at(lo as f64), x.at_clamped((lo + width) as f64));
+        let lo = first + i as u64 * width;
+        let (x0, x1) = (x.at_clamped(lo as f64), x.at_clamped((lo + width) as f64));
         let _ = write!(
             o,
             r#"<rect x="{}" y="{}" width="{}" height="{}"><title>{} – {}: {c} run{}</title></rect>"#,
@@ -322,7 +328,7 @@ pub fn histogram(title: &str, values: &[u64], thresholds: &[Threshold]) -> Strin
         );
     }
     o.push_str("</g>");
-    threshold_marks(&mut o, thresholds, &x, top, bottom);
+    threshold_marks(&mut o, thresholds, &x, bottom);
     let _ = write!(
         o,
         r#"<text class="axis-title" x="{}" y="{}" text-anchor="end">time, bins of {}</text>"#,
@@ -340,7 +346,7 @@ pub fn cdf(title: &str, values: &[u64], thresholds: &[Threshold]) -> String {
     let mut o = String::new();
     svg_open(&mut o, DIST_W, DIST_H, "chart cdf", title);
     let axis = dist_axis(values, thresholds);
-    let (top, bottom) = (DIST_TOP, DIST_H - DIST_BOTTOM);
+    let (top, bottom) = (dist_top(thresholds.len()), DIST_H - DIST_BOTTOM);
     let x = Scale::new(
         axis.lo as f64,
         axis.hi as f64,
@@ -381,7 +387,7 @@ pub fn cdf(title: &str, values: &[u64], thresholds: &[Threshold]) -> String {
         let _ = write!(d, " H{}", n(x.px1));
         let _ = write!(o, r#"<path class="cdf" d="{d}"/>"#);
     }
-    threshold_marks(&mut o, thresholds, &x, top, bottom);
+    threshold_marks(&mut o, thresholds, &x, bottom);
     for t in thresholds {
         let Some((obs, lo, hi)) = t.observed else {
             continue;
@@ -390,15 +396,16 @@ pub fn cdf(title: &str, values: &[u64], thresholds: &[Threshold]) -> String {
         let py = y.at(t.quantile);
         let _ = write!(
             o,
-            r#"<g class="obs"><title>{} observed {} (true value within [{}, {}]): {}</title><line x1="{}" y1="{py}" x2="{}" y2="{py}" stroke="{color}"/><circle cx="{}" cy="{py}" r="3.5" fill="{color}"/></g>"#,
-            esc(&t.label),
-            Dur::from_millis(obs).human(),
-            Dur::from_millis(lo).human(),
-            Dur::from_millis(hi).human(),
-            t.verdict,
-            n(x.at_clamped(lo as f64)),
-            n(x.at_clamped(hi as f64)),
-            n(x.at_clamped(obs as f64)),
+            r#"<g class="obs"><title>{label} observed {obs} (true value within [{lo}, {hi}]): {verdict}</title><line class="guide" x1="{ox}" y1="{py}" x2="{tx}" y2="{py}" stroke="{color}"/><line x1="{lx}" y1="{py}" x2="{hx}" y2="{py}" stroke="{color}"/><circle cx="{ox}" cy="{py}" r="3.5" fill="{color}"/></g>"#,
+            label = esc(&t.label),
+            obs = Dur::from_millis(obs).human(),
+            lo = Dur::from_millis(lo).human(),
+            hi = Dur::from_millis(hi).human(),
+            verdict = t.verdict,
+            ox = n(x.at_clamped(obs as f64)),
+            tx = n(x.at_clamped(t.threshold_ms as f64)),
+            lx = n(x.at_clamped(lo as f64)),
+            hx = n(x.at_clamped(hi as f64)),
             py = n(py),
         );
     }
@@ -431,7 +438,6 @@ pub struct Deadline {
 pub const TL_W: f64 = 1100.0;
 const TL_LEFT: f64 = 64.0;
 const TL_RIGHT: f64 = 16.0;
-const TL_TOP: f64 = 40.0;
 const TL_ROW: f64 = 18.0;
 
 /// One row per run from the fault on: each phase a marker with its error bound as a bar (at
@@ -443,14 +449,17 @@ pub fn timeline(title: &str, rows: &[TimelineRow], deadlines: &[Deadline]) -> St
         .max()
         .unwrap_or(0);
     let reach = data_max.saturating_mul(3) / 2;
-    let shown: Vec<&Deadline> = deadlines.iter().filter(|d| d.at_ms <= reach).collect();
+    let (shown, beyond): (Vec<&Deadline>, Vec<&Deadline>) =
+        deadlines.iter().partition(|d| d.at_ms <= reach);
     let max = shown.iter().map(|d| d.at_ms).fold(data_max, u64::max);
+    // One line of labels per deadline above the plot, so that none overlap.
+    let top = 14.0 + 11.0 * deadlines.len().max(1) as f64 + 8.0;
     let axis = TimeAxis::around(0, max, 12, true);
     let legend: Vec<Phase> = Phase::ALL
         .into_iter()
         .filter(|p| rows.iter().any(|r| r.phases.iter().any(|x| x.0 == *p)))
         .collect();
-    let plot_bottom = TL_TOP + rows.len() as f64 * TL_ROW;
+    let plot_bottom = top + rows.len() as f64 * TL_ROW;
     let (legend_svg, legend_h) = legend_row(&legend, TL_LEFT, plot_bottom + 30.0, TL_W - TL_RIGHT);
     let h = plot_bottom + 30.0 + legend_h;
     let mut o = String::new();
@@ -460,17 +469,26 @@ pub fn timeline(title: &str, rows: &[TimelineRow], deadlines: &[Deadline]) -> St
         let _ = write!(
             o,
             r#"<rect class="band" x="0" y="{}" width="{}" height="{}"/>"#,
-            n(TL_TOP + i as f64 * TL_ROW),
+            n(top + i as f64 * TL_ROW),
             n(TL_W),
             n(TL_ROW)
         );
     }
-    time_axis(&mut o, &axis, &x, TL_TOP, plot_bottom);
+    time_axis(&mut o, &axis, &x, top, plot_bottom);
+    for (i, d) in beyond.iter().enumerate() {
+        let _ = write!(
+            o,
+            r#"<text class="deadline" x="{}" y="{}" text-anchor="end">{} →</text>"#,
+            n(x.px1),
+            n(14.0 + 11.0 * (shown.len() + i) as f64),
+            esc(&d.label)
+        );
+    }
     for (i, d) in shown.iter().enumerate() {
         let px = x.at(d.at_ms as f64);
         let anchor = if px > TL_W * 0.7 { "end" } else { "start" };
         let dx = if anchor == "end" { -3.0 } else { 3.0 };
-        let ly = TL_TOP - 22.0 + (i % 2) as f64 * 11.0;
+        let ly = 14.0 + 11.0 * i as f64;
         let _ = write!(
             o,
             r#"<line class="deadline" x1="{0}" y1="{1}" x2="{0}" y2="{2}"/><text class="deadline" x="{3}" y="{4}" text-anchor="{anchor}">{5}</text>"#,
@@ -483,7 +501,7 @@ pub fn timeline(title: &str, rows: &[TimelineRow], deadlines: &[Deadline]) -> St
         );
     }
     for (i, r) in rows.iter().enumerate() {
-        let cy = TL_TOP + i as f64 * TL_ROW + TL_ROW / 2.0;
+        let cy = top + i as f64 * TL_ROW + TL_ROW / 2.0;
         let _ = write!(
             o,
             r#"<g class="run{}"><title>run {}{}{}</title><text class="label" x="{}" y="{}" text-anchor="end">{}run {}</text>"#,
@@ -586,7 +604,7 @@ pub struct StageBar {
 }
 
 pub const BD_W: f64 = 1100.0;
-const BD_LEFT: f64 = 250.0;
+const BD_LEFT: f64 = 300.0;
 const BD_RIGHT_COL: f64 = 190.0;
 const BD_TOP: f64 = 10.0;
 const BD_ROW: f64 = 30.0;
@@ -620,32 +638,27 @@ pub fn breakdown(title: &str, stages: &[StageBar]) -> String {
         let x90 = x.at((s.start_ms + s.p90_ms.max(s.median_ms)) as f64);
         let _ = write!(
             o,
-            r#"<g class="stage"><title>{}: {} → {}, median {} (p90 {}) over {} runs, starting a median {} after the fault</title><text class="label" x="8" y="{}">{}</text><text class="sub" x="8" y="{}">{} → {}</text><line class="whisker" x1="{}" y1="{cy}" x2="{}" y2="{cy}"/><line class="whisker" x1="{2}" y1="{}" x2="{2}" y2="{}"/><rect x="{}" y="{}" width="{}" height="12" rx="2" fill="{}"/><text class="value" x="{}" y="{}">{} <tspan class="sub">p90 {}</tspan></text></g>"#,
-            s.name,
-            s.from,
-            s.to,
-            Dur::from_millis(s.median_ms).human(),
-            Dur::from_millis(s.p90_ms).human(),
-            s.runs,
-            Dur::from_millis(s.start_ms).human(),
-            n(cy - 1.0),
-            s.name,
-            n(cy + 10.0),
-            s.from,
-            s.to,
-            n(x1),
-            n(x90),
-            n(cy - 4.0),
-            n(cy + 4.0),
-            n(x0),
-            n(cy - 6.0),
-            n((x1 - x0).max(1.5)),
-            phase_color(s.to),
-            n(BD_W - BD_RIGHT_COL + 6.0),
-            n(cy + 4.0),
-            Dur::from_millis(s.median_ms).human(),
-            Dur::from_millis(s.p90_ms).human(),
+            r#"<g class="stage"><title>{name}: {from} → {to}, median {med} (p90 {p90}) over {runs} runs, starting a median {start} after the fault</title><text class="label" x="8" y="{ly}">{name}</text><text class="sub" x="8" y="{sy}">{from} → {to}</text><line class="whisker" x1="{x1}" y1="{cy}" x2="{x90}" y2="{cy}"/><line class="whisker" x1="{x90}" y1="{wy0}" x2="{x90}" y2="{wy1}"/><rect x="{x0}" y="{by}" width="{bw}" height="12" rx="2" fill="{color}"/><text class="value" x="{vx}" y="{vy}">{med} <tspan class="sub">p90 {p90}</tspan></text></g>"#,
+            name = s.name,
+            from = s.from,
+            to = s.to,
+            med = Dur::from_millis(s.median_ms).human(),
+            p90 = Dur::from_millis(s.p90_ms).human(),
+            runs = s.runs,
+            start = Dur::from_millis(s.start_ms).human(),
+            ly = n(cy - 1.0),
+            sy = n(cy + 10.0),
+            x1 = n(x1),
+            x90 = n(x90),
             cy = n(cy),
+            wy0 = n(cy - 4.0),
+            wy1 = n(cy + 4.0),
+            x0 = n(x0),
+            by = n(cy - 6.0),
+            bw = n((x1 - x0).max(1.5)),
+            color = phase_color(s.to),
+            vx = n(BD_W - BD_RIGHT_COL + 6.0),
+            vy = n(cy + 4.0),
         );
     }
     o.push_str("</svg>");

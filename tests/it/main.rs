@@ -4,6 +4,7 @@ mod aws_e2e;
 mod cli;
 mod dcos_client;
 mod exit_codes;
+mod reports;
 mod resume;
 mod snapshots;
 mod truth;
