@@ -114,8 +114,39 @@ fn scenario(o: &mut String, s: &ScenarioReport) {
         }
         let _ = writeln!(o);
     }
+    expectations(o, s);
     phase_breakdown(o, s);
     runs(o, s);
+}
+
+/// Each `expect` entry and the runs that broke it.
+fn expectations(o: &mut String, s: &ScenarioReport) {
+    if s.expectations.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "| expectation | runs | verdict |");
+    let _ = writeln!(o, "| --- | ---: | --- |");
+    for e in &s.expectations {
+        let mut runs: Vec<String> = e.failed_runs.iter().map(|f| f.run.to_string()).collect();
+        runs.dedup();
+        let note = match runs.len() {
+            0 => format!("held in all {} runs", e.runs),
+            k if k > RUN_LIST_LIMIT => format!(
+                "broken in {k} runs: {} and {} more",
+                runs[..RUN_LIST_LIMIT].join(", "),
+                k - RUN_LIST_LIMIT
+            ),
+            _ => format!("broken in run {}", runs.join(", ")),
+        };
+        let _ = writeln!(
+            o,
+            "| `{}` | {} | {} ({note}) |",
+            e.label(),
+            e.runs,
+            badge(e.verdict)
+        );
+    }
+    let _ = writeln!(o);
 }
 
 /// Where the time goes: each phase's median time since the fault and its typical source.

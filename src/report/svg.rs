@@ -187,7 +187,7 @@ fn dist_axis(values: &[u64], thresholds: &[Threshold]) -> TimeAxis {
 }
 
 fn svg_open(o: &mut String, w: f64, h: f64, class: &str, label: &str) {
-    let _ = write!(
+    let _ = writeln!(
         o,
         r#"<svg class="{class}" viewBox="0 0 {} {}" width="{}" height="{}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
         n(w),
@@ -196,7 +196,7 @@ fn svg_open(o: &mut String, w: f64, h: f64, class: &str, label: &str) {
         n(h),
         esc(label)
     );
-    let _ = write!(o, "<title>{}</title>", esc(label));
+    let _ = writeln!(o, "<title>{}</title>", esc(label));
 }
 
 /// Vertical gridlines and labels of a time axis along the bottom of a plot area.
@@ -204,7 +204,7 @@ fn time_axis(o: &mut String, axis: &TimeAxis, x: &Scale, top: f64, bottom: f64) 
     o.push_str(r#"<g class="axis">"#);
     for t in axis.ticks() {
         let px = x.at(t as f64);
-        let _ = write!(
+        let _ = writeln!(
             o,
             r#"<line class="grid" x1="{0}" y1="{1}" x2="{0}" y2="{2}"/><text x="{0}" y="{3}" text-anchor="middle">{4}</text>"#,
             n(px),
@@ -214,7 +214,7 @@ fn time_axis(o: &mut String, axis: &TimeAxis, x: &Scale, top: f64, bottom: f64) 
             tick_label(t)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         o,
         r#"<line class="base" x1="{}" y1="{2}" x2="{}" y2="{2}"/></g>"#,
         n(x.px0),
@@ -230,7 +230,7 @@ fn threshold_marks(o: &mut String, thresholds: &[Threshold], x: &Scale, bottom: 
         let color = verdict_color(t.verdict);
         let ly = 20.0 + 11.0 * i as f64;
         if (t.threshold_ms as f64) > x.hi {
-            let _ = write!(
+            let _ = writeln!(
                 o,
                 r#"<text class="thr" x="{}" y="{}" text-anchor="end" fill="{color}">{} →</text>"#,
                 n(x.px1),
@@ -246,7 +246,7 @@ fn threshold_marks(o: &mut String, thresholds: &[Threshold], x: &Scale, bottom: 
             "start"
         };
         let dx = if anchor == "end" { -3.0 } else { 3.0 };
-        let _ = write!(
+        let _ = writeln!(
             o,
             r#"<line class="thr" x1="{0}" y1="{1}" x2="{0}" y2="{2}" stroke="{color}"/><text class="thr" x="{3}" y="{4}" text-anchor="{anchor}" fill="{color}">{5}</text>"#,
             n(px),
@@ -294,7 +294,7 @@ pub fn histogram(title: &str, values: &[u64], thresholds: &[Threshold]) -> Strin
     let y = Scale::new(0.0, ymax as f64, bottom, top);
     o.push_str(r#"<g class="axis">"#);
     for c in (0..=ymax).step_by(ystep as usize) {
-        let _ = write!(
+        let _ = writeln!(
             o,
             r#"<line class="grid" x1="{x0}" y1="{py}" x2="{x1}" y2="{py}"/><text x="{tx}" y="{ty}" text-anchor="end">{c}</text>"#,
             x0 = n(x.px0),
@@ -304,7 +304,7 @@ pub fn histogram(title: &str, values: &[u64], thresholds: &[Threshold]) -> Strin
             ty = n(y.at(c as f64) + 3.5),
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         o,
         r#"<text x="{}" y="{}" text-anchor="middle" transform="rotate(-90 {0} {1})">runs</text></g>"#,
         n(12.0),
@@ -315,7 +315,7 @@ pub fn histogram(title: &str, values: &[u64], thresholds: &[Threshold]) -> Strin
     for (i, c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
         let lo = first + i as u64 * width;
         let (x0, x1) = (x.at_clamped(lo as f64), x.at_clamped((lo + width) as f64));
-        let _ = write!(
+        let _ = writeln!(
             o,
             r#"<rect x="{}" y="{}" width="{}" height="{}"><title>{} – {}: {c} run{}</title></rect>"#,
             n(x0 + 0.5),
@@ -327,9 +327,9 @@ pub fn histogram(title: &str, values: &[u64], thresholds: &[Threshold]) -> Strin
             if *c == 1 { "" } else { "s" }
         );
     }
-    o.push_str("</g>");
+    o.push_str("</g>\n");
     threshold_marks(&mut o, thresholds, &x, bottom);
-    let _ = write!(
+    let _ = writeln!(
         o,
         r#"<text class="axis-title" x="{}" y="{}" text-anchor="end">time, bins of {}</text>"#,
         n(x.px1),
@@ -363,7 +363,7 @@ pub fn cdf(title: &str, values: &[u64], thresholds: &[Threshold]) -> String {
         (0.9, "90%"),
         (1.0, "100%"),
     ] {
-        let _ = write!(
+        let _ = writeln!(
             o,
             r#"<line class="grid" x1="{x0}" y1="{py}" x2="{x1}" y2="{py}"/><text x="{tx}" y="{ty}" text-anchor="end">{label}</text>"#,
             x0 = n(x.px0),
@@ -373,7 +373,7 @@ pub fn cdf(title: &str, values: &[u64], thresholds: &[Threshold]) -> String {
             ty = n(y.at(q) + 3.5),
         );
     }
-    o.push_str("</g>");
+    o.push_str("</g>\n");
     time_axis(&mut o, &axis, &x, top, bottom);
     let mut sorted = values.to_vec();
     sorted.sort_unstable();
@@ -385,7 +385,7 @@ pub fn cdf(title: &str, values: &[u64], thresholds: &[Threshold]) -> String {
             let _ = write!(d, " H{} V{}", n(px), n(y.at((i + 1) as f64 / total)));
         }
         let _ = write!(d, " H{}", n(x.px1));
-        let _ = write!(o, r#"<path class="cdf" d="{d}"/>"#);
+        let _ = writeln!(o, r#"<path class="cdf" d="{d}"/>"#);
     }
     threshold_marks(&mut o, thresholds, &x, bottom);
     for t in thresholds {
@@ -394,7 +394,7 @@ pub fn cdf(title: &str, values: &[u64], thresholds: &[Threshold]) -> String {
         };
         let color = verdict_color(t.verdict);
         let py = y.at(t.quantile);
-        let _ = write!(
+        let _ = writeln!(
             o,
             r#"<g class="obs"><title>{label} observed {obs} (true value within [{lo}, {hi}]): {verdict}</title><line class="guide" x1="{ox}" y1="{py}" x2="{tx}" y2="{py}" stroke="{color}"/><line x1="{lx}" y1="{py}" x2="{hx}" y2="{py}" stroke="{color}"/><circle cx="{ox}" cy="{py}" r="3.5" fill="{color}"/></g>"#,
             label = esc(&t.label),
@@ -409,7 +409,7 @@ pub fn cdf(title: &str, values: &[u64], thresholds: &[Threshold]) -> String {
             py = n(py),
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         o,
         r#"<text class="axis-title" x="{}" y="{}" text-anchor="end">time since the fault ≤ x, share of runs</text>"#,
         n(x.px1),
@@ -466,7 +466,7 @@ pub fn timeline(title: &str, rows: &[TimelineRow], deadlines: &[Deadline]) -> St
     svg_open(&mut o, TL_W, h, "chart timeline", title);
     let x = Scale::new(axis.lo as f64, axis.hi as f64, TL_LEFT, TL_W - TL_RIGHT);
     for (i, _) in rows.iter().enumerate().filter(|(i, _)| i % 2 == 1) {
-        let _ = write!(
+        let _ = writeln!(
             o,
             r#"<rect class="band" x="0" y="{}" width="{}" height="{}"/>"#,
             n(top + i as f64 * TL_ROW),
@@ -476,7 +476,7 @@ pub fn timeline(title: &str, rows: &[TimelineRow], deadlines: &[Deadline]) -> St
     }
     time_axis(&mut o, &axis, &x, top, plot_bottom);
     for (i, d) in beyond.iter().enumerate() {
-        let _ = write!(
+        let _ = writeln!(
             o,
             r#"<text class="deadline" x="{}" y="{}" text-anchor="end">{} →</text>"#,
             n(x.px1),
@@ -489,7 +489,7 @@ pub fn timeline(title: &str, rows: &[TimelineRow], deadlines: &[Deadline]) -> St
         let anchor = if px > TL_W * 0.7 { "end" } else { "start" };
         let dx = if anchor == "end" { -3.0 } else { 3.0 };
         let ly = 14.0 + 11.0 * i as f64;
-        let _ = write!(
+        let _ = writeln!(
             o,
             r#"<line class="deadline" x1="{0}" y1="{1}" x2="{0}" y2="{2}"/><text class="deadline" x="{3}" y="{4}" text-anchor="{anchor}">{5}</text>"#,
             n(px),
@@ -502,7 +502,7 @@ pub fn timeline(title: &str, rows: &[TimelineRow], deadlines: &[Deadline]) -> St
     }
     for (i, r) in rows.iter().enumerate() {
         let cy = top + i as f64 * TL_ROW + TL_ROW / 2.0;
-        let _ = write!(
+        let _ = writeln!(
             o,
             r#"<g class="run{}"><title>run {}{}{}</title><text class="label" x="{}" y="{}" text-anchor="end">{}run {}</text>"#,
             if r.failed { " failed" } else { "" },
@@ -518,7 +518,7 @@ pub fn timeline(title: &str, rows: &[TimelineRow], deadlines: &[Deadline]) -> St
         for &(p, at, _, _) in r.phases.iter().filter(|p| p.1 >= 0) {
             let px = x.at_clamped(at as f64);
             if px - x.at(prev) > 0.05 {
-                let _ = write!(
+                let _ = writeln!(
                     o,
                     r#"<rect class="seg" x="{}" y="{}" width="{}" height="8" fill="{}"/>"#,
                     n(x.at(prev)),
@@ -536,7 +536,7 @@ pub fn timeline(title: &str, rows: &[TimelineRow], deadlines: &[Deadline]) -> St
             let px = x.at_clamped(at as f64);
             let lo = x.at_clamped(at as f64 - err as f64);
             let hi = x.at_clamped(at as f64 + err as f64);
-            let _ = write!(
+            let _ = writeln!(
                 o,
                 r#"<g class="ph"><title>{p}: {} ± {} ({source})</title><line class="err" x1="{}" y1="{cy}" x2="{}" y2="{cy}"/><line class="err" x1="{lo}" y1="{y0}" x2="{lo}" y2="{y1}"/><line class="err" x1="{hi}" y1="{y0}" x2="{hi}" y2="{y1}"/><circle cx="{}" cy="{cy}" r="3.2" fill="{}"/></g>"#,
                 Dur::from_millis(at as u64).human(),
@@ -552,9 +552,9 @@ pub fn timeline(title: &str, rows: &[TimelineRow], deadlines: &[Deadline]) -> St
                 y1 = n(cy + 5.0),
             );
         }
-        o.push_str("</g>");
+        o.push_str("</g>\n");
     }
-    let _ = write!(
+    let _ = writeln!(
         o,
         r#"<text class="axis-title" x="{}" y="{}" text-anchor="end">time since the fault</text>"#,
         n(TL_W - TL_RIGHT),
@@ -576,7 +576,7 @@ fn legend_row(phases: &[Phase], x0: f64, y0: f64, x_max: f64) -> (String, f64) {
             x = x0;
             y += 18.0;
         }
-        let _ = write!(
+        let _ = writeln!(
             o,
             r#"<rect x="{}" y="{}" width="10" height="10" rx="2" fill="{}"/><text x="{}" y="{}">{p}</text>"#,
             n(x),
@@ -587,7 +587,7 @@ fn legend_row(phases: &[Phase], x0: f64, y0: f64, x_max: f64) -> (String, f64) {
         );
         x += w;
     }
-    o.push_str("</g>");
+    o.push_str("</g>\n");
     (o, y - y0 + 8.0)
 }
 
@@ -636,7 +636,7 @@ pub fn breakdown(title: &str, stages: &[StageBar]) -> String {
         let x0 = x.at(s.start_ms as f64);
         let x1 = x.at((s.start_ms + s.median_ms) as f64);
         let x90 = x.at((s.start_ms + s.p90_ms.max(s.median_ms)) as f64);
-        let _ = write!(
+        let _ = writeln!(
             o,
             r#"<g class="stage"><title>{name}: {from} → {to}, median {med} (p90 {p90}) over {runs} runs, starting a median {start} after the fault</title><text class="label" x="8" y="{ly}">{name}</text><text class="sub" x="8" y="{sy}">{from} → {to}</text><line class="whisker" x1="{x1}" y1="{cy}" x2="{x90}" y2="{cy}"/><line class="whisker" x1="{x90}" y1="{wy0}" x2="{x90}" y2="{wy1}"/><rect x="{x0}" y="{by}" width="{bw}" height="12" rx="2" fill="{color}"/><text class="value" x="{vx}" y="{vy}">{med} <tspan class="sub">p90 {p90}</tspan></text></g>"#,
             name = s.name,
