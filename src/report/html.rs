@@ -657,3 +657,94 @@ fn failed_runs(o: &mut String, s: &ScenarioReport) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::report::fixture::{Run, journal};
+    use crate::report::{build, compare, hlog, json, junit, markdown, text};
+    use crate::scenario::Phase;
+
+    const SPEC: &str = "\
+name: s
+description: <b>escaped</b> & \"quoted\"
+service: {name: cassandra}
+asg: {name: dcos-private-agents}
+target: {pod: node-4}
+fault: terminate-instance
+heal: replace-on-task-lost
+expect:
+  - {phase: task_running, within: 20m}
+  - {phase: replacement_in_service, within: 5m}
+slos:
+  time_to_cassandra_running: {p50: 15m, p99: 20m, min_runs: 2}
+  time_to_asg_replacement: {p50: 4m, min_runs: 1}
+runs: 3
+";
+
+    fn events() -> Vec<crate::journal::Event> {
+        journal(
+            SPEC,
+            &[
+                Run {
+                    run: 1,
+                    phases: &[
+                        (Phase::ReplacementInService, 180_000, 500),
+                        (Phase::TaskLost, 300_000, 1),
+                        (Phase::PodReplaceIssued, 302_000, 0),
+                        (Phase::TaskRunning, 840_000, 2_500),
+                    ],
+                    failures: &[],
+                },
+                Run {
+                    run: 2,
+                    phases: &[
+                        (Phase::ReplacementInService, 400_000, 500),
+                        (Phase::TaskLost, 310_000, 1),
+                    ],
+                    failures: &[
+                        "replacement_in_service took 6m 40.0s, expected within 5m",
+                        "task_running was not observed within 20m",
+                    ],
+                },
+                Run {
+                    run: 3,
+                    phases: &[(Phase::TaskRunning, 1_500_000, 1)],
+                    failures: &["agent_registered was not observed within 45m <x>"],
+                },
+            ],
+        )
+    }
+
+    /// A journal cut anywhere (a crash, a kill) still renders in every format.
+    #[test]
+    fn every_prefix_of_a_journal_renders() {
+        let events = events();
+        for cut in 0..=events.len() {
+            let r = build(&events[..cut], cut < events.len());
+            let html = super::render(&r);
+            assert!(html.ends_with("</html>\n"), "cut at {cut}");
+            let _ = (json::render(&r), markdown::render(&r), text::render(&r));
+            let xml = junit::render(&r);
+            assert!(xml.starts_with("<?xml"), "cut at {cut}");
+            for s in &r.scenarios {
+                let _ = hlog::render(s);
+            }
+            let full = build(&events, false);
+            let _ = compare::render_text(&compare::compare(&full, &r, Default::default()));
+        }
+    }
+
+    #[test]
+    fn failures_and_text_show_escaped() {
+        let html = super::render(&build(&events(), false));
+        assert!(html.contains("&lt;b&gt;escaped&lt;/b&gt; &amp; &quot;quoted&quot;"));
+        assert!(html.contains("45m &lt;x&gt;"));
+        assert!(!html.contains("<x>"));
+        assert!(
+            html.contains(r#"<g class="run failed"><title>run 2: replacement_in_service took"#)
+        );
+        // the expectations' deadlines are drawn on the timeline
+        assert!(html.contains(r#"<text class="deadline""#));
+        assert!(html.contains("task_running within 20m"));
+    }
+}
