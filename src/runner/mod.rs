@@ -182,45 +182,83 @@ async fn run_once<C: Cluster>(
         run,
         at: cluster.now(),
     })?;
-    if ctx.lookup.is_none() {
+    let started = cluster.now();
+    let waited_too_long = |now: Timestamp, why: &str| {
+        (now.since(started) >= sc.steady_state_timeout).then(|| {
+            RunError::Refused(format!(
+                "the cluster did not reach steady state within {}: {why}",
+                sc.steady_state_timeout
+            ))
+        })
+    };
+    while ctx.lookup.is_none() {
         // Learn the victim's group first, so that steady state covers it.
-        let agents = match &sc.service {
-            Some(_) => cluster.agents().await?,
-            None => Vec::new(),
-        };
-        let victims = preflight::select_victims(cluster, sc, None, &agents, rng).await?;
-        ctx.lookup = victims
-            .first()
-            .and_then(|v| v.asg.clone())
-            .map(AsgLookup::Name);
+        let learnt = async {
+            let agents = match &sc.service {
+                Some(_) => cluster.agents().await?,
+                None => Vec::new(),
+            };
+            preflight::select_victims(cluster, sc, None, &agents, rng).await
+        }
+        .await;
+        match learnt {
+            Ok(victims) => {
+                ctx.lookup = victims
+                    .first()
+                    .and_then(|v| v.asg.clone())
+                    .map(AsgLookup::Name);
+                break;
+            }
+            Err(RunError::Cluster(e)) => {
+                ride_out(cluster, &e, sink, &name, run).await?;
+                if let Some(too_long) = waited_too_long(cluster.now(), &e.to_string()) {
+                    return Err(too_long);
+                }
+                pause(cluster, sc.poll_interval, stop).await?;
+            }
+            Err(e) => return Err(e),
+        }
     }
 
     if run > 1 && !sc.cooldown.is_zero() {
         pause(cluster, sc.cooldown, stop).await?;
     }
-    // Steady state, waiting for it (between runs the last recovery may still be finishing).
-    // A throttled or briefly unreachable API is a reason to wait, not to give up.
-    let started = cluster.now();
-    let steady = loop {
+    // Steady state, waiting for it (between runs the last recovery may still be finishing),
+    // then the victims. A throttled or briefly unreachable API is a reason to wait, not to
+    // give up.
+    let (steady, victims, steady_at) = loop {
         check_stop(stop).await?;
         let why = match observe_steady(cluster, sc, ctx.lookup.as_ref()).await {
-            Ok(Ok(steady)) => break steady,
+            Ok(Ok(steady)) => {
+                let at = cluster.now();
+                match preflight::select_victims(
+                    cluster,
+                    sc,
+                    steady.asg.as_ref(),
+                    &steady.agents,
+                    rng,
+                )
+                .await
+                {
+                    Ok(victims) => break (steady, victims, at),
+                    Err(RunError::Cluster(e)) => {
+                        ride_out(cluster, &e, sink, &name, run).await?;
+                        e.to_string()
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             Ok(Err(why)) => why,
-            Err(e) if e.is_retryable() => e.to_string(),
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                ride_out(cluster, &e, sink, &name, run).await?;
+                e.to_string()
+            }
         };
-        if cluster.now().since(started) >= sc.steady_state_timeout {
-            return Err(RunError::Refused(format!(
-                "the cluster did not reach steady state within {}: {why}",
-                sc.steady_state_timeout
-            )));
+        if let Some(too_long) = waited_too_long(cluster.now(), &why) {
+            return Err(too_long);
         }
         pause(cluster, sc.poll_interval, stop).await?;
     };
-    let steady_at = cluster.now();
-
-    let victims =
-        preflight::select_victims(cluster, sc, steady.asg.as_ref(), &steady.agents, rng).await?;
     sink.emit(&Event::VictimsSelected {
         scenario: name.clone(),
         run,
@@ -284,7 +322,17 @@ async fn run_once<C: Cluster>(
                 .unwrap_or_default();
             let t0 = cluster.now();
             for pod in victims.iter().filter_map(|v| v.pod.clone()) {
-                replace_with_retry(cluster, &svc, &pod, sc.poll_interval, stop).await?;
+                replace_with_retry(
+                    cluster,
+                    &svc,
+                    &pod,
+                    sc.poll_interval,
+                    stop,
+                    sink,
+                    &name,
+                    run,
+                )
+                .await?;
             }
             let t1 = cluster.now();
             let half = t1.since(t0).as_millis() / 2;
@@ -308,7 +356,13 @@ async fn run_once<C: Cluster>(
         }
         // Stop conditions: anything beyond the victims degrading ends the suite.
         let others = match &sc.service {
-            Some(svc) => cluster.pod_statuses(&svc.name).await.ok(),
+            Some(svc) => match cluster.pod_statuses(&svc.name).await {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    ride_out(cluster, &e, sink, &name, run).await?;
+                    None
+                }
+            },
             None => None,
         };
         if let Some(why) = preflight::collateral(
@@ -393,6 +447,14 @@ fn should_heal(policy: HealPolicy, tracker: &Tracker) -> bool {
     }
 }
 
+/// Whether asking again can help: the error is transient, or a refused credential was renewed.
+async fn recoverable<C: Cluster>(cluster: &mut C, e: &ClusterError) -> bool {
+    match e {
+        ClusterError::Unauthorized { .. } => cluster.refresh_auth().await,
+        e => e.is_retryable(),
+    }
+}
+
 /// Journals an API error the run rides out. A refused credential is refreshed once if the
 /// backend can; an error that waiting cannot fix ends the run.
 async fn ride_out<C: Cluster>(
@@ -409,11 +471,9 @@ async fn ride_out<C: Cluster>(
         error: crate::journal::ApiErrorRecord::of(e),
     })?;
     match e {
-        ClusterError::Unauthorized { .. } if cluster.refresh_auth().await => Ok(()),
-        ClusterError::Unauthorized { .. } | ClusterError::Fatal { .. } => {
-            Err(RunError::Cluster(e.clone()))
-        }
-        _ => Ok(()),
+        ClusterError::NotFound { .. } => Ok(()),
+        e if recoverable(cluster, e).await => Ok(()),
+        e => Err(RunError::Cluster(e.clone())),
     }
 }
 
@@ -487,24 +547,34 @@ async fn inject_once<C: Cluster>(
 
 /// `pod replace` is safe to repeat (it marks and kills), but a throttled or unreachable
 /// scheduler is simply asked again after a poll interval.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the run's context, passed through"
+)]
 async fn replace_with_retry<C: Cluster>(
     cluster: &mut C,
     service: &str,
     pod: &PodName,
     wait: Dur,
     stop: &StopFlag,
+    sink: &mut dyn Sink,
+    scenario: &str,
+    run: u32,
 ) -> Result<(), RunError> {
-    const ATTEMPTS: u32 = 5;
+    const ATTEMPTS: u32 = 8;
     let mut attempt = 1;
     loop {
         match cluster.pod_replace(service, pod).await {
             Ok(()) => return Ok(()),
-            Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
+            Err(e) => {
+                ride_out(cluster, &e, sink, scenario, run).await?;
+                if attempt == ATTEMPTS {
+                    return Err(e.into());
+                }
                 attempt += 1;
                 check_stop(stop).await?;
                 pause(cluster, wait, stop).await?;
             }
-            Err(e) => return Err(e.into()),
         }
     }
 }

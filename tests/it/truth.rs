@@ -16,7 +16,8 @@ struct Run {
     phases: Vec<(Phase, Timestamp, u64)>,
 }
 
-fn drill(file: &str, profile: &str, runs: u32, seed: u64) -> (Vec<Event>, Vec<TruthEvent>) {
+/// A drill's journal, the simulator's truth, and how many failing API answers it injected.
+fn drill(file: &str, profile: &str, runs: u32, seed: u64) -> (Vec<Event>, Vec<TruthEvent>, usize) {
     let loaded = load_paths(&[root().join(file)]).unwrap();
     let sc = &loaded[0].scenario;
     let profile = Profile::load(profile).unwrap();
@@ -34,7 +35,12 @@ fn drill(file: &str, profile: &str, runs: u32, seed: u64) -> (Vec<Event>, Vec<Tr
             &StopFlag::default(),
         ))
         .unwrap();
-    (events, cluster.truth().to_vec())
+    let failures = cluster
+        .injected_api_faults()
+        .iter()
+        .filter(|f| f.cluster_error().is_some())
+        .count();
+    (events, cluster.truth().to_vec(), failures)
 }
 
 /// The finished runs of a journal, with their victim, replacement and phases.
@@ -152,7 +158,7 @@ fn truth_of(run: &Run, phase: Phase, truth: &[TruthEvent], task: &str) -> Option
 }
 
 fn check(file: &str, profile: &str, runs: u32, seed: u64, task: &str) -> usize {
-    let (events, truth) = drill(file, profile, runs, seed);
+    let (events, truth, _) = drill(file, profile, runs, seed);
     assert_eq!(runs_of(&events).len(), runs as usize);
     assert_truthful(&events, &truth, task)
 }
@@ -193,4 +199,29 @@ fn reboot_phases_are_measured_truthfully() {
     );
     // agent lost and back, task lost and running again, recovery complete.
     assert_eq!(n, 20 * 5);
+}
+
+#[test]
+fn a_flaky_cluster_is_ridden_out_and_still_measured_truthfully() {
+    let (events, truth, injected) = drill("scenarios/cassandra-node-replace.yaml", "flaky", 20, 3);
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Aborted { .. })),
+        "a 20 % fault rate must not abort the suite"
+    );
+    assert_eq!(runs_of(&events).len(), 20);
+    // Every failed answer the simulator gave is in the journal as ridden out.
+    let ridden = events
+        .iter()
+        .filter(|e| matches!(e, Event::ApiError { .. }))
+        .count();
+    assert!(injected > 100, "only {injected} faults injected");
+    assert_eq!(ridden, injected);
+    // Polls that failed only widen the brackets: every phase still holds the truth.
+    assert_eq!(assert_truthful(&events, &truth, "node-4-server"), 20 * 8);
+    // The fault was never sent twice in a run: one terminate per run reached the world.
+    let terminates = truth
+        .iter()
+        .filter(|t| t.kind == TruthKind::FaultInjected)
+        .count();
+    assert_eq!(terminates, 20);
 }

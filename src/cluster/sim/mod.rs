@@ -196,4 +196,10 @@ impl Cluster for SimCluster {
         self.gate(Api::Scheduler, || format!("GET plans/{plan}"))?;
         self.sim.plan(service, plan)
     }
+
+    /// The simulated client logs in again after a refused token (the fault gate already
+    /// renewed it); without API faults no token is ever refused.
+    async fn refresh_auth(&mut self) -> bool {
+        self.faults.is_some()
+    }
 }
