@@ -126,6 +126,14 @@ impl Locator {
         Self { entries }
     }
 
+    /// The path of the entry whose key (or value) starts at `at`.
+    pub fn path_at(&self, at: LineCol) -> Option<&[Seg]> {
+        self.entries
+            .iter()
+            .find(|e| e.key == Some(at) || e.value == at)
+            .map(|e| e.path.as_slice())
+    }
+
     /// The location of the value at `path`, or of its nearest recorded ancestor.
     pub fn value(&self, path: &[Seg]) -> Option<LineCol> {
         self.find(path).map(|e| e.value)

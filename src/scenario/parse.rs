@@ -65,14 +65,15 @@ impl Diagnostic {
             Some((m, h)) => (m.to_string(), Some(h.to_string())),
             None => (message, None),
         };
+        let mut column = at.column.max(1);
         let snippet = source
             .lines()
             .nth(at.line.saturating_sub(1))
-            .map(|l| l.replace('\t', " "));
+            .map(|l| window(&l.replace('\t', " "), &mut column));
         Self {
             file: file.to_path_buf(),
             line: at.line.max(1),
-            column: at.column.max(1),
+            column,
             message,
             hint,
             snippet,
@@ -86,6 +87,32 @@ impl Diagnostic {
         self
     }
 }
+
+/// At most [`SNIPPET_WIDTH`] characters of a long line, around `column` (1-based, moved to
+/// where it falls in the window); `…` marks what was cut.
+fn window(line: &str, column: &mut usize) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= SNIPPET_WIDTH {
+        return line.to_string();
+    }
+    let start = column
+        .saturating_sub(1 + SNIPPET_WIDTH / 2)
+        .min(chars.len() - SNIPPET_WIDTH);
+    let end = start + SNIPPET_WIDTH;
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+        *column = *column - start + 1;
+    }
+    out.extend(&chars[start..end]);
+    if end < chars.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// The widest snippet shown under a diagnostic.
+const SNIPPET_WIDTH: usize = 100;
 
 /// Why a set of scenario files could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -226,15 +253,16 @@ pub fn parse_scenario(file: &Path, bytes: &[u8]) -> Result<Scenario, Vec<Diagnos
     }
 }
 
-/// A diagnostic about the value at `path` (YAML keys) of an already parsed file, for checks
-/// that need more than the file (e.g. the simulated cluster's profile).
-pub fn diagnose_at(file: &Path, path: &[&str], message: &str) -> Diagnostic {
+/// A problem with the value at `path` (YAML keys) of an already parsed file, for checks that
+/// need more than the file (e.g. the simulated cluster's profile); it renders like the
+/// parser's own (`error: FILE:LINE:COLUMN: …`, the line, the hint, `… nothing was run`).
+pub fn diagnose_at(file: &Path, path: &[&str], message: &str) -> LoadError {
     let source = std::fs::read_to_string(file).unwrap_or_default();
     let segs: Vec<Seg> = path.iter().map(|k| Seg::Key((*k).to_string())).collect();
     let at = Locator::new(&source)
         .value(&segs)
         .unwrap_or(LineCol { line: 1, column: 1 });
-    Diagnostic::new(file, &source, at, message)
+    LoadError::Invalid(vec![Diagnostic::new(file, &source, at, message)])
 }
 
 /// The text of an input file: refuses bytes that are not UTF-8 (pointing at the first bad
@@ -314,9 +342,123 @@ pub(crate) fn yaml_error(
             line: l.line() as usize,
             column: l.column() as usize,
         });
-    let message = DefaultMessageFormatter.format_message(err).into_owned();
-    let hint = hint_for(&message, reference);
+    let (mut message, hint) = describe(err.without_snippet(), reference);
+    let mut at = at;
+    // The scanner notices a tab where the token before it ends: point at the tab itself.
+    if message.contains("tab")
+        && let Some(tab) = first_tab_from(source, at)
+    {
+        at = tab;
+    }
+    // serde reports a missing field where the mapping ends (at its last key): point at the
+    // key of the mapping that lacks it instead, or at the top of the file.
+    if let serde_saphyr::Error::SerdeMissingField { field, .. } = err.without_snippet() {
+        let locator = Locator::new(source);
+        match locator.path_at(at).and_then(|p| p.split_last()) {
+            Some((_, parent)) if !parent.is_empty() => {
+                if let Some(key) = locator.key(parent) {
+                    at = key;
+                }
+                message = format!("missing field `{field}` in `{}`", dotted(parent));
+            }
+            _ => at = LineCol { line: 1, column: 1 },
+        }
+    }
     Diagnostic::new(file, source, at, message).with_hint(&hint)
+}
+
+/// The first tab on the line of `from` or after it.
+fn first_tab_from(source: &str, from: LineCol) -> Option<LineCol> {
+    source
+        .lines()
+        .enumerate()
+        .skip(from.line.saturating_sub(1))
+        .find_map(|(i, line)| {
+            line.chars().position(|c| c == '\t').map(|j| LineCol {
+                line: i + 1,
+                column: j + 1,
+            })
+        })
+}
+
+/// `topology.private_subnets[1].cidr`.
+fn dotted(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// The deserializer's error in the words of this tool, with a hint.
+fn describe(err: &serde_saphyr::Error, reference: &str) -> (String, String) {
+    use serde_saphyr::Error as E;
+    let type_hint = || format!("check the value's type against {reference}");
+    match err {
+        E::InvalidScalar { ty, .. } => match *ty {
+            "u8" | "u16" | "u32" | "u64" | "usize" => {
+                let max = match *ty {
+                    "u8" => u64::from(u8::MAX),
+                    "u16" => u64::from(u16::MAX),
+                    "u32" => u64::from(u32::MAX),
+                    _ => u64::MAX,
+                };
+                (
+                    format!("expected a whole number from 0 to {max}"),
+                    "write digits only, e.g. `20`".into(),
+                )
+            }
+            "f32" | "f64" => ("expected a number".into(), "e.g. `0.2`".into()),
+            "bool" | "boolean" => ("expected `true` or `false`".into(), type_hint()),
+            other => (format!("this is not a valid {other}"), type_hint()),
+        },
+        E::Unexpected { expected, .. } => match *expected {
+            "string scalar" => (
+                "expected text here, found a list or a mapping".into(),
+                format!("quote the value if it is text; {reference} shows each key's type"),
+            ),
+            "mapping start" => (
+                "expected `key: value` pairs (a mapping) here".into(),
+                type_hint(),
+            ),
+            "sequence start" => (
+                "expected a list here".into(),
+                "write `[a, b]`, or one `- item` per line".into(),
+            ),
+            other => (
+                format!("expected {other}"),
+                "check the YAML syntax around this position".into(),
+            ),
+        },
+        E::DuplicateMappingKey { key, .. } => (
+            match key {
+                Some(k) => format!("duplicate key `{k}`"),
+                None => "duplicate key".into(),
+            },
+            "each key may appear once; remove one of them".into(),
+        ),
+        E::Eof { .. } => (
+            "unexpected end of file".into(),
+            "a list, a mapping or a quoted text is not closed".into(),
+        ),
+        E::UnknownAnchor { .. } => (
+            "alias `*…` refers to no anchor".into(),
+            "define `&name` before using `*name`".into(),
+        ),
+        other => {
+            let message = DefaultMessageFormatter.format_message(other).into_owned();
+            let hint = hint_for(&message, reference);
+            (message, hint)
+        }
+    }
 }
 
 /// A hint for the deserializer's own messages.
@@ -329,6 +471,12 @@ fn hint_for(message: &str, reference: &str) -> String {
         "each key may appear once; remove one of them".into()
     } else if message.contains("missing field") {
         format!("add the key; {reference} shows what each one means")
+    } else if message.contains("flow mapping") {
+        "a `{` opened before this point is not closed with `}` (or a `,` is missing)".into()
+    } else if message.contains("flow sequence") {
+        "a `[` opened before this point is not closed with `]` (or a `,` is missing)".into()
+    } else if message.contains("quote") {
+        "close the quote on the same line, or drop the quotes".into()
     } else if message.contains("tab") {
         "indent YAML with spaces, not tabs".into()
     } else if message.contains("budget") || message.contains("limit") {
@@ -908,6 +1056,31 @@ runs: 5
         assert!(one_error("").message.contains("empty"));
         let d = parse_scenario(Path::new("b.yaml"), &[0xff, 0xfe, 0x00]).unwrap_err();
         assert!(d[0].message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_column() {
+        let line = format!("description: {}x{}", "a".repeat(300), "b".repeat(300));
+        let mut column = 314;
+        let w = window(&line, &mut column);
+        assert_eq!(w.chars().count(), SNIPPET_WIDTH + 2, "{w}");
+        assert!(w.starts_with('…') && w.ends_with('…'), "{w}");
+        assert_eq!(w.chars().nth(column - 1), Some('x'), "{w}");
+        let mut column = 3;
+        assert!(window(&line, &mut column).starts_with("descr"));
+        assert_eq!(column, 3);
+    }
+
+    #[test]
+    fn missing_fields_point_at_the_mapping_that_lacks_them() {
+        let d = one_error("target: {pod: node-4}\nfault: terminate-instance\n");
+        assert_eq!((d.line, d.column), (1, 1), "{d}");
+        let d = one_error(&GOOD.replace("service: {name: cassandra}", "service: {task: server}"));
+        assert_eq!((d.line, d.column), (2, 1), "{d}");
+        assert!(
+            d.message.contains("missing field `name` in `service`"),
+            "{d}"
+        );
     }
 
     #[test]

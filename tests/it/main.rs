@@ -1,6 +1,7 @@
 //! Integration tests, one binary (one link): the CLI end to end, and the engine in-process.
 
 mod aws_e2e;
+mod catalogue;
 mod cli;
 mod dcos_client;
 mod exit_codes;

@@ -396,12 +396,13 @@ pub enum ProfileError {
 }
 
 fn render(diags: &[Diagnostic]) -> String {
-    diags
-        .iter()
-        .map(ToString::to_string)
-        .collect::<String>()
-        .trim_end()
-        .to_string()
+    let mut out: String = diags.iter().map(ToString::to_string).collect();
+    out.push_str(&format!(
+        "{} problem{} found in the profile; nothing was run",
+        diags.len(),
+        if diags.len() == 1 { "" } else { "s" }
+    ));
+    out
 }
 
 impl ProfileError {
@@ -456,7 +457,10 @@ impl Profile {
     pub fn load_file(path: &Path) -> Result<Profile, ProfileError> {
         let bytes = std::fs::read(path).map_err(|e| ProfileError::Read {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message: match e.kind() {
+                std::io::ErrorKind::NotFound => "there is no such file".to_string(),
+                _ => e.to_string(),
+            },
         })?;
         Self::parse_bytes(&bytes, path)
     }
