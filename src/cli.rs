@@ -11,6 +11,7 @@ use crate::cluster::aws::dcos::ProcessEnv;
 use crate::cluster::aws::{AwsClients, AwsCluster, DcosClient, DcosConfig};
 use crate::cluster::sim::{Profile, ProfileError, SimCluster};
 use crate::journal::{self, Event, JournalWriter, SCHEMA_VERSION, Sink};
+use crate::progress::{self, Progress, Tee, Verbosity};
 use crate::report::{self, Report};
 use crate::runner::{self, RunError, StopFlag};
 use crate::scenario::parse::{Loaded, diagnose_at};
@@ -60,9 +61,13 @@ enum Command {
         /// DC/OS URL for --target aws (else DCOS_URL, else the DC/OS CLI's attached cluster).
         #[arg(long)]
         dcos_url: Option<String>,
-        /// Print only the verdict line.
+        /// Print only the verdict line (and warnings).
         #[arg(long, short)]
         quiet: bool,
+        /// Log every phase, victim and API error ridden out, one line each on stderr, also on
+        /// a terminal (instead of the progress bar). `RUST_LOG` overrides the level.
+        #[arg(long, short, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+        verbose: u8,
     },
     /// Parse and check scenarios; contacts no cluster.
     Validate {
@@ -313,6 +318,7 @@ pub fn main(cli: Cli) -> Result<i32, CliError> {
             yes,
             dcos_url,
             quiet,
+            verbose,
         } => {
             let (suite_plan, out) = match resume {
                 Some(dir) => (resume_plan(&dir)?, dir),
@@ -368,7 +374,16 @@ pub fn main(cli: Cli) -> Result<i32, CliError> {
             if !yes {
                 confirm(&backend, &loaded, suite_plan.seed)?;
             }
-            let report = execute(&suite_plan, &backend, &out)?;
+            let verbosity = Verbosity::from_flags(quiet, verbose);
+            let terminal = std::io::stderr().is_terminal();
+            progress::init_logging(verbosity, terminal);
+            let mut display = Progress::new(verbosity, terminal, target == Target::Aws);
+            for (l, runs, start) in &suite_plan.scenarios {
+                let done = start.map_or(0, |s| s.first_run.saturating_sub(1));
+                display.plan(&l.scenario, *runs, done);
+            }
+            let report = execute(&suite_plan, &backend, &out, &mut display)?;
+            display.finish();
             append_step_summary(&report);
             if quiet {
                 println!("{}", verdict_line(&report));
@@ -629,7 +644,12 @@ fn default_out(paths: &[PathBuf], loaded: &[Loaded]) -> PathBuf {
 /// The start of simulated time: a fixed instant, so that the same seed gives the same report.
 const SIM_EPOCH: Timestamp = Timestamp::from_millis(1_767_225_600_000); // 2026-01-01T00:00:00Z
 
-fn execute(plan: &SuitePlan, backend: &Backend, out: &Path) -> Result<Report, CliError> {
+fn execute(
+    plan: &SuitePlan,
+    backend: &Backend,
+    out: &Path,
+    display: &mut Progress,
+) -> Result<Report, CliError> {
     let io = |e: std::io::Error| CliError::Aborted(format!("cannot write {}: {e}", out.display()));
     let mut journal = if plan.resumed {
         JournalWriter::reopen(out).map_err(io)?
@@ -637,11 +657,13 @@ fn execute(plan: &SuitePlan, backend: &Backend, out: &Path) -> Result<Report, Cl
         JournalWriter::open(out).map_err(io)?
     };
     let stop = StopFlag::default();
+    let mut sink = Tee {
+        journal: &mut journal,
+        progress: display,
+    };
     let result = match backend {
-        Backend::Sim(_) => runtime()?.block_on(on_backend(plan, backend, &mut journal, stop)),
-        Backend::Aws(aws) => aws
-            .rt
-            .block_on(on_backend(plan, backend, &mut journal, stop)),
+        Backend::Sim(_) => runtime()?.block_on(on_backend(plan, backend, &mut sink, stop)),
+        Backend::Aws(aws) => aws.rt.block_on(on_backend(plan, backend, &mut sink, stop)),
     };
     if let Err(e) = &result {
         eprintln!("aborted: {e}");
@@ -654,7 +676,7 @@ fn execute(plan: &SuitePlan, backend: &Backend, out: &Path) -> Result<Report, Cl
 async fn on_backend(
     plan: &SuitePlan,
     backend: &Backend,
-    journal: &mut JournalWriter,
+    journal: &mut dyn Sink,
     stop: StopFlag,
 ) -> Result<(), RunError> {
     let watcher = tokio::spawn(watch_signals(stop.clone()));

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cluster;
 pub mod journal;
 pub mod measure;
+pub mod progress;
 pub mod report;
 pub mod runner;
 pub mod scenario;

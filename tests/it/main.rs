@@ -5,6 +5,7 @@ mod catalogue;
 mod cli;
 mod dcos_client;
 mod exit_codes;
+mod progress;
 mod reports;
 mod resume;
 mod snapshots;
