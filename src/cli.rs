@@ -152,9 +152,11 @@ enum Target {
 
 #[derive(Debug, Subcommand)]
 enum ReportCommand {
-    /// Compare two report folders: per scenario, metric and percentile (p50, p90, p99, max) the
-    /// change from OLD to NEW. Exits 1 when a metric got slower beyond the tolerance (and
-    /// beyond the runs' error bounds) or is no longer measured, 0 otherwise, 2 on bad input.
+    /// Compare two report folders, per scenario, metric and percentile.
+    ///
+    /// Prints for p50, p90, p99 and max the change from OLD to NEW (read from their journals).
+    /// Exits 1 when a metric got slower beyond the tolerance (and beyond the runs' error
+    /// bounds) or is no longer measured, 0 otherwise, 2 on bad input.
     Compare {
         /// The baseline report folder.
         old: PathBuf,
@@ -163,6 +165,7 @@ enum ReportCommand {
         /// How much slower still counts as the same, in percent.
         #[arg(long, value_name = "PERCENT", default_value = "10%")]
         tolerance: report::compare::Tolerance,
+        /// What to print: a table, Markdown (for a pull request or job summary) or JSON.
         #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
         format: CompareFormat,
     },
