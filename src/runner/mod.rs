@@ -371,6 +371,7 @@ async fn run_once<C: Cluster>(
             tracker.baseline(),
             snap.asg.as_ref().map(|(_, a)| a),
             others.as_deref(),
+            sc.stop_when.as_ref(),
         ) {
             return Err(RunError::Refused(format!("stop condition: {why}")));
         }
@@ -414,7 +415,13 @@ async fn observe_steady<C: Cluster>(
         None => (Vec::new(), None, None),
     };
     Ok(
-        match preflight::unsteady_reason(sc, asg.as_ref(), pods.as_deref(), recovery.as_ref()) {
+        match preflight::unsteady_reason(
+            sc,
+            &agents,
+            asg.as_ref(),
+            pods.as_deref(),
+            recovery.as_ref(),
+        ) {
             Some(why) => Err(why),
             None => Ok(preflight::Steady {
                 baseline: preflight::baseline(asg.as_ref(), &agents, recovery.as_ref()),

@@ -30,6 +30,7 @@ pub struct Steady {
 /// Why the cluster is not in steady state (each a reason to wait, then to refuse).
 pub fn unsteady_reason(
     scenario: &Scenario,
+    agents: &[AgentObs],
     asg: Option<&AsgObs>,
     pods: Option<&[crate::cluster::PodObs]>,
     recovery: Option<&crate::cluster::PlanObs>,
@@ -68,6 +69,10 @@ pub fn unsteady_reason(
         && plan.status != PlanStatus::Complete
     {
         return Some(format!("the recovery plan is {}", plan.status));
+    }
+    // Another fault in flight: an agent the master has lost touch with.
+    if let Some(a) = agents.iter().find(|a| !a.active) {
+        return Some(format!("agent {} ({}) is inactive", a.id, a.hostname));
     }
     None
 }
@@ -272,7 +277,38 @@ pub fn collateral(
     baseline: &Baseline,
     asg: Option<&AsgObs>,
     pods: Option<&[crate::cluster::PodObs]>,
+    user: Option<&crate::scenario::StopWhen>,
 ) -> Option<String> {
+    if let Some(w) = user {
+        let down = pods.map_or(0, |pods| {
+            pods.iter()
+                .filter(|p| {
+                    p.task(task)
+                        .is_none_or(|t| t.state != Some(TaskState::Running))
+                })
+                .count() as u32
+        });
+        if let (Some(limit), Some(_)) = (w.pods_not_running, pods)
+            && down >= limit
+        {
+            return Some(format!(
+                "{down} pods are not RUNNING (stop_when.pods_not_running: {limit})"
+            ));
+        }
+        let out = asg.map_or(0, |a| {
+            a.instances
+                .iter()
+                .filter(|m| m.lifecycle != LifecycleState::InService)
+                .count() as u32
+        });
+        if let (Some(limit), Some(_)) = (w.instances_not_in_service, asg)
+            && out >= limit
+        {
+            return Some(format!(
+                "{out} group members are not InService (stop_when.instances_not_in_service: {limit})"
+            ));
+        }
+    }
     if let Some(pods) = pods {
         for pod in pods {
             if victims.iter().any(|v| v.pod.as_ref() == Some(&pod.name)) {
@@ -402,24 +438,47 @@ mod tests {
             ("i-2", LifecycleState::InService),
         ]);
         assert_eq!(
-            collateral("server", &v, &base, Some(&fine_asg), Some(&fine_pods)),
+            collateral("server", &v, &base, Some(&fine_asg), Some(&fine_pods), None),
             None
         );
+        // A user-given condition may be stricter than the built-in one.
+        let strict = crate::scenario::StopWhen {
+            pods_not_running: Some(1),
+            instances_not_in_service: None,
+        };
+        let why = collateral("server", &v, &base, None, Some(&fine_pods), Some(&strict)).unwrap();
+        assert!(why.contains("stop_when.pods_not_running"), "{why}");
+        let group = crate::scenario::StopWhen {
+            pods_not_running: None,
+            instances_not_in_service: Some(2),
+        };
+        assert_eq!(
+            collateral("server", &v, &base, Some(&fine_asg), None, Some(&group)),
+            None,
+            "one member out of service is under the limit of two"
+        );
+        // A user-given condition may be stricter than the built-in one.
+        let strict = crate::scenario::StopWhen {
+            pods_not_running: Some(1),
+            instances_not_in_service: None,
+        };
+        let why = collateral("server", &v, &base, None, Some(&fine_pods), Some(&strict)).unwrap();
+        assert!(why.contains("stop_when.pods_not_running"), "{why}");
 
         let bad_pods = [
             pod("node-3", TaskState::Lost),
             pod("node-4", TaskState::Lost),
         ];
-        let why = collateral("server", &v, &base, None, Some(&bad_pods)).unwrap();
+        let why = collateral("server", &v, &base, None, Some(&bad_pods), None).unwrap();
         assert!(why.contains("node-3-server left RUNNING (LOST)"), "{why}");
 
         let bad_asg = asg(&[
             ("i-1", LifecycleState::Terminating),
             ("i-2", LifecycleState::Terminating),
         ]);
-        let why = collateral("server", &v, &base, Some(&bad_asg), None).unwrap();
+        let why = collateral("server", &v, &base, Some(&bad_asg), None, None).unwrap();
         assert!(why.contains("i-2"), "{why}");
         let gone = asg(&[("i-1", LifecycleState::InService)]);
-        assert!(collateral("server", &v, &base, Some(&gone), None).is_some());
+        assert!(collateral("server", &v, &base, Some(&gone), None, None).is_some());
     }
 }

@@ -63,6 +63,10 @@ pub struct Scenario {
     /// The deadline of every awaited phase that has no `within` expectation of its own.
     #[serde(default = "default_timeout")]
     pub timeout: Dur,
+    /// Extra stop conditions: the suite aborts as soon as one holds during a run (besides the
+    /// built-in one: anything beyond the victims degrading).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_when: Option<StopWhen>,
     /// The simulated cluster to use with `--target sim`: `default`, `fast`, `spare-agent`, or
     /// a profile file path relative to this scenario file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,6 +84,18 @@ fn default_poll_interval() -> Dur {
 }
 fn default_timeout() -> Dur {
     Dur::from_mins(45)
+}
+
+/// User-given stop conditions, counted over the whole service and group (victims included).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopWhen {
+    /// Abort when at least this many pods' tasks are not RUNNING at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods_not_running: Option<u32>,
+    /// Abort when at least this many group members are not InService at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances_not_in_service: Option<u32>,
 }
 
 /// The DC/OS service to watch and heal.

@@ -544,6 +544,21 @@ fn check(s: &Scenario) -> Vec<Problem> {
         err(at_value(yaml_path!["asg", "opt_in_tag"]), "the opt-in tag has an empty key; hint: e.g. `opt_in_tag: {key: chaos-harness/opt-in, value: \"true\"}`".into());
     }
     check_target(s, &s.target, &mut err);
+    if let Some(w) = &s.stop_when {
+        if w.pods_not_running == Some(0) {
+            err(at_value(yaml_path!["stop_when", "pods_not_running"]), "`pods_not_running: 0` would stop every run before it starts; hint: count the pods allowed down plus one, e.g. 2".into());
+        }
+        if w.instances_not_in_service == Some(0) {
+            err(
+                at_value(yaml_path!["stop_when", "instances_not_in_service"]),
+                "`instances_not_in_service: 0` would stop every run before it starts; hint: e.g. 2"
+                    .into(),
+            );
+        }
+        if w.pods_not_running.is_some() && s.service.is_none() {
+            err(at_value(yaml_path!["stop_when", "pods_not_running"]), "`pods_not_running` counts the service's pods, but the scenario names no `service`; hint: add one or drop the condition".into());
+        }
+    }
     if s.heal.replaces() && s.service.is_none() {
         err(
             at_value(yaml_path!["heal"]),
