@@ -26,6 +26,23 @@ pub struct ExpectationResult {
     pub failed_runs: Vec<FailedRun>,
 }
 
+impl ExpectationResult {
+    /// In words: held everywhere, or which runs broke it (at most `named` listed).
+    pub fn note(&self, named: usize) -> String {
+        let mut runs: Vec<String> = self.failed_runs.iter().map(|f| f.run.to_string()).collect();
+        runs.dedup();
+        match runs.len() {
+            0 => format!("held in all {} runs", self.runs),
+            k if k > named => format!(
+                "broken in {k} runs: run {} and {} more",
+                runs[..named].join(", "),
+                k - named
+            ),
+            _ => format!("broken in run {}", runs.join(", ")),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExpectKind {

@@ -336,17 +336,7 @@ fn verdicts(o: &mut String, s: &ScenarioReport) {
             r#"<div><h3>Expectations</h3><table><tr><th>expectation</th><th class="num">runs</th><th>verdict</th></tr>"#,
         );
         for e in &s.expectations {
-            let mut runs: Vec<String> = e.failed_runs.iter().map(|f| f.run.to_string()).collect();
-            runs.dedup();
-            let note = match runs.len() {
-                0 => format!("held in all {} runs", e.runs),
-                k if k > RUNS_NAMED => format!(
-                    "broken in {k} runs: run {} and {} more",
-                    runs[..RUNS_NAMED].join(", "),
-                    k - RUNS_NAMED
-                ),
-                _ => format!("broken in run {}", runs.join(", ")),
-            };
+            let note = e.note(RUNS_NAMED);
             let _ = write!(
                 o,
                 r#"<tr><td><code>{}</code><div class="why">{}</div></td><td class="num">{}</td><td>{}</td></tr>"#,

@@ -127,17 +127,7 @@ fn expectations(o: &mut String, s: &ScenarioReport) {
     let _ = writeln!(o, "| expectation | runs | verdict |");
     let _ = writeln!(o, "| --- | ---: | --- |");
     for e in &s.expectations {
-        let mut runs: Vec<String> = e.failed_runs.iter().map(|f| f.run.to_string()).collect();
-        runs.dedup();
-        let note = match runs.len() {
-            0 => format!("held in all {} runs", e.runs),
-            k if k > RUN_LIST_LIMIT => format!(
-                "broken in {k} runs: {} and {} more",
-                runs[..RUN_LIST_LIMIT].join(", "),
-                k - RUN_LIST_LIMIT
-            ),
-            _ => format!("broken in run {}", runs.join(", ")),
-        };
+        let note = e.note(RUN_LIST_LIMIT);
         let _ = writeln!(
             o,
             "| `{}` | {} | {} ({note}) |",
