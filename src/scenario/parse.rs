@@ -273,6 +273,19 @@ pub(crate) fn input_text<'a>(
     not_text_hint: &str,
     empty_hint: &str,
 ) -> Result<&'a str, Diagnostic> {
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(Diagnostic::new(
+            file,
+            "",
+            LineCol { line: 1, column: 1 },
+            format!(
+                "the file is {} bytes, more than the {} an input file may hold",
+                bytes.len(),
+                MAX_INPUT_BYTES
+            ),
+        )
+        .with_hint(not_text_hint));
+    }
     let source = match std::str::from_utf8(bytes) {
         Ok(s) => s,
         Err(e) => {
@@ -311,6 +324,9 @@ pub(crate) fn input_text<'a>(
     Ok(source)
 }
 
+/// The largest scenario or profile file read (1 MiB; real ones are a few kB).
+pub(crate) const MAX_INPUT_BYTES: usize = 1 << 20;
+
 /// Where scenario keys are documented, for hints.
 const SCHEMA_REF: &str = "`chaos-harness schema`";
 
@@ -322,7 +338,7 @@ pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = 32;
     budget.max_nodes = 20_000;
-    budget.max_reader_input_bytes = Some(1 << 20);
+    budget.max_reader_input_bytes = Some(MAX_INPUT_BYTES);
     let options = serde_saphyr::options! { budget: Some(budget) };
     serde_saphyr::from_str_with_options(source, options)
 }
@@ -449,6 +465,19 @@ fn describe(err: &serde_saphyr::Error, reference: &str) -> (String, String) {
             "unexpected end of file".into(),
             "a list, a mapping or a quoted text is not closed".into(),
         ),
+        E::Budget { breach, .. } => {
+            // `Nodes { nodes: 20001 }` → `nodes`.
+            let what = format!("{breach:?}");
+            let what = what
+                .split([' ', '{', '('])
+                .next()
+                .unwrap_or("size")
+                .to_lowercase();
+            (
+                format!("the file holds more YAML than any input needs (too many {what})"),
+                "input files are small; is this the right file?".into(),
+            )
+        }
         E::UnknownAnchor { .. } => (
             "alias `*…` refers to no anchor".into(),
             "define `&name` before using `*name`".into(),
@@ -1071,6 +1100,22 @@ runs: 5
         assert!(one_error("").message.contains("empty"));
         let d = parse_scenario(Path::new("b.yaml"), &[0xff, 0xfe, 0x00]).unwrap_err();
         assert!(d[0].message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn oversized_inputs_are_refused_before_parsing() {
+        let big = format!("{GOOD}description: {}\n", "x".repeat(MAX_INPUT_BYTES));
+        let d = one_error(&big);
+        assert!(d.message.contains("more than the 1048576"), "{d}");
+        assert_eq!((d.line, d.column), (1, 1));
+        let many = format!(
+            "{GOOD}expect:\n{}",
+            "  - {phase: task_running, within: 1m}\n".repeat(5_000)
+        )
+        .replace("expect:\n  - {phase: task_running, within: 30m}\n", "");
+        let d = one_error(&many);
+        assert!(d.message.contains("too many nodes"), "{d}");
+        assert!(d.hint.is_some());
     }
 
     #[test]
