@@ -67,8 +67,9 @@ pub struct Scenario {
     /// built-in one: anything beyond the victims degrading).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_when: Option<StopWhen>,
-    /// The simulated cluster to use with `--target sim`: `default`, `fast`, `spare-agent`, or
-    /// a profile file path relative to this scenario file.
+    /// The simulated cluster to use with `--target sim`: `default`, `fast`, `spare-agent`,
+    /// `flaky`, `fast-flaky` (the last two with faulty APIs), or a profile file path relative to
+    /// this scenario file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
 }
