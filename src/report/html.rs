@@ -621,15 +621,7 @@ fn failed_runs(o: &mut String, s: &ScenarioReport) {
         s.runs.len()
     );
     for r in failed.iter().take(TIMELINE_ROWS) {
-        let victim = r
-            .victims
-            .iter()
-            .map(|v| match &v.pod {
-                Some(p) => format!("{} ({p})", v.instance),
-                None => v.instance.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let victim = r.victim_label();
         let _ = write!(
             o,
             r#"<tr><td class="num">{}</td><td><code>{}</code></td><td>{}</td></tr>"#,

@@ -202,15 +202,7 @@ fn runs(o: &mut String, s: &ScenarioReport) {
     let _ = writeln!(o, "| run | verdict | victim | replacement | notes |");
     let _ = writeln!(o, "| ---: | --- | --- | --- | --- |");
     for r in listed {
-        let victim = r
-            .victims
-            .iter()
-            .map(|v| match &v.pod {
-                Some(p) => format!("{} ({p})", v.instance),
-                None => v.instance.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let victim = r.victim_label();
         let repl = r
             .replacements
             .iter()

@@ -98,6 +98,18 @@ pub struct PhaseReport {
 }
 
 impl RunReport {
+    /// The victims as reports list them: `i-… (node-4)`.
+    pub fn victim_label(&self) -> String {
+        self.victims
+            .iter()
+            .map(|v| match &v.pod {
+                Some(p) => format!("{} ({p})", v.instance),
+                None => v.instance.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The run's record of a phase, if it was observed.
     pub fn phase(&self, p: Phase) -> Option<&PhaseReport> {
         self.phases.iter().find(|x| x.phase == p)

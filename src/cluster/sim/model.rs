@@ -1089,15 +1089,7 @@ impl Sim {
         let host = a.hostname.clone();
         self.record(TruthKind::AgentUnreachable, id, None, None, Some(host));
         let lost = self.profile.task_lost_status.on_agent_removed();
-        for p in 0..self.pods.len() {
-            if self.pods[p].task.agent == agent && is_active_task(self.pods[p].task.state) {
-                self.pods[p].task.state = lost;
-                self.pods[p].task.time = self.now;
-                self.record_task(p);
-                self.task_failed(p);
-            }
-        }
-        self.schedule_offers();
+        self.fail_tasks_on(agent, lost);
     }
 
     /// The rebooted host is back and its agent registers again.
@@ -1121,9 +1113,14 @@ impl Sim {
         let host = a.hostname.clone();
         self.record(TruthKind::AgentReregistered, id, None, None, Some(host));
         let gone = self.profile.task_lost_status.on_agent_rebooted();
+        self.fail_tasks_on(agent, gone);
+    }
+
+    /// Every live task on `agent` takes `state` now; the scheduler wants them back.
+    fn fail_tasks_on(&mut self, agent: usize, state: TaskState) {
         for p in 0..self.pods.len() {
             if self.pods[p].task.agent == agent && is_active_task(self.pods[p].task.state) {
-                self.pods[p].task.state = gone;
+                self.pods[p].task.state = state;
                 self.pods[p].task.time = self.now;
                 self.record_task(p);
                 self.task_failed(p);
