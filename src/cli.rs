@@ -106,6 +106,19 @@ enum Command {
     },
     /// Print the JSON Schema of scenario files.
     Schema,
+    /// Check a suite's measurements against the simulator's ground truth: the error of every
+    /// reported phase (p50/p99/max, per phase and for server-stamped vs poll-bracketed ones)
+    /// and whether the truth lies inside each reported bound. Exit 0 when all do, 1 when one
+    /// does not.
+    VerifyTruth {
+        /// The report folder of a suite run against `sim serve`.
+        report_dir: PathBuf,
+        /// The file `sim serve --truth-log` wrote.
+        truth_log: PathBuf,
+        /// Print every check as JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// The simulated cluster on its own.
     Sim {
         #[command(subcommand)]
@@ -237,6 +250,32 @@ pub fn main(cli: Cli) -> Result<i32, CliError> {
             println!("{}", schema_json());
             Ok(0)
         }
+        Command::VerifyTruth {
+            report_dir,
+            truth_log,
+            json,
+        } => {
+            let journal =
+                journal::read(&report_dir).map_err(|e| CliError::Invalid(e.to_string()))?;
+            let truth = crate::verify::read_truth(&truth_log).map_err(CliError::Invalid)?;
+            let acc = crate::verify::check(&journal.events, &truth);
+            if acc.checks.is_empty() {
+                return Err(CliError::Invalid(format!(
+                    "no reported phase of {} matches an event of {}; hint: pass the truth log of the `sim serve` the suite ran against",
+                    report_dir.display(),
+                    truth_log.display()
+                )));
+            }
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&acc).expect("checks serialize")
+                );
+            } else {
+                print!("{}", acc.render());
+            }
+            Ok(if acc.all_inside() { 0 } else { 1 })
+        }
         Command::Sim {
             command:
                 SimCommand::Serve {
@@ -250,11 +289,11 @@ pub fn main(cli: Cli) -> Result<i32, CliError> {
         } => {
             let profile = Profile::load(&profile).map_err(|e| CliError::Invalid(e.render()))?;
             let cfg = ServeConfig {
-                profile,
                 seed,
                 token,
                 truth_log,
                 lifetime: lifetime.map(Dur::to_std),
+                ..ServeConfig::new(profile)
             };
             sim_serve(&listen, cfg)
         }

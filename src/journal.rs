@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::meter::Requests;
 use crate::cluster::{AgentId, InstanceId, PodName, TaskId};
 use crate::measure::Source;
 use crate::scenario::{Phase, Scenario};
@@ -75,6 +76,9 @@ pub enum Event {
         /// Expectations that did not hold; empty when the run passed.
         failures: Vec<String>,
         replacements: Vec<Replacement>,
+        /// The requests sent to each service from the run's start to here.
+        #[serde(default)]
+        requests: Requests,
     },
     /// A run cut short by a crash or a kill; `run --resume` redoes it, and reports ignore what
     /// it had recorded.

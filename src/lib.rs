@@ -15,3 +15,4 @@ pub mod runner;
 pub mod scenario;
 pub mod sim_server;
 pub mod time;
+pub mod verify;

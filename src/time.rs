@@ -85,6 +85,53 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// The clock of a real target: the wall clock, or (to benchmark against `sim serve` without
+/// waiting hours) the wall clock sped up `speed` times from an origin. A server and a client
+/// that share one `Clock` agree on every instant.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    speed: u32,
+    origin: Timestamp,
+    origin_instant: std::time::Instant,
+}
+
+impl Clock {
+    pub fn wall() -> Self {
+        Self::scaled(1)
+    }
+
+    /// Runs `speed` times faster than the wall clock from now on (`speed` ≥ 1).
+    pub fn scaled(speed: u32) -> Self {
+        Self {
+            speed: speed.max(1),
+            origin: Timestamp::now(),
+            origin_instant: std::time::Instant::now(),
+        }
+    }
+
+    pub fn speed(&self) -> u32 {
+        self.speed
+    }
+
+    pub fn now(&self) -> Timestamp {
+        if self.speed == 1 {
+            return Timestamp::now();
+        }
+        let real = self.origin_instant.elapsed().as_millis() as u64;
+        self.origin
+            .saturating_add(Dur::from_millis(real.saturating_mul(u64::from(self.speed))))
+    }
+
+    /// How long `d` on this clock lasts on the wall clock.
+    pub fn real(&self, d: Dur) -> std::time::Duration {
+        d.to_std() / self.speed
+    }
+
+    pub async fn sleep(&self, d: Dur) {
+        tokio::time::sleep(self.real(d)).await;
+    }
+}
+
 /// A non-negative duration with millisecond resolution, written like `90s`, `15m`, `1h30m`,
 /// `250ms` in scenario files and reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -6,6 +6,7 @@
 //! here, in one place (`FromStr`/`as_str`).
 
 pub mod aws;
+pub mod meter;
 pub mod sim;
 
 use std::fmt;
@@ -441,11 +442,12 @@ pub trait Cluster {
         filter: &InstanceFilter,
     ) -> ClusterResult<Vec<InstanceObs>>;
     async fn describe_asgs(&mut self, lookup: &AsgLookup) -> ClusterResult<Vec<AsgObs>>;
-    /// Newest first, at most `max` records.
+    /// Newest first, those that started at or after `since`: the backend stops paging at the
+    /// first older one.
     async fn describe_scaling_activities(
         &mut self,
         asg: &str,
-        max: usize,
+        since: Timestamp,
     ) -> ClusterResult<Vec<ActivityObs>>;
     async fn inject(&mut self, fault: FaultKind, instance: &InstanceId) -> ClusterResult<()>;
 
@@ -456,6 +458,13 @@ pub trait Cluster {
     async fn pod_info(&mut self, service: &str, pod: &PodName) -> ClusterResult<PodObs>;
     async fn pod_replace(&mut self, service: &str, pod: &PodName) -> ClusterResult<()>;
     async fn plan(&mut self, service: &str, plan: &str) -> ClusterResult<PlanObs>;
+
+    /// Every request sent so far, per service (each page and each login counts).
+    fn requests(&self) -> meter::Requests;
+
+    /// At most this many requests per service in any minute (`None`: no limit); a request
+    /// over the budget waits on this target's clock.
+    fn set_request_budget(&mut self, per_minute: Option<u32>);
 
     /// After a refused credential (an expired DC/OS token): get a fresh one if the backend
     /// can. Returns whether calls may succeed now.

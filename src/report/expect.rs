@@ -135,6 +135,9 @@ mod tests {
             victims: Vec::new(),
             replacements: Vec::new(),
             phases: Vec::new(),
+            started: crate::time::Timestamp::from_millis(0),
+            finished: None,
+            requests: Default::default(),
         }
     }
 

@@ -77,6 +77,7 @@ pub fn journal(spec: &str, runs: &[Run<'_>]) -> Vec<Event> {
             at: at(end),
             failures: r.failures.iter().map(|f| f.to_string()).collect(),
             replacements: vec![],
+            requests: Default::default(),
         });
     }
     out.push(Event::SuiteFinished {

@@ -64,6 +64,9 @@ fn scenario(o: &mut String, s: &ScenarioReport) {
     if let Some(why) = &s.aborted {
         let _ = writeln!(o, "> **Aborted:** {why}\n");
     }
+    if let Some(line) = s.economy_line() {
+        let _ = writeln!(o, "{line}\n");
+    }
     if !s.metrics.is_empty() {
         let _ = writeln!(
             o,

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::{Serialize, Serializer};
 
+use crate::cluster::meter::Requests;
 use crate::journal::{Event, Replacement, SCHEMA_VERSION, Victim};
 use crate::measure::stats::{MetricHistogram, MetricSummary, SloResult, judge};
 use crate::measure::{Metric, Observed, Sample, Source, Verdict};
@@ -64,6 +65,12 @@ pub struct ScenarioReport {
     /// Each of the scenario's `expect` entries, judged over the runs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub expectations: Vec<ExpectationResult>,
+    /// The API economy of the finished runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests: Option<RequestSummary>,
+    /// Where the suite's time went (finished runs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_use: Option<TimeUse>,
     pub runs: Vec<RunReport>,
     #[serde(skip)]
     pub histograms: Vec<(Metric, MetricHistogram)>,
@@ -78,6 +85,67 @@ pub struct RunReport {
     pub victims: Vec<Victim>,
     pub replacements: Vec<Replacement>,
     pub phases: Vec<PhaseReport>,
+    pub started: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished: Option<Timestamp>,
+    /// Requests sent to each service during the run (steady-state checks included).
+    pub requests: Requests,
+}
+
+/// Requests per service, as a rate.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Rates {
+    pub ec2: f64,
+    pub autoscaling: f64,
+    pub dcos: f64,
+}
+
+impl Rates {
+    fn of(r: Requests, divisor: f64) -> Self {
+        let f = |n: u64| {
+            if divisor > 0.0 {
+                (n as f64 / divisor * 100.0).round() / 100.0
+            } else {
+                0.0
+            }
+        };
+        Self {
+            ec2: f(r.ec2),
+            autoscaling: f(r.autoscaling),
+            dcos: f(r.dcos),
+        }
+    }
+
+    /// `(service, rate)` in report order.
+    pub fn by_service(self) -> [(&'static str, f64); 3] {
+        [
+            ("ec2", self.ec2),
+            ("autoscaling", self.autoscaling),
+            ("dcos", self.dcos),
+        ]
+    }
+}
+
+/// What the finished runs asked of each service.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RequestSummary {
+    pub total: Requests,
+    pub per_run: Rates,
+    /// Over the runs' own time (run start to run end).
+    pub per_minute: Rates,
+}
+
+/// A suite's time, from the first run's start to the last run's end: recovery (fault to the
+/// run's end), the scenario's required cooldowns, and the rest (idle: waiting for steady
+/// state, choosing victims).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TimeUse {
+    pub duration_ms: u64,
+    pub recovery_ms: u64,
+    pub cooldown_ms: u64,
+    pub idle_ms: u64,
+    /// `idle_ms / duration_ms`, in percent.
+    pub idle_percent: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -136,6 +204,37 @@ impl RunReport {
 }
 
 impl ScenarioReport {
+    /// One line on the API economy and the suite's idle time, for the text and Markdown
+    /// reports.
+    pub fn economy_line(&self) -> Option<String> {
+        let q = self.requests.as_ref()?;
+        let names = ["EC2", "Auto Scaling", "DC/OS"];
+        let per_run: Vec<String> = names
+            .iter()
+            .zip(q.per_run.by_service())
+            .map(|(n, (_, v))| format!("{n} {v}"))
+            .collect();
+        let per_minute: Vec<String> = q
+            .per_minute
+            .by_service()
+            .iter()
+            .map(|(_, v)| v.to_string())
+            .collect();
+        let mut line = format!(
+            "requests per run: {} (per minute: {})",
+            per_run.join(", "),
+            per_minute.join(" / ")
+        );
+        if let Some(t) = &self.time_use {
+            line.push_str(&format!(
+                "; idle {}% of {}",
+                t.idle_percent,
+                Dur::from_millis(t.duration_ms).human()
+            ));
+        }
+        Some(line)
+    }
+
     /// Each counted run's value of a metric, in run order: `(run, sample)`.
     pub fn samples(&self, m: Metric) -> Vec<(u32, Sample)> {
         self.runs
@@ -248,11 +347,13 @@ pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
                     metrics: Vec::new(),
                     slos: Vec::new(),
                     expectations: Vec::new(),
+                    requests: None,
+                    time_use: None,
                     runs: Vec::new(),
                     histograms: Vec::new(),
                 });
             }
-            Event::RunStarted { scenario, run, .. } => {
+            Event::RunStarted { scenario, run, at } => {
                 open_runs.insert(
                     (scenario.clone(), *run),
                     RunReport {
@@ -262,6 +363,9 @@ pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
                         victims: Vec::new(),
                         replacements: Vec::new(),
                         phases: Vec::new(),
+                        started: *at,
+                        finished: None,
+                        requests: Requests::default(),
                     },
                 );
             }
@@ -299,9 +403,10 @@ pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
             Event::RunFinished {
                 scenario,
                 run,
+                at,
                 failures,
                 replacements,
-                ..
+                requests,
             } => {
                 let key = (scenario.clone(), *run);
                 if let (Some(mut r), Some(sr)) = (
@@ -315,6 +420,8 @@ pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
                     };
                     r.failures = failures.clone();
                     r.replacements = replacements.clone();
+                    r.finished = Some(*at);
+                    r.requests = *requests;
                     finish_phases(&mut r, fault_at.get(&key).copied());
                     sr.runs_finished += 1;
                     sr.runs_failed += u32::from(!failures.is_empty());
@@ -382,6 +489,7 @@ pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
         sr.runs.sort_by_key(|r| r.run);
         if let Some(spec) = specs.get(&sr.name) {
             judge_scenario(sr, spec);
+            economy(sr, spec);
         }
         report.verdict = report.verdict.worst(sr.verdict);
     }
@@ -395,6 +503,52 @@ fn finish_phases(r: &mut RunReport, fault_at: Option<Timestamp>) {
         }
     }
     r.phases.sort_by_key(|p| (p.at, p.phase));
+}
+
+/// Requests and time use over the finished runs.
+fn economy(sr: &mut ScenarioReport, spec: &Scenario) {
+    let finished: Vec<(&RunReport, Timestamp)> = sr
+        .runs
+        .iter()
+        .filter_map(|r| Some((r, r.finished?)))
+        .collect();
+    let (Some((first, _)), Some((_, last_end))) = (finished.first(), finished.last()) else {
+        return;
+    };
+    let total = finished
+        .iter()
+        .fold(Requests::default(), |acc, (r, _)| acc + r.requests);
+    let run_ms: u64 = finished
+        .iter()
+        .map(|(r, end)| end.since(r.started).as_millis())
+        .sum();
+    sr.requests = Some(RequestSummary {
+        total,
+        per_run: Rates::of(total, finished.len() as f64),
+        per_minute: Rates::of(total, run_ms as f64 / 60_000.0),
+    });
+    let duration_ms = last_end.since(first.started).as_millis();
+    let recovery_ms: u64 = finished
+        .iter()
+        .filter_map(|(r, end)| {
+            let fault = r.phases.iter().find(|p| p.phase == Phase::FaultInjected)?;
+            Some(end.since(fault.at).as_millis())
+        })
+        .sum();
+    let cooldown_ms =
+        spec.cooldown.as_millis() * finished.iter().filter(|(r, _)| r.run > 1).count() as u64;
+    let idle_ms = duration_ms.saturating_sub(recovery_ms + cooldown_ms);
+    sr.time_use = Some(TimeUse {
+        duration_ms,
+        recovery_ms,
+        cooldown_ms,
+        idle_ms,
+        idle_percent: if duration_ms == 0 {
+            0.0
+        } else {
+            (idle_ms as f64 / duration_ms as f64 * 10_000.0).round() / 100.0
+        },
+    });
 }
 
 fn judge_scenario(sr: &mut ScenarioReport, spec: &Scenario) {

@@ -56,6 +56,9 @@ pub fn render(r: &Report) -> String {
             "{}: {} ({} of {} runs finished, {} failed)\n",
             s.name, s.verdict, s.runs_finished, s.runs_requested, s.runs_failed
         ));
+        if let Some(line) = s.economy_line() {
+            out.push_str(&format!("  {line}\n"));
+        }
         for run in s.runs.iter().filter(|r| !r.failures.is_empty()).take(3) {
             out.push_str(&format!("  run {}: {}\n", run.run, run.failures.join("; ")));
         }

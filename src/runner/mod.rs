@@ -3,6 +3,7 @@
 //! scenario says, judge the expectations. Written once against [`Cluster`]; it emits typed
 //! [`Event`]s to a [`Sink`] and never reads them back.
 
+mod cadence;
 mod observe;
 pub mod preflight;
 
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use cadence::{Cadence, Feed, Feeds, History};
 pub use observe::{Baseline, Called, Snapshot, Tracker};
 
 use crate::cluster::{
@@ -20,9 +22,6 @@ use crate::journal::{Event, Sink, Victim};
 use crate::measure::Observed;
 use crate::scenario::{Demand, HealPolicy, Phase, Scenario};
 use crate::time::{Dur, Timestamp};
-
-/// How many scaling activities one poll reads (newest first).
-const ACTIVITY_PAGE: usize = 20;
 
 /// Why a run (and so the suite) stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +137,9 @@ pub async fn run_scenario_from<C: Cluster>(
     let mut ctx = Context {
         scenario,
         lookup: preflight::asg_lookup(scenario),
+        history: History::default(),
     };
+    cluster.set_request_budget(Some(scenario.max_requests_per_minute));
     if start.replay {
         for run in 1..start.first_run.min(runs + 1) {
             run_once(cluster, &mut ctx, run, &mut rng, &mut Discard, stop).await?;
@@ -165,6 +166,8 @@ struct Context<'a> {
     scenario: &'a Scenario,
     /// The ASG to watch; learnt from the first victim when the scenario names none.
     lookup: Option<AsgLookup>,
+    /// When the runs so far saw each phase: where adaptive polling may be gentle.
+    history: History,
 }
 
 async fn run_once<C: Cluster>(
@@ -183,6 +186,7 @@ async fn run_once<C: Cluster>(
         at: cluster.now(),
     })?;
     let started = cluster.now();
+    let requests_before = cluster.requests();
     let waited_too_long = |now: Timestamp, why: &str| {
         (now.since(started) >= sc.steady_state_timeout).then(|| {
             RunError::Refused(format!(
@@ -313,6 +317,7 @@ async fn run_once<C: Cluster>(
     }
 
     let plan = Plan::new(sc, &victims);
+    let mut cadence = Cadence::new(sc, before);
     loop {
         if should_heal(sc.heal, &tracker) {
             let svc = sc
@@ -341,13 +346,22 @@ async fn run_once<C: Cluster>(
                 emit_phase(sink, p, o)?;
             }
         }
-        let elapsed = cluster.now().since(fault.at);
+        let now = cluster.now();
+        let elapsed = now.since(fault.at);
         if plan.finished(&tracker, elapsed) {
             break;
         }
         check_stop(stop).await?;
-        pause(cluster, sc.poll_interval, stop).await?;
-        let mut snap = poll(cluster, sc, &tracker, ctx.lookup.as_ref()).await;
+        let pending = plan.pending(&tracker, elapsed);
+        let Some((due, feeds)) = cadence.next(&pending, &tracker, &ctx.history, fault.at, now)
+        else {
+            // Nothing to ask: only a deadline or a quiet window is left to run out.
+            pause(cluster, sc.max_poll_interval(), stop).await?;
+            continue;
+        };
+        pause(cluster, due.since(now), stop).await?;
+        cadence.asked(feeds, cluster.now());
+        let mut snap = poll(cluster, sc, &tracker, ctx.lookup.as_ref(), feeds, before).await;
         for (p, o) in tracker.update(&snap) {
             emit_phase(sink, p, o)?;
         }
@@ -355,27 +369,18 @@ async fn run_once<C: Cluster>(
             ride_out(cluster, &e, sink, &name, run).await?;
         }
         // Stop conditions: anything beyond the victims degrading ends the suite.
-        let others = match &sc.service {
-            Some(svc) => match cluster.pod_statuses(&svc.name).await {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    ride_out(cluster, &e, sink, &name, run).await?;
-                    None
-                }
-            },
-            None => None,
-        };
         if let Some(why) = preflight::collateral(
             task,
             &victims,
             tracker.baseline(),
             snap.asg.as_ref().map(|(_, a)| a),
-            others.as_deref(),
+            snap.all_pods.as_deref(),
             sc.stop_when.as_ref(),
         ) {
             return Err(RunError::Refused(format!("stop condition: {why}")));
         }
     }
+    ctx.history.learn(&tracker, fault.at);
 
     sink.emit(&Event::RunFinished {
         scenario: name,
@@ -383,6 +388,7 @@ async fn run_once<C: Cluster>(
         at: cluster.now(),
         failures: plan.failures(&tracker, fault.at),
         replacements: tracker.replacements(),
+        requests: cluster.requests().since(requests_before),
     })?;
     Ok(())
 }
@@ -586,12 +592,14 @@ async fn replace_with_retry<C: Cluster>(
     }
 }
 
-/// One poll of every API the remaining phases depend on. A failed call leaves its part empty.
+/// One poll of the feeds that are due. A failed call leaves its part empty.
 async fn poll<C: Cluster>(
     cluster: &mut C,
     sc: &Scenario,
     tracker: &Tracker,
     lookup: Option<&AsgLookup>,
+    feeds: Feeds,
+    fault_sent: Timestamp,
 ) -> Snapshot {
     let mut snap = Snapshot::default();
     // Times one call; a failure is kept for the journal.
@@ -609,54 +617,46 @@ async fn poll<C: Cluster>(
             }
         }};
     }
-    let aws_pending = [
-        Phase::InstanceTerminated,
-        Phase::ReplacementLaunched,
-        Phase::ReplacementInService,
-        Phase::AgentRegistered,
-    ]
-    .iter()
-    .any(|p| !tracker.has(*p));
-    if sc.fault.leaves_running() && aws_pending {
+    if sc.fault.leaves_running() && feeds.has(Feed::Ec2) {
         let ids = tracker.instances_of_interest();
         snap.ec2 = timed!(cluster.describe_instances(&InstanceFilter::Ids(ids)));
-        if let Some(lookup) = lookup
-            && let Some((called, mut groups)) = timed!(cluster.describe_asgs(lookup))
-            && groups.len() == 1
-        {
-            let asg = groups.remove(0);
-            if !tracker.has(Phase::ReplacementInService) {
-                snap.activities =
-                    timed!(cluster.describe_scaling_activities(&asg.name, ACTIVITY_PAGE));
-            }
-            // Instances that joined since the last poll: describe them for their IP.
-            let known = tracker.instances_of_interest();
-            let fresh: Vec<_> = asg
-                .instances
-                .iter()
-                .map(|m| m.id.clone())
-                .filter(|id| !known.contains(id))
-                .collect();
-            if !fresh.is_empty() {
-                match cluster
-                    .describe_instances(&InstanceFilter::Ids(fresh))
-                    .await
-                {
-                    Ok(more) => {
-                        if let Some((_, list)) = &mut snap.ec2 {
-                            list.extend(more);
-                        }
-                    }
-                    Err(e) => snap.errors.push(e),
-                }
-            }
-            snap.asg = Some((called, asg));
-        }
     }
-    if let Some(svc) = &sc.service {
-        if !(tracker.has(Phase::AgentLost) && tracker.has(Phase::AgentRegistered)) {
-            snap.agents = timed!(cluster.agents());
+    if sc.fault.leaves_running()
+        && feeds.has(Feed::Asg)
+        && let Some(lookup) = lookup
+        && let Some((called, mut groups)) = timed!(cluster.describe_asgs(lookup))
+        && groups.len() == 1
+    {
+        let asg = groups.remove(0);
+        if !tracker.has(Phase::ReplacementInService) {
+            snap.activities = timed!(cluster.describe_scaling_activities(&asg.name, fault_sent));
         }
+        // Members that joined since the fault and are not described yet: for their IP.
+        let fresh: Vec<_> = asg
+            .instances
+            .iter()
+            .map(|m| &m.id)
+            .filter(|id| !tracker.baseline().asg_members.contains(*id) && !tracker.knows_ip(id))
+            .cloned()
+            .collect();
+        if !fresh.is_empty() {
+            match cluster
+                .describe_instances(&InstanceFilter::Ids(fresh))
+                .await
+            {
+                Ok(more) => snap.members = more,
+                Err(e) => snap.errors.push(e),
+            }
+        }
+        snap.asg = Some((called, asg));
+    }
+    let Some(svc) = &sc.service else {
+        return snap;
+    };
+    if feeds.has(Feed::Agents) {
+        snap.agents = timed!(cluster.agents());
+    }
+    if feeds.has(Feed::Pods) {
         let sent = cluster.now();
         let mut pods = Vec::new();
         let mut ok = true;
@@ -673,9 +673,10 @@ async fn poll<C: Cluster>(
         if ok && !pods.is_empty() {
             snap.pods = Some((Called { sent, received }, pods));
         }
-        if tracker.has(Phase::TaskRunning) && !tracker.has(Phase::RecoveryComplete) {
-            snap.recovery = timed!(cluster.plan(&svc.name, "recovery"));
-        }
+        snap.all_pods = timed!(cluster.pod_statuses(&svc.name)).map(|(_, p)| p);
+    }
+    if feeds.has(Feed::Recovery) {
+        snap.recovery = timed!(cluster.plan(&svc.name, "recovery"));
     }
     snap
 }
@@ -735,6 +736,17 @@ impl Plan {
             absent,
             within,
         }
+    }
+
+    /// The phases still looked for: awaited and not past their deadline, or in a window in
+    /// which they must not happen.
+    fn pending(&self, tracker: &Tracker, elapsed: Dur) -> Vec<Phase> {
+        self.awaited
+            .iter()
+            .chain(&self.absent)
+            .filter(|(p, until)| !tracker.has(*p) && elapsed < *until)
+            .map(|(p, _)| *p)
+            .collect()
     }
 
     fn finished(&self, tracker: &Tracker, elapsed: Dur) -> bool {

@@ -45,6 +45,10 @@ pub struct Snapshot {
     /// Pod info of each victim's pod, in victim order.
     pub pods: Option<(Called, Vec<PodObs>)>,
     pub recovery: Option<(Called, PlanObs)>,
+    /// Descriptions of the group's new members (for their IPs and launch times).
+    pub members: Vec<InstanceObs>,
+    /// Every pod's status, for the stop conditions.
+    pub all_pods: Option<Vec<PodObs>>,
     /// The calls of this poll that failed (throttling, 5xx, …): ridden out, and journaled.
     pub errors: Vec<ClusterError>,
 }
@@ -124,6 +128,13 @@ impl Tracker {
             .collect()
     }
 
+    /// Whether `id` is a replacement whose IP is known already.
+    pub fn knows_ip(&self, id: &InstanceId) -> bool {
+        self.tracks
+            .iter()
+            .any(|t| t.replacement.as_ref() == Some(id) && t.replacement_ip.is_some())
+    }
+
     pub fn has(&self, phase: Phase) -> bool {
         self.run_phases.contains_key(&phase)
     }
@@ -159,12 +170,7 @@ impl Tracker {
         }
         if let Some((c, asg)) = &snap.asg {
             let acts = snap.activities.as_ref().map(|(_, a)| a.as_slice());
-            self.on_asg(
-                c.received,
-                asg,
-                acts,
-                snap.ec2.as_ref().map(|(_, i)| i.as_slice()),
-            );
+            self.on_asg(c.received, asg, acts, &snap.members);
         }
         if let Some((c, agents)) = &snap.agents {
             self.on_agents(c.received, agents);
@@ -242,7 +248,7 @@ impl Tracker {
         now: Timestamp,
         asg: &AsgObs,
         activities: Option<&[ActivityObs]>,
-        instances: Option<&[InstanceObs]>,
+        members: &[InstanceObs],
     ) {
         // New members, oldest launch first, go to victims still waiting for one.
         let mut fresh: Vec<&InstanceId> = asg
@@ -278,10 +284,9 @@ impl Tracker {
         let poll = Observed::between_polls(self.prev[ASG], now, Source::PollAutoScaling);
         for t in &mut self.tracks {
             let Some(repl) = &t.replacement else { continue };
+            let described = members.iter().find(|i| &i.id == repl);
             if t.replacement_ip.is_none() {
-                t.replacement_ip = instances
-                    .and_then(|i| i.iter().find(|i| &i.id == repl))
-                    .and_then(|i| i.private_ip.clone());
+                t.replacement_ip = described.and_then(|i| i.private_ip.clone());
             }
             let activity = activities.and_then(|a| {
                 a.iter()
@@ -290,8 +295,7 @@ impl Tracker {
             if let Entry::Vacant(slot) = t.phases.entry(Phase::ReplacementLaunched) {
                 let launch = match activity {
                     Some(a) => Some(Observed::exact(a.start_time, Source::AsgActivity)),
-                    None => instances
-                        .and_then(|i| i.iter().find(|i| &i.id == repl))
+                    None => described
                         .map(|i| Observed::whole_second(i.launch_time, Source::Ec2LaunchTime)),
                 };
                 if let Some(o) = launch {

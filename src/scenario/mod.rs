@@ -57,9 +57,21 @@ pub struct Scenario {
     /// How long to wait for steady state (before a run, and between runs) before aborting.
     #[serde(default = "default_steady_state_timeout")]
     pub steady_state_timeout: Dur,
-    /// How often the cluster is polled during a run.
+    /// How often an API is polled while a transition it shows may be near: always for one
+    /// that only a poll can time (instance terminated, agent lost, recovery complete), and
+    /// for the phase a heal waits for; once a suite has seen a phase, from three quarters of
+    /// its earliest time on.
     #[serde(default = "default_poll_interval")]
     pub poll_interval: Dur,
+    /// How often an API is polled while nothing it shows can be near (agent bootstrap, a
+    /// phase the server timestamps itself): the gentle end of adaptive polling. Equal to
+    /// `poll_interval` for a fixed poller. Default: 30 s, or `poll_interval` if longer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_poll_interval: Option<Dur>,
+    /// At most this many requests to each service (EC2, Auto Scaling, DC/OS) in any minute;
+    /// a request over the budget waits.
+    #[serde(default = "default_max_requests_per_minute")]
+    pub max_requests_per_minute: u32,
     /// The deadline of every awaited phase that has no `within` expectation of its own.
     #[serde(default = "default_timeout")]
     pub timeout: Dur,
@@ -74,6 +86,14 @@ pub struct Scenario {
     pub profile: Option<String>,
 }
 
+impl Scenario {
+    /// The gentle polling interval, defaulted.
+    pub fn max_poll_interval(&self) -> Dur {
+        self.max_poll_interval
+            .unwrap_or(Dur::from_secs(30).max(self.poll_interval))
+    }
+}
+
 fn default_runs() -> u32 {
     10
 }
@@ -82,6 +102,9 @@ fn default_steady_state_timeout() -> Dur {
 }
 fn default_poll_interval() -> Dur {
     Dur::from_secs(5)
+}
+fn default_max_requests_per_minute() -> u32 {
+    60
 }
 fn default_timeout() -> Dur {
     Dur::from_mins(45)

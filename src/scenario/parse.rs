@@ -682,6 +682,10 @@ fn check_timing(s: &Scenario, err: &mut impl FnMut(At, String)) {
     }
     for (key, d) in [
         ("poll_interval", s.poll_interval),
+        (
+            "max_poll_interval",
+            s.max_poll_interval.unwrap_or(s.poll_interval),
+        ),
         ("timeout", s.timeout),
         ("steady_state_timeout", s.steady_state_timeout),
     ] {
@@ -699,6 +703,30 @@ fn check_timing(s: &Scenario, err: &mut impl FnMut(At, String)) {
                 "`poll_interval` {} is not shorter than the run `timeout` {}; hint: poll several times per run, e.g. `poll_interval: 5s`",
                 s.poll_interval, s.timeout
             ),
+        );
+    }
+    if s.max_poll_interval.is_some_and(Dur::is_zero) {
+        err(
+            at_value(yaml_path!["max_poll_interval"]),
+            "`max_poll_interval` is zero; hint: give a positive duration, e.g. `30s`".into(),
+        );
+    }
+    if let Some(max) = s.max_poll_interval
+        && !max.is_zero()
+        && max < s.poll_interval
+    {
+        err(
+            at_value(yaml_path!["max_poll_interval"]),
+            format!(
+                "`max_poll_interval` {} is shorter than `poll_interval` {}; hint: make them equal for a fixed poller",
+                max, s.poll_interval
+            ),
+        );
+    }
+    if s.max_requests_per_minute == 0 {
+        err(
+            at_value(yaml_path!["max_requests_per_minute"]),
+            "`max_requests_per_minute` is 0: nothing could be asked; hint: the default is 60 per service".into(),
         );
     }
 }

@@ -9,6 +9,7 @@ use super::query::{Filter, Params, autoscaling_filters};
 use super::xml::Xml;
 use super::{ACCOUNT, AwsError, World, iso, resource_id, stable_uuid, xml_response};
 use crate::cluster::{ActivityObs, AsgLookup, AsgObs, ClusterError, InstanceId};
+use crate::time::Timestamp;
 
 const XMLNS: &str = "http://autoscaling.amazonaws.com/doc/2011-01-01/";
 
@@ -272,14 +273,24 @@ fn describe_activities(w: &mut World, p: &Params, rid: &str) -> Result<String, A
     let wanted = p.list("ActivityIds.member");
     let own = w.sim.profile().topology.asg.name.clone();
     let group = p.get("AutoScalingGroupName").unwrap_or(&own).to_string();
-    let activities: Vec<ActivityObs> = w
+    let skip = match p.get("NextToken") {
+        None => 0,
+        Some(t) => page_offset(t).ok_or_else(|| {
+            AwsError::bad_request("InvalidNextToken", "The token '********' is invalid.")
+        })?,
+    };
+    let mut activities: Vec<ActivityObs> = w
         .sim
-        .describe_scaling_activities(&group, usize::MAX)
+        .describe_scaling_activities(&group, Timestamp::from_millis(i64::MIN))
         .map_err(|e| model_error(&e))?
         .into_iter()
         .filter(|a| wanted.is_empty() || wanted.contains(&a.id))
-        .take(max)
+        .skip(skip)
+        .take(max + 1)
         .collect();
+    // One more than the page tells whether a next page exists.
+    let next = (activities.len() > max).then(|| page_token(skip + max));
+    activities.truncate(max);
     let topo = &w.sim.profile().topology;
     let region = topo.region.clone();
     let details = |a: &ActivityObs| -> String {
@@ -313,7 +324,19 @@ fn describe_activities(w: &mut World, p: &Params, rid: &str) -> Result<String, A
                 });
             }
         });
+        if let Some(t) = &next {
+            x.text("NextToken", t);
+        }
     }))
+}
+
+/// An opaque-looking pagination token for the activity at `offset` (newest first).
+fn page_token(offset: usize) -> String {
+    format!("sim-activities-{offset:08x}")
+}
+
+fn page_offset(token: &str) -> Option<usize> {
+    usize::from_str_radix(token.strip_prefix("sim-activities-")?, 16).ok()
 }
 
 #[cfg(test)]

@@ -22,7 +22,6 @@ use crate::cluster::sim::{ApiFault, InjectedFault};
 use crate::cluster::{
     AgentObs, Api, ClusterError, PlanObs, PlanStatus, PodName, PodObs, TaskObs, TaskState,
 };
-use crate::time::Timestamp;
 
 /// What Admin Router (openresty) answers without a valid token.
 const UNAUTHORIZED_HTML: &str = "<html>\r\n<head><title>401 Authorization Required</title></head>\r\n\
@@ -62,7 +61,7 @@ fn admit(
     api: Api,
     operation: impl FnOnce() -> String,
 ) -> Option<Response> {
-    let now = Timestamp::now();
+    let now = w.sim.now();
     match w.check_token(&presented_tokens(headers), now) {
         TokenCheck::Accepted => None,
         TokenCheck::Refused => Some(unauthorized()),
@@ -142,7 +141,10 @@ pub(super) async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
             "Request body must carry `uid` with `password` or `token`, or an OIDC `token`",
         );
     }
-    let token = shared.with_world(|w| w.issue_token(Timestamp::now()));
+    let token = shared.with_world(|w| {
+        let now = w.sim.now();
+        w.issue_token(now)
+    });
     Json(json!({"token": token})).into_response()
 }
 

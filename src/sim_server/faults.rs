@@ -32,7 +32,6 @@ use super::query::Service;
 use super::{AwsError, Shared, autoscaling, dcos, ec2, query_service, text_response};
 use crate::cluster::Api;
 use crate::cluster::sim::api_faults::{ApiFault, InjectedFault, Verdict, reason};
-use crate::time::Timestamp;
 
 /// The largest request body the middleware buffers (query API forms are tiny).
 const MAX_BODY: usize = 1 << 20;
@@ -172,7 +171,7 @@ pub(super) async fn inject(
         return next.run(rebuild(parts, bytes)).await;
     };
     let decided = shared.with_world(|w| {
-        let now = Timestamp::now();
+        let now = w.sim.now();
         // Admin Router checks the token first: a refused token is the handler's 401.
         if matches!(api, Api::Mesos | Api::Scheduler) && !w.token_accepted(&parts.headers, now) {
             return None;
@@ -184,7 +183,7 @@ pub(super) async fn inject(
     match decided {
         None | Some((Verdict::Pass, _)) => next.run(rebuild(parts, bytes)).await,
         Some((Verdict::Slow(d), _)) => {
-            tokio::time::sleep(d.to_std()).await;
+            shared.clock.sleep(d).await;
             next.run(rebuild(parts, bytes)).await
         }
         Some((Verdict::Fail(f), rid)) => {

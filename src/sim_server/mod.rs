@@ -44,7 +44,7 @@ use tokio::task::JoinHandle;
 
 use crate::cluster::ClusterError;
 use crate::cluster::sim::{ApiFaultInjector, InjectedFault, Profile, Sim, TruthEvent};
-use crate::time::Timestamp;
+use crate::time::{Clock, Timestamp};
 use query::{Params, Scope, Service};
 
 /// The DC/OS token the server hands out and accepts unless told otherwise.
@@ -70,6 +70,8 @@ pub struct ServeConfig {
     pub truth_log: Option<PathBuf>,
     /// The server stops by itself after this long (tests use it so no server outlives them).
     pub lifetime: Option<Duration>,
+    /// The world's clock: the wall clock, or a sped-up one shared with the client (benchmarks).
+    pub clock: Clock,
 }
 
 impl ServeConfig {
@@ -81,6 +83,7 @@ impl ServeConfig {
             token: DEFAULT_TOKEN.to_string(),
             truth_log: None,
             lifetime: None,
+            clock: Clock::wall(),
         }
     }
 }
@@ -245,6 +248,7 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     /// The profile has `api_faults` (read without the lock).
     api_faults: bool,
+    pub(crate) clock: Clock,
 }
 
 impl Shared {
@@ -252,7 +256,7 @@ impl Shared {
     /// truth log. The lock is never held across an `.await`.
     pub(crate) fn with_world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
         let mut w = self.world.lock().unwrap_or_else(PoisonError::into_inner);
-        w.advance(Timestamp::now());
+        w.advance(self.clock.now());
         let r = f(&mut w);
         w.write_truth();
         r
@@ -298,11 +302,12 @@ impl SimService {
                 failed: None,
             }),
         };
-        let world = World::new(&cfg.profile, cfg.seed, Timestamp::now(), log, &cfg.token);
+        let world = World::new(&cfg.profile, cfg.seed, cfg.clock.now(), log, &cfg.token);
         Ok(SimService {
             shared: Arc::new(Shared {
                 world: Mutex::new(world),
                 api_faults: cfg.profile.api_faults.is_some(),
+                clock: cfg.clock,
             }),
             lifetime: cfg.lifetime,
         })

@@ -1013,8 +1013,8 @@ async fn the_aws_backend_classifies_wire_faults_as_the_sim_does() {
     )
     .await;
     let creds = Credentials::new("testing", "testing", None, None, "static");
-    let aws = AwsClients {
-        ec2: aws_sdk_ec2::Client::from_conf(
+    let aws = AwsClients::new(
+        aws_sdk_ec2::Client::from_conf(
             aws_sdk_ec2::config::Builder::new()
                 .behavior_version(BehaviorVersion::latest())
                 .region(Region::new("us-east-1"))
@@ -1023,7 +1023,7 @@ async fn the_aws_backend_classifies_wire_faults_as_the_sim_does() {
                 .endpoint_url(s.url())
                 .build(),
         ),
-        asg: aws_sdk_autoscaling::Client::from_conf(
+        aws_sdk_autoscaling::Client::from_conf(
             aws_sdk_autoscaling::config::Builder::new()
                 .behavior_version(BehaviorVersion::latest())
                 .region(Region::new("us-east-1"))
@@ -1032,7 +1032,7 @@ async fn the_aws_backend_classifies_wire_faults_as_the_sim_does() {
                 .endpoint_url(s.url())
                 .build(),
         ),
-    };
+    );
     let dcos = DcosClient::new(&DcosConfig {
         url: s.url(),
         token: Some(Secret::new(DEFAULT_TOKEN)),

@@ -110,7 +110,9 @@ fn fast_drill(dir: &Path) -> PathBuf {
     scenario(
         dir,
         "fast-drill",
-        &format!("{body}steady_state_timeout: 2m\n"),
+        &format!(
+            "{body}steady_state_timeout: 2m\nmax_poll_interval: 1s\nmax_requests_per_minute: 1000\n"
+        ),
     )
 }
 
@@ -183,7 +185,7 @@ fn reference_drill_through_the_real_sdk_matches_the_truth_log() {
     }
 
     let events = journal::read(&out).unwrap().events;
-    let checked = assert_truthful(&events, &server.truth(), "node-4-server");
+    let checked = assert_truthful(&events, &server.truth());
     assert_eq!(checked, 3 * 8, "every truth-backed phase checked");
 
     // Secrets never reach the journal, the reports or the output.

@@ -13,6 +13,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde::Deserialize;
 
+use super::Pacer;
 use crate::cluster::{
     AgentId, AgentObs, Api, ClusterError, ClusterResult, PhaseObs, PlanObs, PlanStatus, PodName,
     PodObs, StepObs, TaskId, TaskObs, TaskState,
@@ -253,6 +254,7 @@ pub struct DcosClient {
     /// Shared by the clones, so that a fresh token reaches all of them.
     token: std::sync::Arc<std::sync::Mutex<Option<Secret>>>,
     login: Option<(String, Secret)>,
+    pacer: Pacer,
 }
 
 impl DcosClient {
@@ -283,7 +285,13 @@ impl DcosClient {
             base: cfg.url.clone(),
             token: std::sync::Arc::new(std::sync::Mutex::new(cfg.token.clone())),
             login: cfg.login.clone(),
+            pacer: Pacer::default(),
         })
+    }
+
+    /// Counts and budgets every request with `pacer` (shared with the AWS clients).
+    pub fn set_pacer(&mut self, pacer: Pacer) {
+        self.pacer = pacer;
     }
 
     /// Logs in again with `DCOS_USERNAME` / `DCOS_PASSWORD` after a 401; returns whether a
@@ -298,6 +306,7 @@ impl DcosClient {
         };
         let body = serde_json::json!({"uid": uid, "password": password.expose()});
         let url = format!("{}/acs/api/v1/auth/login", self.base);
+        self.pacer.admit(Api::Mesos).await;
         let Ok(resp) = self.http.post(url).json(&body).send().await else {
             return false;
         };
@@ -335,6 +344,7 @@ impl DcosClient {
             ),
             None => req,
         };
+        self.pacer.admit(api).await;
         let resp = req.send().await.map_err(|e| ClusterError::Transient {
             api,
             message: without_url(&e),
@@ -367,9 +377,8 @@ impl DcosClient {
                 api,
                 message: snippet,
             },
-            s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
-                ClusterError::Transient { api, message }
-            }
+            StatusCode::TOO_MANY_REQUESTS => ClusterError::Throttled { api, message },
+            s if s.is_server_error() => ClusterError::Transient { api, message },
             _ => ClusterError::Fatal { api, message },
         })
     }

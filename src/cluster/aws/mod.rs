@@ -9,21 +9,74 @@ use crate::cluster::{
     ActivityObs, AgentObs, Api, AsgLookup, AsgObs, Cluster, ClusterError, ClusterResult, FaultKind,
     InstanceFilter, InstanceId, InstanceObs, PlanObs, PodName, PodObs,
 };
-use crate::time::{Dur, Timestamp};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::cluster::meter::{ApiMeter, Requests};
+use crate::time::{Clock, Dur, Timestamp};
 
 pub use dcos::{DcosClient, DcosConfig};
 pub use sdk::AwsClients;
+
+/// Counts every request and holds back one that would exceed the budget, on the target's
+/// clock. Clones share the counts.
+#[derive(Clone, Debug)]
+pub struct Pacer {
+    meter: Arc<Mutex<ApiMeter>>,
+    clock: Clock,
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Self::new(Clock::wall())
+    }
+}
+
+impl Pacer {
+    pub fn new(clock: Clock) -> Self {
+        Self {
+            meter: Arc::default(),
+            clock,
+        }
+    }
+
+    fn meter(&self) -> MutexGuard<'_, ApiMeter> {
+        self.meter.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Returns once a request to `api` may be sent, and counts it.
+    pub async fn admit(&self, api: Api) {
+        loop {
+            let wait = self.meter().admit(api, self.clock.now());
+            if wait.is_zero() {
+                return;
+            }
+            self.clock.sleep(wait).await;
+        }
+    }
+}
 
 /// AWS + (optionally) DC/OS. Without DC/OS only ASG-only scenarios can run.
 #[derive(Clone, Debug)]
 pub struct AwsCluster {
     aws: AwsClients,
     dcos: Option<DcosClient>,
+    pacer: Pacer,
 }
 
 impl AwsCluster {
+    /// On the wall clock.
     pub fn new(aws: AwsClients, dcos: Option<DcosClient>) -> Self {
-        Self { aws, dcos }
+        Self::with_clock(aws, dcos, Clock::wall())
+    }
+
+    /// On `clock`: only a `sim serve` sharing the same clock keeps time with it.
+    pub fn with_clock(mut aws: AwsClients, mut dcos: Option<DcosClient>, clock: Clock) -> Self {
+        let pacer = Pacer::new(clock);
+        aws.set_pacer(pacer.clone());
+        if let Some(d) = &mut dcos {
+            d.set_pacer(pacer.clone());
+        }
+        Self { aws, dcos, pacer }
     }
 
     fn dcos(&self, api: Api) -> ClusterResult<&DcosClient> {
@@ -45,11 +98,19 @@ impl Cluster for AwsCluster {
 
     /// The wall clock: phases are compared with AWS and Mesos timestamps, which are UTC.
     fn now(&self) -> Timestamp {
-        Timestamp::now()
+        self.pacer.clock.now()
     }
 
     async fn sleep(&mut self, d: Dur) {
-        tokio::time::sleep(d.to_std()).await;
+        self.pacer.clock.sleep(d).await;
+    }
+
+    fn requests(&self) -> Requests {
+        self.pacer.meter().sent()
+    }
+
+    fn set_request_budget(&mut self, per_minute: Option<u32>) {
+        self.pacer.meter().set_budget(per_minute);
     }
 
     async fn describe_instances(
@@ -66,9 +127,9 @@ impl Cluster for AwsCluster {
     async fn describe_scaling_activities(
         &mut self,
         asg: &str,
-        max: usize,
+        since: Timestamp,
     ) -> ClusterResult<Vec<ActivityObs>> {
-        self.aws.describe_scaling_activities(asg, max).await
+        self.aws.describe_scaling_activities(asg, since).await
     }
 
     async fn inject(&mut self, fault: FaultKind, instance: &InstanceId) -> ClusterResult<()> {

@@ -6,11 +6,15 @@ use aws_sdk_ec2 as ec2;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::primitives::DateTime;
 
+use super::Pacer;
 use crate::cluster::{
     ActivityObs, ActivityStatus, Api, AsgLookup, AsgMemberObs, AsgObs, ClusterError, ClusterResult,
     FaultKind, InstanceFilter, InstanceId, InstanceObs, InstanceState, LifecycleState,
 };
 use crate::time::Timestamp;
+
+/// Scaling activities per page: one page covers a drill's activities.
+const ACTIVITY_PAGE: i32 = 20;
 
 /// The AWS SDK behaviour version this harness was written and tested against.
 pub fn behavior_version() -> aws_config::BehaviorVersion {
@@ -22,18 +26,34 @@ pub fn behavior_version() -> aws_config::BehaviorVersion {
 pub struct AwsClients {
     pub ec2: ec2::Client,
     pub asg: asg::Client,
+    pacer: Pacer,
 }
 
 impl AwsClients {
     /// The default chain: environment, profiles, SSO, instance role; `AWS_ENDPOINT_URL` and
-    /// `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL_AUTO_SCALING` honoured. Retries: the SDK's
-    /// standard mode; the runner paces its own polls.
+    /// `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL_AUTO_SCALING` honoured. No SDK retries: the
+    /// runner rides out a failed call itself (journaled, retried at its next poll), so every
+    /// request is one the harness counted and budgeted.
     pub async fn from_env() -> Self {
-        let conf = aws_config::defaults(behavior_version()).load().await;
+        let conf = aws_config::defaults(behavior_version())
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .load()
+            .await;
+        Self::new(ec2::Client::new(&conf), asg::Client::new(&conf))
+    }
+
+    /// Clients configured elsewhere (tests point them at `sim serve`).
+    pub fn new(ec2: ec2::Client, asg: asg::Client) -> Self {
         Self {
-            ec2: ec2::Client::new(&conf),
-            asg: asg::Client::new(&conf),
+            ec2,
+            asg,
+            pacer: Pacer::default(),
         }
+    }
+
+    /// Counts and budgets every request with `pacer` (shared with the DC/OS client).
+    pub fn set_pacer(&mut self, pacer: Pacer) {
+        self.pacer = pacer;
     }
 
     pub async fn describe_instances(
@@ -62,6 +82,7 @@ impl AwsClients {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
+            self.pacer.admit(Api::Ec2).await;
             let page = self
                 .ec2
                 .describe_instances()
@@ -92,6 +113,7 @@ impl AwsClients {
                     .build(),
             ),
         };
+        self.pacer.admit(Api::AutoScaling).await;
         let out = req
             .send()
             .await
@@ -99,24 +121,45 @@ impl AwsClients {
         Ok(out.auto_scaling_groups().iter().map(asg_obs).collect())
     }
 
+    /// Pages (newest first) until an activity older than `since` shows up: the group's
+    /// history before the fault is never read.
     pub async fn describe_scaling_activities(
         &self,
         group: &str,
-        max: usize,
+        since: Timestamp,
     ) -> ClusterResult<Vec<ActivityObs>> {
-        let out = self
-            .asg
-            .describe_scaling_activities()
-            .auto_scaling_group_name(group)
-            .max_records(max.clamp(1, 100) as i32)
-            .send()
-            .await
-            .map_err(|e| sdk_error(Api::AutoScaling, e))?;
-        Ok(out.activities().iter().filter_map(activity_obs).collect())
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            self.pacer.admit(Api::AutoScaling).await;
+            let page = self
+                .asg
+                .describe_scaling_activities()
+                .auto_scaling_group_name(group)
+                .max_records(ACTIVITY_PAGE)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error(Api::AutoScaling, e))?;
+            let before = out.len();
+            out.extend(
+                page.activities()
+                    .iter()
+                    .filter_map(activity_obs)
+                    .take_while(|a| a.start_time >= since),
+            );
+            let older_seen = out.len() - before < page.activities().len();
+            match page.next_token() {
+                Some(t) if !t.is_empty() && !older_seen => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(out)
     }
 
     pub async fn inject(&self, fault: FaultKind, id: &InstanceId) -> ClusterResult<()> {
         let id = id.as_str();
+        self.pacer.admit(Api::Ec2).await;
         match fault {
             FaultKind::TerminateInstance => self
                 .ec2

@@ -22,6 +22,7 @@ pub use profile::{BUILTIN_PROFILES, Dist, LostStatus, Profile, ProfileError};
 
 use std::collections::BTreeMap;
 
+use super::meter::{ApiMeter, Requests};
 use super::{
     ActivityObs, AgentObs, Api, AsgLookup, AsgObs, Cluster, ClusterResult, FaultKind,
     InstanceFilter, InstanceId, InstanceObs, PlanObs, PodName, PodObs,
@@ -40,6 +41,7 @@ use api_faults::Verdict;
 pub struct SimCluster {
     sim: Sim,
     faults: Option<ApiFaultInjector>,
+    meter: ApiMeter,
 }
 
 impl SimCluster {
@@ -56,7 +58,11 @@ impl SimCluster {
 
     /// The model without API faults.
     pub fn from_sim(sim: Sim) -> Self {
-        Self { sim, faults: None }
+        Self {
+            sim,
+            faults: None,
+            meter: ApiMeter::default(),
+        }
     }
 
     /// Every API fault injected so far, in order (empty without `api_faults`).
@@ -82,7 +88,16 @@ impl SimCluster {
 
     /// The API-fault gate in front of every call: passes, or lets virtual time run for a
     /// slow answer, or fails the call before it reaches the world.
+    /// Every call is metered first: over the request budget, virtual time runs until it may go.
     fn gate(&mut self, api: Api, operation: impl FnOnce() -> String) -> ClusterResult<()> {
+        loop {
+            let now = self.sim.now();
+            let wait = self.meter.admit(api, now);
+            if wait.is_zero() {
+                break;
+            }
+            self.sim.advance_to(now.saturating_add(wait));
+        }
         let Some(faults) = &mut self.faults else {
             return Ok(());
         };
@@ -133,6 +148,14 @@ impl Cluster for SimCluster {
         self.sim.now()
     }
 
+    fn requests(&self) -> Requests {
+        self.meter.sent()
+    }
+
+    fn set_request_budget(&mut self, per_minute: Option<u32>) {
+        self.meter.set_budget(per_minute);
+    }
+
     async fn sleep(&mut self, d: Dur) {
         let until = self.sim.now().saturating_add(d);
         self.sim.advance_to(until);
@@ -154,10 +177,10 @@ impl Cluster for SimCluster {
     async fn describe_scaling_activities(
         &mut self,
         asg: &str,
-        max: usize,
+        since: Timestamp,
     ) -> ClusterResult<Vec<ActivityObs>> {
         self.gate(Api::AutoScaling, || "DescribeScalingActivities".into())?;
-        self.sim.describe_scaling_activities(asg, max)
+        self.sim.describe_scaling_activities(asg, since)
     }
 
     async fn inject(&mut self, fault: FaultKind, instance: &InstanceId) -> ClusterResult<()> {

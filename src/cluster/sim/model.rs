@@ -1514,10 +1514,11 @@ impl Sim {
     }
 
     /// Auto Scaling `DescribeScalingActivities`, newest first, at most `max`.
+    /// Newest first, those started at or after `since`.
     pub fn describe_scaling_activities(
         &self,
         asg: &str,
-        max: usize,
+        since: Timestamp,
     ) -> ClusterResult<Vec<ActivityObs>> {
         if asg != self.asg.name {
             return Err(not_found(
@@ -1532,7 +1533,7 @@ impl Sim {
             .activities
             .iter()
             .rev()
-            .take(max)
+            .take_while(|a| a.start >= since)
             .map(|a| ActivityObs {
                 id: a.id.clone(),
                 description: a.description.clone(),

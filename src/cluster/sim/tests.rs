@@ -197,7 +197,7 @@ fn steady_state_looks_like_the_fixtures() {
 
         // The group was created more than six weeks ago: no activity history is left.
         let acts = c
-            .describe_scaling_activities("dcos-private-agents", 100)
+            .describe_scaling_activities("dcos-private-agents", Timestamp::from_millis(0))
             .await
             .unwrap();
         assert!(acts.is_empty());
@@ -242,7 +242,7 @@ fn errors_name_what_is_missing() {
                 .is_err()
         );
         assert!(
-            c.describe_scaling_activities("nope", 10)
+            c.describe_scaling_activities("nope", Timestamp::from_millis(0))
                 .await
                 .unwrap_err()
                 .to_string()
@@ -309,7 +309,7 @@ fn terminate_drill_by_hand() {
                     s.terminated = Some(now);
                 }
                 let acts = c
-                    .describe_scaling_activities("dcos-private-agents", 10)
+                    .describe_scaling_activities("dcos-private-agents", Timestamp::from_millis(0))
                     .await
                     .unwrap();
                 for a in &acts {
@@ -607,7 +607,7 @@ fn same_seed_same_world_different_seed_different_world() {
                     "{:?}{:?}{:?}",
                     c.pod_info(SVC, &pod("node-4")).await.unwrap(),
                     c.agents().await.unwrap(),
-                    c.describe_scaling_activities("dcos-private-agents", 3)
+                    c.describe_scaling_activities("dcos-private-agents", Timestamp::from_millis(0))
                         .await
                         .unwrap()
                 ));
@@ -646,7 +646,7 @@ fn reboot_relaunches_in_place_without_a_replacement() {
                 "a reboot keeps the instance running"
             );
             let acts = c
-                .describe_scaling_activities("dcos-private-agents", 100)
+                .describe_scaling_activities("dcos-private-agents", Timestamp::from_millis(0))
                 .await
                 .unwrap();
             assert!(
@@ -850,7 +850,7 @@ fn stop_is_replaced_like_a_terminate() {
             v.state_transition_reason
         );
         let acts = c
-            .describe_scaling_activities("dcos-private-agents", 2)
+            .describe_scaling_activities("dcos-private-agents", Timestamp::from_millis(0))
             .await
             .unwrap();
         assert!(acts[0].launched_instance().is_some());
@@ -995,7 +995,7 @@ async fn polled_drill_from(c: &mut SimCluster, victim: &InstanceId) -> u32 {
         std::hint::black_box(c.describe_instances(&ids).await.unwrap());
         std::hint::black_box(c.describe_asgs(&asg).await.unwrap());
         std::hint::black_box(
-            c.describe_scaling_activities("dcos-private-agents", 10)
+            c.describe_scaling_activities("dcos-private-agents", Timestamp::from_millis(0))
                 .await
                 .unwrap(),
         );
@@ -1080,7 +1080,7 @@ fn throughput_breakdown() {
     });
     time("activities(10)", &mut |s| {
         std::hint::black_box(
-            s.describe_scaling_activities("dcos-private-agents", 10)
+            s.describe_scaling_activities("dcos-private-agents", Timestamp::from_millis(0))
                 .unwrap(),
         );
     });
@@ -1165,7 +1165,7 @@ async fn faulty_drill(c: &mut SimCluster, backoff: Dur) -> Vec<ClusterError> {
             errors,
             c,
             backoff,
-            c.describe_scaling_activities("dcos-private-agents", 10)
+            c.describe_scaling_activities("dcos-private-agents", Timestamp::from_millis(0))
         );
         ride_out!(errors, c, backoff, c.agents());
         let info = ride_out!(errors, c, backoff, c.pod_info(SVC, &pod("node-4")));

@@ -1,0 +1,207 @@
+//! Request accounting and the request budget: every backend counts each request it sends, per
+//! service, and holds back a request that would put more than the budget into one minute.
+//!
+//! The three services are the ones a user pays for in throttling: EC2, EC2 Auto Scaling and
+//! DC/OS (the Mesos master and the service scheduler both sit behind Admin Router).
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use super::Api;
+use crate::time::{Dur, Timestamp};
+
+/// The window the budget is counted over.
+pub const BUDGET_WINDOW: Dur = Dur::from_secs(60);
+
+/// Requests sent, per service.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requests {
+    pub ec2: u64,
+    pub autoscaling: u64,
+    pub dcos: u64,
+}
+
+impl Requests {
+    /// What was sent after `earlier` was read.
+    pub fn since(self, earlier: Requests) -> Requests {
+        Requests {
+            ec2: self.ec2.saturating_sub(earlier.ec2),
+            autoscaling: self.autoscaling.saturating_sub(earlier.autoscaling),
+            dcos: self.dcos.saturating_sub(earlier.dcos),
+        }
+    }
+
+    pub fn total(self) -> u64 {
+        self.ec2 + self.autoscaling + self.dcos
+    }
+
+    /// `(service, count)` in report order.
+    pub fn by_service(self) -> [(&'static str, u64); 3] {
+        [
+            ("ec2", self.ec2),
+            ("autoscaling", self.autoscaling),
+            ("dcos", self.dcos),
+        ]
+    }
+
+    fn slot(&mut self, api: Api) -> &mut u64 {
+        match api {
+            Api::Ec2 => &mut self.ec2,
+            Api::AutoScaling => &mut self.autoscaling,
+            Api::Mesos | Api::Scheduler => &mut self.dcos,
+        }
+    }
+}
+
+const fn service_index(api: Api) -> usize {
+    match api {
+        Api::Ec2 => 0,
+        Api::AutoScaling => 1,
+        Api::Mesos | Api::Scheduler => 2,
+    }
+}
+
+/// The counts, and the send times of the last minute while a budget is set.
+#[derive(Clone, Debug, Default)]
+pub struct ApiMeter {
+    sent: Requests,
+    /// At most this many requests per service in any [`BUDGET_WINDOW`].
+    budget: Option<u32>,
+    recent: [VecDeque<Timestamp>; 3],
+}
+
+impl ApiMeter {
+    /// Sets the budget (`None`: unlimited). A budget of 0 is treated as 1: a request must
+    /// always be able to go eventually.
+    pub fn set_budget(&mut self, per_minute: Option<u32>) {
+        self.budget = per_minute.map(|b| b.max(1));
+        if self.budget.is_none() {
+            self.recent.iter_mut().for_each(VecDeque::clear);
+        }
+    }
+
+    pub fn budget(&self) -> Option<u32> {
+        self.budget
+    }
+
+    /// Everything sent so far.
+    pub fn sent(&self) -> Requests {
+        self.sent
+    }
+
+    /// A request to `api` wants to go at `now`: records it and returns zero, or, when the
+    /// budget is spent, records nothing and returns how long to wait before asking again.
+    pub fn admit(&mut self, api: Api, now: Timestamp) -> Dur {
+        if let Some(budget) = self.budget {
+            let recent = &mut self.recent[service_index(api)];
+            while recent
+                .front()
+                .is_some_and(|t| now.since(*t) >= BUDGET_WINDOW)
+            {
+                recent.pop_front();
+            }
+            let budget = budget as usize;
+            if recent.len() >= budget {
+                // The request that must leave the window before one more fits.
+                let leaving = recent[recent.len() - budget];
+                return leaving
+                    .saturating_add(BUDGET_WINDOW)
+                    .since(now)
+                    .max(Dur::from_millis(1));
+            }
+            recent.push_back(now);
+        }
+        *self.sent.slot(api) += 1;
+        Dur::ZERO
+    }
+}
+
+impl std::ops::Add for Requests {
+    type Output = Requests;
+
+    fn add(self, other: Requests) -> Requests {
+        Requests {
+            ec2: self.ec2 + other.ec2,
+            autoscaling: self.autoscaling + other.autoscaling,
+            dcos: self.dcos + other.dcos,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_millis(s * 1000)
+    }
+
+    #[test]
+    fn counts_per_service_with_mesos_and_scheduler_as_dcos() {
+        let mut m = ApiMeter::default();
+        for api in [
+            Api::Ec2,
+            Api::Mesos,
+            Api::Scheduler,
+            Api::AutoScaling,
+            Api::Ec2,
+        ] {
+            assert_eq!(m.admit(api, at(0)), Dur::ZERO);
+        }
+        assert_eq!(
+            m.sent(),
+            Requests {
+                ec2: 2,
+                autoscaling: 1,
+                dcos: 2
+            }
+        );
+    }
+
+    #[test]
+    fn no_minute_holds_more_than_the_budget() {
+        let mut m = ApiMeter::default();
+        m.set_budget(Some(3));
+        let mut sent = Vec::new();
+        let mut now = at(0);
+        // A caller that asks every second and waits when told to.
+        while sent.len() < 10 {
+            let wait = m.admit(Api::Scheduler, now);
+            if wait.is_zero() {
+                sent.push(now);
+                now = now.saturating_add(Dur::from_secs(1));
+            } else {
+                now = now.saturating_add(wait);
+            }
+        }
+        for (i, t) in sent.iter().enumerate() {
+            let in_window = sent[i..]
+                .iter()
+                .filter(|u| u.since(*t) < BUDGET_WINDOW)
+                .count();
+            assert!(
+                in_window <= 3,
+                "{in_window} requests in the minute from {t}"
+            );
+        }
+        // The budget delays, it does not starve: the fourth request goes a minute after the first.
+        assert_eq!(sent[3], at(60));
+        // Other services are not held back by the scheduler's budget.
+        assert_eq!(m.admit(Api::Ec2, sent[9]), Dur::ZERO);
+    }
+
+    #[test]
+    fn lowering_the_budget_waits_for_the_excess_to_age_out() {
+        let mut m = ApiMeter::default();
+        m.set_budget(Some(10));
+        for s in 0..5 {
+            assert_eq!(m.admit(Api::Ec2, at(s)), Dur::ZERO);
+        }
+        m.set_budget(Some(2));
+        // Two may be in the window: the fourth request (sent at 3 s) must leave first.
+        assert_eq!(m.admit(Api::Ec2, at(10)), Dur::from_secs(53));
+        assert_eq!(m.admit(Api::Ec2, at(64)), Dur::ZERO);
+        assert_eq!(m.sent().ec2, 6);
+    }
+}

@@ -1,0 +1,203 @@
+//! Adaptive polling: each API is asked on its own cadence, often only while a transition it
+//! shows may be near, gently otherwise.
+//!
+//! - A phase only a poll can time (instance terminated, agent lost, recovery complete) needs
+//!   the short `poll_interval`: its error bound is half the gap between two polls. So does the
+//!   phase a heal waits for (the operator reacts to it) and `task_running`, which opens the
+//!   recovery plan's polling.
+//! - A phase the server timestamps itself (scaling activities, Mesos registration and task
+//!   status times) is exact whenever it is read: its API is polled every `max_poll_interval`.
+//! - Once a suite has seen a phase, a short-interval phase is only polled often from three
+//!   quarters of its earliest time after the fault on (agent bootstrap takes minutes: nothing
+//!   can happen before). A phase that comes earlier than ever still gets an honest, wider
+//!   bound.
+
+use std::collections::BTreeMap;
+
+use crate::scenario::{HealPolicy, Phase, Scenario};
+use crate::time::{Dur, Timestamp};
+
+use super::observe::Tracker;
+
+/// What one poll may ask, each on its own cadence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feed {
+    /// `DescribeInstances` of the victims.
+    Ec2,
+    /// The group, its scaling activities since the fault, and its new members' descriptions.
+    Asg,
+    /// The Mesos master's agents.
+    Agents,
+    /// The victims' pods (and every pod's status, for the stop conditions).
+    Pods,
+    /// The recovery plan.
+    Recovery,
+}
+
+impl Feed {
+    pub const ALL: [Feed; 5] = [
+        Feed::Ec2,
+        Feed::Asg,
+        Feed::Agents,
+        Feed::Pods,
+        Feed::Recovery,
+    ];
+
+    fn of(phase: Phase) -> Option<Feed> {
+        match phase {
+            Phase::InstanceTerminated => Some(Feed::Ec2),
+            Phase::ReplacementLaunched | Phase::ReplacementInService => Some(Feed::Asg),
+            Phase::AgentLost | Phase::AgentRegistered => Some(Feed::Agents),
+            Phase::TaskLost | Phase::TaskRunning => Some(Feed::Pods),
+            Phase::RecoveryComplete => Some(Feed::Recovery),
+            Phase::SteadyStateVerified | Phase::FaultInjected | Phase::PodReplaceIssued => None,
+        }
+    }
+}
+
+/// The set of feeds one poll asks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Feeds(u8);
+
+impl Feeds {
+    pub fn has(self, f: Feed) -> bool {
+        self.0 & (1 << f as u8) != 0
+    }
+
+    fn insert(&mut self, f: Feed) {
+        self.0 |= 1 << f as u8;
+    }
+}
+
+/// The earliest each phase was seen after the fault in this suite's runs so far (the lower
+/// edge of its bound).
+#[derive(Clone, Debug, Default)]
+pub struct History(BTreeMap<Phase, Dur>);
+
+impl History {
+    /// Remembers a finished run's phases.
+    pub fn learn(&mut self, tracker: &Tracker, fault_at: Timestamp) {
+        for p in Phase::ALL {
+            if let Some(o) = tracker.get(p) {
+                let lo = Timestamp::from_millis(o.at.as_millis() - o.error_ms as i64);
+                let after = lo.since(fault_at);
+                self.0
+                    .entry(p)
+                    .and_modify(|d| *d = (*d).min(after))
+                    .or_insert(after);
+            }
+        }
+    }
+
+    /// Whether `phase` may be near `elapsed` after the fault: always, until it was seen once.
+    fn near(&self, phase: Phase, elapsed: Dur) -> bool {
+        self.0
+            .get(&phase)
+            .is_none_or(|earliest| elapsed.as_millis() >= earliest.as_millis() / 4 * 3)
+    }
+}
+
+/// When each feed was last asked, and how often it is asked now.
+#[derive(Clone, Debug)]
+pub struct Cadence {
+    dense: Dur,
+    gentle: Dur,
+    heal_waits_for: Option<Phase>,
+    /// Pods are watched to the end for the stop conditions.
+    watch_pods: bool,
+    last: [Timestamp; 5],
+}
+
+impl Cadence {
+    /// Every feed counts as asked at `fault_sent`.
+    pub fn new(sc: &Scenario, fault_sent: Timestamp) -> Self {
+        Self {
+            dense: sc.poll_interval,
+            gentle: sc.max_poll_interval(),
+            heal_waits_for: match sc.heal {
+                HealPolicy::ReplaceOnTaskLost => Some(Phase::TaskLost),
+                HealPolicy::ReplaceAfterAgentRegistered => Some(Phase::AgentRegistered),
+                HealPolicy::ReplaceImmediately | HealPolicy::None => None,
+            },
+            watch_pods: sc.service.is_some(),
+            last: [fault_sent; 5],
+        }
+    }
+
+    /// Whether a poll can only time `phase` to within half its interval, or someone waits for
+    /// it.
+    fn pressing(&self, phase: Phase) -> bool {
+        matches!(
+            phase,
+            Phase::InstanceTerminated
+                | Phase::AgentLost
+                | Phase::TaskRunning
+                | Phase::RecoveryComplete
+        ) || self.heal_waits_for == Some(phase)
+    }
+
+    /// How often `feed` is asked now; `None`: not at all. `pending`: the phases still
+    /// awaited.
+    fn interval(
+        &self,
+        feed: Feed,
+        pending: &[Phase],
+        tracker: &Tracker,
+        history: &History,
+        elapsed: Dur,
+    ) -> Option<Dur> {
+        let mut mine = pending
+            .iter()
+            .copied()
+            .filter(|p| Feed::of(*p) == Some(feed))
+            .peekable();
+        if mine.peek().is_none() {
+            return (feed == Feed::Pods && self.watch_pods).then_some(self.gentle);
+        }
+        if feed == Feed::Recovery && !tracker.has(Phase::TaskRunning) {
+            // Recovery only completes after the task runs again.
+            return None;
+        }
+        let dense = mine.any(|p| self.pressing(p) && history.near(p, elapsed));
+        Some(if dense { self.dense } else { self.gentle })
+    }
+
+    /// When the next poll is due, and which feeds it asks then. `None`: nothing to ask.
+    pub fn next(
+        &self,
+        pending: &[Phase],
+        tracker: &Tracker,
+        history: &History,
+        fault_at: Timestamp,
+        now: Timestamp,
+    ) -> Option<(Timestamp, Feeds)> {
+        let elapsed = now.since(fault_at);
+        let due: Vec<(Feed, Timestamp)> = Feed::ALL
+            .into_iter()
+            .filter_map(|f| {
+                let every = self.interval(f, pending, tracker, history, elapsed)?;
+                Some((f, self.last[f as usize].saturating_add(every)))
+            })
+            .collect();
+        let at = due.iter().map(|(_, t)| *t).min()?;
+        // Feeds due shortly after are asked in the same poll: fewer wake-ups, each feed at
+        // most half a short interval early.
+        let slack = at.saturating_add(Dur::from_millis(self.dense.as_millis() / 2));
+        let mut feeds = Feeds::default();
+        for (f, t) in due {
+            if t <= slack {
+                feeds.insert(f);
+            }
+        }
+        Some((at.max(now), feeds))
+    }
+
+    /// Records that `feeds` were asked at `at`.
+    pub fn asked(&mut self, feeds: Feeds, at: Timestamp) {
+        for f in Feed::ALL {
+            if feeds.has(f) {
+                self.last[f as usize] = at;
+            }
+        }
+    }
+}
