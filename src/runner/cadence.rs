@@ -201,3 +201,155 @@ impl Cadence {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::FaultKind;
+    use crate::runner::Baseline;
+
+    const AWAITED: [Phase; 8] = [
+        Phase::InstanceTerminated,
+        Phase::ReplacementLaunched,
+        Phase::ReplacementInService,
+        Phase::AgentLost,
+        Phase::AgentRegistered,
+        Phase::TaskLost,
+        Phase::TaskRunning,
+        Phase::RecoveryComplete,
+    ];
+
+    /// The reference scenario: poll_interval 5 s, max_poll_interval defaulted to 30 s, heal
+    /// once the task is lost.
+    fn reference() -> Scenario {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/cassandra-node-replace.yaml");
+        let sc = crate::scenario::load_paths(&[path])
+            .unwrap()
+            .remove(0)
+            .scenario;
+        assert_eq!(sc.poll_interval, Dur::from_secs(5));
+        assert_eq!(sc.max_poll_interval(), Dur::from_secs(30));
+        sc
+    }
+
+    fn fault() -> Timestamp {
+        Timestamp::from_millis(1_767_225_600_000)
+    }
+
+    fn after(d: Dur) -> Timestamp {
+        fault().saturating_add(d)
+    }
+
+    fn fresh_tracker() -> Tracker {
+        Tracker::new(
+            FaultKind::TerminateInstance,
+            "server",
+            Baseline::default(),
+            Vec::new(),
+            fault(),
+        )
+    }
+
+    fn feeds(f: Feeds) -> Vec<Feed> {
+        Feed::ALL.into_iter().filter(|x| f.has(*x)).collect()
+    }
+
+    #[test]
+    fn without_history_poll_timed_phases_and_the_heals_trigger_are_polled_densely() {
+        let sc = reference();
+        let c = Cadence::new(&sc, fault());
+        let (at, f) = c
+            .next(
+                &AWAITED,
+                &fresh_tracker(),
+                &History::default(),
+                fault(),
+                fault(),
+            )
+            .unwrap();
+        assert_eq!(at, after(Dur::from_secs(5)));
+        // Instance terminated (EC2), agent lost (Mesos) and task lost (the heal's trigger);
+        // not the scaling activities (server-stamped), not the recovery plan (no task runs
+        // again yet).
+        assert_eq!(feeds(f), [Feed::Ec2, Feed::Agents, Feed::Pods]);
+    }
+
+    #[test]
+    fn server_stamped_phases_are_polled_gently() {
+        let sc = reference();
+        let c = Cadence::new(&sc, fault());
+        let pending = [Phase::ReplacementLaunched, Phase::ReplacementInService];
+        let (at, f) = c
+            .next(
+                &pending,
+                &fresh_tracker(),
+                &History::default(),
+                fault(),
+                fault(),
+            )
+            .unwrap();
+        assert_eq!(at, after(Dur::from_secs(30)));
+        // The pods are watched for the stop conditions, gently too.
+        assert_eq!(feeds(f), [Feed::Asg, Feed::Pods]);
+    }
+
+    #[test]
+    fn a_phase_seen_before_is_polled_densely_only_from_three_quarters_of_its_earliest_time() {
+        let sc = reference();
+        let history = History(BTreeMap::from([(Phase::AgentLost, Dur::from_mins(8))]));
+        let pending = [Phase::AgentLost];
+        let tracker = fresh_tracker();
+        let mut c = Cadence::new(&sc, fault());
+        for (now, every) in [
+            (Dur::from_secs(10), Dur::from_secs(30)),
+            (Dur::from_secs(5 * 60 + 59), Dur::from_secs(30)),
+            (Dur::from_mins(6), Dur::from_secs(5)),
+            (Dur::from_mins(9), Dur::from_secs(5)),
+        ] {
+            let now = after(now);
+            c.asked(Feeds(u8::MAX), now);
+            let (at, f) = c.next(&pending, &tracker, &history, fault(), now).unwrap();
+            assert_eq!(at, now.saturating_add(every), "at {now}");
+            assert!(f.has(Feed::Agents));
+            assert!(!f.has(Feed::Ec2) && !f.has(Feed::Asg) && !f.has(Feed::Recovery));
+        }
+    }
+
+    #[test]
+    fn a_fixed_poller_asks_everything_pending_every_poll_interval() {
+        let mut sc = reference();
+        sc.poll_interval = Dur::from_secs(1);
+        sc.max_poll_interval = Some(Dur::from_secs(1));
+        let c = Cadence::new(&sc, fault());
+        let (at, f) = c
+            .next(
+                &AWAITED,
+                &fresh_tracker(),
+                &History::default(),
+                fault(),
+                fault(),
+            )
+            .unwrap();
+        assert_eq!(at, after(Dur::from_secs(1)));
+        assert_eq!(feeds(f), [Feed::Ec2, Feed::Asg, Feed::Agents, Feed::Pods]);
+    }
+
+    #[test]
+    fn nothing_pending_and_no_service_to_watch_asks_nothing() {
+        let mut sc = reference();
+        sc.service = None;
+        let c = Cadence::new(&sc, fault());
+        assert_eq!(
+            c.next(&[], &fresh_tracker(), &History::default(), fault(), fault()),
+            None
+        );
+        // With a service, its pods are still watched, gently.
+        let c = Cadence::new(&reference(), fault());
+        let (at, f) = c
+            .next(&[], &fresh_tracker(), &History::default(), fault(), fault())
+            .unwrap();
+        assert_eq!(at, after(Dur::from_secs(30)));
+        assert_eq!(feeds(f), [Feed::Pods]);
+    }
+}

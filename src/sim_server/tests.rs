@@ -749,6 +749,116 @@ async fn aws_sdk_clients_round_trip() {
     s.stop().await.unwrap();
 }
 
+/// `DescribeScalingActivities` of the private agents' group, with `extra` parameters.
+async fn activities(s: &SimServer, extra: &str) -> (StatusCode, String) {
+    query(
+        s,
+        "autoscaling",
+        &format!(
+            "Action=DescribeScalingActivities&Version=2011-01-01\
+             &AutoScalingGroupName=dcos-private-agents{extra}"
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn scaling_activities_page_with_a_next_token() {
+    let s = start("fast").await;
+    let (_, xml) = query(
+        &s,
+        "ec2",
+        "Action=DescribeInstances&Version=2016-11-15&Filter.1.Name=tag%3Aaws%3Aautoscaling%3AgroupName&Filter.1.Value.1=dcos-private-agents",
+    )
+    .await;
+    let victim = texts(&xml, "instanceId").remove(0);
+    let (status, xml) = query(
+        &s,
+        "ec2",
+        &format!("Action=TerminateInstances&Version=2016-11-15&InstanceId.1={victim}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{xml}");
+
+    // The fast profile's group terminates and launches within seconds: poll for both
+    // activities (a deadline, not a guess).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let all = loop {
+        let (status, xml) = activities(&s, "").await;
+        assert_eq!(status, StatusCode::OK, "{xml}");
+        if texts(&xml, "ActivityId").len() >= 2 {
+            break xml;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no second activity within 30 s: {xml}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // One page holds the whole history: no token.
+    assert!(texts(&all, "NextToken").is_empty(), "{all}");
+    let ids = texts(&all, "ActivityId");
+    let starts = texts(&all, "StartTime");
+    assert!(
+        texts(&all, "Description")
+            .iter()
+            .any(|d| d == &format!("Terminating EC2 instance: {victim}")),
+        "{all}"
+    );
+
+    // One record per page, newest first; each token leads to the next older one.
+    let (status, first) = activities(&s, "&MaxRecords=1").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(texts(&first, "ActivityId"), ids[..1]);
+    let token = texts(&first, "NextToken");
+    assert_eq!(
+        token.len(),
+        1,
+        "a first page of {} needs a token: {first}",
+        ids.len()
+    );
+    assert!(!token[0].is_empty());
+
+    let (status, second) = activities(&s, &format!("&MaxRecords=1&NextToken={}", token[0])).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(texts(&second, "ActivityId"), ids[1..2]);
+    assert_ne!(ids[0], ids[1]);
+    assert!(starts[1] <= starts[0], "older second: {starts:?}");
+    // The second page is the last one exactly when the group has two activities.
+    assert_eq!(
+        texts(&second, "NextToken").is_empty(),
+        ids.len() == 2,
+        "{second}"
+    );
+
+    // Following every token walks the whole history once, in order.
+    let mut walked = Vec::new();
+    let mut next: Option<String> = None;
+    for _ in 0..=ids.len() {
+        let extra = match &next {
+            Some(t) => format!("&MaxRecords=1&NextToken={t}"),
+            None => "&MaxRecords=1".to_string(),
+        };
+        let (status, page) = activities(&s, &extra).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        walked.extend(texts(&page, "ActivityId"));
+        next = texts(&page, "NextToken").pop();
+        if next.is_none() {
+            break;
+        }
+    }
+    assert_eq!(walked, ids);
+
+    // A token the server never handed out is refused in Auto Scaling's words.
+    for bad in ["bogus", "sim-activities-zz"] {
+        let (status, xml) = activities(&s, &format!("&MaxRecords=1&NextToken={bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}: {xml}");
+        assert_eq!(texts(&xml, "Code"), ["InvalidNextToken"], "{bad:?}: {xml}");
+        assert!(texts(&xml, "ActivityId").is_empty());
+    }
+    s.stop().await.unwrap();
+}
+
 // ----- API faults --------------------------------------------------------------------------
 
 /// `default` with this `api_faults` section (YAML).

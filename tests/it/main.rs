@@ -4,6 +4,7 @@ mod aws_e2e;
 mod catalogue;
 mod cli;
 mod dcos_client;
+mod economy;
 mod exit_codes;
 mod progress;
 mod reports;
@@ -11,6 +12,7 @@ mod resume;
 mod snapshots;
 mod truth;
 mod validation;
+mod verify_truth;
 
 use std::path::{Path, PathBuf};
 
