@@ -1,8 +1,11 @@
 //! Simulated drills per second: the reference scenario (`scenarios/cassandra-node-replace.yaml`)
 //! against the in-process simulated cluster, journal events collected in memory.
 //!
-//! `cargo bench --bench sim_throughput [-- RUNS]` (default 2000 runs). Prints runs/s; the
-//! figure and the machine it was measured on are in docs/BENCHMARKS.md.
+//! `cargo bench --bench sim_throughput [-- RUNS] [--threads N]` (default 2000 runs, 1 thread).
+//! With N threads the runs are split into N independent suites, one per thread, each with its
+//! own simulated cluster and seed (42, 43, …): every suite is deterministic for its seed, which
+//! the bench checks by running the first one again alone and comparing the journals. Prints
+//! runs/s; the figures and the machine they were measured on are in docs/BENCHMARKS.md.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -10,48 +13,79 @@ use std::time::Instant;
 use chaos_harness::cluster::sim::{Profile, SimCluster};
 use chaos_harness::journal::Event;
 use chaos_harness::runner::{self, StopFlag};
-use chaos_harness::scenario::load_paths;
+use chaos_harness::scenario::{Scenario, load_paths};
 use chaos_harness::time::Timestamp;
 
-fn main() {
-    let runs: u32 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(2000);
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/cassandra-node-replace.yaml");
-    let loaded = load_paths(&[path]).expect("the reference scenario is valid");
-    let scenario = &loaded[0].scenario;
-    let profile = Profile::default_profile();
+/// One suite of `runs` runs on its own cluster, seeded `seed`; its journal.
+fn suite(scenario: &Scenario, profile: &Profile, runs: u32, seed: u64) -> Vec<Event> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     let mut events: Vec<Event> = Vec::with_capacity(runs as usize * 16);
-    let start = Instant::now();
     rt.block_on(async {
-        let mut cluster = SimCluster::new(&profile, 42, Timestamp::from_millis(1_767_225_600_000));
+        let mut cluster = SimCluster::new(profile, seed, Timestamp::from_millis(1_767_225_600_000));
         runner::run_scenario(
             &mut cluster,
             scenario,
             runs,
-            42,
+            seed,
             &mut events,
             &StopFlag::default(),
         )
         .await
         .expect("the reference drill runs");
     });
-    let secs = start.elapsed().as_secs_f64();
-    let finished = events
+    events
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runs: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(2000);
+    let threads: u32 = args
         .iter()
+        .position(|a| a == "--threads")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/cassandra-node-replace.yaml");
+    let loaded = load_paths(&[path]).expect("the reference scenario is valid");
+    let scenario = &loaded[0].scenario;
+    let profile = Profile::default_profile();
+    let share = runs / threads;
+    let start = Instant::now();
+    let journals: Vec<Vec<Event>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let n = share + u32::from(i < runs % threads);
+                let profile = &profile;
+                s.spawn(move || suite(scenario, profile, n, 42 + u64::from(i)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let finished = journals
+        .iter()
+        .flatten()
         .filter(|e| matches!(e, Event::RunFinished { .. }))
         .count();
     assert_eq!(finished, runs as usize);
     println!(
-        "sim_throughput: {runs} runs of {} in {:.3} s = {:.0} runs/s (single thread, {} events)",
+        "sim_throughput: {runs} runs of {} in {:.3} s = {:.0} runs/s ({threads} thread{}, {} events)",
         scenario.name,
         secs,
         f64::from(runs) / secs,
-        events.len()
+        if threads == 1 { "" } else { "s" },
+        journals.iter().map(Vec::len).sum::<usize>()
     );
+    if threads > 1 {
+        let first = share + u32::from(!runs.is_multiple_of(threads));
+        let alone = suite(scenario, &profile, first, 42);
+        assert!(
+            alone == journals[0],
+            "seed 42 gave another journal alone than beside other threads"
+        );
+        println!("determinism: seed 42's suite alone gives the same journal");
+    }
 }

@@ -357,7 +357,7 @@ pub struct AgentObs {
 /// One task of a pod, merged from `GET /v1/pod/<pod>/info` (TaskInfo + TaskStatus).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskObs {
-    pub name: String,
+    pub name: Arc<str>,
     /// Empty for never-launched stub tasks.
     pub id: TaskId,
     /// `None` when the scheduler has no status for the task (the CLI's `<UNKNOWN>`).

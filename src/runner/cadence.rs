@@ -3,14 +3,16 @@
 //!
 //! - A phase only a poll can time (instance terminated, agent lost, recovery complete) needs
 //!   the short `poll_interval`: its error bound is half the gap between two polls. So does the
-//!   phase a heal waits for (the operator reacts to it) and `task_running`, which opens the
-//!   recovery plan's polling.
+//!   phase a heal waits for: the operator reacts to it.
 //! - A phase the server timestamps itself (scaling activities, Mesos registration and task
 //!   status times) is exact whenever it is read: its API is polled every `max_poll_interval`.
-//! - Once a suite has seen a phase, a short-interval phase is only polled often from three
-//!   quarters of its earliest time after the fault on (agent bootstrap takes minutes: nothing
-//!   can happen before). A phase that comes earlier than ever still gets an honest, wider
-//!   bound.
+//!   The recovery plan is polled once the new task runs; its bracket starts at the task's own
+//!   RUNNING timestamp, so it stays tight unless the recovery completes within
+//!   `max_poll_interval` of the start (the bootstrap streaming takes minutes).
+//! - Once a suite has seen a phase, a short-interval phase is only polled often from half
+//!   its earliest time after the fault on (the unreachable-agent timeout takes minutes: the
+//!   task cannot be lost before). A phase that comes that much earlier than ever still gets an
+//!   honest, wider bound.
 
 use std::collections::BTreeMap;
 
@@ -93,7 +95,7 @@ impl History {
     fn near(&self, phase: Phase, elapsed: Dur) -> bool {
         self.0
             .get(&phase)
-            .is_none_or(|earliest| elapsed.as_millis() >= earliest.as_millis() / 4 * 3)
+            .is_none_or(|earliest| elapsed.as_millis() >= earliest.as_millis() / 2)
     }
 }
 
@@ -129,10 +131,7 @@ impl Cadence {
     fn pressing(&self, phase: Phase) -> bool {
         matches!(
             phase,
-            Phase::InstanceTerminated
-                | Phase::AgentLost
-                | Phase::TaskRunning
-                | Phase::RecoveryComplete
+            Phase::InstanceTerminated | Phase::AgentLost | Phase::RecoveryComplete
         ) || self.heal_waits_for == Some(phase)
     }
 
@@ -295,7 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn a_phase_seen_before_is_polled_densely_only_from_three_quarters_of_its_earliest_time() {
+    fn a_phase_seen_before_is_polled_densely_only_from_half_its_earliest_time() {
         let sc = reference();
         let history = History(BTreeMap::from([(Phase::AgentLost, Dur::from_mins(8))]));
         let pending = [Phase::AgentLost];
@@ -303,8 +302,8 @@ mod tests {
         let mut c = Cadence::new(&sc, fault());
         for (now, every) in [
             (Dur::from_secs(10), Dur::from_secs(30)),
-            (Dur::from_secs(5 * 60 + 59), Dur::from_secs(30)),
-            (Dur::from_mins(6), Dur::from_secs(5)),
+            (Dur::from_secs(3 * 60 + 59), Dur::from_secs(30)),
+            (Dur::from_mins(4), Dur::from_secs(5)),
             (Dur::from_mins(9), Dur::from_secs(5)),
         ] {
             let now = after(now);

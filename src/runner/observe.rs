@@ -378,7 +378,7 @@ impl Tracker {
 
     fn on_pods(&mut self, now: Timestamp, pods: &[PodObs]) {
         let poll = Observed::between_polls(self.prev[PODS], now, Source::PollScheduler);
-        let task_name = self.task.clone();
+        let task_name = &self.task;
         for t in &mut self.tracks {
             let Some(pod_name) = &t.victim.pod else {
                 continue;
@@ -386,7 +386,7 @@ impl Tracker {
             let Some(pod) = pods.iter().find(|p| &p.name == pod_name) else {
                 continue;
             };
-            let task = pod.task(&task_name);
+            let task = pod.task(task_name);
             let old = t.victim.task.as_ref();
             if let Entry::Vacant(slot) = t.phases.entry(Phase::TaskLost) {
                 let lost = match task {
@@ -419,7 +419,7 @@ impl Tracker {
     }
 
     fn on_recovery(&mut self, now: Timestamp, plan: &PlanObs) {
-        let task = self.task.clone();
+        let task = &self.task;
         for t in &mut self.tracks {
             if t.phases.contains_key(&Phase::RecoveryComplete) {
                 continue;
@@ -431,9 +431,15 @@ impl Tracker {
                 continue;
             };
             let after = Timestamp::from_millis(running.at.as_millis() - running.error_ms as i64);
-            let step_name = format!("{pod}:[{task}]");
+            // The step `<pod>:[<task>]`.
+            let is_step = |name: &str| {
+                name.strip_prefix(pod.as_str())
+                    .and_then(|r| r.strip_prefix(":["))
+                    .and_then(|r| r.strip_suffix(']'))
+                    == Some(task.as_str())
+            };
             let complete = plan.steps().any(|s| {
-                s.name == step_name
+                is_step(&s.name)
                     && !self.baseline.recovery_steps.contains(&s.id)
                     && s.status == crate::cluster::PlanStatus::Complete
             });

@@ -384,7 +384,7 @@ mod tests {
         PodObs {
             name: PodName::new(name),
             tasks: vec![TaskObs {
-                name: format!("{name}-server"),
+                name: format!("{name}-server").into(),
                 id: TaskId::new(format!("t-{name}")),
                 state: Some(state),
                 agent: None,

@@ -59,8 +59,8 @@ pub struct Scenario {
     pub steady_state_timeout: Dur,
     /// How often an API is polled while a transition it shows may be near: always for one
     /// that only a poll can time (instance terminated, agent lost, recovery complete), and
-    /// for the phase a heal waits for; once a suite has seen a phase, from three quarters of
-    /// its earliest time on.
+    /// for the phase a heal waits for; once a suite has seen a phase, from half its earliest
+    /// time on.
     #[serde(default = "default_poll_interval")]
     pub poll_interval: Dur,
     /// How often an API is polled while nothing it shows can be near (agent bootstrap, a

@@ -273,23 +273,29 @@ fn describe_activities(w: &mut World, p: &Params, rid: &str) -> Result<String, A
     let wanted = p.list("ActivityIds.member");
     let own = w.sim.profile().topology.asg.name.clone();
     let group = p.get("AutoScalingGroupName").unwrap_or(&own).to_string();
-    let skip = match p.get("NextToken") {
-        None => 0,
-        Some(t) => page_offset(t).ok_or_else(|| {
-            AwsError::bad_request("InvalidNextToken", "The token '********' is invalid.")
-        })?,
-    };
-    let mut activities: Vec<ActivityObs> = w
+    let all = w
         .sim
         .describe_scaling_activities(&group, Timestamp::from_millis(i64::MIN))
-        .map_err(|e| model_error(&e))?
+        .map_err(|e| model_error(&e))?;
+    // A token names the last activity of the previous page: the next page starts after it,
+    // however many newer activities started since.
+    let skip = match p.get("NextToken") {
+        None => 0,
+        Some(t) => page_after(t)
+            .and_then(|last| all.iter().position(|a| a.id == last))
+            .map(|i| i + 1)
+            .ok_or_else(|| {
+                AwsError::bad_request("InvalidNextToken", "The token '********' is invalid.")
+            })?,
+    };
+    let mut activities: Vec<ActivityObs> = all
         .into_iter()
-        .filter(|a| wanted.is_empty() || wanted.contains(&a.id))
         .skip(skip)
+        .filter(|a| wanted.is_empty() || wanted.contains(&a.id))
         .take(max + 1)
         .collect();
     // One more than the page tells whether a next page exists.
-    let next = (activities.len() > max).then(|| page_token(skip + max));
+    let next = (activities.len() > max).then(|| page_token(&activities[max - 1].id));
     activities.truncate(max);
     let topo = &w.sim.profile().topology;
     let region = topo.region.clone();
@@ -330,13 +336,13 @@ fn describe_activities(w: &mut World, p: &Params, rid: &str) -> Result<String, A
     }))
 }
 
-/// An opaque-looking pagination token for the activity at `offset` (newest first).
-fn page_token(offset: usize) -> String {
-    format!("sim-activities-{offset:08x}")
+/// An opaque-looking pagination token naming the last activity of a page.
+fn page_token(last: &str) -> String {
+    format!("sim-activities-{last}")
 }
 
-fn page_offset(token: &str) -> Option<usize> {
-    usize::from_str_radix(token.strip_prefix("sim-activities-")?, 16).ok()
+fn page_after(token: &str) -> Option<&str> {
+    token.strip_prefix("sim-activities-")
 }
 
 #[cfg(test)]

@@ -419,7 +419,7 @@ fn instance_json(p: &PodObs) -> InstanceJson {
         .iter()
         .map(|t| TaskStatusJson {
             id: t.id.to_string(),
-            name: t.name.clone(),
+            name: t.name.to_string(),
             status: t.state.map(TaskState::as_str),
         })
         .collect();
@@ -536,7 +536,7 @@ fn pod_replace(w: &mut World, svc: &str, pod: &str) -> Reply {
     let name = PodName::new(pod);
     let p = w.sim.pod_info(svc, &name)?;
     w.sim.pod_replace(svc, &name)?;
-    let tasks: BTreeSet<String> = p.tasks.into_iter().map(|t| t.name).collect();
+    let tasks: BTreeSet<String> = p.tasks.into_iter().map(|t| t.name.to_string()).collect();
     Ok(Json(json!({"pod": pod, "tasks": tasks})).into_response())
 }
 

@@ -419,7 +419,7 @@ impl DcosClient {
                     .tasks
                     .into_iter()
                     .map(|t| TaskObs {
-                        name: t.name,
+                        name: t.name.into(),
                         id: TaskId::new(t.id),
                         state: t.status.as_deref().map(task_state),
                         agent: None,
@@ -594,7 +594,7 @@ impl TaskInfoAndStatus {
     fn into_obs(self) -> TaskObs {
         let status = self.status;
         TaskObs {
-            name: self.info.name,
+            name: self.info.name.into(),
             id: TaskId::new(self.info.task_id.map(|v| v.value).unwrap_or_default()),
             state: status
                 .as_ref()

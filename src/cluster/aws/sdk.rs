@@ -141,14 +141,16 @@ impl AwsClients {
                 .send()
                 .await
                 .map_err(|e| sdk_error(Api::AutoScaling, e))?;
-            let before = out.len();
+            let older_seen = page
+                .activities()
+                .iter()
+                .any(|a| a.start_time().is_some_and(|t| stamp(t) < since));
             out.extend(
                 page.activities()
                     .iter()
                     .filter_map(activity_obs)
-                    .take_while(|a| a.start_time >= since),
+                    .filter(|a| a.start_time >= since),
             );
-            let older_seen = out.len() - before < page.activities().len();
             match page.next_token() {
                 Some(t) if !t.is_empty() && !older_seen => token = Some(t.to_string()),
                 _ => break,

@@ -11,6 +11,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::sync::Arc;
 
 use rand::{Rng, RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -155,7 +156,7 @@ struct ServerTask {
 }
 
 struct InitTask {
-    name: String,
+    name: Arc<str>,
     id: TaskId,
     agent: AgentId,
     time: Timestamp,
@@ -163,8 +164,8 @@ struct InitTask {
 
 struct Pod {
     name: PodName,
-    server_name: String,
-    repair_name: String,
+    server_name: Arc<str>,
+    repair_name: Arc<str>,
     step_name: String,
     init: Option<InitTask>,
     task: ServerTask,
@@ -487,20 +488,20 @@ impl Sim {
             t += self.rng.random_range(60_000..150_000i64);
             let agent = self.instances[host].agent.expect("registered above");
             let name = format!("node-{p}");
-            let server_name = format!("{name}-server");
+            let server_name: Arc<str> = format!("{name}-server").into();
             let id = self.task_id(&server_name);
             let init = (p == 0).then(|| {
                 let name = format!("{name}-init_system_keyspaces");
                 InitTask {
                     id: self.task_id(&name),
-                    name,
+                    name: name.into(),
                     agent: self.agents[agent].id.clone(),
                     time: Timestamp::from_millis(t + 45_000),
                 }
             });
             self.pods.push(Pod {
                 step_name: format!("{name}:[server]"),
-                repair_name: format!("{name}-repair"),
+                repair_name: format!("{name}-repair").into(),
                 name: PodName::new(&name),
                 server_name,
                 init,
@@ -734,7 +735,7 @@ impl Sim {
         let ev = TruthEvent {
             at: self.now,
             kind: TruthKind::TaskStatus,
-            subject: p.server_name.clone(),
+            subject: p.server_name.to_string(),
             id: Some(p.task.id.to_string()),
             state: Some(p.task.state.as_str().to_string()),
             detail: Some(self.agents[p.task.agent].id.to_string()),

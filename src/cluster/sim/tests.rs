@@ -90,7 +90,7 @@ fn steady_state_looks_like_the_fixtures() {
         let node0: Vec<(&str, &str, Option<TaskState>)> = pods[0]
             .tasks
             .iter()
-            .map(|t| (t.name.as_str(), t.id.as_str(), t.state))
+            .map(|t| (&*t.name, t.id.as_str(), t.state))
             .collect();
         assert_eq!(node0[0].0, "node-0-init_system_keyspaces");
         assert!(

@@ -1,0 +1,251 @@
+//! Measurement accuracy and API economy of the reference drill
+//! (`scenarios/cassandra-node-replace.yaml`, default profile, 5 s `poll_interval`).
+//!
+//! `cargo bench --bench accuracy -- [--runs N] [--speed K] [--fixed DUR] [--in-process] [--out DIR]`
+//!
+//! - default: against `sim serve` (in this process, on 127.0.0.1) through the aws backend —
+//!   the real AWS SDK and the reqwest DC/OS client — with both sides on one clock sped up K
+//!   times (default 60: a 15-minute drill takes 15 s), the truth log written beside the
+//!   journal. Loopback latency is sped up too, so brackets are wider than on the real clock:
+//!   the figures are conservative.
+//! - `--in-process`: against the in-process simulated cluster on virtual time (many runs, fast).
+//! - `--fixed DUR`: a fixed poller (`poll_interval` = `max_poll_interval` = DUR, no request
+//!   budget) for comparison with the adaptive one.
+//!
+//! Prints the error of every reported phase against the truth (as `chaos-harness verify-truth`
+//! does; with `--out DIR` the journal, reports and truth log stay in DIR so the command can be
+//! run on them) and the requests per run and per minute per service. docs/BENCHMARKS.md holds
+//! the figures.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use aws_sdk_ec2::config::retry::RetryConfig;
+use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+use chaos_harness::cluster::Cluster;
+use chaos_harness::cluster::aws::dcos::{Secret, SslVerify};
+use chaos_harness::cluster::aws::{AwsClients, AwsCluster, DcosClient, DcosConfig};
+use chaos_harness::cluster::sim::{Profile, SimCluster, TruthEvent};
+use chaos_harness::journal::{Event, JournalWriter, SCHEMA_VERSION, Sink};
+use chaos_harness::runner::{self, StopFlag};
+use chaos_harness::scenario::parse::Loaded;
+use chaos_harness::scenario::{Scenario, load_paths};
+use chaos_harness::sim_server::{DEFAULT_TOKEN, ServeConfig, SimServer};
+use chaos_harness::time::{Clock, Dur, Timestamp};
+
+struct Args {
+    runs: u32,
+    speed: u32,
+    fixed: Option<Dur>,
+    in_process: bool,
+    out: Option<PathBuf>,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        runs: 50,
+        speed: 60,
+        fixed: None,
+        in_process: false,
+        out: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        match arg.as_str() {
+            "--runs" => a.runs = value().parse().expect("--runs N"),
+            "--speed" => a.speed = value().parse().expect("--speed K"),
+            "--fixed" => a.fixed = Some(value().parse().expect("--fixed 1s")),
+            "--in-process" => a.in_process = true,
+            "--out" => a.out = Some(PathBuf::from(value())),
+            // `cargo bench` passes `--bench`.
+            _ => {}
+        }
+    }
+    a
+}
+
+fn reference() -> Loaded {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/cassandra-node-replace.yaml");
+    load_paths(&[path])
+        .expect("the reference scenario is valid")
+        .remove(0)
+}
+
+/// The suite's journal: the events `chaos-harness run` writes around one scenario.
+async fn suite<C: Cluster>(
+    cluster: &mut C,
+    l: &Loaded,
+    runs: u32,
+    sink: &mut dyn Sink,
+) -> Result<(), Box<dyn std::error::Error>> {
+    sink.emit(&Event::SuiteStarted {
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        target: cluster.target().into(),
+        simulated: cluster.simulated(),
+        seed: 42,
+        wall_clock: Timestamp::now(),
+        planned: Vec::new(),
+        profile: None,
+    })?;
+    sink.emit(&Event::ScenarioStarted {
+        scenario: Box::new(l.scenario.clone()),
+        file: l.path.display().to_string(),
+        runs,
+    })?;
+    runner::run_scenario(cluster, &l.scenario, runs, 42, sink, &StopFlag::default()).await?;
+    sink.emit(&Event::SuiteFinished {
+        wall_clock: Timestamp::now(),
+    })?;
+    Ok(())
+}
+
+async fn against_sim_serve(l: &Loaded, runs: u32, speed: u32, dir: &Path) -> Vec<TruthEvent> {
+    let clock = Clock::scaled(speed);
+    let truth_log = dir.join("truth.jsonl");
+    let server = SimServer::start(ServeConfig {
+        seed: 42,
+        truth_log: Some(truth_log.clone()),
+        clock,
+        ..ServeConfig::new(Profile::default_profile())
+    })
+    .await
+    .expect("sim serve starts");
+    let creds = Credentials::new("bench", "bench", None, None, "static");
+    let ec2 = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-west-2"))
+            .credentials_provider(creds.clone())
+            .retry_config(RetryConfig::disabled())
+            .endpoint_url(server.url())
+            .build(),
+    );
+    let asg = aws_sdk_autoscaling::Client::from_conf(
+        aws_sdk_autoscaling::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-west-2"))
+            .credentials_provider(creds)
+            .retry_config(RetryConfig::disabled())
+            .endpoint_url(server.url())
+            .build(),
+    );
+    let dcos = DcosClient::new(&DcosConfig {
+        url: server.url(),
+        token: Some(Secret::new(DEFAULT_TOKEN)),
+        ssl_verify: SslVerify::System,
+        origin: "bench".into(),
+        login: None,
+    })
+    .expect("DC/OS client");
+    let mut cluster = AwsCluster::with_clock(AwsClients::new(ec2, asg), Some(dcos), clock);
+    let mut journal = JournalWriter::open(dir).expect("journal");
+    suite(&mut cluster, l, runs, &mut journal)
+        .await
+        .expect("the drill runs against sim serve");
+    let truth = server.truth();
+    server.stop().await.expect("sim serve stops");
+    truth
+}
+
+fn main() {
+    let a = args();
+    let mut l = reference();
+    if let Some(d) = a.fixed {
+        fix(&mut l.scenario, d);
+    }
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = a.out.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir).expect("out dir");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let truth = if a.in_process {
+        let mut cluster = SimCluster::new(
+            &Profile::default_profile(),
+            42,
+            Timestamp::from_millis(1_767_225_600_000),
+        );
+        let mut journal = JournalWriter::open(&dir).expect("journal");
+        rt.block_on(suite(&mut cluster, &l, a.runs, &mut journal))
+            .expect("the drill runs");
+        let truth = cluster.truth().to_vec();
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(dir.join("truth.jsonl")).expect("truth log"),
+        );
+        for t in &truth {
+            serde_json::to_writer(&mut f, t).unwrap();
+            f.write_all(b"\n").unwrap();
+        }
+        truth
+    } else {
+        rt.block_on(against_sim_serve(&l, a.runs, a.speed, &dir))
+    };
+    let wall = started.elapsed();
+    let report = chaos_harness::cli::write_reports(&dir).expect("reports");
+    let events = chaos_harness::journal::read(&dir).expect("journal").events;
+    let acc = chaos_harness::verify::check(&events, &truth);
+    println!(
+        "accuracy: {} runs of {} ({}), poll {}, max poll {}, {} in {:.1} s",
+        a.runs,
+        l.scenario.name,
+        if a.in_process {
+            "in-process simulator".to_string()
+        } else {
+            format!("aws backend → sim serve at {}× speed", a.speed)
+        },
+        l.scenario.poll_interval,
+        l.scenario.max_poll_interval(),
+        if a.fixed.is_some() {
+            "fixed"
+        } else {
+            "adaptive"
+        },
+        wall.as_secs_f64(),
+    );
+    print!("{}", acc.render());
+    let s = &report.scenarios[0];
+    if let Some(q) = &s.requests {
+        println!(
+            "requests per run: EC2 {} / Auto Scaling {} / DC/OS {}; per minute: {} / {} / {}",
+            q.per_run.ec2,
+            q.per_run.autoscaling,
+            q.per_run.dcos,
+            q.per_minute.ec2,
+            q.per_minute.autoscaling,
+            q.per_minute.dcos
+        );
+    }
+    if let Some(t) = &s.time_use {
+        println!(
+            "time use: {} suite, {} recovery, {} cooldown, {} idle ({} %)",
+            Dur::from_millis(t.duration_ms).human(),
+            Dur::from_millis(t.recovery_ms).human(),
+            Dur::from_millis(t.cooldown_ms).human(),
+            Dur::from_millis(t.idle_ms).human(),
+            t.idle_percent
+        );
+    }
+    if let Some(out) = &a.out {
+        println!(
+            "reproduce the check: chaos-harness verify-truth {} {}",
+            out.display(),
+            out.join("truth.jsonl").display()
+        );
+    }
+    assert!(acc.all_inside(), "a truth lies outside its reported bound");
+    assert_eq!(s.runs_finished, a.runs, "every run finishes");
+}
+
+/// A fixed poller: every API every `d`, no request budget.
+fn fix(s: &mut Scenario, d: Dur) {
+    s.poll_interval = d;
+    s.max_poll_interval = Some(d);
+    s.max_requests_per_minute = u32::MAX;
+}
