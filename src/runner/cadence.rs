@@ -11,10 +11,9 @@
 //!   `max_poll_interval` of the start (the bootstrap streaming takes minutes).
 //! - Once a suite has seen a phase, a short-interval phase is only polled often from half
 //!   its earliest time after the fault on (the unreachable-agent timeout takes minutes: the
-//!   task cannot be lost before). A phase that comes that much earlier than ever still gets an
-//!   honest, wider bound.
-
-use std::collections::BTreeMap;
+//!   task cannot be lost before), unless that quiet window would be shorter than two gentle
+//!   polls (instance terminated, agent lost: seconds after the fault). A phase that comes
+//!   that much earlier than ever still gets an honest, wider bound.
 
 use crate::scenario::{HealPolicy, Phase, Scenario};
 use crate::time::{Dur, Timestamp};
@@ -30,19 +29,22 @@ pub enum Feed {
     Asg,
     /// The Mesos master's agents.
     Agents,
-    /// The victims' pods (and every pod's status, for the stop conditions).
+    /// The victims' pods.
     Pods,
     /// The recovery plan.
     Recovery,
+    /// Every pod's status, for the stop conditions: gently, to the end of the run.
+    Watch,
 }
 
 impl Feed {
-    pub const ALL: [Feed; 5] = [
+    pub const ALL: [Feed; 6] = [
         Feed::Ec2,
         Feed::Asg,
         Feed::Agents,
         Feed::Pods,
         Feed::Recovery,
+        Feed::Watch,
     ];
 
     fn of(phase: Phase) -> Option<Feed> {
@@ -74,7 +76,7 @@ impl Feeds {
 /// The earliest each phase was seen after the fault in this suite's runs so far (the lower
 /// edge of its bound).
 #[derive(Clone, Debug, Default)]
-pub struct History(BTreeMap<Phase, Dur>);
+pub struct History([Option<Dur>; Phase::ALL.len()]);
 
 impl History {
     /// Remembers a finished run's phases.
@@ -83,19 +85,20 @@ impl History {
             if let Some(o) = tracker.get(p) {
                 let lo = Timestamp::from_millis(o.at.as_millis() - o.error_ms as i64);
                 let after = lo.since(fault_at);
-                self.0
-                    .entry(p)
-                    .and_modify(|d| *d = (*d).min(after))
-                    .or_insert(after);
+                let earliest = &mut self.0[p as usize];
+                *earliest = Some(earliest.map_or(after, |d| d.min(after)));
             }
         }
     }
 
-    /// Whether `phase` may be near `elapsed` after the fault: always, until it was seen once.
-    fn near(&self, phase: Phase, elapsed: Dur) -> bool {
-        self.0
-            .get(&phase)
-            .is_none_or(|earliest| elapsed.as_millis() >= earliest.as_millis() / 2)
+    /// Whether `phase` may be near `elapsed` after the fault: always until it was seen once,
+    /// then from half its earliest time on. A quiet window shorter than two gentle polls
+    /// saves nothing worth a wider bound: a phase that early is always near.
+    fn near(&self, phase: Phase, elapsed: Dur, gentle: Dur) -> bool {
+        self.0[phase as usize].is_none_or(|earliest| {
+            let quiet = earliest.as_millis() / 2;
+            quiet < 2 * gentle.as_millis() || elapsed.as_millis() >= quiet
+        })
     }
 }
 
@@ -107,7 +110,7 @@ pub struct Cadence {
     heal_waits_for: Option<Phase>,
     /// Pods are watched to the end for the stop conditions.
     watch_pods: bool,
-    last: [Timestamp; 5],
+    last: [Timestamp; Feed::ALL.len()],
 }
 
 impl Cadence {
@@ -122,7 +125,7 @@ impl Cadence {
                 HealPolicy::ReplaceImmediately | HealPolicy::None => None,
             },
             watch_pods: sc.service.is_some(),
-            last: [fault_sent; 5],
+            last: [fault_sent; Feed::ALL.len()],
         }
     }
 
@@ -151,13 +154,13 @@ impl Cadence {
             .filter(|p| Feed::of(*p) == Some(feed))
             .peekable();
         if mine.peek().is_none() {
-            return (feed == Feed::Pods && self.watch_pods).then_some(self.gentle);
+            return (feed == Feed::Watch && self.watch_pods).then_some(self.gentle);
         }
         if feed == Feed::Recovery && !tracker.has(Phase::TaskRunning) {
             // Recovery only completes after the task runs again.
             return None;
         }
-        let dense = mine.any(|p| self.pressing(p) && history.near(p, elapsed));
+        let dense = mine.any(|p| self.pressing(p) && history.near(p, elapsed, self.gentle));
         Some(if dense { self.dense } else { self.gentle })
     }
 
@@ -171,19 +174,16 @@ impl Cadence {
         now: Timestamp,
     ) -> Option<(Timestamp, Feeds)> {
         let elapsed = now.since(fault_at);
-        let due: Vec<(Feed, Timestamp)> = Feed::ALL
-            .into_iter()
-            .filter_map(|f| {
-                let every = self.interval(f, pending, tracker, history, elapsed)?;
-                Some((f, self.last[f as usize].saturating_add(every)))
-            })
-            .collect();
-        let at = due.iter().map(|(_, t)| *t).min()?;
+        let due = Feed::ALL.map(|f| {
+            let every = self.interval(f, pending, tracker, history, elapsed)?;
+            Some((f, self.last[f as usize].saturating_add(every)))
+        });
+        let at = due.iter().flatten().map(|(_, t)| *t).min()?;
         // Feeds due shortly after are asked in the same poll: fewer wake-ups, each feed at
         // most half a short interval early.
         let slack = at.saturating_add(Dur::from_millis(self.dense.as_millis() / 2));
         let mut feeds = Feeds::default();
-        for (f, t) in due {
+        for (f, t) in due.into_iter().flatten() {
             if t <= slack {
                 feeds.insert(f);
             }
@@ -254,6 +254,14 @@ mod tests {
         Feed::ALL.into_iter().filter(|x| f.has(*x)).collect()
     }
 
+    impl History {
+        fn seen(p: Phase, earliest: Dur) -> Self {
+            let mut h = Self::default();
+            h.0[p as usize] = Some(earliest);
+            h
+        }
+    }
+
     #[test]
     fn without_history_poll_timed_phases_and_the_heals_trigger_are_polled_densely() {
         let sc = reference();
@@ -290,13 +298,13 @@ mod tests {
             .unwrap();
         assert_eq!(at, after(Dur::from_secs(30)));
         // The pods are watched for the stop conditions, gently too.
-        assert_eq!(feeds(f), [Feed::Asg, Feed::Pods]);
+        assert_eq!(feeds(f), [Feed::Asg, Feed::Watch]);
     }
 
     #[test]
     fn a_phase_seen_before_is_polled_densely_only_from_half_its_earliest_time() {
         let sc = reference();
-        let history = History(BTreeMap::from([(Phase::AgentLost, Dur::from_mins(8))]));
+        let history = History::seen(Phase::AgentLost, Dur::from_mins(8));
         let pending = [Phase::AgentLost];
         let tracker = fresh_tracker();
         let mut c = Cadence::new(&sc, fault());
@@ -316,6 +324,39 @@ mod tests {
     }
 
     #[test]
+    fn a_phase_seen_within_two_gentle_polls_of_the_fault_is_always_polled_densely() {
+        let sc = reference();
+        // Half of 1m59s is under two 30 s polls: no quiet window.
+        let history = History::seen(Phase::AgentLost, Dur::from_secs(119));
+        let mut c = Cadence::new(&sc, fault());
+        let now = after(Dur::from_secs(1));
+        c.asked(Feeds(u8::MAX), now);
+        let (at, f) = c
+            .next(
+                &[Phase::AgentLost],
+                &fresh_tracker(),
+                &history,
+                fault(),
+                now,
+            )
+            .unwrap();
+        assert_eq!(at, now.saturating_add(Dur::from_secs(5)));
+        assert!(f.has(Feed::Agents));
+        // From two minutes on, the window is long enough to be quiet in.
+        let history = History::seen(Phase::AgentLost, Dur::from_secs(120));
+        let (at, _) = c
+            .next(
+                &[Phase::AgentLost],
+                &fresh_tracker(),
+                &history,
+                fault(),
+                now,
+            )
+            .unwrap();
+        assert_eq!(at, now.saturating_add(Dur::from_secs(30)));
+    }
+
+    #[test]
     fn a_fixed_poller_asks_everything_pending_every_poll_interval() {
         let mut sc = reference();
         sc.poll_interval = Dur::from_secs(1);
@@ -331,7 +372,10 @@ mod tests {
             )
             .unwrap();
         assert_eq!(at, after(Dur::from_secs(1)));
-        assert_eq!(feeds(f), [Feed::Ec2, Feed::Asg, Feed::Agents, Feed::Pods]);
+        assert_eq!(
+            feeds(f),
+            [Feed::Ec2, Feed::Asg, Feed::Agents, Feed::Pods, Feed::Watch]
+        );
     }
 
     #[test]
@@ -349,6 +393,6 @@ mod tests {
             .next(&[], &fresh_tracker(), &History::default(), fault(), fault())
             .unwrap();
         assert_eq!(at, after(Dur::from_secs(30)));
-        assert_eq!(feeds(f), [Feed::Pods]);
+        assert_eq!(feeds(f), [Feed::Watch]);
     }
 }

@@ -5,8 +5,7 @@
 //! (the replacement is genuine); a server-side timestamp beats a poll; a poll-observed
 //! transition is bracketed by the previous poll of the same API.
 
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::cluster::{
     ActivityObs, ActivityStatus, AgentId, AgentObs, AsgObs, ClusterError, FaultKind, InstanceId,
@@ -53,6 +52,30 @@ pub struct Snapshot {
     pub errors: Vec<ClusterError>,
 }
 
+/// Phases and how they were observed, one slot per phase.
+#[derive(Clone, Copy, Debug, Default)]
+struct PhaseMap([Option<Observed>; Phase::ALL.len()]);
+
+impl PhaseMap {
+    fn contains_key(&self, p: &Phase) -> bool {
+        self.0[*p as usize].is_some()
+    }
+
+    fn get(&self, p: &Phase) -> Option<&Observed> {
+        self.0[*p as usize].as_ref()
+    }
+
+    fn insert(&mut self, p: Phase, o: Observed) {
+        self.0[p as usize] = Some(o);
+    }
+
+    /// The phase's slot if it is still empty.
+    fn vacant(&mut self, p: Phase) -> Option<&mut Option<Observed>> {
+        let slot = &mut self.0[p as usize];
+        slot.is_none().then_some(slot)
+    }
+}
+
 /// Everything known about one victim.
 #[derive(Clone, Debug)]
 struct Track {
@@ -61,7 +84,7 @@ struct Track {
     replacement_ip: Option<String>,
     new_agent: Option<AgentId>,
     new_task: Option<TaskId>,
-    phases: BTreeMap<Phase, Observed>,
+    phases: PhaseMap,
 }
 
 /// The phase tracker of one run.
@@ -74,7 +97,7 @@ pub struct Tracker {
     /// When the last successful poll of each API was sent (starts when the fault was sent): a
     /// transition seen now happened after it.
     prev: [Timestamp; 6],
-    run_phases: BTreeMap<Phase, Observed>,
+    run_phases: PhaseMap,
 }
 
 const EC2: usize = 0;
@@ -104,11 +127,11 @@ impl Tracker {
                     replacement_ip: None,
                     new_agent: None,
                     new_task: None,
-                    phases: BTreeMap::new(),
+                    phases: PhaseMap::default(),
                 })
                 .collect(),
             prev: [fault_sent; 6],
-            run_phases: BTreeMap::new(),
+            run_phases: PhaseMap::default(),
         }
     }
 
@@ -146,7 +169,9 @@ impl Tracker {
     /// Records a phase the harness itself caused (fault injection, pod replace) for all victims.
     pub fn record_harness(&mut self, phase: Phase, obs: Observed) -> Option<(Phase, Observed)> {
         for t in &mut self.tracks {
-            t.phases.entry(phase).or_insert(obs);
+            if let Some(slot) = t.phases.vacant(phase) {
+                *slot = Some(obs);
+            }
         }
         self.roll_up(phase)
     }
@@ -292,17 +317,17 @@ impl Tracker {
                 a.iter()
                     .find(|a| a.launched_instance().as_ref() == Some(repl))
             });
-            if let Entry::Vacant(slot) = t.phases.entry(Phase::ReplacementLaunched) {
+            if let Some(slot) = t.phases.vacant(Phase::ReplacementLaunched) {
                 let launch = match activity {
                     Some(a) => Some(Observed::exact(a.start_time, Source::AsgActivity)),
                     None => described
                         .map(|i| Observed::whole_second(i.launch_time, Source::Ec2LaunchTime)),
                 };
                 if let Some(o) = launch {
-                    slot.insert(o);
+                    *slot = Some(o);
                 }
             }
-            if let Entry::Vacant(slot) = t.phases.entry(Phase::ReplacementInService) {
+            if let Some(slot) = t.phases.vacant(Phase::ReplacementInService) {
                 let done = activity.filter(|a| a.status == ActivityStatus::Successful);
                 let in_service = asg
                     .instances
@@ -310,10 +335,10 @@ impl Tracker {
                     .any(|m| &m.id == repl && m.lifecycle == LifecycleState::InService);
                 match done.and_then(|a| a.end_time) {
                     Some(end) => {
-                        slot.insert(Observed::whole_second(end, Source::AsgActivity));
+                        *slot = Some(Observed::whole_second(end, Source::AsgActivity));
                     }
                     None if in_service => {
-                        slot.insert(poll);
+                        *slot = Some(poll);
                     }
                     None => {}
                 }
@@ -388,7 +413,7 @@ impl Tracker {
             };
             let task = pod.task(task_name);
             let old = t.victim.task.as_ref();
-            if let Entry::Vacant(slot) = t.phases.entry(Phase::TaskLost) {
+            if let Some(slot) = t.phases.vacant(Phase::TaskLost) {
                 let lost = match task {
                     None => Some(poll),
                     Some(task) if Some(&task.id) == old => match (task.state, task.status_time) {
@@ -400,7 +425,7 @@ impl Tracker {
                     Some(_) => Some(poll),
                 };
                 if let Some(o) = lost {
-                    slot.insert(o);
+                    *slot = Some(o);
                 }
             }
             if !t.phases.contains_key(&Phase::TaskRunning)

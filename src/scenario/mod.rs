@@ -75,8 +75,9 @@ pub struct Scenario {
     /// The deadline of every awaited phase that has no `within` expectation of its own.
     #[serde(default = "default_timeout")]
     pub timeout: Dur,
-    /// Extra stop conditions: the suite aborts as soon as one holds during a run (besides the
-    /// built-in one: anything beyond the victims degrading).
+    /// Extra stop conditions: the suite aborts as soon as one is seen during a run (besides
+    /// the built-in one: anything beyond the victims degrading). All pods are checked every
+    /// `max_poll_interval`, the group's members whenever the group is polled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_when: Option<StopWhen>,
     /// The simulated cluster to use with `--target sim`: `default`, `fast`, `spare-agent`,
