@@ -564,27 +564,11 @@ async fn the_server_stops_by_itself_after_its_lifetime() {
 #[tokio::test]
 async fn aws_sdk_clients_round_trip() {
     use aws_sdk_autoscaling::types::LifecycleState as SdkLifecycle;
-    use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
     use aws_sdk_ec2::error::ProvideErrorMetadata;
     use aws_sdk_ec2::types::{Filter as SdkFilter, InstanceStateName};
 
     let s = start("fast").await;
-    let ec2 = aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::config::Builder::new()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "static"))
-            .endpoint_url(s.url())
-            .build(),
-    );
-    let asg = aws_sdk_autoscaling::Client::from_conf(
-        aws_sdk_autoscaling::config::Builder::new()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "static"))
-            .endpoint_url(s.url())
-            .build(),
-    );
+    let AwsClients { ec2, asg, .. } = s.aws_clients();
 
     let out = ec2
         .describe_instances()
@@ -1107,11 +1091,7 @@ async fn tokens_expire_until_the_client_logs_in_again() {
 /// drill rides out the same errors against `sim` and against `sim serve`.
 #[tokio::test]
 async fn the_aws_backend_classifies_wire_faults_as_the_sim_does() {
-    use crate::cluster::aws::dcos::{Secret, SslVerify};
-    use crate::cluster::aws::{AwsClients, DcosClient, DcosConfig};
     use crate::cluster::{AsgLookup, ClusterError, InstanceFilter, PodName};
-    use aws_sdk_ec2::config::retry::RetryConfig;
-    use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 
     let s = start_faulty(
         "  apis:\n\
@@ -1122,35 +1102,8 @@ async fn the_aws_backend_classifies_wire_faults_as_the_sim_does() {
         None,
     )
     .await;
-    let creds = Credentials::new("testing", "testing", None, None, "static");
-    let aws = AwsClients::new(
-        aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::new()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .credentials_provider(creds.clone())
-                .retry_config(RetryConfig::disabled())
-                .endpoint_url(s.url())
-                .build(),
-        ),
-        aws_sdk_autoscaling::Client::from_conf(
-            aws_sdk_autoscaling::config::Builder::new()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .credentials_provider(creds)
-                .retry_config(RetryConfig::disabled())
-                .endpoint_url(s.url())
-                .build(),
-        ),
-    );
-    let dcos = DcosClient::new(&DcosConfig {
-        url: s.url(),
-        token: Some(Secret::new(DEFAULT_TOKEN)),
-        ssl_verify: SslVerify::System,
-        origin: "test".into(),
-        login: None,
-    })
-    .unwrap();
+    let aws = s.aws_clients();
+    let dcos = s.dcos_client(DEFAULT_TOKEN);
     let kind = |e: &ClusterError| match e {
         ClusterError::Throttled { api, .. } => ("throttled", *api),
         ClusterError::Transient { api, .. } => ("transient", *api),
