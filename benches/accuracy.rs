@@ -5,9 +5,9 @@
 //!
 //! - default: against `sim serve` (in this process, on 127.0.0.1) through the aws backend —
 //!   the real AWS SDK and the reqwest DC/OS client — with both sides on one clock sped up K
-//!   times (default 100: an 18-minute drill takes 11 s, 50 runs ≈ 9 min), the truth log written beside the
-//!   journal. Loopback latency is sped up too, so brackets are wider than on the real clock:
-//!   the figures are conservative.
+//!   times (default 100: an 18-minute drill takes 11 s, 50 runs ≈ 9 min), the truth log
+//!   written beside the journal. Loopback latency is sped up too, so brackets are wider than
+//!   on the real clock: the figures are conservative.
 //! - `--in-process`: against the in-process simulated cluster on virtual time (many runs, fast).
 //! - `--fixed DUR`: a fixed poller (`poll_interval` = `max_poll_interval` = DUR, no request
 //!   budget) for comparison with the adaptive one.

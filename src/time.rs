@@ -337,6 +337,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_sped_up_clock_shortens_real_waits_and_never_runs_slow() {
+        let c = Clock::scaled(100);
+        assert_eq!(c.speed(), 100);
+        assert_eq!(
+            c.real(Dur::from_secs(5)),
+            std::time::Duration::from_millis(50)
+        );
+        assert_eq!(Clock::scaled(0).speed(), 1);
+        assert_eq!(
+            Clock::wall().real(Dur::from_secs(5)),
+            std::time::Duration::from_secs(5)
+        );
+        // Starts at the wall clock's now and only moves forward.
+        let before = Timestamp::now();
+        let c = Clock::scaled(1000);
+        let (a, b) = (c.now(), c.now());
+        assert!(a >= before && b >= a, "{before} {a} {b}");
+    }
+
+    #[test]
     fn parses_human_durations() {
         assert_eq!("90s".parse::<Dur>().unwrap(), Dur::from_secs(90));
         assert_eq!("15m".parse::<Dur>().unwrap(), Dur::from_mins(15));
