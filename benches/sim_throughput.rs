@@ -40,13 +40,18 @@ fn suite(scenario: &Scenario, profile: &Profile, runs: u32, seed: u64) -> Vec<Ev
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let runs: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(2000);
-    let threads: u32 = args
-        .iter()
-        .position(|a| a == "--threads")
+    let threads_at = args.iter().position(|a| a == "--threads");
+    let threads: u32 = threads_at
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(1)
         .max(1);
+    // The run count: the first number that is not the value of `--threads`.
+    let runs: u32 = args
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| threads_at.is_none_or(|t| *i != t + 1))
+        .find_map(|(_, a)| a.parse().ok())
+        .unwrap_or(2000);
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/cassandra-node-replace.yaml");
     let loaded = load_paths(&[path]).expect("the reference scenario is valid");

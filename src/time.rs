@@ -117,9 +117,11 @@ impl Clock {
         if self.speed == 1 {
             return Timestamp::now();
         }
-        let real = self.origin_instant.elapsed().as_millis() as u64;
+        // From microseconds, so that a sped-up clock does not move in steps of `speed` ms.
+        let real_us = self.origin_instant.elapsed().as_micros();
+        let ms = real_us.saturating_mul(u128::from(self.speed)) / 1000;
         self.origin
-            .saturating_add(Dur::from_millis(real.saturating_mul(u64::from(self.speed))))
+            .saturating_add(Dur::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)))
     }
 
     /// How long `d` on this clock lasts on the wall clock.

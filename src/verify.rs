@@ -3,8 +3,10 @@
 //!
 //! The journal says what the harness measured (phase, estimate, half-width, source); the truth
 //! log (`sim serve --truth-log`, or [`SimCluster::truth`] in-process) says when each
-//! transition really happened. A phase is matched to the first truth event of its kind, about
-//! its run's own victim or replacement, at or after its run's fault.
+//! transition really happened. A phase is matched, for each of its run's victims, to the first
+//! truth event of its kind about that victim or its replacement at or after the run's fault
+//! (the lower edge of its bound); a run-level phase is the latest of its victims', and so is
+//! its truth.
 //!
 //! [`SimCluster::truth`]: crate::cluster::sim::SimCluster::truth
 
@@ -170,8 +172,9 @@ struct Run {
     scenario: String,
     run: u32,
     task: String,
-    victim: Victim,
-    replacement: Replacement,
+    /// Each victim with its replacement (in victim order).
+    victims: Vec<(Victim, Replacement)>,
+    /// The lower edge of the fault's bound: nothing it caused happened before.
     fault: Timestamp,
     phases: Vec<Reported>,
 }
@@ -179,7 +182,7 @@ struct Run {
 /// The finished runs of a journal (discarded and unfinished runs are left out).
 fn runs_of(events: &[Event]) -> Vec<Run> {
     let mut tasks: BTreeMap<String, String> = BTreeMap::new();
-    let mut open: BTreeMap<(String, u32), (Option<Victim>, Vec<Reported>)> = BTreeMap::new();
+    let mut open: BTreeMap<(String, u32), (Vec<Victim>, Vec<Reported>)> = BTreeMap::new();
     let mut out = Vec::new();
     for e in events {
         match e {
@@ -188,7 +191,7 @@ fn runs_of(events: &[Event]) -> Vec<Run> {
                 tasks.insert(scenario.name.clone(), task.to_string());
             }
             Event::RunStarted { scenario, run, .. } => {
-                open.insert((scenario.clone(), *run), (None, Vec::new()));
+                open.insert((scenario.clone(), *run), (Vec::new(), Vec::new()));
             }
             Event::RunDiscarded { scenario, run, .. } => {
                 open.remove(&(scenario.clone(), *run));
@@ -199,7 +202,7 @@ fn runs_of(events: &[Event]) -> Vec<Run> {
                 victims,
             } => {
                 if let Some(o) = open.get_mut(&(scenario.clone(), *run)) {
-                    o.0 = victims.first().cloned();
+                    o.0 = victims.clone();
                 }
             }
             Event::PhaseObserved {
@@ -220,15 +223,21 @@ fn runs_of(events: &[Event]) -> Vec<Run> {
                 replacements,
                 ..
             } => {
-                let Some((Some(victim), phases)) = open.remove(&(scenario.clone(), *run)) else {
+                let Some((victims, phases)) = open.remove(&(scenario.clone(), *run)) else {
                     continue;
                 };
                 let Some(fault) = phases
                     .iter()
                     .find(|p| p.0 == Phase::FaultInjected)
-                    .map(|p| p.1)
+                    .map(|p| Timestamp::from_millis(p.1.as_millis() - p.2 as i64))
                 else {
                     continue;
+                };
+                let none = |v: &Victim| Replacement {
+                    victim: v.instance.clone(),
+                    instance: None,
+                    agent: None,
+                    task: None,
                 };
                 out.push(Run {
                     scenario: scenario.clone(),
@@ -237,13 +246,16 @@ fn runs_of(events: &[Event]) -> Vec<Run> {
                         .get(scenario)
                         .cloned()
                         .unwrap_or_else(|| "server".into()),
-                    victim,
-                    replacement: replacements.first().cloned().unwrap_or(Replacement {
-                        victim: crate::cluster::InstanceId::new(""),
-                        instance: None,
-                        agent: None,
-                        task: None,
-                    }),
+                    victims: victims
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            (
+                                v.clone(),
+                                replacements.get(i).cloned().unwrap_or_else(|| none(v)),
+                            )
+                        })
+                        .collect(),
                     fault,
                     phases,
                 });
@@ -286,9 +298,23 @@ fn first(
     truth.iter().find(|t| t.at >= after && f(t)).map(|t| t.at)
 }
 
+/// A run-level phase is the latest of its victims': its truth is the latest of theirs.
 fn truth_of(run: &Run, phase: Phase, truth: &[TruthEvent]) -> Option<Timestamp> {
-    let v = &run.victim;
-    let r = &run.replacement;
+    let mut latest = None;
+    for (v, r) in &run.victims {
+        let t = victim_truth(run, v, r, phase, truth)?;
+        latest = latest.max(Some(t));
+    }
+    latest
+}
+
+fn victim_truth(
+    run: &Run,
+    v: &Victim,
+    r: &Replacement,
+    phase: Phase,
+    truth: &[TruthEvent],
+) -> Option<Timestamp> {
     let is = |t: &TruthEvent, kind: TruthKind, subject: Option<&str>| {
         t.kind == kind && subject.is_some_and(|s| t.subject == s)
     };

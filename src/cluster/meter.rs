@@ -32,10 +32,6 @@ impl Requests {
         }
     }
 
-    pub fn total(self) -> u64 {
-        self.ec2 + self.autoscaling + self.dcos
-    }
-
     /// `(service, count)` in report order.
     pub fn by_service(self) -> [(&'static str, u64); 3] {
         [
@@ -79,10 +75,6 @@ impl ApiMeter {
         if self.budget.is_none() {
             self.recent.iter_mut().for_each(VecDeque::clear);
         }
-    }
-
-    pub fn budget(&self) -> Option<u32> {
-        self.budget
     }
 
     /// Everything sent so far.

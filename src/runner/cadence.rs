@@ -33,7 +33,8 @@ pub enum Feed {
     Pods,
     /// The recovery plan.
     Recovery,
-    /// Every pod's status, for the stop conditions: gently, to the end of the run.
+    /// Every pod's status and the group's members, for the stop conditions: gently, to the
+    /// end of the run.
     Watch,
 }
 
@@ -108,14 +109,16 @@ pub struct Cadence {
     dense: Dur,
     gentle: Dur,
     heal_waits_for: Option<Phase>,
-    /// Pods are watched to the end for the stop conditions.
-    watch_pods: bool,
+    /// Pods and the group are watched to the end for the stop conditions.
+    watch: bool,
+    /// The fault replaces the instance: the group shows the replacement's IP.
+    replaces: bool,
     last: [Timestamp; Feed::ALL.len()],
 }
 
 impl Cadence {
-    /// Every feed counts as asked at `fault_sent`.
-    pub fn new(sc: &Scenario, fault_sent: Timestamp) -> Self {
+    /// Every feed counts as asked at `fault_sent`. `group`: the group to watch is known.
+    pub fn new(sc: &Scenario, fault_sent: Timestamp, group: bool) -> Self {
         Self {
             dense: sc.poll_interval,
             gentle: sc.max_poll_interval(),
@@ -124,7 +127,8 @@ impl Cadence {
                 HealPolicy::ReplaceAfterAgentRegistered => Some(Phase::AgentRegistered),
                 HealPolicy::ReplaceImmediately | HealPolicy::None => None,
             },
-            watch_pods: sc.service.is_some(),
+            watch: sc.service.is_some() || group,
+            replaces: sc.fault.leaves_running(),
             last: [fault_sent; Feed::ALL.len()],
         }
     }
@@ -154,7 +158,13 @@ impl Cadence {
             .filter(|p| Feed::of(*p) == Some(feed))
             .peekable();
         if mine.peek().is_none() {
-            return (feed == Feed::Watch && self.watch_pods).then_some(self.gentle);
+            // The new agent is matched by its host's IP, which the group's new member gives.
+            let needs_ip = feed == Feed::Asg
+                && self.replaces
+                && pending.contains(&Phase::AgentRegistered)
+                && !tracker.replacement_ips_known();
+            let watching = feed == Feed::Watch && self.watch;
+            return (needs_ip || watching).then_some(self.gentle);
         }
         if feed == Feed::Recovery && !tracker.has(Phase::TaskRunning) {
             // Recovery only completes after the task runs again.
@@ -265,7 +275,7 @@ mod tests {
     #[test]
     fn without_history_poll_timed_phases_and_the_heals_trigger_are_polled_densely() {
         let sc = reference();
-        let c = Cadence::new(&sc, fault());
+        let c = Cadence::new(&sc, fault(), true);
         let (at, f) = c
             .next(
                 &AWAITED,
@@ -285,7 +295,7 @@ mod tests {
     #[test]
     fn server_stamped_phases_are_polled_gently() {
         let sc = reference();
-        let c = Cadence::new(&sc, fault());
+        let c = Cadence::new(&sc, fault(), true);
         let pending = [Phase::ReplacementLaunched, Phase::ReplacementInService];
         let (at, f) = c
             .next(
@@ -307,7 +317,7 @@ mod tests {
         let history = History::seen(Phase::AgentLost, Dur::from_mins(8));
         let pending = [Phase::AgentLost];
         let tracker = fresh_tracker();
-        let mut c = Cadence::new(&sc, fault());
+        let mut c = Cadence::new(&sc, fault(), true);
         for (now, every) in [
             (Dur::from_secs(10), Dur::from_secs(30)),
             (Dur::from_secs(3 * 60 + 59), Dur::from_secs(30)),
@@ -328,7 +338,7 @@ mod tests {
         let sc = reference();
         // Half of 1m59s is under two 30 s polls: no quiet window.
         let history = History::seen(Phase::AgentLost, Dur::from_secs(119));
-        let mut c = Cadence::new(&sc, fault());
+        let mut c = Cadence::new(&sc, fault(), true);
         let now = after(Dur::from_secs(1));
         c.asked(Feeds(u8::MAX), now);
         let (at, f) = c
@@ -361,7 +371,7 @@ mod tests {
         let mut sc = reference();
         sc.poll_interval = Dur::from_secs(1);
         sc.max_poll_interval = Some(Dur::from_secs(1));
-        let c = Cadence::new(&sc, fault());
+        let c = Cadence::new(&sc, fault(), true);
         let (at, f) = c
             .next(
                 &AWAITED,
@@ -379,16 +389,23 @@ mod tests {
     }
 
     #[test]
-    fn nothing_pending_and_no_service_to_watch_asks_nothing() {
+    fn nothing_pending_and_nothing_to_watch_asks_nothing() {
         let mut sc = reference();
         sc.service = None;
-        let c = Cadence::new(&sc, fault());
+        let c = Cadence::new(&sc, fault(), false);
         assert_eq!(
             c.next(&[], &fresh_tracker(), &History::default(), fault(), fault()),
             None
         );
+        // A known group is watched for the stop conditions, gently.
+        let c = Cadence::new(&sc, fault(), true);
+        let (at, f) = c
+            .next(&[], &fresh_tracker(), &History::default(), fault(), fault())
+            .unwrap();
+        assert_eq!(at, after(Dur::from_secs(30)));
+        assert_eq!(feeds(f), [Feed::Watch]);
         // With a service, its pods are still watched, gently.
-        let c = Cadence::new(&reference(), fault());
+        let c = Cadence::new(&reference(), fault(), true);
         let (at, f) = c
             .next(&[], &fresh_tracker(), &History::default(), fault(), fault())
             .unwrap();

@@ -322,7 +322,7 @@ async fn run_once<C: Cluster>(
     }
 
     let plan = Plan::new(sc, &victims);
-    let mut cadence = Cadence::new(sc, before);
+    let mut cadence = Cadence::new(sc, before, ctx.lookup.is_some());
     loop {
         if should_heal(sc.heal, &tracker) {
             let svc = sc
@@ -665,6 +665,7 @@ async fn poll<C: Cluster>(
         snap.asg = Some((called, asg));
     }
     let Some(svc) = &sc.service else {
+        watch_group(cluster, &mut snap, lookup, feeds).await;
         return snap;
     };
     if feeds.has(Feed::Agents) {
@@ -691,10 +692,34 @@ async fn poll<C: Cluster>(
     if feeds.has(Feed::Watch) {
         snap.all_pods = timed!(cluster.pod_statuses(&svc.name)).map(|(_, p)| p);
     }
+    watch_group(cluster, &mut snap, lookup, feeds).await;
     if feeds.has(Feed::Recovery) {
         snap.recovery = timed!(cluster.plan(&svc.name, "recovery"));
     }
     snap
+}
+
+/// The group's members for the stop conditions, when the watch is due and the poll did not
+/// read the group already.
+async fn watch_group<C: Cluster>(
+    cluster: &mut C,
+    snap: &mut Snapshot,
+    lookup: Option<&AsgLookup>,
+    feeds: Feeds,
+) {
+    let Some(lookup) = lookup else { return };
+    if !feeds.has(Feed::Watch) || snap.asg.is_some() {
+        return;
+    }
+    let sent = cluster.now();
+    match cluster.describe_asgs(lookup).await {
+        Ok(mut groups) if groups.len() == 1 => {
+            let received = cluster.now();
+            snap.asg = Some((Called { sent, received }, groups.remove(0)));
+        }
+        Ok(_) => {}
+        Err(e) => snap.errors.push(e),
+    }
 }
 
 /// What a run waits for, and until when.
@@ -754,15 +779,16 @@ impl Plan {
         }
     }
 
-    /// The phases still looked for: awaited and not past their deadline, or in a window in
-    /// which they must not happen.
+    /// The phases still looked for: every awaited phase not seen yet, past its own deadline
+    /// too (a late phase is still measured while the run waits for others, and later phases
+    /// may need it), and those in a window in which they must not happen.
     fn pending(&self, tracker: &Tracker, elapsed: Dur) -> Vec<Phase> {
-        self.awaited
+        let awaited = self.awaited.iter().filter(|(p, _)| !tracker.has(*p));
+        let absent = self
+            .absent
             .iter()
-            .chain(&self.absent)
-            .filter(|(p, until)| !tracker.has(*p) && elapsed < *until)
-            .map(|(p, _)| *p)
-            .collect()
+            .filter(|(p, window)| !tracker.has(*p) && elapsed < *window);
+        awaited.chain(absent).map(|(p, _)| *p).collect()
     }
 
     fn finished(&self, tracker: &Tracker, elapsed: Dur) -> bool {

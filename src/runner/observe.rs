@@ -151,6 +151,11 @@ impl Tracker {
             .collect()
     }
 
+    /// Whether every victim has a replacement whose IP is known.
+    pub fn replacement_ips_known(&self) -> bool {
+        self.tracks.iter().all(|t| t.replacement_ip.is_some())
+    }
+
     /// Whether `id` is a replacement whose IP is known already.
     pub fn knows_ip(&self, id: &InstanceId) -> bool {
         self.tracks
@@ -227,19 +232,32 @@ impl Tracker {
             .collect()
     }
 
-    /// A run-level phase exists once every victim has it; it is the latest of them.
+    /// A run-level phase exists once every victim has it; it is the latest of them. Each
+    /// victim's truth lies in `[at − error, at + error]`, so the latest lies in
+    /// `[max of the lows, max of the highs]`: that interval is reported.
     fn roll_up(&mut self, phase: Phase) -> Option<(Phase, Observed)> {
         if self.run_phases.contains_key(&phase) {
             return None;
         }
-        let mut latest: Option<Observed> = None;
+        let mut span: Option<(i64, i64, Source)> = None;
         for t in &self.tracks {
             let o = *t.phases.get(&phase)?;
-            if latest.is_none_or(|l| o.at > l.at) {
-                latest = Some(o);
-            }
+            let (lo, hi) = (
+                o.at.as_millis() - o.error_ms as i64,
+                o.at.as_millis() + o.error_ms as i64,
+            );
+            span = Some(match span {
+                None => (lo, hi, o.source),
+                Some((l, h, s)) => (l.max(lo), h.max(hi), if hi > h { o.source } else { s }),
+            });
         }
-        let o = latest?;
+        let (lo, hi, source) = span?;
+        let half = (hi - lo + 1) / 2;
+        let o = Observed {
+            at: Timestamp::from_millis(hi - half),
+            error_ms: half as u64,
+            source,
+        };
         self.run_phases.insert(phase, o);
         Some((phase, o))
     }

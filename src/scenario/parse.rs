@@ -682,10 +682,6 @@ fn check_timing(s: &Scenario, err: &mut impl FnMut(At, String)) {
     }
     for (key, d) in [
         ("poll_interval", s.poll_interval),
-        (
-            "max_poll_interval",
-            s.max_poll_interval.unwrap_or(s.poll_interval),
-        ),
         ("timeout", s.timeout),
         ("steady_state_timeout", s.steady_state_timeout),
     ] {

@@ -16,6 +16,9 @@ use crate::time::Timestamp;
 /// Scaling activities per page: one page covers a drill's activities.
 const ACTIVITY_PAGE: i32 = 20;
 
+/// At most this many pages per call, whatever the tokens say.
+const MAX_ACTIVITY_PAGES: u32 = 10;
+
 /// The AWS SDK behaviour version this harness was written and tested against.
 pub fn behavior_version() -> aws_config::BehaviorVersion {
     aws_config::BehaviorVersion::v2026_01_12()
@@ -130,6 +133,7 @@ impl AwsClients {
     ) -> ClusterResult<Vec<ActivityObs>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = 0;
         loop {
             self.pacer.admit(Api::AutoScaling).await;
             let page = self
@@ -141,18 +145,23 @@ impl AwsClients {
                 .send()
                 .await
                 .map_err(|e| sdk_error(Api::AutoScaling, e))?;
-            let older_seen = page
-                .activities()
-                .iter()
-                .any(|a| a.start_time().is_some_and(|t| stamp(t) < since));
+            // Activities still in progress come first whatever their age: only a finished
+            // one older than `since` means the rest is older too.
+            let older_seen = page.activities().iter().any(|a| {
+                a.start_time().is_some_and(|t| stamp(t) < since)
+                    && a.status_code() != Some(&asg::types::ScalingActivityStatusCode::InProgress)
+            });
             out.extend(
                 page.activities()
                     .iter()
                     .filter_map(activity_obs)
                     .filter(|a| a.start_time >= since),
             );
+            pages += 1;
             match page.next_token() {
-                Some(t) if !t.is_empty() && !older_seen => token = Some(t.to_string()),
+                Some(t) if !t.is_empty() && !older_seen && pages < MAX_ACTIVITY_PAGES => {
+                    token = Some(t.to_string());
+                }
                 _ => break,
             }
         }
