@@ -496,3 +496,62 @@ impl Tracker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn victim(id: &str) -> Victim {
+        Victim {
+            instance: InstanceId::new(id),
+            private_ip: None,
+            asg: None,
+            agent: None,
+            pod: None,
+            task: None,
+        }
+    }
+
+    fn at(ms: i64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
+    #[test]
+    fn a_run_level_phase_spans_the_latest_truth_any_victim_allows() {
+        let mut t = Tracker::new(
+            FaultKind::TerminateInstance,
+            "server",
+            Baseline::default(),
+            vec![victim("i-a"), victim("i-b")],
+            at(0),
+        );
+        // Victim a: bracketed in [10 000, 20 000]; victim b: exact at 16 000 (± 1 ms). The
+        // latest truth can be anywhere in [15 999, 20 000]: b's exact time would miss it.
+        t.tracks[0].phases.insert(
+            Phase::TaskLost,
+            Observed::between_polls(at(10_000), at(20_000), Source::PollScheduler),
+        );
+        t.tracks[1].phases.insert(
+            Phase::TaskLost,
+            Observed::exact(at(16_000), Source::MesosTaskStatus),
+        );
+        let (_, o) = t.roll_up(Phase::TaskLost).expect("both victims have it");
+        assert_eq!((o.at, o.error_ms), (at(17_999), 2_001));
+        assert_eq!(o.source, Source::PollScheduler);
+        // One victim alone: its own observation, unchanged.
+        let mut one = Tracker::new(
+            FaultKind::TerminateInstance,
+            "server",
+            Baseline::default(),
+            vec![victim("i-a")],
+            at(0),
+        );
+        let b = Observed::between_polls(at(10_000), at(15_001), Source::PollScheduler);
+        one.tracks[0].phases.insert(Phase::TaskLost, b);
+        let (_, o) = one.roll_up(Phase::TaskLost).unwrap();
+        assert_eq!((o.at, o.error_ms), (b.at, b.error_ms));
+        // Not every victim has it yet: no run-level phase.
+        one.tracks[0].phases = PhaseMap::default();
+        assert!(one.roll_up(Phase::TaskLost).is_none());
+    }
+}
