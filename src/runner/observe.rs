@@ -293,6 +293,15 @@ impl Tracker {
         activities: Option<&[ActivityObs]>,
         members: &[InstanceObs],
     ) {
+        // Every replacement known with its IP and both group phases: nothing left to learn
+        // (the stop-condition watch keeps reading the group).
+        if self.tracks.iter().all(|t| {
+            t.replacement_ip.is_some()
+                && t.phases.contains_key(&Phase::ReplacementLaunched)
+                && t.phases.contains_key(&Phase::ReplacementInService)
+        }) {
+            return;
+        }
         // New members, oldest launch first, go to victims still waiting for one.
         let mut fresh: Vec<&InstanceId> = asg
             .instances
