@@ -664,62 +664,47 @@ async fn poll<C: Cluster>(
         }
         snap.asg = Some((called, asg));
     }
-    let Some(svc) = &sc.service else {
-        watch_group(cluster, &mut snap, lookup, feeds).await;
-        return snap;
-    };
-    if feeds.has(Feed::Agents) {
-        snap.agents = timed!(cluster.agents());
-    }
-    if feeds.has(Feed::Pods) {
-        let sent = cluster.now();
-        let mut pods = Vec::new();
-        let mut ok = true;
-        for pod in tracker.victims().filter_map(|v| v.pod.clone()) {
-            match cluster.pod_info(&svc.name, &pod).await {
-                Ok(p) => pods.push(p),
-                Err(e) => {
-                    snap.errors.push(e);
-                    ok = false;
+    if let Some(svc) = &sc.service {
+        if feeds.has(Feed::Agents) {
+            snap.agents = timed!(cluster.agents());
+        }
+        if feeds.has(Feed::Pods) {
+            let sent = cluster.now();
+            let mut pods = Vec::new();
+            let mut ok = true;
+            for pod in tracker.victims().filter_map(|v| v.pod.clone()) {
+                match cluster.pod_info(&svc.name, &pod).await {
+                    Ok(p) => pods.push(p),
+                    Err(e) => {
+                        snap.errors.push(e);
+                        ok = false;
+                    }
                 }
             }
+            let received = cluster.now();
+            if ok && !pods.is_empty() {
+                snap.pods = Some((Called { sent, received }, pods));
+            }
         }
-        let received = cluster.now();
-        if ok && !pods.is_empty() {
-            snap.pods = Some((Called { sent, received }, pods));
+        if feeds.has(Feed::Watch) {
+            snap.all_pods = timed!(cluster.pod_statuses(&svc.name)).map(|(_, p)| p);
         }
     }
-    if feeds.has(Feed::Watch) {
-        snap.all_pods = timed!(cluster.pod_statuses(&svc.name)).map(|(_, p)| p);
+    // The group's members for the stop conditions, unless this poll read the group already.
+    if feeds.has(Feed::Watch)
+        && snap.asg.is_none()
+        && let Some(lookup) = lookup
+        && let Some((called, mut groups)) = timed!(cluster.describe_asgs(lookup))
+        && groups.len() == 1
+    {
+        snap.asg = Some((called, groups.remove(0)));
     }
-    watch_group(cluster, &mut snap, lookup, feeds).await;
-    if feeds.has(Feed::Recovery) {
+    if let Some(svc) = &sc.service
+        && feeds.has(Feed::Recovery)
+    {
         snap.recovery = timed!(cluster.plan(&svc.name, "recovery"));
     }
     snap
-}
-
-/// The group's members for the stop conditions, when the watch is due and the poll did not
-/// read the group already.
-async fn watch_group<C: Cluster>(
-    cluster: &mut C,
-    snap: &mut Snapshot,
-    lookup: Option<&AsgLookup>,
-    feeds: Feeds,
-) {
-    let Some(lookup) = lookup else { return };
-    if !feeds.has(Feed::Watch) || snap.asg.is_some() {
-        return;
-    }
-    let sent = cluster.now();
-    match cluster.describe_asgs(lookup).await {
-        Ok(mut groups) if groups.len() == 1 => {
-            let received = cluster.now();
-            snap.asg = Some((Called { sent, received }, groups.remove(0)));
-        }
-        Ok(_) => {}
-        Err(e) => snap.errors.push(e),
-    }
 }
 
 /// What a run waits for, and until when.

@@ -10,12 +10,11 @@ use chaos_harness::cluster::{
 };
 use chaos_harness::journal::Event;
 use chaos_harness::report;
-use chaos_harness::runner::{self, StopFlag};
 use chaos_harness::scenario::{Scenario, load_paths};
 use chaos_harness::time::{Dur, Timestamp};
 
 use crate::root;
-use crate::truth::assert_truthful;
+use crate::truth::{assert_truthful, run_in_process};
 
 const SERVICES: [&str; 3] = ["ec2", "autoscaling", "dcos"];
 
@@ -175,18 +174,7 @@ impl Drill {
             file: "scenarios/cassandra-node-replace.yaml".into(),
             runs,
         }];
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(runner::run_scenario(
-                &mut recorder,
-                sc,
-                runs,
-                seed,
-                &mut events,
-                &StopFlag::default(),
-            ))
-            .unwrap();
+        run_in_process(&mut recorder, sc, runs, seed, &mut events);
         assert!(
             !events.iter().any(|e| matches!(e, Event::Aborted { .. })),
             "the suite aborted"

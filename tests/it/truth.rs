@@ -1,14 +1,38 @@
 //! Measurement honesty: every phase the runner reports against the in-process simulated
 //! cluster lies within its error bound of the simulator's ground truth.
 
+use chaos_harness::cluster::Cluster;
 use chaos_harness::cluster::sim::{Profile, SimCluster, TruthEvent, TruthKind};
 use chaos_harness::journal::Event;
 use chaos_harness::runner::{self, StopFlag};
-use chaos_harness::scenario::load_paths;
+use chaos_harness::scenario::{Scenario, load_paths};
 use chaos_harness::time::Timestamp;
 use chaos_harness::verify;
 
 use crate::root;
+
+/// Runs `runs` runs of `sc` on `cluster` on a current-thread runtime, appending the journal to
+/// `events`; the suite must not fail.
+pub(crate) fn run_in_process<C: Cluster>(
+    cluster: &mut C,
+    sc: &Scenario,
+    runs: u32,
+    seed: u64,
+    events: &mut Vec<Event>,
+) {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(runner::run_scenario(
+            cluster,
+            sc,
+            runs,
+            seed,
+            events,
+            &StopFlag::default(),
+        ))
+        .unwrap();
+}
 
 /// A drill's journal, the simulator's truth, and how many failing API answers it injected.
 fn drill(file: &str, profile: &str, runs: u32, seed: u64) -> (Vec<Event>, Vec<TruthEvent>, usize) {
@@ -17,18 +41,7 @@ fn drill(file: &str, profile: &str, runs: u32, seed: u64) -> (Vec<Event>, Vec<Tr
     let profile = Profile::load(profile).unwrap();
     let mut cluster = SimCluster::new(&profile, seed, Timestamp::from_millis(1_767_225_600_000));
     let mut events: Vec<Event> = Vec::new();
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(runner::run_scenario(
-            &mut cluster,
-            sc,
-            runs,
-            seed,
-            &mut events,
-            &StopFlag::default(),
-        ))
-        .unwrap();
+    run_in_process(&mut cluster, sc, runs, seed, &mut events);
     let failures = cluster
         .injected_api_faults()
         .iter()
