@@ -24,12 +24,13 @@ use std::time::Instant;
 use chaos_harness::cluster::Cluster;
 use chaos_harness::cluster::aws::AwsCluster;
 use chaos_harness::cluster::sim::{Profile, SimCluster, TruthEvent};
-use chaos_harness::journal::{Event, JournalWriter, SCHEMA_VERSION, Sink};
-use chaos_harness::runner::{self, StopFlag};
+use chaos_harness::journal::{JournalWriter, Sink};
+use chaos_harness::runner::suite::{SuitePlan, run_suite};
+use chaos_harness::runner::{RunError, StopFlag};
 use chaos_harness::scenario::parse::Loaded;
 use chaos_harness::scenario::{Scenario, load_paths};
 use chaos_harness::sim_server::{DEFAULT_TOKEN, ServeConfig, SimServer};
-use chaos_harness::time::{Clock, Dur, Timestamp};
+use chaos_harness::time::{Clock, Dur};
 
 struct Args {
     runs: u32,
@@ -71,33 +72,15 @@ fn reference() -> Loaded {
         .remove(0)
 }
 
-/// The suite's journal: the events `chaos-harness run` writes around one scenario.
+/// The suite of the one scenario `l`, journaled as `chaos-harness run` does.
 async fn suite<C: Cluster>(
     cluster: &mut C,
     l: &Loaded,
     runs: u32,
     sink: &mut dyn Sink,
-) -> Result<(), Box<dyn std::error::Error>> {
-    sink.emit(&Event::SuiteStarted {
-        schema_version: SCHEMA_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        target: cluster.target().into(),
-        simulated: cluster.simulated(),
-        seed: 42,
-        wall_clock: Timestamp::now(),
-        planned: Vec::new(),
-        profile: None,
-    })?;
-    sink.emit(&Event::ScenarioStarted {
-        scenario: Box::new(l.scenario.clone()),
-        file: l.path.display().to_string(),
-        runs,
-    })?;
-    runner::run_scenario(cluster, &l.scenario, runs, 42, sink, &StopFlag::default()).await?;
-    sink.emit(&Event::SuiteFinished {
-        wall_clock: Timestamp::now(),
-    })?;
-    Ok(())
+) -> Result<(), RunError> {
+    let plan = SuitePlan::fresh(vec![l.clone()], cluster.target(), 42, Some(runs), None);
+    run_suite(&plan, &mut &mut *cluster, sink, &StopFlag::default()).await
 }
 
 async fn against_sim_serve(l: &Loaded, runs: u32, speed: u32, dir: &Path) -> Vec<TruthEvent> {
@@ -141,11 +124,7 @@ fn main() {
         .unwrap();
     let started = Instant::now();
     let truth = if a.in_process {
-        let mut cluster = SimCluster::new(
-            &Profile::default_profile(),
-            42,
-            Timestamp::from_millis(1_767_225_600_000),
-        );
+        let mut cluster = SimCluster::at_epoch(&Profile::default_profile(), 42);
         let mut journal = JournalWriter::open(&dir).expect("journal");
         rt.block_on(suite(&mut cluster, &l, a.runs, &mut journal))
             .expect("the drill runs");
@@ -162,7 +141,7 @@ fn main() {
         rt.block_on(against_sim_serve(&l, a.runs, a.speed, &dir))
     };
     let wall = started.elapsed();
-    let report = chaos_harness::cli::write_reports(&dir).expect("reports");
+    let report = chaos_harness::report::folder::write_all(&dir).expect("reports");
     let events = chaos_harness::journal::read(&dir).expect("journal").events;
     let acc = chaos_harness::verify::check(&events, &truth);
     println!(

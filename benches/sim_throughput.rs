@@ -14,7 +14,6 @@ use chaos_harness::cluster::sim::{Profile, SimCluster};
 use chaos_harness::journal::Event;
 use chaos_harness::runner::{self, StopFlag};
 use chaos_harness::scenario::{Scenario, load_paths};
-use chaos_harness::time::Timestamp;
 
 /// One suite of `runs` runs on its own cluster, seeded `seed`; its journal.
 fn suite(scenario: &Scenario, profile: &Profile, runs: u32, seed: u64) -> Vec<Event> {
@@ -23,7 +22,7 @@ fn suite(scenario: &Scenario, profile: &Profile, runs: u32, seed: u64) -> Vec<Ev
         .unwrap();
     let mut events: Vec<Event> = Vec::with_capacity(runs as usize * 16);
     rt.block_on(async {
-        let mut cluster = SimCluster::new(profile, seed, Timestamp::from_millis(1_767_225_600_000));
+        let mut cluster = SimCluster::at_epoch(profile, seed);
         runner::run_scenario(
             &mut cluster,
             scenario,

@@ -12,6 +12,7 @@ use crate::cluster::{AgentId, InstanceId, PodName, TaskId};
 use crate::measure::Source;
 use crate::scenario::{Phase, Scenario};
 use crate::time::Timestamp;
+use crate::vocab::Target;
 
 /// The version of the journal and `report.json` formats.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -26,7 +27,7 @@ pub enum Event {
     SuiteStarted {
         schema_version: u32,
         tool_version: String,
-        target: String,
+        target: Target,
         simulated: bool,
         seed: u64,
         /// Wall-clock time of the start (not rendered into reports, which stay reproducible).
@@ -152,6 +153,23 @@ pub struct Victim {
     pub pod: Option<PodName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<TaskId>,
+}
+
+impl Victim {
+    /// The chain in words, joined by `sep`: `pod node-4 -> agent … -> ip … -> instance … -> asg …`.
+    pub fn chain(&self, sep: &str) -> String {
+        [
+            self.pod.as_ref().map(|p| format!("pod {p}")),
+            self.agent.as_ref().map(|a| format!("agent {a}")),
+            self.private_ip.as_ref().map(|ip| format!("ip {ip}")),
+            Some(format!("instance {}", self.instance)),
+            self.asg.as_ref().map(|a| format!("asg {a}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(sep)
+    }
 }
 
 /// What replaced a victim: new instance, new agent, new task (each only when observed).

@@ -16,3 +16,4 @@ pub mod scenario;
 pub mod sim_server;
 pub mod time;
 pub mod verify;
+pub mod vocab;

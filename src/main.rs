@@ -4,12 +4,12 @@ use clap::Parser;
 
 fn main() {
     let cli = chaos_harness::cli::Cli::parse();
-    let code = match chaos_harness::cli::main(cli) {
-        Ok(code) => code,
+    let exit = match chaos_harness::cli::main(cli) {
+        Ok(exit) => exit,
         Err(e) => {
             eprintln!("{e}");
-            e.exit_code()
+            e.exit()
         }
     };
-    std::process::exit(code);
+    std::process::exit(exit.code());
 }

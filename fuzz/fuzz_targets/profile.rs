@@ -8,7 +8,7 @@ use std::path::Path;
 
 use chaos_harness::cluster::sim::{Profile, SimCluster};
 use chaos_harness::cluster::{Api, Cluster, FaultKind, InstanceFilter};
-use chaos_harness::time::{Dur, Timestamp};
+use chaos_harness::time::Dur;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
 
 /// A few minutes of a drill on the profile's world: nothing may panic.
 fn drive(profile: &Profile) {
-    let start = Timestamp::from_millis(1_767_225_600_000);
+    let start = chaos_harness::cluster::sim::EPOCH;
     let mut c = SimCluster::new(profile, 1, start);
     let rt = tokio_rt();
     rt.block_on(async {

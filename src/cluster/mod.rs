@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::time::{Dur, Timestamp};
+use crate::vocab::Target;
 
 macro_rules! id_newtype {
     ($(#[$doc:meta])* $name:ident) => {
@@ -425,11 +426,8 @@ impl PlanObs {
     reason = "the runner drives one backend on one task; no Send bound is needed"
 )]
 pub trait Cluster {
-    /// The target's name in reports (`sim`, `aws`).
-    fn target(&self) -> &'static str;
-
-    /// Whether the figures come from a simulated cluster.
-    fn simulated(&self) -> bool;
+    /// Which kind of target this is.
+    fn target(&self) -> Target;
 
     /// The current UTC time on this target's clock.
     fn now(&self) -> Timestamp;

@@ -40,7 +40,9 @@ pub fn journal(spec: &str, runs: &[Run<'_>]) -> Vec<Event> {
         })),
     ];
     for r in runs {
-        let t0 = Timestamp::from_millis(1_767_225_600_000 + i64::from(r.run) * 3_600_000);
+        let t0 = Timestamp::from_millis(
+            crate::cluster::sim::EPOCH.as_millis() + i64::from(r.run) * 3_600_000,
+        );
         let at = |ms: u64| t0.saturating_add(Dur::from_millis(ms));
         out.push(Event::RunStarted {
             scenario: name.clone(),

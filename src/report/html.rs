@@ -200,7 +200,7 @@ pub fn render(r: &Report) -> String {
 "#,
         r.verdict,
         badge(r.verdict),
-        esc(&r.target),
+        esc(r.target.as_str()),
         if r.simulated {
             "simulated figures"
         } else {

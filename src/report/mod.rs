@@ -6,6 +6,7 @@ pub mod compare;
 mod expect;
 #[cfg(test)]
 mod fixture;
+pub mod folder;
 pub mod hlog;
 pub mod html;
 pub mod json;
@@ -24,6 +25,7 @@ use crate::measure::stats::{MetricHistogram, MetricSummary, SloResult, judge};
 use crate::measure::{Metric, Observed, Sample, Source, Verdict};
 use crate::scenario::{Phase, Scenario};
 use crate::time::{Dur, Timestamp};
+use crate::vocab::Target;
 
 pub use expect::ExpectationResult;
 
@@ -31,7 +33,7 @@ pub use expect::ExpectationResult;
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub schema_version: u32,
-    pub target: String,
+    pub target: Target,
     pub simulated: bool,
     pub seed: u64,
     pub verdict: Verdict,
@@ -284,25 +286,11 @@ fn metrics_in_order<S: Serializer>(
     map.end()
 }
 
-impl Report {
-    /// The process exit code (DESIGN §5): 4 aborted, 1 failed, 3 inconclusive, 0 passed.
-    pub fn exit_code(&self) -> i32 {
-        if self.aborted.is_some() {
-            return 4;
-        }
-        match self.verdict {
-            Verdict::Pass => 0,
-            Verdict::Fail => 1,
-            Verdict::Inconclusive => 3,
-        }
-    }
-}
-
 /// Folds a journal into a report. Only the events decide; nothing else is read.
 pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
-        target: String::new(),
+        target: Target::Sim,
         simulated: true,
         seed: 0,
         verdict: Verdict::Pass,
@@ -322,7 +310,7 @@ pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
                 seed,
                 ..
             } => {
-                report.target = target.clone();
+                report.target = *target;
                 report.simulated = *simulated;
                 report.seed = *seed;
             }

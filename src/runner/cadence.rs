@@ -243,7 +243,7 @@ mod tests {
     }
 
     fn fault() -> Timestamp {
-        Timestamp::from_millis(1_767_225_600_000)
+        crate::cluster::sim::EPOCH
     }
 
     fn after(d: Dur) -> Timestamp {

@@ -6,6 +6,7 @@
 mod cadence;
 mod observe;
 pub mod preflight;
+pub mod suite;
 
 use std::sync::Arc;
 

@@ -16,6 +16,12 @@ use crate::time::Dur;
 
 pub use parse::{Diagnostic, LoadError, load_paths, parse_scenario};
 
+/// The JSON Schema of scenario files (committed as `docs/scenario.schema.json`).
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(Scenario);
+    serde_json::to_string_pretty(&schema).expect("schemas serialise")
+}
+
 /// One scenario file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -217,3 +217,35 @@ fn aws_target_is_refused_without_touching_anything() {
         .code(2);
     assert!(!dir.path().join("o").exists());
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_clap_definitions() {
+    let out = bin().args(["completions", "bash"]).assert().code(0);
+    let script = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for sub in [
+        "run",
+        "validate",
+        "plan",
+        "report",
+        "verify-truth",
+        "--resume",
+    ] {
+        assert!(
+            script.contains(sub),
+            "`{sub}` missing from the bash completions"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    bin()
+        .args(["man", "--out"])
+        .arg(dir.path())
+        .assert()
+        .code(0);
+    let run = std::fs::read_to_string(dir.path().join("chaos-harness-run.1")).unwrap();
+    assert!(
+        run.starts_with(".ie") && run.contains(".TH chaos-harness-run 1"),
+        "{run}"
+    );
+    assert!(run.contains("resume"), "{run}");
+    assert!(dir.path().join("chaos-harness.1").is_file());
+}

@@ -12,6 +12,7 @@ use chaos_harness::journal::Event;
 use chaos_harness::report;
 use chaos_harness::scenario::{Scenario, load_paths};
 use chaos_harness::time::{Dur, Timestamp};
+use chaos_harness::vocab::Target;
 
 use crate::root;
 use crate::truth::{assert_truthful, run_in_process};
@@ -70,11 +71,8 @@ const ASG: usize = 1;
 const DCOS: usize = 2;
 
 impl<C: Cluster> Cluster for Recorder<C> {
-    fn target(&self) -> &'static str {
+    fn target(&self) -> Target {
         self.inner.target()
-    }
-    fn simulated(&self) -> bool {
-        self.inner.simulated()
     }
     fn now(&self) -> Timestamp {
         self.inner.now()
@@ -163,17 +161,12 @@ pub(crate) struct Drill {
 impl Drill {
     pub(crate) fn run(sc: &Scenario, runs: u32, seed: u64) -> Self {
         let profile = Profile::load("default").unwrap();
-        let cluster = SimCluster::new(&profile, seed, Timestamp::from_millis(1_767_225_600_000));
+        let cluster = SimCluster::at_epoch(&profile, seed);
         let mut recorder = Recorder {
             inner: cluster,
             sent: Vec::new(),
         };
-        // As `run` journals it: the scenario first, then its runs.
-        let mut events: Vec<Event> = vec![Event::ScenarioStarted {
-            scenario: Box::new(sc.clone()),
-            file: "scenarios/cassandra-node-replace.yaml".into(),
-            runs,
-        }];
+        let mut events: Vec<Event> = Vec::new();
         run_in_process(&mut recorder, sc, runs, seed, &mut events);
         assert!(
             !events.iter().any(|e| matches!(e, Event::Aborted { .. })),

@@ -1,18 +1,21 @@
 //! Measurement honesty: every phase the runner reports against the in-process simulated
 //! cluster lies within its error bound of the simulator's ground truth.
 
+use std::path::PathBuf;
+
 use chaos_harness::cluster::Cluster;
 use chaos_harness::cluster::sim::{Profile, SimCluster, TruthEvent, TruthKind};
 use chaos_harness::journal::Event;
-use chaos_harness::runner::{self, StopFlag};
+use chaos_harness::runner::StopFlag;
+use chaos_harness::runner::suite::{SuitePlan, run_suite};
+use chaos_harness::scenario::parse::Loaded;
 use chaos_harness::scenario::{Scenario, load_paths};
-use chaos_harness::time::Timestamp;
 use chaos_harness::verify;
 
 use crate::root;
 
-/// Runs `runs` runs of `sc` on `cluster` on a current-thread runtime, appending the journal to
-/// `events`; the suite must not fail.
+/// Runs `runs` runs of `sc` on `cluster` on a current-thread runtime as a suite of its own,
+/// appending the journal (as `run` writes it) to `events`; the suite must not fail.
 pub(crate) fn run_in_process<C: Cluster>(
     cluster: &mut C,
     sc: &Scenario,
@@ -20,14 +23,17 @@ pub(crate) fn run_in_process<C: Cluster>(
     seed: u64,
     events: &mut Vec<Event>,
 ) {
+    let loaded = Loaded {
+        path: PathBuf::from(format!("scenarios/{}.yaml", sc.name)),
+        scenario: sc.clone(),
+    };
+    let plan = SuitePlan::fresh(vec![loaded], cluster.target(), seed, Some(runs), None);
     tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
-        .block_on(runner::run_scenario(
-            cluster,
-            sc,
-            runs,
-            seed,
+        .block_on(run_suite(
+            &plan,
+            &mut &mut *cluster,
             events,
             &StopFlag::default(),
         ))
@@ -39,7 +45,7 @@ fn drill(file: &str, profile: &str, runs: u32, seed: u64) -> (Vec<Event>, Vec<Tr
     let loaded = load_paths(&[root().join(file)]).unwrap();
     let sc = &loaded[0].scenario;
     let profile = Profile::load(profile).unwrap();
-    let mut cluster = SimCluster::new(&profile, seed, Timestamp::from_millis(1_767_225_600_000));
+    let mut cluster = SimCluster::at_epoch(&profile, seed);
     let mut events: Vec<Event> = Vec::new();
     run_in_process(&mut cluster, sc, runs, seed, &mut events);
     let failures = cluster

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::cluster::meter::{ApiMeter, Requests};
 use crate::time::{Clock, Dur, Timestamp};
+use crate::vocab::Target;
 
 pub use dcos::{DcosClient, DcosConfig};
 pub use sdk::AwsClients;
@@ -88,12 +89,8 @@ impl AwsCluster {
 }
 
 impl Cluster for AwsCluster {
-    fn target(&self) -> &'static str {
-        "aws"
-    }
-
-    fn simulated(&self) -> bool {
-        false
+    fn target(&self) -> Target {
+        Target::Aws
     }
 
     /// The wall clock: phases are compared with AWS and Mesos timestamps, which are UTC.

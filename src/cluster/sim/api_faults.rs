@@ -552,7 +552,7 @@ mod tests {
     use super::*;
 
     fn t(ms: i64) -> Timestamp {
-        Timestamp::from_millis(1_767_225_600_000 + ms)
+        Timestamp::from_millis(crate::cluster::sim::EPOCH.as_millis() + ms)
     }
 
     fn spec(rate: f64) -> ApiFaults {

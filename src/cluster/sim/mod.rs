@@ -28,6 +28,7 @@ use super::{
     InstanceFilter, InstanceId, InstanceObs, PlanObs, PodName, PodObs,
 };
 use crate::time::{Dur, Timestamp};
+use crate::vocab::Target;
 use api_faults::Verdict;
 
 /// The simulated cluster on a virtual clock. Every call is instantaneous in virtual time
@@ -44,7 +45,15 @@ pub struct SimCluster {
     meter: ApiMeter,
 }
 
+/// The start of simulated time: a fixed instant, so that the same seed gives the same report.
+pub const EPOCH: Timestamp = Timestamp::from_millis(1_767_225_600_000); // 2026-01-01T00:00:00Z
+
 impl SimCluster {
+    /// A cluster in steady state at [`EPOCH`], its randomness seeded by `seed`.
+    pub fn at_epoch(profile: &Profile, seed: u64) -> Self {
+        Self::new(profile, seed, EPOCH)
+    }
+
     /// A cluster in steady state at `start`, its randomness seeded by `seed`; API faults as
     /// the profile says.
     pub fn new(profile: &Profile, seed: u64, start: Timestamp) -> Self {
@@ -136,12 +145,8 @@ impl SimCluster {
 }
 
 impl Cluster for SimCluster {
-    fn target(&self) -> &'static str {
-        "sim"
-    }
-
-    fn simulated(&self) -> bool {
-        true
+    fn target(&self) -> Target {
+        Target::Sim
     }
 
     fn now(&self) -> Timestamp {

@@ -80,8 +80,7 @@ async fn step_status(c: &mut SimCluster, step: &str) -> Option<(String, PlanStat
 #[test]
 fn steady_state_looks_like_the_fixtures() {
     let mut c = SimCluster::new(&Profile::default_profile(), 1, start());
-    assert_eq!(c.target(), "sim");
-    assert!(c.simulated());
+    assert_eq!(c.target(), crate::vocab::Target::Sim);
     assert_eq!(c.now(), start());
     block_on(async {
         let pods = c.pod_statuses(SVC).await.unwrap();

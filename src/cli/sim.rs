@@ -1,0 +1,58 @@
+//! `sim serve`: the simulated cluster over the real EC2, Auto Scaling and DC/OS wire
+//! protocols, until Ctrl-C, SIGTERM or its lifetime ends.
+
+use std::io::Write;
+
+use super::{CliError, Exit, SimCommand};
+use crate::cluster::sim::Profile;
+use crate::sim_server::{ServeConfig, SimService};
+use crate::time::Dur;
+
+pub(super) fn sim(command: SimCommand) -> Result<Exit, CliError> {
+    let SimCommand::Serve {
+        listen,
+        profile,
+        seed,
+        truth_log,
+        token,
+        lifetime,
+    } = command;
+    let profile = Profile::load(&profile).map_err(CliError::Profile)?;
+    let cfg = ServeConfig {
+        seed,
+        token,
+        truth_log,
+        lifetime: lifetime.map(Dur::to_std),
+        ..ServeConfig::new(profile)
+    };
+    serve(&listen, cfg)
+}
+
+/// Binds, prints `listening on http://ADDR`, serves until interrupted.
+fn serve(listen: &str, cfg: ServeConfig) -> Result<Exit, CliError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Environment(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(async {
+        let service = SimService::new(cfg).map_err(|e| CliError::Input(format!("error: {e}")))?;
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            CliError::Input(format!(
+                "error: cannot listen on {listen}: {e}; hint: `--listen 127.0.0.1:0` picks a free port"
+            ))
+        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| CliError::Environment(e.to_string()))?;
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening on http://{addr}");
+            let _ = out.flush();
+        }
+        service
+            .serve(listener, super::run::interrupted())
+            .await
+            .map_err(|e| CliError::Environment(e.to_string()))?;
+        Ok(Exit::Pass)
+    })
+}

@@ -1,0 +1,52 @@
+//! The shared vocabulary: the words every layer below the runner uses (DESIGN §2) and that
+//! the journal and reports carry. Nothing here depends on any other module of the crate.
+
+use serde::{Deserialize, Serialize};
+
+/// Where faults go (DESIGN §2): the built-in simulated cluster or a real AWS + DC/OS one.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// The built-in simulated cluster (virtual time, no AWS account needed).
+    #[default]
+    Sim,
+    /// A real AWS + DC/OS cluster.
+    Aws,
+}
+
+impl Target {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sim => "sim",
+            Self::Aws => "aws",
+        }
+    }
+
+    /// Whether the figures measured on this target are simulated.
+    pub fn simulated(self) -> bool {
+        self == Self::Sim
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Target;
+
+    #[test]
+    fn targets_read_and_write_as_their_names() {
+        for t in [Target::Sim, Target::Aws] {
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, format!("\"{t}\""));
+            assert_eq!(serde_json::from_str::<Target>(&json).unwrap(), t);
+        }
+        assert!(serde_json::from_str::<Target>("\"gcp\"").is_err());
+    }
+}
