@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chaos_harness::cluster::Cluster;
-use chaos_harness::cluster::aws::AwsCluster;
+use chaos_harness::cluster::aws::{AwsClients, AwsCluster, DcosClient};
 use chaos_harness::cluster::sim::{Profile, SimCluster, TruthEvent};
 use chaos_harness::journal::{JournalWriter, Sink};
 use chaos_harness::runner::suite::{SuitePlan, run_suite};
@@ -95,8 +95,8 @@ async fn against_sim_serve(l: &Loaded, runs: u32, speed: u32, dir: &Path) -> Vec
     .await
     .expect("sim serve starts");
     let mut cluster = AwsCluster::with_clock(
-        server.aws_clients(),
-        Some(server.dcos_client(DEFAULT_TOKEN)),
+        AwsClients::for_endpoint(&server.url()),
+        Some(DcosClient::for_url(&server.url(), DEFAULT_TOKEN)),
         clock,
     );
     let mut journal = JournalWriter::open(dir).expect("journal");

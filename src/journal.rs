@@ -7,12 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::meter::Requests;
 use crate::cluster::{AgentId, InstanceId, PodName, TaskId};
 use crate::measure::Source;
-use crate::scenario::{Phase, Scenario};
+use crate::scenario::Scenario;
 use crate::time::Timestamp;
-use crate::vocab::Target;
+use crate::vocab::{Phase, Requests, Target};
 
 /// The version of the journal and `report.json` formats.
 pub const SCHEMA_VERSION: u32 = 1;

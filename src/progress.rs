@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::journal::{Event, Sink};
-use crate::scenario::{Demand, Phase, Scenario};
+use crate::scenario::{Demand, Scenario};
 use crate::time::{Dur, Timestamp};
+use crate::vocab::Phase;
 
 /// How much to say, from `--quiet` and `-v`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

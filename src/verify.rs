@@ -20,8 +20,8 @@ use serde::Serialize;
 use crate::cluster::sim::{TruthEvent, TruthKind};
 use crate::journal::{Event, Replacement, Victim};
 use crate::measure::Source;
-use crate::scenario::Phase;
 use crate::time::{Dur, Timestamp};
+use crate::vocab::Phase;
 
 /// One reported phase next to its truth.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

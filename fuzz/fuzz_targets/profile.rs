@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use chaos_harness::cluster::sim::{Profile, SimCluster};
-use chaos_harness::cluster::{Api, Cluster, FaultKind, InstanceFilter};
+use chaos_harness::cluster::{Api, Cluster, InstanceFilter};
+use chaos_harness::vocab::FaultKind;
 use chaos_harness::time::Dur;
 use libfuzzer_sys::fuzz_target;
 

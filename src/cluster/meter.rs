@@ -6,47 +6,19 @@
 
 use std::collections::VecDeque;
 
-use serde::{Deserialize, Serialize};
-
 use super::Api;
 use crate::time::{Dur, Timestamp};
+use crate::vocab::Requests;
 
 /// The window the budget is counted over.
 pub const BUDGET_WINDOW: Dur = Dur::from_secs(60);
 
-/// Requests sent, per service.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Requests {
-    pub ec2: u64,
-    pub autoscaling: u64,
-    pub dcos: u64,
-}
-
-impl Requests {
-    /// What was sent after `earlier` was read.
-    pub fn since(self, earlier: Requests) -> Requests {
-        Requests {
-            ec2: self.ec2.saturating_sub(earlier.ec2),
-            autoscaling: self.autoscaling.saturating_sub(earlier.autoscaling),
-            dcos: self.dcos.saturating_sub(earlier.dcos),
-        }
-    }
-
-    /// `(service, count)` in report order.
-    pub fn by_service(self) -> [(&'static str, u64); 3] {
-        [
-            ("ec2", self.ec2),
-            ("autoscaling", self.autoscaling),
-            ("dcos", self.dcos),
-        ]
-    }
-
-    fn slot(&mut self, api: Api) -> &mut u64 {
-        match api {
-            Api::Ec2 => &mut self.ec2,
-            Api::AutoScaling => &mut self.autoscaling,
-            Api::Mesos | Api::Scheduler => &mut self.dcos,
-        }
+/// The count `api`'s requests go to.
+fn slot(r: &mut Requests, api: Api) -> &mut u64 {
+    match api {
+        Api::Ec2 => &mut r.ec2,
+        Api::AutoScaling => &mut r.autoscaling,
+        Api::Mesos | Api::Scheduler => &mut r.dcos,
     }
 }
 
@@ -104,7 +76,7 @@ impl ApiMeter {
             }
             recent.push_back(now);
         }
-        *self.sent.slot(api) += 1;
+        *slot(&mut self.sent, api) += 1;
         Dur::ZERO
     }
 }

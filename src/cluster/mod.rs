@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::time::{Dur, Timestamp};
-use crate::vocab::Target;
+use crate::vocab::{FaultKind, Requests, Target};
 
 macro_rules! id_newtype {
     ($(#[$doc:meta])* $name:ident) => {
@@ -233,32 +233,8 @@ api_enum!(
     }
 );
 
-/// What to do to the victim instance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultKind {
-    /// EC2 `TerminateInstances`: the ASG replaces the instance.
-    TerminateInstance,
-    /// EC2 `StopInstances`: a stopped instance is unhealthy; the ASG replaces it.
-    StopInstance,
-    /// EC2 `RebootInstances`: the instance stays `running`; no replacement is expected.
-    RebootInstance,
-}
-
-impl FaultKind {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::TerminateInstance => "terminate-instance",
-            Self::StopInstance => "stop-instance",
-            Self::RebootInstance => "reboot-instance",
-        }
-    }
-
-    /// Whether the EC2 instance leaves `running` (and so the ASG replaces it).
-    pub const fn leaves_running(self) -> bool {
-        !matches!(self, Self::RebootInstance)
-    }
-}
+/// The tag every ASG member carries: the name of its group.
+pub const ASG_NAME_TAG: &str = "aws:autoscaling:groupName";
 
 /// One EC2 instance as `DescribeInstances` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -458,7 +434,7 @@ pub trait Cluster {
     async fn plan(&mut self, service: &str, plan: &str) -> ClusterResult<PlanObs>;
 
     /// Every request sent so far, per service (each page and each login counts).
-    fn requests(&self) -> meter::Requests;
+    fn requests(&self) -> Requests;
 
     /// At most this many requests per service in any minute (`None`: no limit); a request
     /// over the budget waits on this target's clock.

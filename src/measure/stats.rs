@@ -7,8 +7,9 @@
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::{Metric, Percentile, Sample, Verdict};
+use super::{Sample, Verdict};
 use crate::time::Dur;
+use crate::vocab::{Metric, Percentile};
 
 /// Three significant digits: a 13-minute value is kept to within about half a second.
 const SIGFIG: u8 = 3;

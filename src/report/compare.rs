@@ -10,9 +10,9 @@ use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
 use serde::Serialize;
 
 use super::Report;
-use crate::measure::Metric;
 use crate::measure::stats::MetricSummary;
 use crate::time::Dur;
+use crate::vocab::Metric;
 
 /// The statistics compared, in this order.
 pub const STATS: [&str; 4] = ["p50", "p90", "p99", "max"];
@@ -321,7 +321,7 @@ pub fn render_json(c: &Comparison) -> String {
 mod tests {
     use super::*;
     use crate::report::fixture::{Run, journal};
-    use crate::scenario::Phase;
+    use crate::vocab::Phase;
 
     const SPEC: &str = "\
 name: s

@@ -8,8 +8,9 @@ use serde::Serialize;
 
 use super::{RunReport, RunVerdict};
 use crate::measure::Verdict;
-use crate::scenario::{Demand, Expectation, Phase};
+use crate::scenario::{Demand, Expectation};
 use crate::time::Dur;
+use crate::vocab::Phase;
 
 /// One `expect` entry and its outcome.
 #[derive(Clone, Debug, Serialize)]

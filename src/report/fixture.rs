@@ -4,8 +4,9 @@ use serde_json::json;
 
 use crate::journal::Event;
 use crate::measure::Source;
-use crate::scenario::{Phase, parse_scenario};
+use crate::scenario::parse_scenario;
 use crate::time::{Dur, Timestamp};
+use crate::vocab::Phase;
 
 /// A run: its number, its phases as `(phase, ms since the fault, error ms)`, its failures.
 pub struct Run<'a> {

@@ -13,7 +13,7 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
 use super::ScenarioReport;
-use crate::scenario::Phase;
+use crate::vocab::Phase;
 
 /// The folder of a report folder that holds the histogram logs.
 pub const DIR: &str = "histograms";

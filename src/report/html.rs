@@ -6,9 +6,9 @@ use std::fmt::Write;
 
 use super::svg::{self, Deadline, StageBar, Threshold, TimelineRow, esc};
 use super::{Report, RunVerdict, ScenarioReport};
-use crate::measure::{Metric, Verdict};
-use crate::scenario::Phase;
+use crate::measure::Verdict;
 use crate::time::Dur;
+use crate::vocab::{Metric, Phase};
 
 /// Runs drawn on a timeline; beyond it the failed ones come first and the page says so.
 pub const TIMELINE_ROWS: usize = 50;
@@ -644,7 +644,7 @@ fn failed_runs(o: &mut String, s: &ScenarioReport) {
 mod tests {
     use crate::report::fixture::{Run, journal};
     use crate::report::{build, compare, hlog, json, junit, markdown, text};
-    use crate::scenario::Phase;
+    use crate::vocab::Phase;
 
     const SPEC: &str = "\
 name: s

@@ -229,7 +229,7 @@ fn runs_case(s: &ScenarioReport) -> TestCase {
 mod tests {
     use super::*;
     use crate::report::fixture::{Run, journal};
-    use crate::scenario::Phase;
+    use crate::vocab::Phase;
 
     const SPEC: &str = "\
 name: s

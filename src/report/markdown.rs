@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use super::{Report, RunVerdict, ScenarioReport};
 use crate::measure::Verdict;
-use crate::scenario::Phase;
 use crate::time::Dur;
+use crate::vocab::Phase;
 
 /// Runs listed one by one when a scenario has at most this many; otherwise only failed ones.
 const RUN_LIST_LIMIT: usize = 20;

@@ -19,13 +19,12 @@ use std::collections::BTreeMap;
 
 use serde::{Serialize, Serializer};
 
-use crate::cluster::meter::Requests;
 use crate::journal::{Event, Replacement, SCHEMA_VERSION, Victim};
 use crate::measure::stats::{MetricHistogram, MetricSummary, SloResult, judge};
-use crate::measure::{Metric, Observed, Sample, Source, Verdict};
-use crate::scenario::{Phase, Scenario};
+use crate::measure::{Observed, Sample, Source, Verdict};
+use crate::scenario::Scenario;
 use crate::time::{Dur, Timestamp};
-use crate::vocab::Target;
+use crate::vocab::{Metric, Phase, Requests, Target};
 
 pub use expect::ExpectationResult;
 

@@ -6,8 +6,8 @@
 use std::fmt::Write;
 
 use crate::measure::Verdict;
-use crate::scenario::Phase;
 use crate::time::Dur;
+use crate::vocab::Phase;
 
 /// Escapes text for HTML and SVG, in content and in attribute values.
 pub fn esc(s: &str) -> String {

@@ -15,8 +15,9 @@
 //!   polls (instance terminated, agent lost: seconds after the fault). A phase that comes
 //!   that much earlier than ever still gets an honest, wider bound.
 
-use crate::scenario::{HealPolicy, Phase, Scenario};
+use crate::scenario::{HealPolicy, Scenario};
 use crate::time::{Dur, Timestamp};
+use crate::vocab::Phase;
 
 use super::observe::Tracker;
 
@@ -214,8 +215,8 @@ impl Cadence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::FaultKind;
     use crate::runner::Baseline;
+    use crate::vocab::FaultKind;
 
     const AWAITED: [Phase; 8] = [
         Phase::InstanceTerminated,

@@ -16,13 +16,12 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use cadence::{Cadence, Feed, Feeds, History};
 pub use observe::{Baseline, Called, Snapshot, Tracker};
 
-use crate::cluster::{
-    AsgLookup, Cluster, ClusterError, FaultKind, InstanceFilter, InstanceId, PodName,
-};
+use crate::cluster::{AsgLookup, Cluster, ClusterError, InstanceFilter, InstanceId, PodName};
 use crate::journal::{Event, Sink, Victim};
 use crate::measure::Observed;
-use crate::scenario::{Demand, HealPolicy, Phase, Scenario};
+use crate::scenario::{Demand, HealPolicy, Scenario};
 use crate::time::{Dur, Timestamp};
+use crate::vocab::{FaultKind, Phase};
 
 /// Why a run (and so the suite) stopped early.
 #[derive(Debug, thiserror::Error)]

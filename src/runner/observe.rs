@@ -8,13 +8,13 @@
 use std::collections::BTreeSet;
 
 use crate::cluster::{
-    ActivityObs, ActivityStatus, AgentId, AgentObs, AsgObs, ClusterError, FaultKind, InstanceId,
-    InstanceObs, InstanceState, LifecycleState, PlanObs, PodObs, TaskId, TaskState,
+    ActivityObs, ActivityStatus, AgentId, AgentObs, AsgObs, ClusterError, InstanceId, InstanceObs,
+    InstanceState, LifecycleState, PlanObs, PodObs, TaskId, TaskState,
 };
 use crate::journal::{Replacement, Victim};
 use crate::measure::{Observed, Source};
-use crate::scenario::Phase;
 use crate::time::Timestamp;
+use crate::vocab::{FaultKind, Phase};
 
 /// What was true before the fault: ids that do not count as replacements.
 #[derive(Clone, Debug, Default)]

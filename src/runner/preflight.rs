@@ -16,9 +16,6 @@ use crate::cluster::{
 use crate::journal::Victim;
 use crate::scenario::Scenario;
 
-/// The tag every ASG member carries.
-pub const ASG_NAME_TAG: &str = "aws:autoscaling:groupName";
-
 /// The cluster as preflight found it.
 #[derive(Clone, Debug)]
 pub struct Steady {

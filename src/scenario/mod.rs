@@ -2,19 +2,15 @@
 //! how to heal, what recovery is expected, the SLOs) — the model here, parsing and validation
 //! in [`parse`], YAML source locations in [`locate`].
 
-pub(crate) mod locate;
 pub mod parse;
-
-use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::FaultKind;
-use crate::measure::{Metric, Percentile};
 use crate::time::Dur;
+use crate::vocab::{FaultKind, Metric, Percentile, Phase};
 
-pub use parse::{Diagnostic, LoadError, load_paths, parse_scenario};
+pub use parse::{LoadError, load_paths, parse_scenario};
 
 /// The JSON Schema of scenario files (committed as `docs/scenario.schema.json`).
 pub fn schema_json() -> String {
@@ -230,84 +226,6 @@ impl HealPolicy {
 
     pub const fn replaces(self) -> bool {
         !matches!(self, Self::None)
-    }
-}
-
-/// A named moment in a run's timeline (DESIGN §3).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    SteadyStateVerified,
-    FaultInjected,
-    InstanceTerminated,
-    ReplacementLaunched,
-    ReplacementInService,
-    AgentLost,
-    AgentRegistered,
-    TaskLost,
-    PodReplaceIssued,
-    TaskRunning,
-    RecoveryComplete,
-}
-
-impl Phase {
-    pub const ALL: [Phase; 11] = [
-        Phase::SteadyStateVerified,
-        Phase::FaultInjected,
-        Phase::InstanceTerminated,
-        Phase::ReplacementLaunched,
-        Phase::ReplacementInService,
-        Phase::AgentLost,
-        Phase::AgentRegistered,
-        Phase::TaskLost,
-        Phase::PodReplaceIssued,
-        Phase::TaskRunning,
-        Phase::RecoveryComplete,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::SteadyStateVerified => "steady_state_verified",
-            Self::FaultInjected => "fault_injected",
-            Self::InstanceTerminated => "instance_terminated",
-            Self::ReplacementLaunched => "replacement_launched",
-            Self::ReplacementInService => "replacement_in_service",
-            Self::AgentLost => "agent_lost",
-            Self::AgentRegistered => "agent_registered",
-            Self::TaskLost => "task_lost",
-            Self::PodReplaceIssued => "pod_replace_issued",
-            Self::TaskRunning => "task_running",
-            Self::RecoveryComplete => "recovery_complete",
-        }
-    }
-
-    /// Phases that only exist when a DC/OS service is watched.
-    pub const fn needs_service(self) -> bool {
-        matches!(
-            self,
-            Self::AgentLost
-                | Self::AgentRegistered
-                | Self::TaskLost
-                | Self::PodReplaceIssued
-                | Self::TaskRunning
-                | Self::RecoveryComplete
-        )
-    }
-
-    /// Phases that only exist when the ASG replaces the instance.
-    pub const fn needs_replacement(self) -> bool {
-        matches!(
-            self,
-            Self::InstanceTerminated | Self::ReplacementLaunched | Self::ReplacementInService
-        )
-    }
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -8,9 +8,8 @@ use axum::response::Response;
 use super::query::{Filter, Params, ec2_filters};
 use super::xml::Xml;
 use super::{ACCOUNT, AwsError, World, iso, xml_response};
-use crate::cluster::{
-    ClusterError, FaultKind, InstanceFilter, InstanceId, InstanceObs, InstanceState,
-};
+use crate::cluster::{ClusterError, InstanceFilter, InstanceId, InstanceObs, InstanceState};
+use crate::vocab::FaultKind;
 
 const XMLNS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
 

@@ -43,8 +43,6 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::cluster::ClusterError;
-use crate::cluster::aws::dcos::{Secret, SslVerify};
-use crate::cluster::aws::{AwsClients, DcosClient, DcosConfig};
 use crate::cluster::sim::{ApiFaultInjector, InjectedFault, Profile, Sim, TruthEvent};
 use crate::time::{Clock, Timestamp};
 use query::{Params, Scope, Service};
@@ -441,44 +439,6 @@ impl SimServer {
     /// `http://127.0.0.1:PORT`, the endpoint for both AWS SDK clients and the DC/OS URL.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    /// The `aws` backend's AWS SDK clients pointed at this server: static credentials, no SDK
-    /// retries (as the harness runs them).
-    pub fn aws_clients(&self) -> AwsClients {
-        use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
-        let creds = Credentials::new("AKIDSIMSERVE", "sim-serve-secret", None, None, "static");
-        let ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::new()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-west-2"))
-                .credentials_provider(creds.clone())
-                .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
-                .endpoint_url(self.url())
-                .build(),
-        );
-        let asg = aws_sdk_autoscaling::Client::from_conf(
-            aws_sdk_autoscaling::config::Builder::new()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-west-2"))
-                .credentials_provider(creds)
-                .retry_config(aws_sdk_autoscaling::config::retry::RetryConfig::disabled())
-                .endpoint_url(self.url())
-                .build(),
-        );
-        AwsClients::new(ec2, asg)
-    }
-
-    /// The `aws` backend's DC/OS client pointed at this server, with `token`.
-    pub fn dcos_client(&self, token: &str) -> DcosClient {
-        DcosClient::new(&DcosConfig {
-            url: self.url(),
-            token: Some(Secret::new(token)),
-            ssl_verify: SslVerify::System,
-            origin: "sim serve".into(),
-            login: None,
-        })
-        .expect("a plain-HTTP DC/OS client always builds")
     }
 
     /// The model's truth so far (advanced to now).

@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::*;
+use crate::cluster::aws::{AwsClients, DcosClient};
 use crate::cluster::sim::{ApiFault, TruthKind};
 
 const LIFETIME: Duration = Duration::from_secs(120);
@@ -568,7 +569,7 @@ async fn aws_sdk_clients_round_trip() {
     use aws_sdk_ec2::types::{Filter as SdkFilter, InstanceStateName};
 
     let s = start("fast").await;
-    let AwsClients { ec2, asg, .. } = s.aws_clients();
+    let AwsClients { ec2, asg, .. } = AwsClients::for_endpoint(&s.url());
 
     let out = ec2
         .describe_instances()
@@ -1102,8 +1103,8 @@ async fn the_aws_backend_classifies_wire_faults_as_the_sim_does() {
         None,
     )
     .await;
-    let aws = s.aws_clients();
-    let dcos = s.dcos_client(DEFAULT_TOKEN);
+    let aws = AwsClients::for_endpoint(&s.url());
+    let dcos = DcosClient::for_url(&s.url(), DEFAULT_TOKEN);
     let kind = |e: &ClusterError| match e {
         ClusterError::Throttled { api, .. } => ("throttled", *api),
         ClusterError::Transient { api, .. } => ("transient", *api),

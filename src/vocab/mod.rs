@@ -1,5 +1,16 @@
-//! The shared vocabulary: the words every layer below the runner uses (DESIGN §2) and that
-//! the journal and reports carry. Nothing here depends on any other module of the crate.
+//! The shared vocabulary: the words every layer uses (DESIGN §2, §3) and that the journal and
+//! reports carry — targets, phases, metrics and percentiles, fault kinds, request counts — and
+//! the located diagnostics of the YAML inputs. Nothing here depends on any other module of the
+//! crate but [`crate::time`].
+
+mod fault;
+mod phase;
+mod requests;
+pub mod yaml;
+
+pub use fault::FaultKind;
+pub use phase::{Metric, Percentile, PercentileError, Phase};
+pub use requests::Requests;
 
 use serde::{Deserialize, Serialize};
 

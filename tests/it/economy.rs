@@ -2,17 +2,16 @@
 //! fixed poller and measures as truthfully; the request budget holds every service to its
 //! requests per minute, as seen by a recorder between the runner and the cluster.
 
-use chaos_harness::cluster::meter::Requests;
 use chaos_harness::cluster::sim::{Profile, SimCluster, TruthEvent};
 use chaos_harness::cluster::{
-    ActivityObs, AgentObs, AsgLookup, AsgObs, Cluster, ClusterResult, FaultKind, InstanceFilter,
-    InstanceId, InstanceObs, PlanObs, PodName, PodObs,
+    ActivityObs, AgentObs, AsgLookup, AsgObs, Cluster, ClusterResult, InstanceFilter, InstanceId,
+    InstanceObs, PlanObs, PodName, PodObs,
 };
 use chaos_harness::journal::Event;
 use chaos_harness::report;
 use chaos_harness::scenario::{Scenario, load_paths};
 use chaos_harness::time::{Dur, Timestamp};
-use chaos_harness::vocab::Target;
+use chaos_harness::vocab::{FaultKind, Requests, Target};
 
 use crate::root;
 use crate::truth::{assert_truthful, run_in_process};

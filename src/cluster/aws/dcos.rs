@@ -258,6 +258,18 @@ pub struct DcosClient {
 }
 
 impl DcosClient {
+    /// A client of a plain-HTTP DC/OS at `url` with `token`, such as `chaos-harness sim serve`.
+    pub fn for_url(url: &str, token: &str) -> Self {
+        Self::new(&DcosConfig {
+            url: url.to_string(),
+            token: Some(Secret::new(token)),
+            ssl_verify: SslVerify::System,
+            origin: "sim serve".into(),
+            login: None,
+        })
+        .expect("a plain-HTTP DC/OS client always builds")
+    }
+
     pub fn new(cfg: &DcosConfig) -> Result<Self, ConfigError> {
         let mut b = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))

@@ -6,14 +6,15 @@ pub mod dcos;
 pub mod sdk;
 
 use crate::cluster::{
-    ActivityObs, AgentObs, Api, AsgLookup, AsgObs, Cluster, ClusterError, ClusterResult, FaultKind,
+    ActivityObs, AgentObs, Api, AsgLookup, AsgObs, Cluster, ClusterError, ClusterResult,
     InstanceFilter, InstanceId, InstanceObs, PlanObs, PodName, PodObs,
 };
+use crate::vocab::FaultKind;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::cluster::meter::{ApiMeter, Requests};
+use crate::cluster::meter::ApiMeter;
 use crate::time::{Clock, Dur, Timestamp};
-use crate::vocab::Target;
+use crate::vocab::{Requests, Target};
 
 pub use dcos::{DcosClient, DcosConfig};
 pub use sdk::AwsClients;

@@ -8,10 +8,11 @@ use aws_sdk_ec2::primitives::DateTime;
 
 use super::Pacer;
 use crate::cluster::{
-    ActivityObs, ActivityStatus, Api, AsgLookup, AsgMemberObs, AsgObs, ClusterError, ClusterResult,
-    FaultKind, InstanceFilter, InstanceId, InstanceObs, InstanceState, LifecycleState,
+    ASG_NAME_TAG, ActivityObs, ActivityStatus, Api, AsgLookup, AsgMemberObs, AsgObs, ClusterError,
+    ClusterResult, InstanceFilter, InstanceId, InstanceObs, InstanceState, LifecycleState,
 };
 use crate::time::Timestamp;
+use crate::vocab::FaultKind;
 
 /// Scaling activities per page: one page covers a drill's activities.
 const ACTIVITY_PAGE: i32 = 20;
@@ -45,7 +46,34 @@ impl AwsClients {
         Self::new(ec2::Client::new(&conf), asg::Client::new(&conf))
     }
 
-    /// Clients configured elsewhere (tests point them at `sim serve`).
+    /// Clients of a local endpoint such as `chaos-harness sim serve` (`http://127.0.0.1:PORT`):
+    /// static credentials, a fixed region, no SDK retries (as the harness runs them).
+    pub fn for_endpoint(url: &str) -> Self {
+        use aws_config::{Region, retry::RetryConfig};
+        let creds =
+            ec2::config::Credentials::new("AKIDSIMSERVE", "sim-serve-secret", None, None, "static");
+        let ec2 = ec2::Client::from_conf(
+            ec2::config::Builder::new()
+                .behavior_version(behavior_version())
+                .region(Region::new("us-west-2"))
+                .credentials_provider(creds.clone())
+                .retry_config(RetryConfig::disabled())
+                .endpoint_url(url)
+                .build(),
+        );
+        let asg = asg::Client::from_conf(
+            asg::config::Builder::new()
+                .behavior_version(behavior_version())
+                .region(Region::new("us-west-2"))
+                .credentials_provider(creds)
+                .retry_config(RetryConfig::disabled())
+                .endpoint_url(url)
+                .build(),
+        );
+        Self::new(ec2, asg)
+    }
+
+    /// Clients configured elsewhere.
     pub fn new(ec2: ec2::Client, asg: asg::Client) -> Self {
         Self {
             ec2,
@@ -77,10 +105,9 @@ impl AwsClients {
                 ids.iter().map(|i| i.as_str().to_string()).collect(),
             ),
             InstanceFilter::PrivateIp(ip) => f("private-ip-address", vec![ip.clone()]),
-            InstanceFilter::AsgName(name) => f(
-                &format!("tag:{}", crate::runner::preflight::ASG_NAME_TAG),
-                vec![name.clone()],
-            ),
+            InstanceFilter::AsgName(name) => {
+                f(&format!("tag:{}", ASG_NAME_TAG), vec![name.clone()])
+            }
         };
         let mut out = Vec::new();
         let mut token: Option<String> = None;
@@ -221,7 +248,7 @@ fn instance_obs(i: &ec2::types::Instance) -> Option<InstanceObs> {
         launch_time: i.launch_time().map_or(Timestamp::from_millis(0), stamp),
         asg_name: tags
             .iter()
-            .find(|(k, _)| k == crate::runner::preflight::ASG_NAME_TAG)
+            .find(|(k, _)| k == ASG_NAME_TAG)
             .map(|(_, v)| v.clone()),
         tags,
         state_transition_reason: i.state_transition_reason().unwrap_or("").to_string(),

@@ -17,8 +17,8 @@ use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use super::model::{TruthEvent, TruthKind};
-use super::profile::Dist;
+use super::dist::Dist;
+use super::truth::{TruthEvent, TruthKind};
 use crate::cluster::{Api, ClusterError};
 use crate::time::{Dur, Timestamp};
 

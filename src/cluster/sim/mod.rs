@@ -10,25 +10,29 @@
 //!   a 20-minute drill takes microseconds and the same seed gives the same observations.
 
 pub mod api_faults;
+pub mod dist;
 pub mod model;
 pub mod profile;
+pub mod truth;
 
 #[cfg(test)]
 mod tests;
 
 pub use api_faults::{ApiFault, ApiFaultInjector, ApiFaultKind, ApiFaults, InjectedFault};
-pub use model::{Sim, TruthEvent, TruthKind};
-pub use profile::{BUILTIN_PROFILES, Dist, LostStatus, Profile, ProfileError};
+pub use dist::Dist;
+pub use model::Sim;
+pub use profile::{BUILTIN_PROFILES, LostStatus, Profile, ProfileError};
+pub use truth::{TruthEvent, TruthKind};
 
 use std::collections::BTreeMap;
 
-use super::meter::{ApiMeter, Requests};
+use super::meter::ApiMeter;
 use super::{
-    ActivityObs, AgentObs, Api, AsgLookup, AsgObs, Cluster, ClusterResult, FaultKind,
-    InstanceFilter, InstanceId, InstanceObs, PlanObs, PodName, PodObs,
+    ActivityObs, AgentObs, Api, AsgLookup, AsgObs, Cluster, ClusterResult, InstanceFilter,
+    InstanceId, InstanceObs, PlanObs, PodName, PodObs,
 };
 use crate::time::{Dur, Timestamp};
-use crate::vocab::Target;
+use crate::vocab::{FaultKind, Requests, Target};
 use api_faults::Verdict;
 
 /// The simulated cluster on a virtual clock. Every call is instantaneous in virtual time

@@ -198,7 +198,7 @@ fn value_done(stack: &mut [Frame]) {
 /// Builds a path: `yaml_path!["expect", 1, "phase"]`.
 macro_rules! yaml_path {
     ($($seg:expr),* $(,)?) => {
-        &[$($crate::scenario::locate::IntoSeg::into_seg($seg)),*][..]
+        &[$($crate::vocab::yaml::locate::IntoSeg::into_seg($seg)),*][..]
     };
 }
 pub(crate) use yaml_path;
