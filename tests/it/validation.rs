@@ -112,3 +112,39 @@ fn the_committed_schema_is_current() {
         "docs/scenario.schema.json is stale: run `cargo run -- schema > docs/scenario.schema.json`"
     );
 }
+
+/// Editors with the YAML language server validate and complete a file whose first line names
+/// a schema; every shipped scenario names the committed one, by a path relative to itself.
+#[test]
+fn the_shipped_scenarios_name_the_schema() {
+    const MODELINE: &str = "# yaml-language-server: $schema=";
+    let schema = root()
+        .join("docs/scenario.schema.json")
+        .canonicalize()
+        .unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for file in files {
+        let body = std::fs::read_to_string(&file).unwrap();
+        let first = body.lines().next().unwrap_or("");
+        let Some(named) = first.strip_prefix(MODELINE) else {
+            panic!(
+                "{}: the first line must be `{MODELINE}../docs/scenario.schema.json`, not `{first}`",
+                file.display()
+            );
+        };
+        let named = file.parent().unwrap().join(named.trim());
+        assert!(
+            named.exists(),
+            "{}: the schema it names, {}, does not exist",
+            file.display(),
+            named.display()
+        );
+        assert_eq!(named.canonicalize().unwrap(), schema, "{}", file.display());
+    }
+}
