@@ -80,7 +80,7 @@ pub(super) fn read(dir: &Path) -> Result<Report, CliError> {
 
 fn render(r: &Report, format: Format) -> String {
     match format {
-        Format::Text => report::text::render(r),
+        Format::Text => super::run::summary(r),
         Format::Json => report::json::render(r),
         Format::Md => report::markdown::render(r),
         Format::Junit => report::junit::render(r),

@@ -27,7 +27,7 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, CliError> {
             out.display()
         );
         let report = folder::write_all(&out)?;
-        print!("{}", report::text::render(&report));
+        print!("{}", summary(&report));
         return Ok(Exit::of_report(&report));
     }
     let loaded: Vec<Loaded> = plan.scenarios.iter().map(|s| s.loaded.clone()).collect();
@@ -48,7 +48,7 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, CliError> {
     if args.quiet {
         println!("{}", verdict_line(&report));
     } else {
-        print!("{}", report::text::render(&report));
+        print!("{}", summary(&report));
         println!("report: {}", out.display());
     }
     Ok(Exit::of_report(&report))
@@ -147,6 +147,12 @@ fn execute(
         eprintln!("aborted: {e}");
     }
     Ok(folder::write_all(out)?)
+}
+
+/// The terminal summary, fitted to the terminal on stdout (full width into a pipe, a file or
+/// a CI log).
+pub(super) fn summary(r: &Report) -> String {
+    report::text::render_width(r, comfy_table::Table::new().width())
 }
 
 fn verdict_line(r: &Report) -> String {

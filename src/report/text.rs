@@ -56,12 +56,6 @@ pub fn render_width(r: &Report, width: Option<u16>) -> String {
     out
 }
 
-/// The width of the terminal on stdout, or `None` when stdout is not a terminal (a pipe, a
-/// file, a CI log), where the summary keeps its full width.
-pub fn terminal_width() -> Option<u16> {
-    Table::new().width()
-}
-
 /// What the table shows. [`LAYOUTS`] lists them from the full table to the barest.
 #[derive(Clone, Copy, Debug)]
 struct Layout {
