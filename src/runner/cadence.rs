@@ -60,6 +60,31 @@ impl Feed {
     }
 }
 
+/// One value per feed, indexed by the feed itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PerFeed<T>([T; Feed::ALL.len()]);
+
+impl<T: Copy> PerFeed<T> {
+    /// The same value for every feed.
+    pub fn splat(v: T) -> Self {
+        Self([v; Feed::ALL.len()])
+    }
+}
+
+impl<T> std::ops::Index<Feed> for PerFeed<T> {
+    type Output = T;
+
+    fn index(&self, f: Feed) -> &T {
+        &self.0[f as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<Feed> for PerFeed<T> {
+    fn index_mut(&mut self, f: Feed) -> &mut T {
+        &mut self.0[f as usize]
+    }
+}
+
 /// The set of feeds one poll asks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Feeds(u8);
@@ -113,7 +138,7 @@ pub struct Cadence {
     watch: bool,
     /// The fault replaces the instance: the group shows the replacement's IP.
     replaces: bool,
-    last: [Timestamp; Feed::ALL.len()],
+    last: PerFeed<Timestamp>,
 }
 
 impl Cadence {
@@ -129,7 +154,7 @@ impl Cadence {
             },
             watch: sc.service.is_some() || group,
             replaces: sc.fault.leaves_running(),
-            last: [fault_sent; Feed::ALL.len()],
+            last: PerFeed::splat(fault_sent),
         }
     }
 
@@ -186,7 +211,7 @@ impl Cadence {
         let elapsed = now.since(fault_at);
         let due = Feed::ALL.map(|f| {
             let every = self.interval(f, pending, tracker, history, elapsed)?;
-            Some((f, self.last[f as usize].saturating_add(every)))
+            Some((f, self.last[f].saturating_add(every)))
         });
         let at = due.iter().flatten().map(|(_, t)| *t).min()?;
         // Feeds due shortly after are asked in the same poll: fewer wake-ups, each feed at
@@ -205,7 +230,7 @@ impl Cadence {
     pub fn asked(&mut self, feeds: Feeds, at: Timestamp) {
         for f in Feed::ALL {
             if feeds.has(f) {
-                self.last[f as usize] = at;
+                self.last[f] = at;
             }
         }
     }
