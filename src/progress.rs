@@ -325,7 +325,8 @@ impl Progress {
                 if failures.is_empty() {
                     tracing::info!("{label}: pass");
                 } else {
-                    let msg = format!("{label}: fail: {}", failures.join("; "));
+                    let details: Vec<&str> = failures.iter().map(|f| f.detail.as_str()).collect();
+                    let msg = format!("{label}: fail: {}", details.join("; "));
                     match &self.bar {
                         // A failure stays on screen above the bar.
                         Some(bar) => bar.println(&msg),

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use serde::{Serialize, Serializer};
 
 use crate::cluster::meter::Requests;
-use crate::journal::{Event, Replacement, SCHEMA_VERSION, Victim};
+use crate::journal::{Event, Replacement, RunFailure, SCHEMA_VERSION, Victim};
 use crate::measure::stats::{MetricHistogram, MetricSummary, SloResult, judge};
 use crate::measure::{Metric, Observed, Sample, Source, Verdict};
 use crate::scenario::{Phase, Scenario};
@@ -80,8 +80,13 @@ pub struct ScenarioReport {
 pub struct RunReport {
     pub run: u32,
     pub verdict: RunVerdict,
+    /// What went wrong, in words: the details of `broken`, then why the run was cut short
+    /// (aborted, interrupted) if it was.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
+    /// The expectations the run broke, as the runner recorded them.
+    #[serde(skip)]
+    pub broken: Vec<RunFailure>,
     pub victims: Vec<Victim>,
     pub replacements: Vec<Replacement>,
     pub phases: Vec<PhaseReport>,
@@ -258,8 +263,15 @@ impl ScenarioReport {
     pub fn unattributed_failures(&self) -> Vec<(u32, &str)> {
         self.runs
             .iter()
-            .flat_map(|r| r.failures.iter().map(move |f| (r.run, f.as_str())))
-            .filter(|(_, f)| !self.expectations.iter().any(|e| e.names(f)))
+            .flat_map(|r| {
+                let broken = r
+                    .broken
+                    .iter()
+                    .filter(|f| !self.expectations.iter().any(|e| e.covers(f)))
+                    .map(|f| f.detail.as_str());
+                let cut_short = r.failures.iter().skip(r.broken.len()).map(String::as_str);
+                broken.chain(cut_short).map(move |f| (r.run, f))
+            })
             .collect()
     }
 
@@ -360,6 +372,7 @@ pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
                         run: *run,
                         verdict: RunVerdict::Aborted,
                         failures: Vec::new(),
+                        broken: Vec::new(),
                         victims: Vec::new(),
                         replacements: Vec::new(),
                         phases: Vec::new(),
@@ -418,7 +431,8 @@ pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
                     } else {
                         RunVerdict::Fail
                     };
-                    r.failures = failures.clone();
+                    r.failures = failures.iter().map(|f| f.detail.clone()).collect();
+                    r.broken = failures.clone();
                     r.replacements = replacements.clone();
                     r.finished = Some(*at);
                     r.requests = *requests;

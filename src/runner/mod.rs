@@ -18,7 +18,7 @@ pub use observe::{Baseline, Called, Snapshot, Tracker};
 use crate::cluster::{
     AsgLookup, Cluster, ClusterError, FaultKind, InstanceFilter, InstanceId, PodName,
 };
-use crate::journal::{Event, Sink, Victim};
+use crate::journal::{Event, FailureKind, RunFailure, Sink, Victim};
 use crate::measure::Observed;
 use crate::scenario::{Demand, HealPolicy, Phase, Scenario};
 use crate::time::{Dur, Timestamp};
@@ -788,18 +788,25 @@ impl Plan {
         awaited_done && windows_done
     }
 
-    fn failures(&self, tracker: &Tracker, fault_at: Timestamp) -> Vec<String> {
+    fn failures(&self, tracker: &Tracker, fault_at: Timestamp) -> Vec<RunFailure> {
+        let failure = |phase: Phase, kind: FailureKind, detail: String| RunFailure {
+            phase,
+            kind,
+            detail,
+        };
         let mut out = Vec::new();
         for (p, deadline) in &self.awaited {
             if !tracker.has(*p) {
-                out.push(format!("{p} was not observed within {deadline}"));
+                let detail = format!("{p} was not observed within {deadline}");
+                out.push(failure(*p, FailureKind::NotObserved, detail));
             }
         }
         for (p, d) in &self.within {
             if let Some(o) = tracker.get(*p) {
                 let took = o.at.since(fault_at);
                 if took > *d {
-                    out.push(format!("{p} took {}, expected within {d}", took.human()));
+                    let detail = format!("{p} took {}, expected within {d}", took.human());
+                    out.push(failure(*p, FailureKind::TooLate, detail));
                 }
             }
         }
@@ -807,10 +814,11 @@ impl Plan {
             if let Some(o) = tracker.get(*p) {
                 let at = o.at.since(fault_at);
                 if at < *window {
-                    out.push(format!(
+                    let detail = format!(
                         "{p} happened {} after the fault, expected none for {window}",
                         at.human()
-                    ));
+                    );
+                    out.push(failure(*p, FailureKind::Happened, detail));
                 }
             }
         }
