@@ -6,6 +6,7 @@ mod cli;
 mod dcos_client;
 mod economy;
 mod exit_codes;
+mod house;
 mod progress;
 mod reports;
 mod resume;
