@@ -74,7 +74,7 @@ pub enum Event {
         run: u32,
         at: Timestamp,
         /// Expectations that did not hold; empty when the run passed.
-        failures: Vec<String>,
+        failures: Vec<RunFailure>,
         replacements: Vec<Replacement>,
         /// The requests sent to each service from the run's start to here.
         #[serde(default)]
@@ -127,6 +127,92 @@ impl ApiErrorRecord {
             kind: kind.to_string(),
             message: message.clone(),
         }
+    }
+}
+
+/// An expectation a run broke: which phase, how, and the runner's sentence about it
+/// (`task_running took 31m 02.0s, expected within 30m`), which reports show as is.
+///
+/// Journals written before this record existed hold the sentence alone; it still reads, its
+/// phase and kind taken from the sentence's words (see [`RunFailure::from_sentence`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunFailure {
+    pub phase: Phase,
+    pub kind: FailureKind,
+    pub detail: String,
+}
+
+/// How a run broke an expectation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// An awaited phase was not seen by its deadline.
+    NotObserved,
+    /// A phase was seen, but later than its `within`.
+    TooLate,
+    /// A phase happened inside its `absent_for` window.
+    Happened,
+}
+
+impl RunFailure {
+    /// Reads a sentence of an older journal: its first word is the phase, and the words after
+    /// it are the runner's fixed wording for each kind. `None` when it is neither.
+    pub fn from_sentence(sentence: &str) -> Option<Self> {
+        let (word, rest) = sentence.split_once(' ')?;
+        let phase = Phase::ALL.into_iter().find(|p| p.as_str() == word)?;
+        let kind = if rest.starts_with("was not observed within ") {
+            FailureKind::NotObserved
+        } else if rest.starts_with("took ") {
+            FailureKind::TooLate
+        } else if rest.starts_with("happened ") {
+            FailureKind::Happened
+        } else {
+            return None;
+        };
+        Some(Self {
+            phase,
+            kind,
+            detail: sentence.to_string(),
+        })
+    }
+}
+
+/// The record form of [`RunFailure`], as journals since it existed hold it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunFailureRecord {
+    phase: Phase,
+    kind: FailureKind,
+    detail: String,
+}
+
+/// Accepts the record, or (older journals) the sentence alone; written without `untagged`
+/// so that a bad record keeps serde's precise error.
+impl<'de> Deserialize<'de> for RunFailure {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, MapAccess, Unexpected, Visitor};
+        struct Either;
+        impl<'de> Visitor<'de> for Either {
+            type Value = RunFailure;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a run failure: {phase, kind, detail}, or a sentence starting with a phase",
+                )
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RunFailure, E> {
+                RunFailure::from_sentence(s)
+                    .ok_or_else(|| E::invalid_value(Unexpected::Str(s), &self))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RunFailure, A::Error> {
+                let r = RunFailureRecord::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RunFailure {
+                    phase: r.phase,
+                    kind: r.kind,
+                    detail: r.detail,
+                })
+            }
+        }
+        d.deserialize_any(Either)
     }
 }
 
@@ -370,6 +456,75 @@ mod tests {
         let r = read(dir.path()).unwrap();
         assert_eq!(r.events, vec![sample(), sample()]);
         assert!(!r.torn_tail);
+    }
+
+    fn finished(failures: serde_json::Value) -> Event {
+        serde_json::from_value(serde_json::json!({
+            "event": "run_finished",
+            "scenario": "s",
+            "run": 2,
+            "at": "2026-01-01T00:00:00.000Z",
+            "failures": failures,
+            "replacements": [],
+        }))
+        .unwrap()
+    }
+
+    fn failures_of(e: &Event) -> &[RunFailure] {
+        match e {
+            Event::RunFinished { failures, .. } => failures,
+            e => panic!("not a run_finished: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn an_old_journals_failure_sentences_read_as_records() {
+        let e = finished(serde_json::json!([
+            "task_running took 31m 02.0s, expected within 30m",
+            "agent_registered was not observed within 45m",
+            "task_lost happened 12.0s after the fault, expected none for 1m",
+        ]));
+        let kinds: Vec<_> = failures_of(&e).iter().map(|f| (f.phase, f.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (Phase::TaskRunning, FailureKind::TooLate),
+                (Phase::AgentRegistered, FailureKind::NotObserved),
+                (Phase::TaskLost, FailureKind::Happened),
+            ]
+        );
+        assert_eq!(
+            failures_of(&e)[0].detail,
+            "task_running took 31m 02.0s, expected within 30m"
+        );
+    }
+
+    #[test]
+    fn a_sentence_that_names_no_phase_is_refused() {
+        for bad in ["task_running_x took 1s", "aborted: bye", "task_running"] {
+            let r: Result<RunFailure, _> = serde_json::from_value(serde_json::json!(bad));
+            assert!(r.is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn failure_records_round_trip() {
+        let f = RunFailure {
+            phase: Phase::RecoveryComplete,
+            kind: FailureKind::NotObserved,
+            detail: "recovery_complete was not observed within 30m".into(),
+        };
+        let json = serde_json::to_string(&f).unwrap();
+        assert_eq!(
+            json,
+            r#"{"phase":"recovery_complete","kind":"not_observed","detail":"recovery_complete was not observed within 30m"}"#
+        );
+        assert_eq!(serde_json::from_str::<RunFailure>(&json).unwrap(), f);
+        let e = finished(serde_json::json!([f]));
+        let line = serde_json::to_string(&e).unwrap();
+        assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), e);
+        let extra = r#"{"phase":"task_lost","kind":"happened","detail":"x","why":1}"#;
+        assert!(serde_json::from_str::<RunFailure>(extra).is_err());
     }
 
     #[test]

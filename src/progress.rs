@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
-use crate::journal::{Event, Sink};
+use crate::journal::{Event, RunFailure, Sink, Victim};
+use crate::measure::Observed;
 use crate::scenario::{Demand, Scenario};
 use crate::time::{Dur, Timestamp};
 use crate::vocab::Phase;
@@ -224,41 +225,12 @@ impl Progress {
                 }
                 tracing::info!("{}: {} runs", scenario.name, runs);
             }
-            Event::RunStarted { scenario, run, .. } => {
-                self.current = Some(Current {
-                    scenario: scenario.clone(),
-                    run: *run,
-                    fault_at: None,
-                    seen: Vec::new(),
-                });
-                let label = self.run_label(scenario, *run);
-                self.live(|l| {
-                    *l = Live {
-                        label,
-                        next: "waiting for steady state".into(),
-                        realtime: l.realtime,
-                        ..Live::default()
-                    }
-                });
-            }
+            Event::RunStarted { scenario, run, .. } => self.on_run_started(scenario, *run),
             Event::VictimsSelected {
                 scenario,
                 run,
                 victims,
-            } => {
-                let names: Vec<String> = victims
-                    .iter()
-                    .map(|v| match &v.pod {
-                        Some(p) => format!("{} ({p})", v.instance),
-                        None => v.instance.to_string(),
-                    })
-                    .collect();
-                tracing::debug!(
-                    "{}: victim {}",
-                    self.run_label(scenario, *run),
-                    names.join(", ")
-                );
-            }
+            } => self.on_victims(scenario, *run, victims),
             Event::PhaseObserved {
                 scenario,
                 run,
@@ -267,40 +239,12 @@ impl Progress {
                 error_ms,
                 source,
             } => {
-                let label = self.run_label(scenario, *run);
-                let Some(c) = self
-                    .current
-                    .as_mut()
-                    .filter(|c| &c.scenario == scenario && c.run == *run)
-                else {
-                    return;
+                let o = Observed {
+                    at: *at,
+                    error_ms: *error_ms,
+                    source: *source,
                 };
-                if *phase == Phase::FaultInjected {
-                    c.fault_at = Some(*at);
-                }
-                c.seen.push(*phase);
-                let since = match c.fault_at {
-                    Some(f) if *phase != Phase::SteadyStateVerified => {
-                        format!(" +{}", at.since(f).human())
-                    }
-                    _ => String::new(),
-                };
-                tracing::info!(
-                    "{label}: {phase}{since} (±{}, {})",
-                    Dur::from_millis(*error_ms).human(),
-                    source.as_str()
-                );
-                let c = self.current.as_ref().expect("set above");
-                let next = self.next_due(c);
-                let last = c.fault_at.map(|f| (*phase, at.since(f)));
-                let injected = *phase == Phase::FaultInjected;
-                self.live(|l| {
-                    l.last = last;
-                    l.next = next;
-                    if injected {
-                        l.fault = Some(Instant::now());
-                    }
-                });
+                self.on_phase(scenario, *run, *phase, o);
             }
             Event::ApiError {
                 scenario,
@@ -321,23 +265,7 @@ impl Progress {
                 run,
                 failures,
                 ..
-            } => {
-                let label = self.run_label(scenario, *run);
-                if failures.is_empty() {
-                    tracing::info!("{label}: pass");
-                } else {
-                    let msg = format!("{label}: fail: {}", failures.join("; "));
-                    match &self.bar {
-                        // A failure stays on screen above the bar.
-                        Some(bar) => bar.println(&msg),
-                        None => tracing::warn!("{msg}"),
-                    }
-                }
-                if let Some(bar) = &self.bar {
-                    bar.inc(1);
-                }
-                self.current = None;
-            }
+            } => self.on_run_finished(scenario, *run, failures),
             Event::RunDiscarded {
                 scenario,
                 run,
@@ -356,6 +284,96 @@ impl Progress {
             Event::SuiteFinished { .. } => self.finish(),
             Event::SuiteStarted { .. } => {}
         }
+    }
+
+    fn on_run_started(&mut self, scenario: &str, run: u32) {
+        self.current = Some(Current {
+            scenario: scenario.to_string(),
+            run,
+            fault_at: None,
+            seen: Vec::new(),
+        });
+        let label = self.run_label(scenario, run);
+        self.live(|l| {
+            *l = Live {
+                label,
+                next: "waiting for steady state".into(),
+                realtime: l.realtime,
+                ..Live::default()
+            }
+        });
+    }
+
+    fn on_victims(&self, scenario: &str, run: u32, victims: &[Victim]) {
+        let names: Vec<String> = victims
+            .iter()
+            .map(|v| match &v.pod {
+                Some(p) => format!("{} ({p})", v.instance),
+                None => v.instance.to_string(),
+            })
+            .collect();
+        tracing::debug!(
+            "{}: victim {}",
+            self.run_label(scenario, run),
+            names.join(", ")
+        );
+    }
+
+    /// A phase of the run in progress: one line, and the bar's last and next phase.
+    fn on_phase(&mut self, scenario: &str, run: u32, phase: Phase, o: Observed) {
+        let label = self.run_label(scenario, run);
+        let Some(c) = self
+            .current
+            .as_mut()
+            .filter(|c| c.scenario == scenario && c.run == run)
+        else {
+            return;
+        };
+        if phase == Phase::FaultInjected {
+            c.fault_at = Some(o.at);
+        }
+        c.seen.push(phase);
+        let since = match c.fault_at {
+            Some(f) if phase != Phase::SteadyStateVerified => {
+                format!(" +{}", o.at.since(f).human())
+            }
+            _ => String::new(),
+        };
+        tracing::info!(
+            "{label}: {phase}{since} (±{}, {})",
+            Dur::from_millis(o.error_ms).human(),
+            o.source.as_str()
+        );
+        let c = self.current.as_ref().expect("set above");
+        let next = self.next_due(c);
+        let last = c.fault_at.map(|f| (phase, o.at.since(f)));
+        let injected = phase == Phase::FaultInjected;
+        self.live(|l| {
+            l.last = last;
+            l.next = next;
+            if injected {
+                l.fault = Some(Instant::now());
+            }
+        });
+    }
+
+    fn on_run_finished(&mut self, scenario: &str, run: u32, failures: &[RunFailure]) {
+        let label = self.run_label(scenario, run);
+        if failures.is_empty() {
+            tracing::info!("{label}: pass");
+        } else {
+            let details: Vec<&str> = failures.iter().map(|f| f.detail.as_str()).collect();
+            let msg = format!("{label}: fail: {}", details.join("; "));
+            match &self.bar {
+                // A failure stays on screen above the bar.
+                Some(bar) => bar.println(&msg),
+                None => tracing::warn!("{msg}"),
+            }
+        }
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+        self.current = None;
     }
 
     /// Clears the bar (the summary printed next takes its place).

@@ -226,44 +226,58 @@ fn runs_of(events: &[Event]) -> Vec<Run> {
                 let Some((victims, phases)) = open.remove(&(scenario.clone(), *run)) else {
                     continue;
                 };
-                let Some(fault) = phases
-                    .iter()
-                    .find(|p| p.0 == Phase::FaultInjected)
-                    .map(|p| Timestamp::from_millis(p.1.as_millis() - p.2 as i64))
-                else {
-                    continue;
-                };
-                let none = |v: &Victim| Replacement {
-                    victim: v.instance.clone(),
-                    instance: None,
-                    agent: None,
-                    task: None,
-                };
-                out.push(Run {
-                    scenario: scenario.clone(),
-                    run: *run,
-                    task: tasks
-                        .get(scenario)
-                        .cloned()
-                        .unwrap_or_else(|| "server".into()),
-                    victims: victims
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| {
-                            (
-                                v.clone(),
-                                replacements.get(i).cloned().unwrap_or_else(|| none(v)),
-                            )
-                        })
-                        .collect(),
-                    fault,
+                let task = tasks.get(scenario).map_or("server", String::as_str);
+                out.extend(finished_run(
+                    scenario,
+                    *run,
+                    task,
+                    victims,
                     phases,
-                });
+                    replacements,
+                ));
             }
             _ => {}
         }
     }
     out
+}
+
+/// A run the journal finished, with each victim paired with its replacement; `None` when no
+/// fault was recorded.
+fn finished_run(
+    scenario: &str,
+    run: u32,
+    task: &str,
+    victims: Vec<Victim>,
+    phases: Vec<Reported>,
+    replacements: &[Replacement],
+) -> Option<Run> {
+    let fault = phases
+        .iter()
+        .find(|p| p.0 == Phase::FaultInjected)
+        .map(|p| Timestamp::from_millis(p.1.as_millis() - p.2 as i64))?;
+    let none = |v: &Victim| Replacement {
+        victim: v.instance.clone(),
+        instance: None,
+        agent: None,
+        task: None,
+    };
+    let victims = victims
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let r = replacements.get(i).cloned().unwrap_or_else(|| none(&v));
+            (v, r)
+        })
+        .collect();
+    Some(Run {
+        scenario: scenario.to_string(),
+        run,
+        task: task.to_string(),
+        victims,
+        fault,
+        phases,
+    })
 }
 
 /// Checks every reported phase of `events` against `truth`.

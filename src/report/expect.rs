@@ -1,12 +1,13 @@
 //! A scenario's `expect` entries judged over its runs: which runs broke each one.
 //!
-//! The runner records a run's broken expectations as sentences in `run_finished.failures`, each
-//! starting with the phase it is about (`task_running took 31m 02.0s, expected within 30m`);
-//! an expectation's failed runs are the runs with a failure that names its phase.
+//! The runner records a run's broken expectations as [`RunFailure`]s in
+//! `run_finished.failures`, each with the phase it is about and how it broke; an expectation's
+//! failed runs are the runs with a failure on its phase, of a kind its demand can break.
 
 use serde::Serialize;
 
 use super::{RunReport, RunVerdict};
+use crate::journal::{FailureKind, RunFailure};
 use crate::measure::Verdict;
 use crate::scenario::{Demand, Expectation};
 use crate::time::Dur;
@@ -67,11 +68,19 @@ impl ExpectationResult {
         format!("{} {kind} {}", self.phase, Dur::from_millis(self.limit_ms))
     }
 
-    /// Whether a run failure is about this expectation's phase.
-    pub fn names(&self, failure: &str) -> bool {
-        failure
-            .strip_prefix(self.phase.as_str())
-            .is_some_and(|rest| rest.starts_with(' '))
+    /// Whether a run failure broke this expectation: it is about the same phase, and it is a
+    /// way a `within` (not seen, or seen late) or an `absent_for` (seen too soon) breaks.
+    pub fn covers(&self, failure: &RunFailure) -> bool {
+        failure.phase == self.phase
+            && match self.kind {
+                ExpectKind::Within => {
+                    matches!(
+                        failure.kind,
+                        FailureKind::NotObserved | FailureKind::TooLate
+                    )
+                }
+                ExpectKind::AbsentFor => failure.kind == FailureKind::Happened,
+            }
     }
 }
 
@@ -99,12 +108,12 @@ pub fn judge(expect: &[Expectation], runs: &[RunReport]) -> Vec<ExpectationResul
             r.failed_runs = finished
                 .iter()
                 .flat_map(|run| {
-                    run.failures
+                    run.broken
                         .iter()
-                        .filter(|f| r.names(f))
+                        .filter(|f| r.covers(f))
                         .map(|f| FailedRun {
                             run: run.run,
-                            failure: f.clone(),
+                            failure: f.detail.clone(),
                         })
                 })
                 .collect();
@@ -126,6 +135,10 @@ mod tests {
 
     fn run(n: u32, failures: &[&str]) -> RunReport {
         RunReport {
+            broken: failures
+                .iter()
+                .filter_map(|s| RunFailure::from_sentence(s))
+                .collect(),
             run: n,
             verdict: if failures.is_empty() {
                 RunVerdict::Pass
@@ -169,6 +182,51 @@ mod tests {
         assert_eq!(r[0].failed_runs[0].run, 2);
         assert_eq!(r[1].label(), "task_lost absent for 1m");
         assert_eq!(r[1].verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn failed_runs_are_found_by_phase_and_kind() {
+        let expect = vec![
+            Expectation {
+                phase: Phase::AgentRegistered,
+                within: Some(Dur::from_mins(20)),
+                absent_for: None,
+            },
+            Expectation {
+                phase: Phase::TaskLost,
+                within: None,
+                absent_for: Some(Dur::from_mins(1)),
+            },
+        ];
+        let mut runs = vec![run(1, &[]), run(2, &[]), run(3, &[])];
+        let failure = |phase, kind, detail: &str| RunFailure {
+            phase,
+            kind,
+            detail: detail.into(),
+        };
+        // The detail's words do not matter: the record's phase and kind do.
+        runs[1].broken = vec![
+            failure(Phase::AgentRegistered, FailureKind::NotObserved, "late"),
+            failure(Phase::TaskLost, FailureKind::Happened, "soon"),
+        ];
+        runs[2].broken = vec![
+            failure(Phase::AgentRegistered, FailureKind::TooLate, "later"),
+            failure(
+                Phase::TaskLost,
+                FailureKind::NotObserved,
+                "not a way to break absent_for",
+            ),
+        ];
+        let r = judge(&expect, &runs);
+        let found = |i: usize| -> Vec<(u32, &str)> {
+            r[i].failed_runs
+                .iter()
+                .map(|f| (f.run, f.failure.as_str()))
+                .collect()
+        };
+        assert_eq!(found(0), [(2, "late"), (3, "later")]);
+        assert_eq!(found(1), [(2, "soon")]);
+        assert_eq!(r[0].note(3), "broken in run 2, 3");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::journal::Event;
+use crate::journal::{Event, RunFailure};
 use crate::measure::Source;
 use crate::scenario::parse_scenario;
 use crate::time::{Dur, Timestamp};
@@ -78,7 +78,11 @@ pub fn journal(spec: &str, runs: &[Run<'_>]) -> Vec<Event> {
             scenario: name.clone(),
             run: r.run,
             at: at(end),
-            failures: r.failures.iter().map(|f| f.to_string()).collect(),
+            failures: r
+                .failures
+                .iter()
+                .map(|f| RunFailure::from_sentence(f).expect("fixture failures name a phase"))
+                .collect(),
             replacements: vec![],
             requests: Default::default(),
         });

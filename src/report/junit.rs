@@ -282,4 +282,67 @@ runs: 2
             "{xml}"
         );
     }
+    /// A journal written before failures were records holds only their sentences: it renders
+    /// exactly as the same journal with records.
+    #[test]
+    fn an_old_journals_failure_sentences_render_as_records_do() {
+        let events = journal(
+            SPEC,
+            &[
+                Run {
+                    run: 1,
+                    phases: &[(Phase::TaskRunning, 1_500_000, 0)],
+                    failures: &[
+                        "task_running took 25m 00.0s, expected within 20m",
+                        "recovery_complete was not observed within 45m",
+                    ],
+                },
+                Run {
+                    run: 2,
+                    phases: &[],
+                    failures: &["task_running was not observed within 20m"],
+                },
+            ],
+        );
+        let lines: Vec<String> = events
+            .iter()
+            .map(|e| {
+                let mut v = serde_json::to_value(e).unwrap();
+                if let Some(fs) = v.get_mut("failures").and_then(|f| f.as_array_mut()) {
+                    for f in fs {
+                        *f = f["detail"].clone();
+                    }
+                }
+                v.to_string()
+            })
+            .collect();
+        let journal = lines.join("\n");
+        assert!(
+            journal.contains(r#""failures":["task_running took 25m"#),
+            "{journal}"
+        );
+        let old: Vec<crate::journal::Event> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(old, events);
+        let (new, old) = (
+            crate::report::build(&events, false),
+            crate::report::build(&old, false),
+        );
+        assert_eq!(render(&old), render(&new));
+        assert_eq!(
+            crate::report::json::render(&old),
+            crate::report::json::render(&new)
+        );
+        let xml = render(&new);
+        assert!(
+            xml.contains("2 of 2 runs broke `task_running within 20m`: run 1, 2"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("recovery_complete was not observed within 45m"),
+            "{xml}"
+        );
+    }
 }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use serde::{Serialize, Serializer};
 
-use crate::journal::{Event, Replacement, SCHEMA_VERSION, Victim};
+use crate::journal::{Event, Replacement, RunFailure, SCHEMA_VERSION, Victim};
 use crate::measure::stats::{MetricHistogram, MetricSummary, SloResult, judge};
 use crate::measure::{Observed, Sample, Source, Verdict};
 use crate::scenario::Scenario;
@@ -81,8 +81,13 @@ pub struct ScenarioReport {
 pub struct RunReport {
     pub run: u32,
     pub verdict: RunVerdict,
+    /// What went wrong, in words: the details of `broken`, then why the run was cut short
+    /// (aborted, interrupted) if it was.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
+    /// The expectations the run broke, as the runner recorded them.
+    #[serde(skip)]
+    pub broken: Vec<RunFailure>,
     pub victims: Vec<Victim>,
     pub replacements: Vec<Replacement>,
     pub phases: Vec<PhaseReport>,
@@ -259,8 +264,15 @@ impl ScenarioReport {
     pub fn unattributed_failures(&self) -> Vec<(u32, &str)> {
         self.runs
             .iter()
-            .flat_map(|r| r.failures.iter().map(move |f| (r.run, f.as_str())))
-            .filter(|(_, f)| !self.expectations.iter().any(|e| e.names(f)))
+            .flat_map(|r| {
+                let broken = r
+                    .broken
+                    .iter()
+                    .filter(|f| !self.expectations.iter().any(|e| e.covers(f)))
+                    .map(|f| f.detail.as_str());
+                let cut_short = r.failures.iter().skip(r.broken.len()).map(String::as_str);
+                broken.chain(cut_short).map(move |f| (r.run, f))
+            })
             .collect()
     }
 
@@ -287,21 +299,47 @@ fn metrics_in_order<S: Serializer>(
 
 /// Folds a journal into a report. Only the events decide; nothing else is read.
 pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
-    let mut report = Report {
-        schema_version: SCHEMA_VERSION,
-        target: Target::Sim,
-        simulated: true,
-        seed: 0,
-        verdict: Verdict::Pass,
-        aborted: None,
-        journal_torn_tail,
-        scenarios: Vec::new(),
-    };
-    let mut specs: BTreeMap<String, Scenario> = BTreeMap::new();
-    let mut open_runs: BTreeMap<(String, u32), RunReport> = BTreeMap::new();
-    let mut fault_at: BTreeMap<(String, u32), Timestamp> = BTreeMap::new();
-    let mut finished = false;
+    let mut b = Builder::new(journal_torn_tail);
     for e in events {
+        b.on(e);
+    }
+    b.finish()
+}
+
+/// A run of a scenario: `(scenario, run)`.
+type RunKey = (String, u32);
+
+/// The report as the journal's events are folded into it, one event at a time.
+struct Builder {
+    report: Report,
+    specs: BTreeMap<String, Scenario>,
+    /// Runs started and not finished (yet).
+    open_runs: BTreeMap<RunKey, RunReport>,
+    fault_at: BTreeMap<RunKey, Timestamp>,
+    finished: bool,
+}
+
+impl Builder {
+    fn new(journal_torn_tail: bool) -> Self {
+        Self {
+            report: Report {
+                schema_version: SCHEMA_VERSION,
+                target: Target::Sim,
+                simulated: true,
+                seed: 0,
+                verdict: Verdict::Pass,
+                aborted: None,
+                journal_torn_tail,
+                scenarios: Vec::new(),
+            },
+            specs: BTreeMap::new(),
+            open_runs: BTreeMap::new(),
+            fault_at: BTreeMap::new(),
+            finished: false,
+        }
+    }
+
+    fn on(&mut self, e: &Event) {
         match e {
             Event::SuiteStarted {
                 target,
@@ -309,59 +347,25 @@ pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
                 seed,
                 ..
             } => {
-                report.target = *target;
-                report.simulated = *simulated;
-                report.seed = *seed;
+                self.report.target = *target;
+                self.report.simulated = *simulated;
+                self.report.seed = *seed;
             }
             Event::ScenarioStarted {
                 scenario,
                 file,
                 runs,
-            } => {
-                specs.insert(scenario.name.clone(), (**scenario).clone());
-                report.scenarios.push(ScenarioReport {
-                    name: scenario.name.clone(),
-                    description: scenario.description.clone(),
-                    file: file.clone(),
-                    fault: scenario.fault.as_str(),
-                    heal: scenario.heal.as_str(),
-                    verdict: Verdict::Pass,
-                    aborted: None,
-                    runs_requested: *runs,
-                    runs_finished: 0,
-                    runs_failed: 0,
-                    api_errors: 0,
-                    metrics: Vec::new(),
-                    slos: Vec::new(),
-                    expectations: Vec::new(),
-                    requests: None,
-                    time_use: None,
-                    runs: Vec::new(),
-                    histograms: Vec::new(),
-                });
-            }
+            } => self.scenario_started(scenario, file, *runs),
             Event::RunStarted { scenario, run, at } => {
-                open_runs.insert(
-                    (scenario.clone(), *run),
-                    RunReport {
-                        run: *run,
-                        verdict: RunVerdict::Aborted,
-                        failures: Vec::new(),
-                        victims: Vec::new(),
-                        replacements: Vec::new(),
-                        phases: Vec::new(),
-                        started: *at,
-                        finished: None,
-                        requests: Requests::default(),
-                    },
-                );
+                self.open_runs
+                    .insert((scenario.clone(), *run), RunReport::started(*run, *at));
             }
             Event::VictimsSelected {
                 scenario,
                 run,
                 victims,
             } => {
-                if let Some(r) = open_runs.get_mut(&(scenario.clone(), *run)) {
+                if let Some(r) = self.open_runs.get_mut(&(scenario.clone(), *run)) {
                     r.victims = victims.clone();
                 }
             }
@@ -372,21 +376,7 @@ pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
                 at,
                 error_ms,
                 source,
-            } => {
-                let key = (scenario.clone(), *run);
-                if *phase == Phase::FaultInjected {
-                    fault_at.insert(key.clone(), *at);
-                }
-                if let Some(r) = open_runs.get_mut(&key) {
-                    r.phases.push(PhaseReport {
-                        phase: *phase,
-                        at: *at,
-                        since_fault_ms: 0,
-                        error_ms: *error_ms,
-                        source: *source,
-                    });
-                }
-            }
+            } => self.phase_observed((scenario.clone(), *run), *phase, *at, *error_ms, *source),
             Event::RunFinished {
                 scenario,
                 run,
@@ -396,23 +386,9 @@ pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
                 requests,
             } => {
                 let key = (scenario.clone(), *run);
-                if let (Some(mut r), Some(sr)) = (
-                    open_runs.remove(&key),
-                    report.scenarios.iter_mut().find(|s| &s.name == scenario),
-                ) {
-                    r.verdict = if failures.is_empty() {
-                        RunVerdict::Pass
-                    } else {
-                        RunVerdict::Fail
-                    };
-                    r.failures = failures.clone();
-                    r.replacements = replacements.clone();
-                    r.finished = Some(*at);
-                    r.requests = *requests;
-                    finish_phases(&mut r, fault_at.get(&key).copied());
-                    sr.runs_finished += 1;
-                    sr.runs_failed += u32::from(!failures.is_empty());
-                    sr.runs.push(r);
+                if let Some(mut r) = self.open_runs.remove(&key) {
+                    r.end(*at, failures, replacements, *requests);
+                    self.run_finished(&key, r);
                 }
             }
             Event::Aborted {
@@ -420,67 +396,175 @@ pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
                 run,
                 reason,
                 ..
-            } => {
-                report.aborted = Some(reason.clone());
-                if let (Some(name), Some(run)) = (scenario, run) {
-                    let key = (name.clone(), *run);
-                    if let (Some(mut r), Some(sr)) = (
-                        open_runs.remove(&key),
-                        report.scenarios.iter_mut().find(|s| &s.name == name),
-                    ) {
-                        r.failures = vec![format!("aborted: {reason}")];
-                        finish_phases(&mut r, fault_at.get(&key).copied());
-                        sr.runs.push(r);
-                    }
-                }
-                if let Some(sr) = scenario
-                    .as_ref()
-                    .and_then(|n| report.scenarios.iter_mut().find(|s| &s.name == n))
-                {
-                    sr.aborted = Some(reason.clone());
-                }
-            }
-            Event::RunDiscarded { scenario, run, .. } => {
-                open_runs.remove(&(scenario.clone(), *run));
-                fault_at.remove(&(scenario.clone(), *run));
-                if let Some(sr) = report.scenarios.iter_mut().find(|s| &s.name == scenario) {
-                    sr.runs.retain(|r| r.run != *run);
-                }
-            }
+            } => self.aborted(scenario.as_deref(), *run, reason),
+            Event::RunDiscarded { scenario, run, .. } => self.run_discarded(scenario, *run),
             Event::SuiteResumed { .. } => {
-                finished = false;
-                report.aborted = None;
-                for sr in &mut report.scenarios {
+                self.finished = false;
+                self.report.aborted = None;
+                for sr in &mut self.report.scenarios {
                     sr.aborted = None;
                 }
             }
             Event::ApiError { scenario, .. } => {
-                if let Some(sr) = report.scenarios.iter_mut().find(|s| &s.name == scenario) {
+                if let Some(sr) = self.scenario(scenario) {
                     sr.api_errors += 1;
                 }
             }
-            Event::SuiteFinished { .. } => finished = true,
+            Event::SuiteFinished { .. } => self.finished = true,
         }
     }
-    // A run still open at the end of the journal was cut short (crash or kill).
-    for ((name, _), mut r) in open_runs {
-        if let Some(sr) = report.scenarios.iter_mut().find(|s| s.name == name) {
-            r.failures = vec!["interrupted: the journal ends inside this run".into()];
+
+    /// The report of a scenario that has started.
+    fn scenario(&mut self, name: &str) -> Option<&mut ScenarioReport> {
+        self.report.scenarios.iter_mut().find(|s| s.name == name)
+    }
+
+    fn scenario_started(&mut self, scenario: &Scenario, file: &str, runs: u32) {
+        self.specs.insert(scenario.name.clone(), scenario.clone());
+        self.report.scenarios.push(ScenarioReport {
+            name: scenario.name.clone(),
+            description: scenario.description.clone(),
+            file: file.to_string(),
+            fault: scenario.fault.as_str(),
+            heal: scenario.heal.as_str(),
+            verdict: Verdict::Pass,
+            aborted: None,
+            runs_requested: runs,
+            runs_finished: 0,
+            runs_failed: 0,
+            api_errors: 0,
+            metrics: Vec::new(),
+            slos: Vec::new(),
+            expectations: Vec::new(),
+            requests: None,
+            time_use: None,
+            runs: Vec::new(),
+            histograms: Vec::new(),
+        });
+    }
+
+    fn phase_observed(
+        &mut self,
+        key: RunKey,
+        phase: Phase,
+        at: Timestamp,
+        error_ms: u64,
+        source: Source,
+    ) {
+        if phase == Phase::FaultInjected {
+            self.fault_at.insert(key.clone(), at);
+        }
+        if let Some(r) = self.open_runs.get_mut(&key) {
+            r.phases.push(PhaseReport {
+                phase,
+                at,
+                since_fault_ms: 0,
+                error_ms,
+                source,
+            });
+        }
+    }
+
+    /// A finished run joins its scenario (a run of no started scenario is dropped).
+    fn run_finished(&mut self, key: &RunKey, mut r: RunReport) {
+        let fault_at = self.fault_at.get(key).copied();
+        if let Some(sr) = self.scenario(&key.0) {
+            finish_phases(&mut r, fault_at);
+            sr.runs_finished += 1;
+            sr.runs_failed += u32::from(!r.broken.is_empty());
             sr.runs.push(r);
         }
     }
-    if !finished && report.aborted.is_none() {
-        report.aborted = Some("the journal ends before the suite finished".into());
-    }
-    for sr in &mut report.scenarios {
-        sr.runs.sort_by_key(|r| r.run);
-        if let Some(spec) = specs.get(&sr.name) {
-            judge_scenario(sr, spec);
-            economy(sr, spec);
+
+    /// A run `run --resume` redoes: what it had recorded is forgotten.
+    fn run_discarded(&mut self, scenario: &str, run: u32) {
+        let key = (scenario.to_string(), run);
+        self.open_runs.remove(&key);
+        self.fault_at.remove(&key);
+        if let Some(sr) = self.scenario(scenario) {
+            sr.runs.retain(|r| r.run != run);
         }
-        report.verdict = report.verdict.worst(sr.verdict);
     }
-    report
+
+    /// The suite stopped: the run in progress, if any, is kept as aborted.
+    fn aborted(&mut self, scenario: Option<&str>, run: Option<u32>, reason: &str) {
+        self.report.aborted = Some(reason.to_string());
+        if let (Some(name), Some(run)) = (scenario, run) {
+            let key = (name.to_string(), run);
+            let fault_at = self.fault_at.get(&key).copied();
+            if let Some(mut r) = self.open_runs.remove(&key)
+                && let Some(sr) = self.scenario(name)
+            {
+                r.failures = vec![format!("aborted: {reason}")];
+                finish_phases(&mut r, fault_at);
+                sr.runs.push(r);
+            }
+        }
+        if let Some(sr) = scenario.and_then(|n| self.scenario(n)) {
+            sr.aborted = Some(reason.to_string());
+        }
+    }
+
+    fn finish(mut self) -> Report {
+        // A run still open at the end of the journal was cut short (crash or kill).
+        for ((name, _), mut r) in std::mem::take(&mut self.open_runs) {
+            if let Some(sr) = self.scenario(&name) {
+                r.failures = vec!["interrupted: the journal ends inside this run".into()];
+                sr.runs.push(r);
+            }
+        }
+        let mut report = self.report;
+        if !self.finished && report.aborted.is_none() {
+            report.aborted = Some("the journal ends before the suite finished".into());
+        }
+        for sr in &mut report.scenarios {
+            sr.runs.sort_by_key(|r| r.run);
+            if let Some(spec) = self.specs.get(&sr.name) {
+                judge_scenario(sr, spec);
+                economy(sr, spec);
+            }
+            report.verdict = report.verdict.worst(sr.verdict);
+        }
+        report
+    }
+}
+
+impl RunReport {
+    /// A run just started: aborted until it finishes.
+    fn started(run: u32, at: Timestamp) -> Self {
+        Self {
+            run,
+            verdict: RunVerdict::Aborted,
+            failures: Vec::new(),
+            broken: Vec::new(),
+            victims: Vec::new(),
+            replacements: Vec::new(),
+            phases: Vec::new(),
+            started: at,
+            finished: None,
+            requests: Requests::default(),
+        }
+    }
+
+    /// What `run_finished` says: it passed unless it broke an expectation.
+    fn end(
+        &mut self,
+        at: Timestamp,
+        failures: &[RunFailure],
+        replacements: &[Replacement],
+        requests: Requests,
+    ) {
+        self.verdict = if failures.is_empty() {
+            RunVerdict::Pass
+        } else {
+            RunVerdict::Fail
+        };
+        self.failures = failures.iter().map(|f| f.detail.clone()).collect();
+        self.broken = failures.to_vec();
+        self.replacements = replacements.to_vec();
+        self.finished = Some(at);
+        self.requests = requests;
+    }
 }
 
 fn finish_phases(r: &mut RunReport, fault_at: Option<Timestamp>) {

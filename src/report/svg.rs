@@ -475,6 +475,30 @@ pub fn timeline(title: &str, rows: &[TimelineRow], deadlines: &[Deadline]) -> St
         );
     }
     time_axis(&mut o, &axis, &x, top, plot_bottom);
+    deadline_marks(&mut o, &x, &shown, &beyond, plot_bottom);
+    for (i, r) in rows.iter().enumerate() {
+        timeline_row(&mut o, &x, r, top + i as f64 * TL_ROW + TL_ROW / 2.0);
+    }
+    let _ = writeln!(
+        o,
+        r#"<text class="axis-title" x="{}" y="{}" text-anchor="end">time since the fault</text>"#,
+        n(TL_W - TL_RIGHT),
+        n(plot_bottom + 28.0)
+    );
+    o.push_str(&legend_svg);
+    o.push_str("</svg>");
+    o
+}
+
+/// The `expect` deadlines: a line with its label for those within reach, a label with an
+/// arrow at the right edge for those beyond.
+fn deadline_marks(
+    o: &mut String,
+    x: &Scale,
+    shown: &[&Deadline],
+    beyond: &[&Deadline],
+    plot_bottom: f64,
+) {
     for (i, d) in beyond.iter().enumerate() {
         let _ = writeln!(
             o,
@@ -500,69 +524,62 @@ pub fn timeline(title: &str, rows: &[TimelineRow], deadlines: &[Deadline]) -> St
             esc(&d.label)
         );
     }
-    for (i, r) in rows.iter().enumerate() {
-        let cy = top + i as f64 * TL_ROW + TL_ROW / 2.0;
-        let _ = writeln!(
-            o,
-            r#"<g class="run{}"><title>run {}{}{}</title><text class="label" x="{}" y="{}" text-anchor="end">{}run {}</text>"#,
-            if r.failed { " failed" } else { "" },
-            r.run,
-            if r.note.is_empty() { "" } else { ": " },
-            esc(&r.note),
-            n(TL_LEFT - 8.0),
-            n(cy + 4.0),
-            if r.failed { "✗ " } else { "" },
-            r.run
-        );
-        let mut prev = 0.0f64;
-        for &(p, at, _, _) in r.phases.iter().filter(|p| p.1 >= 0) {
-            let px = x.at_clamped(at as f64);
-            if px - x.at(prev) > 0.05 {
-                let _ = writeln!(
-                    o,
-                    r#"<rect class="seg" x="{}" y="{}" width="{}" height="8" fill="{}"/>"#,
-                    n(x.at(prev)),
-                    n(cy - 4.0),
-                    n(px - x.at(prev)),
-                    phase_color(p)
-                );
-            }
-            prev = prev.max(at as f64);
-        }
-        for &(p, at, err, source) in &r.phases {
-            if at < 0 {
-                continue;
-            }
-            let px = x.at_clamped(at as f64);
-            let lo = x.at_clamped(at as f64 - err as f64);
-            let hi = x.at_clamped(at as f64 + err as f64);
-            let _ = writeln!(
-                o,
-                r#"<g class="ph"><title>{p}: {} ± {} ({source})</title><line class="err" x1="{}" y1="{cy}" x2="{}" y2="{cy}"/><line class="err" x1="{lo}" y1="{y0}" x2="{lo}" y2="{y1}"/><line class="err" x1="{hi}" y1="{y0}" x2="{hi}" y2="{y1}"/><circle cx="{}" cy="{cy}" r="3.2" fill="{}"/></g>"#,
-                Dur::from_millis(at as u64).human(),
-                Dur::from_millis(err).human(),
-                n(x.at_clamped(at as f64 - err as f64)),
-                n(x.at_clamped(at as f64 + err as f64)),
-                n(px),
-                phase_color(p),
-                cy = n(cy),
-                lo = n(lo),
-                hi = n(hi),
-                y0 = n(cy - 5.0),
-                y1 = n(cy + 5.0),
-            );
-        }
-        o.push_str("</g>\n");
-    }
+}
+
+/// One run's row, centred on `cy`: its label, the segments up to each phase, and each phase
+/// with its error bound.
+fn timeline_row(o: &mut String, x: &Scale, r: &TimelineRow, cy: f64) {
     let _ = writeln!(
         o,
-        r#"<text class="axis-title" x="{}" y="{}" text-anchor="end">time since the fault</text>"#,
-        n(TL_W - TL_RIGHT),
-        n(plot_bottom + 28.0)
+        r#"<g class="run{}"><title>run {}{}{}</title><text class="label" x="{}" y="{}" text-anchor="end">{}run {}</text>"#,
+        if r.failed { " failed" } else { "" },
+        r.run,
+        if r.note.is_empty() { "" } else { ": " },
+        esc(&r.note),
+        n(TL_LEFT - 8.0),
+        n(cy + 4.0),
+        if r.failed { "✗ " } else { "" },
+        r.run
     );
-    o.push_str(&legend_svg);
-    o.push_str("</svg>");
-    o
+    let mut prev = 0.0f64;
+    for &(p, at, _, _) in r.phases.iter().filter(|p| p.1 >= 0) {
+        let px = x.at_clamped(at as f64);
+        if px - x.at(prev) > 0.05 {
+            let _ = writeln!(
+                o,
+                r#"<rect class="seg" x="{}" y="{}" width="{}" height="8" fill="{}"/>"#,
+                n(x.at(prev)),
+                n(cy - 4.0),
+                n(px - x.at(prev)),
+                phase_color(p)
+            );
+        }
+        prev = prev.max(at as f64);
+    }
+    for &(p, at, err, source) in &r.phases {
+        if at < 0 {
+            continue;
+        }
+        let px = x.at_clamped(at as f64);
+        let lo = x.at_clamped(at as f64 - err as f64);
+        let hi = x.at_clamped(at as f64 + err as f64);
+        let _ = writeln!(
+            o,
+            r#"<g class="ph"><title>{p}: {} ± {} ({source})</title><line class="err" x1="{}" y1="{cy}" x2="{}" y2="{cy}"/><line class="err" x1="{lo}" y1="{y0}" x2="{lo}" y2="{y1}"/><line class="err" x1="{hi}" y1="{y0}" x2="{hi}" y2="{y1}"/><circle cx="{}" cy="{cy}" r="3.2" fill="{}"/></g>"#,
+            Dur::from_millis(at as u64).human(),
+            Dur::from_millis(err).human(),
+            n(x.at_clamped(at as f64 - err as f64)),
+            n(x.at_clamped(at as f64 + err as f64)),
+            n(px),
+            phase_color(p),
+            cy = n(cy),
+            lo = n(lo),
+            hi = n(hi),
+            y0 = n(cy - 5.0),
+            y1 = n(cy + 5.0),
+        );
+    }
+    o.push_str("</g>\n");
 }
 
 /// A wrapped row of colored phase names; returns the markup and its height.

@@ -9,10 +9,11 @@
 
 use comfy_table::{Cell, ContentArrangement, Table, presets};
 
-use super::Report;
+use super::{Report, ScenarioReport};
+use crate::measure::Verdict;
 use crate::measure::stats::SloResult;
-use crate::measure::{Metric, Verdict};
 use crate::time::Dur;
+use crate::vocab::Metric;
 
 /// The summary at full width: what reports, pipes and CI logs get.
 pub fn render(r: &Report) -> String {
@@ -213,6 +214,17 @@ fn table(r: &Report, layout: Layout, cut_names: Option<usize>) -> Table {
     table
         .load_style(presets::UTF8_BORDERS_ONLY)
         .set_content_arrangement(ContentArrangement::Disabled);
+    let header = header(layout);
+    let columns = header.len();
+    table.set_header(header);
+    for s in &r.scenarios {
+        add_scenario(&mut table, s, layout, cut_names, columns);
+    }
+    table
+}
+
+/// The column titles under `layout`.
+fn header(layout: Layout) -> Vec<&'static str> {
     let mut header = Vec::new();
     if !layout.scenario_rows {
         header.push("scenario");
@@ -230,75 +242,83 @@ fn table(r: &Report, layout: Layout, cut_names: Option<usize>) -> Table {
         header.push("max");
     }
     header.push("verdict");
-    let columns = header.len();
-    table.set_header(header);
+    header
+}
 
-    let duration = |ms: u64| {
-        if layout.short_durations {
-            short_duration(ms)
+fn duration(ms: u64, layout: Layout) -> String {
+    if layout.short_durations {
+        short_duration(ms)
+    } else {
+        Dur::from_millis(ms).human()
+    }
+}
+
+/// A scenario's rows: its name (under scenario rows), one row per metric, or a row saying
+/// it has none.
+fn add_scenario(
+    table: &mut Table,
+    s: &ScenarioReport,
+    layout: Layout,
+    cut_names: Option<usize>,
+    columns: usize,
+) {
+    let duration = |ms: u64| duration(ms, layout);
+    if layout.scenario_rows {
+        let name = match cut_names {
+            Some(width) => cut(&s.name, width),
+            None => s.name.clone(),
+        };
+        let mut row = vec![Cell::new(name)];
+        row.resize_with(columns, || Cell::new(""));
+        table.add_row(row);
+    }
+    // The metric column's cell; under scenario rows, indented below the scenario's name.
+    let label = |text: &str| {
+        if layout.scenario_rows {
+            format!("{INDENT}{text}")
         } else {
-            Dur::from_millis(ms).human()
+            text.to_string()
         }
     };
-    for s in &r.scenarios {
-        if layout.scenario_rows {
-            let name = match cut_names {
-                Some(width) => cut(&s.name, width),
-                None => s.name.clone(),
-            };
-            let mut row = vec![Cell::new(name)];
-            row.resize_with(columns, || Cell::new(""));
-            table.add_row(row);
+    let mut first = true;
+    for (m, x) in &s.metrics {
+        let slos: Vec<&SloResult> = s.slos.iter().filter(|slo| slo.metric == *m).collect();
+        let mut row = Vec::with_capacity(columns);
+        if !layout.scenario_rows {
+            row.push(Cell::new(if first { s.name.as_str() } else { "" }));
         }
-        // The metric column's cell; under scenario rows, indented below the scenario's name.
-        let label = |text: &str| {
-            if layout.scenario_rows {
-                format!("{INDENT}{text}")
-            } else {
-                text.to_string()
-            }
-        };
-        let mut first = true;
-        for (m, x) in &s.metrics {
-            let slos: Vec<&SloResult> = s.slos.iter().filter(|slo| slo.metric == *m).collect();
-            let mut row = Vec::with_capacity(columns);
-            if !layout.scenario_rows {
-                row.push(Cell::new(if first { s.name.as_str() } else { "" }));
-            }
-            row.push(Cell::new(label(metric_name(*m, layout))));
-            if layout.runs {
-                row.push(Cell::new(x.count));
-            }
-            row.push(Cell::new(duration(x.p50)));
-            if layout.p90 {
-                row.push(Cell::new(duration(x.p90)));
-            }
-            row.push(Cell::new(duration(x.p99)));
-            if layout.max {
-                row.push(Cell::new(duration(x.max)));
-            }
-            row.push(Cell::new(if layout.short_verdicts {
-                short_verdicts(&slos)
-            } else {
-                full_verdicts(&slos)
-            }));
-            table.add_row(row);
-            first = false;
+        row.push(Cell::new(label(metric_name(*m, layout))));
+        if layout.runs {
+            row.push(Cell::new(x.count));
         }
-        if first {
-            let mut row = Vec::with_capacity(columns);
-            if !layout.scenario_rows {
-                row.push(Cell::new(s.name.as_str()));
-            }
-            row.push(Cell::new(label(NO_METRIC)));
-            if layout.runs {
-                row.push(Cell::new(0));
-            }
-            row.resize_with(columns, || Cell::new(""));
-            table.add_row(row);
+        row.push(Cell::new(duration(x.p50)));
+        if layout.p90 {
+            row.push(Cell::new(duration(x.p90)));
         }
+        row.push(Cell::new(duration(x.p99)));
+        if layout.max {
+            row.push(Cell::new(duration(x.max)));
+        }
+        row.push(Cell::new(if layout.short_verdicts {
+            short_verdicts(&slos)
+        } else {
+            full_verdicts(&slos)
+        }));
+        table.add_row(row);
+        first = false;
     }
-    table
+    if first {
+        let mut row = Vec::with_capacity(columns);
+        if !layout.scenario_rows {
+            row.push(Cell::new(s.name.as_str()));
+        }
+        row.push(Cell::new(label(NO_METRIC)));
+        if layout.runs {
+            row.push(Cell::new(0));
+        }
+        row.resize_with(columns, || Cell::new(""));
+        table.add_row(row);
+    }
 }
 
 /// `p50 pass, p99 pass`.
@@ -435,7 +455,7 @@ fn groups(text: &str) -> Vec<&str> {
 mod tests {
     use super::*;
     use crate::report::fixture::{Run, journal};
-    use crate::scenario::Phase;
+    use crate::vocab::Phase;
 
     const SPEC: &str = "\
 name: a-scenario-with-a-rather-long-name
@@ -462,8 +482,8 @@ runs: 2
             ]
         };
         let (one, two) = (phases(1), phases(2));
-        let long = "the recovery plan stayed IN_PROGRESS past its deadline of 45m; \
-                    hint: see the journal for the last status the scheduler reported";
+        let long = "recovery_complete was not observed within 45m (the recovery plan stayed \
+                    IN_PROGRESS; the journal has the last status the scheduler reported)";
         let events = journal(
             SPEC,
             &[

@@ -19,61 +19,8 @@ use crate::scenario::{HealPolicy, Scenario};
 use crate::time::{Dur, Timestamp};
 use crate::vocab::Phase;
 
+use super::feed::{Feed, Feeds, PerFeed};
 use super::observe::Tracker;
-
-/// What one poll may ask, each on its own cadence.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Feed {
-    /// `DescribeInstances` of the victims.
-    Ec2,
-    /// The group, its scaling activities since the fault, and its new members' descriptions.
-    Asg,
-    /// The Mesos master's agents.
-    Agents,
-    /// The victims' pods.
-    Pods,
-    /// The recovery plan.
-    Recovery,
-    /// Every pod's status and the group's members, for the stop conditions: gently, to the
-    /// end of the run.
-    Watch,
-}
-
-impl Feed {
-    pub const ALL: [Feed; 6] = [
-        Feed::Ec2,
-        Feed::Asg,
-        Feed::Agents,
-        Feed::Pods,
-        Feed::Recovery,
-        Feed::Watch,
-    ];
-
-    fn of(phase: Phase) -> Option<Feed> {
-        match phase {
-            Phase::InstanceTerminated => Some(Feed::Ec2),
-            Phase::ReplacementLaunched | Phase::ReplacementInService => Some(Feed::Asg),
-            Phase::AgentLost | Phase::AgentRegistered => Some(Feed::Agents),
-            Phase::TaskLost | Phase::TaskRunning => Some(Feed::Pods),
-            Phase::RecoveryComplete => Some(Feed::Recovery),
-            Phase::SteadyStateVerified | Phase::FaultInjected | Phase::PodReplaceIssued => None,
-        }
-    }
-}
-
-/// The set of feeds one poll asks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Feeds(u8);
-
-impl Feeds {
-    pub fn has(self, f: Feed) -> bool {
-        self.0 & (1 << f as u8) != 0
-    }
-
-    fn insert(&mut self, f: Feed) {
-        self.0 |= 1 << f as u8;
-    }
-}
 
 /// The earliest each phase was seen after the fault in this suite's runs so far (the lower
 /// edge of its bound).
@@ -114,7 +61,7 @@ pub struct Cadence {
     watch: bool,
     /// The fault replaces the instance: the group shows the replacement's IP.
     replaces: bool,
-    last: [Timestamp; Feed::ALL.len()],
+    last: PerFeed<Timestamp>,
 }
 
 impl Cadence {
@@ -130,7 +77,7 @@ impl Cadence {
             },
             watch: sc.service.is_some() || group,
             replaces: sc.fault.leaves_running(),
-            last: [fault_sent; Feed::ALL.len()],
+            last: PerFeed::splat(fault_sent),
         }
     }
 
@@ -187,7 +134,7 @@ impl Cadence {
         let elapsed = now.since(fault_at);
         let due = Feed::ALL.map(|f| {
             let every = self.interval(f, pending, tracker, history, elapsed)?;
-            Some((f, self.last[f as usize].saturating_add(every)))
+            Some((f, self.last[f].saturating_add(every)))
         });
         let at = due.iter().flatten().map(|(_, t)| *t).min()?;
         // Feeds due shortly after are asked in the same poll: fewer wake-ups, each feed at
@@ -206,7 +153,7 @@ impl Cadence {
     pub fn asked(&mut self, feeds: Feeds, at: Timestamp) {
         for f in Feed::ALL {
             if feeds.has(f) {
-                self.last[f as usize] = at;
+                self.last[f] = at;
             }
         }
     }

@@ -4,6 +4,7 @@
 //! [`Event`]s to a [`Sink`] and never reads them back.
 
 mod cadence;
+mod feed;
 mod observe;
 pub mod preflight;
 pub mod suite;
@@ -13,15 +14,16 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use cadence::{Cadence, Feed, Feeds, History};
+use cadence::{Cadence, History};
+use feed::{Feed, Feeds};
 pub use observe::{Baseline, Called, Snapshot, Tracker};
 
 use crate::cluster::{AsgLookup, Cluster, ClusterError, InstanceFilter, InstanceId, PodName};
-use crate::journal::{Event, Sink, Victim};
+use crate::journal::{Event, FailureKind, RunFailure, Sink, Victim};
 use crate::measure::Observed;
 use crate::scenario::{Demand, HealPolicy, Scenario};
 use crate::time::{Dur, Timestamp};
-use crate::vocab::{FaultKind, Phase};
+use crate::vocab::Phase;
 
 /// Why a run (and so the suite) stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -175,6 +177,34 @@ struct Context<'a> {
     history: History,
 }
 
+/// One run as it goes through its steps: what it works with, borrowed from its scenario's
+/// loop, and when it started.
+struct RunCtx<'a, 'r, C> {
+    cluster: &'a mut C,
+    ctx: &'a mut Context<'r>,
+    sc: &'r Scenario,
+    run: u32,
+    rng: &'a mut Xoshiro256PlusPlus,
+    sink: &'a mut dyn Sink,
+    stop: &'a StopFlag,
+    /// Steady state is waited for from here.
+    started: Timestamp,
+}
+
+/// What a run watches once the fault is in.
+struct Observation {
+    tracker: Tracker,
+    plan: Plan,
+    cadence: Cadence,
+    /// The fault's instant, bounded by its calls.
+    fault: Observed,
+    /// When the first injecting call was sent: nothing the fault caused happened before.
+    sent: Timestamp,
+    /// The service's task a stop condition counts (`server` without a service).
+    task: String,
+    victims: Vec<Victim>,
+}
+
 async fn run_once<C: Cluster>(
     cluster: &mut C,
     ctx: &mut Context<'_>,
@@ -184,218 +214,488 @@ async fn run_once<C: Cluster>(
     stop: &StopFlag,
 ) -> Result<(), RunError> {
     let sc = ctx.scenario;
-    let name = sc.name.clone();
     sink.emit(&Event::RunStarted {
-        scenario: name.clone(),
+        scenario: sc.name.clone(),
         run,
         at: cluster.now(),
     })?;
     let started = cluster.now();
     let requests_before = cluster.requests();
-    let waited_too_long = |now: Timestamp, why: &str| {
-        (now.since(started) >= sc.steady_state_timeout).then(|| {
-            RunError::Refused(format!(
-                "the cluster did not reach steady state within {}: {why}",
-                sc.steady_state_timeout
-            ))
-        })
+    let mut r = RunCtx {
+        cluster,
+        ctx,
+        sc,
+        run,
+        rng,
+        sink,
+        stop,
+        started,
     };
-    while ctx.lookup.is_none() {
-        // Learn the victim's group first, so that steady state covers it.
-        let learnt = async {
-            let agents = match &sc.service {
-                Some(_) => cluster.agents().await?,
-                None => Vec::new(),
-            };
-            preflight::select_victims(cluster, sc, None, &agents, rng).await
-        }
-        .await;
-        match learnt {
-            Ok(victims) => {
-                ctx.lookup = victims
-                    .first()
-                    .and_then(|v| v.asg.clone())
-                    .map(AsgLookup::Name);
-                break;
-            }
-            Err(RunError::Cluster(e)) => {
-                ride_out(cluster, &e, sink, &name, run).await?;
-                if let Some(too_long) = waited_too_long(cluster.now(), &e.to_string()) {
-                    return Err(too_long);
-                }
-                pause(cluster, sc.poll_interval, stop).await?;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    r.preflight().await?;
+    let (steady, victims) = r.select().await?;
+    let mut w = r.inject(steady, victims).await?;
+    r.observe(&mut w).await?;
+    r.ctx.history.learn(&w.tracker, w.fault.at);
+    r.sink.emit(&Event::RunFinished {
+        scenario: sc.name.clone(),
+        run,
+        at: r.cluster.now(),
+        failures: w.plan.failures(&w.tracker, w.fault.at),
+        replacements: w.tracker.replacements(),
+        requests: r.cluster.requests().since(requests_before),
+    })?;
+    Ok(())
+}
 
-    if run > 1 && !sc.cooldown.is_zero() {
-        pause(cluster, sc.cooldown, stop).await?;
-    }
-    // Steady state, waiting for it (between runs the last recovery may still be finishing),
-    // then the victims. A throttled or briefly unreachable API is a reason to wait, not to
-    // give up.
-    let (steady, victims, steady_at) = loop {
-        check_stop(stop).await?;
-        let why = match observe_steady(cluster, sc, ctx.lookup.as_ref()).await {
-            Ok(Ok(steady)) => {
-                let at = cluster.now();
-                match preflight::select_victims(
-                    cluster,
-                    sc,
-                    steady.asg.as_ref(),
-                    &steady.agents,
-                    rng,
-                )
-                .await
-                {
-                    Ok(victims) => break (steady, victims, at),
-                    Err(RunError::Cluster(e)) => {
-                        ride_out(cluster, &e, sink, &name, run).await?;
-                        e.to_string()
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(Err(why)) => why,
+/// Times one call of a poll: `Some((when, answer))`, or `None` with the error kept in the
+/// snapshot for the journal.
+macro_rules! timed {
+    ($cluster:expr, $snap:expr, $call:expr) => {{
+        let sent = $cluster.now();
+        let r = $call.await;
+        let received = $cluster.now();
+        match r {
+            Ok(v) => Some((Called { sent, received }, v)),
             Err(e) => {
-                ride_out(cluster, &e, sink, &name, run).await?;
-                e.to_string()
+                $snap.errors.push(e);
+                None
             }
-        };
-        if let Some(too_long) = waited_too_long(cluster.now(), &why) {
-            return Err(too_long);
         }
-        pause(cluster, sc.poll_interval, stop).await?;
-    };
-    sink.emit(&Event::VictimsSelected {
-        scenario: name.clone(),
-        run,
-        victims: victims.clone(),
-    })?;
+    }};
+}
 
-    sink.emit(&Event::PhaseObserved {
-        scenario: name.clone(),
-        run,
-        phase: Phase::SteadyStateVerified,
-        at: steady_at,
-        error_ms: 0,
-        source: crate::measure::Source::Harness,
-    })?;
-    check_stop(stop).await?;
-    let mut before = cluster.now();
-    let mut after = before;
-    for (i, v) in victims.iter().enumerate() {
-        let (sent, received) = inject_once(
-            cluster,
-            sc.fault,
-            &v.instance,
-            sc.poll_interval,
-            stop,
-            sink,
-            &name,
-            run,
-        )
-        .await?;
-        if i == 0 {
-            before = sent;
-        }
-        after = received;
+impl<C: Cluster> RunCtx<'_, '_, C> {
+    /// Waits on the cluster's clock, or until the stop flag is raised.
+    async fn pause(&mut self, d: Dur) -> Result<(), RunError> {
+        pause(self.cluster, d, self.stop).await
     }
-    let half = after.since(before).as_millis() / 2;
-    let fault = Observed::harness(before.saturating_add(Dur::from_millis(half)), half);
 
-    let task = sc.service.as_ref().map_or("server", |s| s.task.as_str());
-    let mut tracker = Tracker::new(sc.fault, task, steady.baseline, victims.clone(), before);
-    let emit_phase = |sink: &mut dyn Sink, phase: Phase, o: Observed| {
-        sink.emit(&Event::PhaseObserved {
-            scenario: name.clone(),
-            run,
+    fn emit_phase(&mut self, phase: Phase, o: Observed) -> std::io::Result<()> {
+        self.sink.emit(&Event::PhaseObserved {
+            scenario: self.sc.name.clone(),
+            run: self.run,
             phase,
             at: o.at,
             error_ms: o.error_ms,
             source: o.source,
         })
-    };
-    if let Some((p, o)) = tracker.record_harness(Phase::FaultInjected, fault) {
-        emit_phase(sink, p, o)?;
     }
 
-    let plan = Plan::new(sc, &victims);
-    let mut cadence = Cadence::new(sc, before, ctx.lookup.is_some());
-    loop {
-        if should_heal(sc.heal, &tracker) {
-            let svc = sc
-                .service
-                .as_ref()
-                .map(|s| s.name.clone())
-                .unwrap_or_default();
-            let t0 = cluster.now();
-            for pod in victims.iter().filter_map(|v| v.pod.clone()) {
-                replace_with_retry(
-                    cluster,
-                    &svc,
-                    &pod,
-                    sc.poll_interval,
-                    stop,
-                    sink,
-                    &name,
-                    run,
-                )
-                .await?;
-            }
-            let t1 = cluster.now();
-            let half = t1.since(t0).as_millis() / 2;
-            let o = Observed::harness(t0.saturating_add(Dur::from_millis(half)), half);
-            if let Some((p, o)) = tracker.record_harness(Phase::PodReplaceIssued, o) {
-                emit_phase(sink, p, o)?;
+    /// Journals an API error the run rides out. A refused credential is refreshed once if the
+    /// backend can; an error that waiting cannot fix ends the run.
+    async fn ride_out(&mut self, e: &ClusterError) -> Result<(), RunError> {
+        self.sink.emit(&Event::ApiError {
+            scenario: self.sc.name.clone(),
+            run: self.run,
+            at: self.cluster.now(),
+            error: crate::journal::ApiErrorRecord::of(e),
+        })?;
+        match e {
+            ClusterError::NotFound { .. } => Ok(()),
+            e if recoverable(self.cluster, e).await => Ok(()),
+            e => Err(RunError::Cluster(e.clone())),
+        }
+    }
+
+    /// The refusal once the cluster has been unsteady for longer than the scenario allows.
+    fn waited_too_long(&self, why: &str) -> Option<RunError> {
+        let sc = self.sc;
+        (self.cluster.now().since(self.started) >= sc.steady_state_timeout).then(|| {
+            RunError::Refused(format!(
+                "the cluster did not reach steady state within {}: {why}",
+                sc.steady_state_timeout
+            ))
+        })
+    }
+
+    /// Learns the victim's group first (when the scenario names none), so that steady state
+    /// covers it; then the cooldown between runs.
+    async fn preflight(&mut self) -> Result<(), RunError> {
+        let sc = self.sc;
+        while self.ctx.lookup.is_none() {
+            match self.victims_anywhere().await {
+                Ok(victims) => {
+                    self.ctx.lookup = victims
+                        .first()
+                        .and_then(|v| v.asg.clone())
+                        .map(AsgLookup::Name);
+                    break;
+                }
+                Err(RunError::Cluster(e)) => {
+                    self.ride_out(&e).await?;
+                    if let Some(too_long) = self.waited_too_long(&e.to_string()) {
+                        return Err(too_long);
+                    }
+                    self.pause(sc.poll_interval).await?;
+                }
+                Err(e) => return Err(e),
             }
         }
-        let now = cluster.now();
-        let elapsed = now.since(fault.at);
-        if plan.finished(&tracker, elapsed) {
-            break;
+        if self.run > 1 && !sc.cooldown.is_zero() {
+            self.pause(sc.cooldown).await?;
         }
-        check_stop(stop).await?;
-        let pending = plan.pending(&tracker, elapsed);
-        let Some((due, feeds)) = cadence.next(&pending, &tracker, &ctx.history, fault.at, now)
-        else {
-            // Nothing to ask: only a deadline or a quiet window is left to run out.
-            pause(cluster, sc.max_poll_interval(), stop).await?;
-            continue;
+        Ok(())
+    }
+
+    /// The victims the scenario would hit, before their group is known.
+    async fn victims_anywhere(&mut self) -> Result<Vec<Victim>, RunError> {
+        let agents = match &self.sc.service {
+            Some(_) => self.cluster.agents().await?,
+            None => Vec::new(),
         };
-        pause(cluster, due.since(now), stop).await?;
-        cadence.asked(feeds, cluster.now());
-        let mut snap = poll(cluster, sc, &tracker, ctx.lookup.as_ref(), feeds, before).await;
-        for (p, o) in tracker.update(&snap) {
-            emit_phase(sink, p, o)?;
+        preflight::select_victims(self.cluster, self.sc, None, &agents, self.rng).await
+    }
+
+    /// Steady state, waiting for it (between runs the last recovery may still be finishing),
+    /// then the victims. A throttled or briefly unreachable API is a reason to wait, not to
+    /// give up.
+    async fn select(&mut self) -> Result<(preflight::Steady, Vec<Victim>), RunError> {
+        let sc = self.sc;
+        let (steady, victims, steady_at) = loop {
+            check_stop(self.stop).await?;
+            let why = match observe_steady(self.cluster, sc, self.ctx.lookup.as_ref()).await {
+                Ok(Ok(steady)) => {
+                    let at = self.cluster.now();
+                    let asg = steady.asg.as_ref();
+                    match preflight::select_victims(self.cluster, sc, asg, &steady.agents, self.rng)
+                        .await
+                    {
+                        Ok(victims) => break (steady, victims, at),
+                        Err(RunError::Cluster(e)) => {
+                            self.ride_out(&e).await?;
+                            e.to_string()
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(Err(why)) => why,
+                Err(e) => {
+                    self.ride_out(&e).await?;
+                    e.to_string()
+                }
+            };
+            if let Some(too_long) = self.waited_too_long(&why) {
+                return Err(too_long);
+            }
+            self.pause(sc.poll_interval).await?;
+        };
+        self.sink.emit(&Event::VictimsSelected {
+            scenario: sc.name.clone(),
+            run: self.run,
+            victims: victims.clone(),
+        })?;
+        self.emit_phase(Phase::SteadyStateVerified, Observed::harness(steady_at, 0))?;
+        check_stop(self.stop).await?;
+        Ok((steady, victims))
+    }
+
+    /// Injects the fault into each victim; the fault's instant is the middle of the calls,
+    /// bounded by them. Returns what the run watches from here.
+    async fn inject(
+        &mut self,
+        steady: preflight::Steady,
+        victims: Vec<Victim>,
+    ) -> Result<Observation, RunError> {
+        let sc = self.sc;
+        let mut before = self.cluster.now();
+        let mut after = before;
+        for (i, v) in victims.iter().enumerate() {
+            let (sent, received) = self.inject_once(&v.instance).await?;
+            if i == 0 {
+                before = sent;
+            }
+            after = received;
+        }
+        let half = after.since(before).as_millis() / 2;
+        let fault = Observed::harness(before.saturating_add(Dur::from_millis(half)), half);
+        let task = sc.service.as_ref().map_or("server", |s| s.task.as_str());
+        let mut tracker = Tracker::new(sc.fault, task, steady.baseline, victims.clone(), before);
+        if let Some((p, o)) = tracker.record_harness(Phase::FaultInjected, fault) {
+            self.emit_phase(p, o)?;
+        }
+        Ok(Observation {
+            plan: Plan::new(sc, &victims),
+            cadence: Cadence::new(sc, before, self.ctx.lookup.is_some()),
+            tracker,
+            fault,
+            sent: before,
+            task: task.to_string(),
+            victims,
+        })
+    }
+
+    /// Polls the feeds that are due until every awaited phase is seen or past its deadline
+    /// and every quiet window has run out; heals when the scenario says.
+    async fn observe(&mut self, w: &mut Observation) -> Result<(), RunError> {
+        let sc = self.sc;
+        loop {
+            if should_heal(sc.heal, &w.tracker) {
+                self.heal(&mut w.tracker).await?;
+            }
+            let now = self.cluster.now();
+            let elapsed = now.since(w.fault.at);
+            if w.plan.finished(&w.tracker, elapsed) {
+                return Ok(());
+            }
+            check_stop(self.stop).await?;
+            let pending = w.plan.pending(&w.tracker, elapsed);
+            let history = &self.ctx.history;
+            let Some((due, feeds)) = w
+                .cadence
+                .next(&pending, &w.tracker, history, w.fault.at, now)
+            else {
+                // Nothing to ask: only a deadline or a quiet window is left to run out.
+                self.pause(sc.max_poll_interval()).await?;
+                continue;
+            };
+            self.pause(due.since(now)).await?;
+            w.cadence.asked(feeds, self.cluster.now());
+            let snap = self.poll(&w.tracker, feeds, w.sent).await;
+            self.take_in(w, snap).await?;
+        }
+    }
+
+    /// Feeds one poll to the tracker, journals its phases and errors, and applies the stop
+    /// conditions: anything beyond the victims degrading ends the suite.
+    async fn take_in(&mut self, w: &mut Observation, mut snap: Snapshot) -> Result<(), RunError> {
+        for (p, o) in w.tracker.update(&snap) {
+            self.emit_phase(p, o)?;
         }
         for e in std::mem::take(&mut snap.errors) {
-            ride_out(cluster, &e, sink, &name, run).await?;
+            self.ride_out(&e).await?;
         }
-        // Stop conditions: anything beyond the victims degrading ends the suite.
-        if let Some(why) = preflight::collateral(
-            task,
-            &victims,
-            tracker.baseline(),
+        match preflight::collateral(
+            &w.task,
+            &w.victims,
+            w.tracker.baseline(),
             snap.asg.as_ref().map(|(_, a)| a),
             snap.all_pods.as_deref(),
-            sc.stop_when.as_ref(),
+            self.sc.stop_when.as_ref(),
         ) {
-            return Err(RunError::Refused(format!("stop condition: {why}")));
+            Some(why) => Err(RunError::Refused(format!("stop condition: {why}"))),
+            None => Ok(()),
         }
     }
-    ctx.history.learn(&tracker, fault.at);
 
-    sink.emit(&Event::RunFinished {
-        scenario: name,
-        run,
-        at: cluster.now(),
-        failures: plan.failures(&tracker, fault.at),
-        replacements: tracker.replacements(),
-        requests: cluster.requests().since(requests_before),
-    })?;
-    Ok(())
+    /// Replaces the victims' pods, as the operator would; the phase is bounded by the calls.
+    async fn heal(&mut self, tracker: &mut Tracker) -> Result<(), RunError> {
+        let svc = self
+            .sc
+            .service
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        let pods: Vec<PodName> = tracker.victims().filter_map(|v| v.pod.clone()).collect();
+        let t0 = self.cluster.now();
+        for pod in &pods {
+            self.replace_with_retry(&svc, pod).await?;
+        }
+        let t1 = self.cluster.now();
+        let half = t1.since(t0).as_millis() / 2;
+        let o = Observed::harness(t0.saturating_add(Dur::from_millis(half)), half);
+        if let Some((p, o)) = tracker.record_harness(Phase::PodReplaceIssued, o) {
+            self.emit_phase(p, o)?;
+        }
+        Ok(())
+    }
+
+    /// Injects the fault exactly once. A throttled call had no effect and is retried with
+    /// jittered backoff; after an ambiguous failure (5xx, reset) the instance is looked at
+    /// first, and if the fault already landed it is never sent again. Returns when the landing
+    /// call was sent and when its effect was known.
+    async fn inject_once(&mut self, id: &InstanceId) -> Result<(Timestamp, Timestamp), RunError> {
+        const ATTEMPTS: u32 = 6;
+        let fault = self.sc.fault;
+        let mut first_sent = None;
+        let mut attempt = 1;
+        loop {
+            check_stop(self.stop).await?;
+            let sent = self.cluster.now();
+            let first = *first_sent.get_or_insert(sent);
+            let e = match self.cluster.inject(fault, id).await {
+                Ok(()) => return Ok((sent, self.cluster.now())),
+                Err(e) => e,
+            };
+            self.ride_out(&e).await?;
+            if !matches!(e, ClusterError::Throttled { .. }) {
+                if !fault.leaves_running() {
+                    // A reboot leaves no trace to check: never risk a second one.
+                    return Err(RunError::Cluster(e));
+                }
+                if self.landed(id).await {
+                    return Ok((first, self.cluster.now()));
+                }
+            }
+            if attempt == ATTEMPTS {
+                return Err(RunError::Cluster(e));
+            }
+            let backoff = self.backoff(attempt);
+            self.pause(backoff).await?;
+            attempt += 1;
+        }
+    }
+
+    /// Whether the instance has left `running`: an ambiguous failure's fault landed.
+    async fn landed(&mut self, id: &InstanceId) -> bool {
+        self.cluster
+            .describe_instances(&InstanceFilter::Ids(vec![id.clone()]))
+            .await
+            .is_ok_and(|i| {
+                i.iter()
+                    .all(|i| i.state != crate::cluster::InstanceState::Running)
+            })
+    }
+
+    /// Exponential backoff from a tenth of the poll interval, with jitter derived from the
+    /// clock (deterministic on the simulator).
+    fn backoff(&self, attempt: u32) -> Dur {
+        let base = (self.sc.poll_interval.as_millis() / 10).max(100) << (attempt - 1).min(5);
+        let spread = self
+            .cluster
+            .now()
+            .as_millis()
+            .unsigned_abs()
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            >> 40;
+        Dur::from_millis(base / 2 + spread % (base / 2 + 1))
+    }
+
+    /// `pod replace` is safe to repeat (it marks and kills), but a throttled or unreachable
+    /// scheduler is simply asked again after a poll interval.
+    async fn replace_with_retry(&mut self, service: &str, pod: &PodName) -> Result<(), RunError> {
+        const ATTEMPTS: u32 = 8;
+        let mut attempt = 1;
+        loop {
+            match self.cluster.pod_replace(service, pod).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    self.ride_out(&e).await?;
+                    if attempt == ATTEMPTS {
+                        return Err(e.into());
+                    }
+                    attempt += 1;
+                    check_stop(self.stop).await?;
+                    self.pause(self.sc.poll_interval).await?;
+                }
+            }
+        }
+    }
+
+    /// One poll of the feeds that are due. A failed call leaves its part empty.
+    async fn poll(&mut self, tracker: &Tracker, feeds: Feeds, fault_sent: Timestamp) -> Snapshot {
+        let (cluster, sc) = (&mut *self.cluster, self.sc);
+        let lookup = self.ctx.lookup.as_ref();
+        let mut snap = Snapshot::default();
+        if sc.fault.leaves_running() && feeds.has(Feed::Ec2) {
+            let ids = tracker.instances_of_interest();
+            snap.ec2 = timed!(
+                cluster,
+                snap,
+                cluster.describe_instances(&InstanceFilter::Ids(ids))
+            );
+        }
+        if sc.fault.leaves_running()
+            && feeds.has(Feed::Asg)
+            && let Some(lookup) = lookup
+        {
+            poll_group(cluster, tracker, lookup, fault_sent, &mut snap).await;
+        }
+        if let Some(svc) = &sc.service {
+            poll_service(cluster, &svc.name, tracker, feeds, &mut snap).await;
+        }
+        // The group's members for the stop conditions, unless this poll read the group already.
+        if feeds.has(Feed::Watch)
+            && snap.asg.is_none()
+            && let Some(lookup) = lookup
+            && let Some((called, mut groups)) = timed!(cluster, snap, cluster.describe_asgs(lookup))
+            && groups.len() == 1
+        {
+            snap.asg = Some((called, groups.remove(0)));
+        }
+        if let Some(svc) = &sc.service
+            && feeds.has(Feed::Recovery)
+        {
+            snap.recovery = timed!(cluster, snap, cluster.plan(&svc.name, "recovery"));
+        }
+        snap
+    }
+}
+
+/// The group, its scaling activities since the fault (until the replacement is in service),
+/// and the descriptions of members that joined since the fault (for their IPs).
+async fn poll_group<C: Cluster>(
+    cluster: &mut C,
+    tracker: &Tracker,
+    lookup: &AsgLookup,
+    fault_sent: Timestamp,
+    snap: &mut Snapshot,
+) {
+    let Some((called, mut groups)) = timed!(cluster, snap, cluster.describe_asgs(lookup)) else {
+        return;
+    };
+    if groups.len() != 1 {
+        return;
+    }
+    let asg = groups.remove(0);
+    if !tracker.has(Phase::ReplacementInService) {
+        snap.activities = timed!(
+            cluster,
+            snap,
+            cluster.describe_scaling_activities(&asg.name, fault_sent)
+        );
+    }
+    let fresh: Vec<_> = asg
+        .instances
+        .iter()
+        .map(|m| &m.id)
+        .filter(|id| !tracker.baseline().asg_members.contains(*id) && !tracker.knows_ip(id))
+        .cloned()
+        .collect();
+    if !fresh.is_empty() {
+        match cluster
+            .describe_instances(&InstanceFilter::Ids(fresh))
+            .await
+        {
+            Ok(more) => snap.members = more,
+            Err(e) => snap.errors.push(e),
+        }
+    }
+    snap.asg = Some((called, asg));
+}
+
+/// The service's feeds that are due: the master's agents, the victims' pods, every pod's
+/// status.
+async fn poll_service<C: Cluster>(
+    cluster: &mut C,
+    service: &str,
+    tracker: &Tracker,
+    feeds: Feeds,
+    snap: &mut Snapshot,
+) {
+    if feeds.has(Feed::Agents) {
+        snap.agents = timed!(cluster, snap, cluster.agents());
+    }
+    if feeds.has(Feed::Pods) {
+        let sent = cluster.now();
+        let mut pods = Vec::new();
+        let mut ok = true;
+        for pod in tracker.victims().filter_map(|v| v.pod.clone()) {
+            match cluster.pod_info(service, &pod).await {
+                Ok(p) => pods.push(p),
+                Err(e) => {
+                    snap.errors.push(e);
+                    ok = false;
+                }
+            }
+        }
+        let received = cluster.now();
+        if ok && !pods.is_empty() {
+            snap.pods = Some((Called { sent, received }, pods));
+        }
+    }
+    if feeds.has(Feed::Watch) {
+        snap.all_pods = timed!(cluster, snap, cluster.pod_statuses(service)).map(|(_, p)| p);
+    }
 }
 
 /// One look at the cluster: steady (with what it looked like), or why not.
@@ -482,231 +782,6 @@ async fn recoverable<C: Cluster>(cluster: &mut C, e: &ClusterError) -> bool {
     }
 }
 
-/// Journals an API error the run rides out. A refused credential is refreshed once if the
-/// backend can; an error that waiting cannot fix ends the run.
-async fn ride_out<C: Cluster>(
-    cluster: &mut C,
-    e: &ClusterError,
-    sink: &mut dyn Sink,
-    scenario: &str,
-    run: u32,
-) -> Result<(), RunError> {
-    sink.emit(&Event::ApiError {
-        scenario: scenario.to_string(),
-        run,
-        at: cluster.now(),
-        error: crate::journal::ApiErrorRecord::of(e),
-    })?;
-    match e {
-        ClusterError::NotFound { .. } => Ok(()),
-        e if recoverable(cluster, e).await => Ok(()),
-        e => Err(RunError::Cluster(e.clone())),
-    }
-}
-
-/// Injects the fault exactly once. A throttled call had no effect and is retried with jittered
-/// backoff; after an ambiguous failure (5xx, reset) the instance is looked at first, and if the
-/// fault already landed it is never sent again. Returns when the landing call was sent and
-/// when its effect was known.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the run's context, passed through"
-)]
-async fn inject_once<C: Cluster>(
-    cluster: &mut C,
-    fault: FaultKind,
-    id: &InstanceId,
-    wait: Dur,
-    stop: &StopFlag,
-    sink: &mut dyn Sink,
-    scenario: &str,
-    run: u32,
-) -> Result<(Timestamp, Timestamp), RunError> {
-    const ATTEMPTS: u32 = 6;
-    let mut first_sent = None;
-    let mut attempt = 1;
-    loop {
-        check_stop(stop).await?;
-        let sent = cluster.now();
-        let first = *first_sent.get_or_insert(sent);
-        let e = match cluster.inject(fault, id).await {
-            Ok(()) => return Ok((sent, cluster.now())),
-            Err(e) => e,
-        };
-        ride_out(cluster, &e, sink, scenario, run).await?;
-        if !matches!(e, ClusterError::Throttled { .. }) {
-            if !fault.leaves_running() {
-                // A reboot leaves no trace to check: never risk a second one.
-                return Err(RunError::Cluster(e));
-            }
-            let landed = cluster
-                .describe_instances(&InstanceFilter::Ids(vec![id.clone()]))
-                .await
-                .is_ok_and(|i| {
-                    i.iter()
-                        .all(|i| i.state != crate::cluster::InstanceState::Running)
-                });
-            if landed {
-                return Ok((first, cluster.now()));
-            }
-        }
-        if attempt == ATTEMPTS {
-            return Err(RunError::Cluster(e));
-        }
-        // Exponential backoff from a tenth of the poll interval, with jitter derived from the
-        // clock (deterministic on the simulator).
-        let base = (wait.as_millis() / 10).max(100) << (attempt - 1).min(5);
-        let spread = cluster
-            .now()
-            .as_millis()
-            .unsigned_abs()
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            >> 40;
-        pause(
-            cluster,
-            Dur::from_millis(base / 2 + spread % (base / 2 + 1)),
-            stop,
-        )
-        .await?;
-        attempt += 1;
-    }
-}
-
-/// `pod replace` is safe to repeat (it marks and kills), but a throttled or unreachable
-/// scheduler is simply asked again after a poll interval.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the run's context, passed through"
-)]
-async fn replace_with_retry<C: Cluster>(
-    cluster: &mut C,
-    service: &str,
-    pod: &PodName,
-    wait: Dur,
-    stop: &StopFlag,
-    sink: &mut dyn Sink,
-    scenario: &str,
-    run: u32,
-) -> Result<(), RunError> {
-    const ATTEMPTS: u32 = 8;
-    let mut attempt = 1;
-    loop {
-        match cluster.pod_replace(service, pod).await {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                ride_out(cluster, &e, sink, scenario, run).await?;
-                if attempt == ATTEMPTS {
-                    return Err(e.into());
-                }
-                attempt += 1;
-                check_stop(stop).await?;
-                pause(cluster, wait, stop).await?;
-            }
-        }
-    }
-}
-
-/// One poll of the feeds that are due. A failed call leaves its part empty.
-async fn poll<C: Cluster>(
-    cluster: &mut C,
-    sc: &Scenario,
-    tracker: &Tracker,
-    lookup: Option<&AsgLookup>,
-    feeds: Feeds,
-    fault_sent: Timestamp,
-) -> Snapshot {
-    let mut snap = Snapshot::default();
-    // Times one call; a failure is kept for the journal.
-    macro_rules! timed {
-        ($call:expr) => {{
-            let sent = cluster.now();
-            let r = $call.await;
-            let received = cluster.now();
-            match r {
-                Ok(v) => Some((Called { sent, received }, v)),
-                Err(e) => {
-                    snap.errors.push(e);
-                    None
-                }
-            }
-        }};
-    }
-    if sc.fault.leaves_running() && feeds.has(Feed::Ec2) {
-        let ids = tracker.instances_of_interest();
-        snap.ec2 = timed!(cluster.describe_instances(&InstanceFilter::Ids(ids)));
-    }
-    if sc.fault.leaves_running()
-        && feeds.has(Feed::Asg)
-        && let Some(lookup) = lookup
-        && let Some((called, mut groups)) = timed!(cluster.describe_asgs(lookup))
-        && groups.len() == 1
-    {
-        let asg = groups.remove(0);
-        if !tracker.has(Phase::ReplacementInService) {
-            snap.activities = timed!(cluster.describe_scaling_activities(&asg.name, fault_sent));
-        }
-        // Members that joined since the fault and are not described yet: for their IP.
-        let fresh: Vec<_> = asg
-            .instances
-            .iter()
-            .map(|m| &m.id)
-            .filter(|id| !tracker.baseline().asg_members.contains(*id) && !tracker.knows_ip(id))
-            .cloned()
-            .collect();
-        if !fresh.is_empty() {
-            match cluster
-                .describe_instances(&InstanceFilter::Ids(fresh))
-                .await
-            {
-                Ok(more) => snap.members = more,
-                Err(e) => snap.errors.push(e),
-            }
-        }
-        snap.asg = Some((called, asg));
-    }
-    if let Some(svc) = &sc.service {
-        if feeds.has(Feed::Agents) {
-            snap.agents = timed!(cluster.agents());
-        }
-        if feeds.has(Feed::Pods) {
-            let sent = cluster.now();
-            let mut pods = Vec::new();
-            let mut ok = true;
-            for pod in tracker.victims().filter_map(|v| v.pod.clone()) {
-                match cluster.pod_info(&svc.name, &pod).await {
-                    Ok(p) => pods.push(p),
-                    Err(e) => {
-                        snap.errors.push(e);
-                        ok = false;
-                    }
-                }
-            }
-            let received = cluster.now();
-            if ok && !pods.is_empty() {
-                snap.pods = Some((Called { sent, received }, pods));
-            }
-        }
-        if feeds.has(Feed::Watch) {
-            snap.all_pods = timed!(cluster.pod_statuses(&svc.name)).map(|(_, p)| p);
-        }
-    }
-    // The group's members for the stop conditions, unless this poll read the group already.
-    if feeds.has(Feed::Watch)
-        && snap.asg.is_none()
-        && let Some(lookup) = lookup
-        && let Some((called, mut groups)) = timed!(cluster.describe_asgs(lookup))
-        && groups.len() == 1
-    {
-        snap.asg = Some((called, groups.remove(0)));
-    }
-    if let Some(svc) = &sc.service
-        && feeds.has(Feed::Recovery)
-    {
-        snap.recovery = timed!(cluster.plan(&svc.name, "recovery"));
-    }
-    snap
-}
-
 /// What a run waits for, and until when.
 struct Plan {
     /// `(phase, deadline since the fault)`.
@@ -788,18 +863,25 @@ impl Plan {
         awaited_done && windows_done
     }
 
-    fn failures(&self, tracker: &Tracker, fault_at: Timestamp) -> Vec<String> {
+    fn failures(&self, tracker: &Tracker, fault_at: Timestamp) -> Vec<RunFailure> {
+        let failure = |phase: Phase, kind: FailureKind, detail: String| RunFailure {
+            phase,
+            kind,
+            detail,
+        };
         let mut out = Vec::new();
         for (p, deadline) in &self.awaited {
             if !tracker.has(*p) {
-                out.push(format!("{p} was not observed within {deadline}"));
+                let detail = format!("{p} was not observed within {deadline}");
+                out.push(failure(*p, FailureKind::NotObserved, detail));
             }
         }
         for (p, d) in &self.within {
             if let Some(o) = tracker.get(*p) {
                 let took = o.at.since(fault_at);
                 if took > *d {
-                    out.push(format!("{p} took {}, expected within {d}", took.human()));
+                    let detail = format!("{p} took {}, expected within {d}", took.human());
+                    out.push(failure(*p, FailureKind::TooLate, detail));
                 }
             }
         }
@@ -807,10 +889,11 @@ impl Plan {
             if let Some(o) = tracker.get(*p) {
                 let at = o.at.since(fault_at);
                 if at < *window {
-                    out.push(format!(
+                    let detail = format!(
                         "{p} happened {} after the fault, expected none for {window}",
                         at.human()
-                    ));
+                    );
+                    out.push(failure(*p, FailureKind::Happened, detail));
                 }
             }
         }

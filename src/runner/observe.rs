@@ -16,6 +16,8 @@ use crate::measure::{Observed, Source};
 use crate::time::Timestamp;
 use crate::vocab::{FaultKind, Phase};
 
+use super::feed::{Feed, PerFeed};
+
 /// What was true before the fault: ids that do not count as replacements.
 #[derive(Clone, Debug, Default)]
 pub struct Baseline {
@@ -94,17 +96,11 @@ pub struct Tracker {
     task: String,
     baseline: Baseline,
     tracks: Vec<Track>,
-    /// When the last successful poll of each API was sent (starts when the fault was sent): a
-    /// transition seen now happened after it.
-    prev: [Timestamp; 6],
+    /// When the last successful poll of each feed's API was sent (starts when the fault was
+    /// sent): a transition seen now happened after it.
+    prev: PerFeed<Timestamp>,
     run_phases: PhaseMap,
 }
-
-const EC2: usize = 0;
-const ASG: usize = 1;
-const MESOS: usize = 3;
-const PODS: usize = 4;
-const PLAN: usize = 5;
 
 impl Tracker {
     /// `fault_sent`: when the injecting call was sent; nothing it caused happened before.
@@ -130,7 +126,7 @@ impl Tracker {
                     phases: PhaseMap::default(),
                 })
                 .collect(),
-            prev: [fault_sent; 6],
+            prev: PerFeed::splat(fault_sent),
             run_phases: PhaseMap::default(),
         }
     }
@@ -211,19 +207,17 @@ impl Tracker {
         if let Some((c, plan)) = &snap.recovery {
             self.on_recovery(c.received, plan);
         }
-        for (i, t) in [
-            snap.ec2.as_ref().map(|x| x.0.sent),
-            snap.asg.as_ref().map(|x| x.0.sent),
-            snap.activities.as_ref().map(|x| x.0.sent),
-            snap.agents.as_ref().map(|x| x.0.sent),
-            snap.pods.as_ref().map(|x| x.0.sent),
-            snap.recovery.as_ref().map(|x| x.0.sent),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if let Some(t) = t {
-                self.prev[i] = t;
+        // The group's read brackets its phases (the activities ride along with it); the
+        // watch feed only reads what the others read.
+        for (feed, called) in [
+            (Feed::Ec2, snap.ec2.as_ref().map(|x| x.0)),
+            (Feed::Asg, snap.asg.as_ref().map(|x| x.0)),
+            (Feed::Agents, snap.agents.as_ref().map(|x| x.0)),
+            (Feed::Pods, snap.pods.as_ref().map(|x| x.0)),
+            (Feed::Recovery, snap.recovery.as_ref().map(|x| x.0)),
+        ] {
+            if let Some(c) = called {
+                self.prev[feed] = c.sent;
             }
         }
         Phase::ALL
@@ -262,15 +256,15 @@ impl Tracker {
         Some((phase, o))
     }
 
-    fn bracket(&self, api: usize, now: Timestamp, source: Source) -> Observed {
-        Observed::between_polls(self.prev[api], now, source)
+    fn bracket(&self, feed: Feed, now: Timestamp, source: Source) -> Observed {
+        Observed::between_polls(self.prev[feed], now, source)
     }
 
     fn on_ec2(&mut self, now: Timestamp, instances: &[InstanceObs]) {
         if !self.fault.leaves_running() {
             return;
         }
-        let obs = self.bracket(EC2, now, Source::PollEc2);
+        let obs = self.bracket(Feed::Ec2, now, Source::PollEc2);
         for t in &mut self.tracks {
             if t.phases.contains_key(&Phase::InstanceTerminated) {
                 continue;
@@ -302,38 +296,8 @@ impl Tracker {
         }) {
             return;
         }
-        // New members, oldest launch first, go to victims still waiting for one.
-        let mut fresh: Vec<&InstanceId> = asg
-            .instances
-            .iter()
-            .map(|m| &m.id)
-            .filter(|id| !self.baseline.asg_members.contains(*id))
-            .filter(|id| {
-                !self
-                    .tracks
-                    .iter()
-                    .any(|t| t.replacement.as_ref() == Some(*id))
-            })
-            .collect();
-        let launched_at = |id: &InstanceId| {
-            activities
-                .and_then(|a| {
-                    a.iter()
-                        .find(|a| a.launched_instance().as_ref() == Some(id))
-                })
-                .map(|a| a.start_time)
-        };
-        fresh.sort_by_key(|id| (launched_at(id), (*id).clone()));
-        let mut fresh = fresh.into_iter();
-        for t in &mut self.tracks {
-            if t.replacement.is_none() {
-                match fresh.next() {
-                    Some(id) => t.replacement = Some(id.clone()),
-                    None => break,
-                }
-            }
-        }
-        let poll = Observed::between_polls(self.prev[ASG], now, Source::PollAutoScaling);
+        self.assign_replacements(asg, activities);
+        let poll = Observed::between_polls(self.prev[Feed::Asg], now, Source::PollAutoScaling);
         for t in &mut self.tracks {
             let Some(repl) = &t.replacement else { continue };
             let described = members.iter().find(|i| &i.id == repl);
@@ -373,8 +337,43 @@ impl Tracker {
         }
     }
 
+    /// New members of the group, oldest launch first, go to the victims still waiting for a
+    /// replacement.
+    fn assign_replacements(&mut self, asg: &AsgObs, activities: Option<&[ActivityObs]>) {
+        let mut fresh: Vec<&InstanceId> = asg
+            .instances
+            .iter()
+            .map(|m| &m.id)
+            .filter(|id| !self.baseline.asg_members.contains(*id))
+            .filter(|id| {
+                !self
+                    .tracks
+                    .iter()
+                    .any(|t| t.replacement.as_ref() == Some(*id))
+            })
+            .collect();
+        let launched_at = |id: &InstanceId| {
+            activities
+                .and_then(|a| {
+                    a.iter()
+                        .find(|a| a.launched_instance().as_ref() == Some(id))
+                })
+                .map(|a| a.start_time)
+        };
+        fresh.sort_by_key(|id| (launched_at(id), (*id).clone()));
+        let mut fresh = fresh.into_iter();
+        for t in &mut self.tracks {
+            if t.replacement.is_none() {
+                match fresh.next() {
+                    Some(id) => t.replacement = Some(id.clone()),
+                    None => break,
+                }
+            }
+        }
+    }
+
     fn on_agents(&mut self, now: Timestamp, agents: &[AgentObs]) {
-        let poll = Observed::between_polls(self.prev[MESOS], now, Source::PollMesos);
+        let poll = Observed::between_polls(self.prev[Feed::Agents], now, Source::PollMesos);
         let reboot = !self.fault.leaves_running();
         let fault_at = self.prev_fault();
         for t in &mut self.tracks {
@@ -425,11 +424,11 @@ impl Tracker {
         self.tracks
             .first()
             .and_then(|t| t.phases.get(&Phase::FaultInjected))
-            .map_or(self.prev[EC2], |o| o.at)
+            .map_or(self.prev[Feed::Ec2], |o| o.at)
     }
 
     fn on_pods(&mut self, now: Timestamp, pods: &[PodObs]) {
-        let poll = Observed::between_polls(self.prev[PODS], now, Source::PollScheduler);
+        let poll = Observed::between_polls(self.prev[Feed::Pods], now, Source::PollScheduler);
         let task_name = &self.task;
         for t in &mut self.tracks {
             let Some(pod_name) = &t.victim.pod else {
@@ -496,7 +495,7 @@ impl Tracker {
                     && s.status == crate::cluster::PlanStatus::Complete
             });
             if complete {
-                let lo = self.prev[PLAN].max(after);
+                let lo = self.prev[Feed::Recovery].max(after);
                 t.phases.insert(
                     Phase::RecoveryComplete,
                     Observed::between_polls(lo, now, Source::PollScheduler),

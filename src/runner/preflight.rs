@@ -110,72 +110,22 @@ pub async fn select_victims<C: Cluster>(
     rng: &mut Xoshiro256PlusPlus,
 ) -> Result<Vec<Victim>, RunError> {
     let t = &scenario.target;
-    let mut instances: Vec<InstanceObs> = Vec::new();
-    if let Some(pod) = &t.pod {
-        let svc = scenario
-            .service
-            .as_ref()
-            .ok_or_else(|| RunError::Refused("a pod target needs a service".to_string()))?;
-        let info = cluster.pod_info(&svc.name, &PodName::new(pod)).await?;
-        let agent = info
-            .task(&svc.task)
-            .and_then(|task| task.agent.clone())
-            .ok_or_else(|| {
-                RunError::Refused(format!(
-                    "pod {pod} has no {} task placed on an agent; hint: is the service deployed?",
-                    svc.task
-                ))
-            })?;
-        let host = agents
-            .iter()
-            .find(|a| a.id == agent)
-            .map(|a| a.hostname.clone())
-            .ok_or_else(|| {
-                RunError::Refused(format!("agent {agent} of pod {pod} is not registered"))
-            })?;
-        instances = cluster
-            .describe_instances(&InstanceFilter::PrivateIp(host.clone()))
-            .await?;
-        if instances.len() != 1 {
-            return Err(RunError::Refused(format!(
-                "{} EC2 instances have private IP {host} (agent {agent} of pod {pod}); hint: the agent hostname must be the instance's private IP",
-                instances.len()
-            )));
-        }
+    let instances = if let Some(pod) = &t.pod {
+        pod_host(cluster, scenario, pod, agents).await?
     } else if let Some(id) = &t.instance {
-        instances = cluster
+        let instances = cluster
             .describe_instances(&InstanceFilter::Ids(vec![InstanceId::new(id)]))
             .await?;
         if instances.is_empty() {
             return Err(RunError::Refused(format!("instance {id} does not exist")));
         }
+        instances
     } else if t.random.is_some() {
         let asg = asg.ok_or_else(|| RunError::Refused("random needs an ASG".into()))?;
-        let mut pool: Vec<InstanceId> = asg
-            .instances
-            .iter()
-            .filter(|m| m.lifecycle == LifecycleState::InService)
-            .map(|m| m.id.clone())
-            .collect();
-        pool.sort();
-        if (pool.len() as u32) < t.count {
-            return Err(RunError::Refused(format!(
-                "ASG {} has {} InService instances, fewer than count {}",
-                asg.name,
-                pool.len(),
-                t.count
-            )));
-        }
-        let mut chosen = Vec::new();
-        for _ in 0..t.count {
-            let i = rng.random_range(0..pool.len());
-            chosen.push(pool.remove(i));
-        }
-        instances = cluster
-            .describe_instances(&InstanceFilter::Ids(chosen.clone()))
-            .await?;
-        instances.sort_by_key(|i| chosen.iter().position(|c| c == &i.id));
-    }
+        random_members(cluster, t.count, asg, rng).await?
+    } else {
+        Vec::new()
+    };
     let mut victims = Vec::new();
     for inst in instances {
         victims.push(victim_chain(cluster, scenario, asg, agents, inst).await?);
@@ -187,6 +137,79 @@ pub async fn select_victims<C: Cluster>(
         )));
     }
     Ok(victims)
+}
+
+/// The instance under the agent that runs the pod's task.
+async fn pod_host<C: Cluster>(
+    cluster: &mut C,
+    scenario: &Scenario,
+    pod: &str,
+    agents: &[AgentObs],
+) -> Result<Vec<InstanceObs>, RunError> {
+    let svc = scenario
+        .service
+        .as_ref()
+        .ok_or_else(|| RunError::Refused("a pod target needs a service".to_string()))?;
+    let info = cluster.pod_info(&svc.name, &PodName::new(pod)).await?;
+    let agent = info
+        .task(&svc.task)
+        .and_then(|task| task.agent.clone())
+        .ok_or_else(|| {
+            RunError::Refused(format!(
+                "pod {pod} has no {} task placed on an agent; hint: is the service deployed?",
+                svc.task
+            ))
+        })?;
+    let host = agents
+        .iter()
+        .find(|a| a.id == agent)
+        .map(|a| a.hostname.clone())
+        .ok_or_else(|| {
+            RunError::Refused(format!("agent {agent} of pod {pod} is not registered"))
+        })?;
+    let instances = cluster
+        .describe_instances(&InstanceFilter::PrivateIp(host.clone()))
+        .await?;
+    if instances.len() != 1 {
+        return Err(RunError::Refused(format!(
+            "{} EC2 instances have private IP {host} (agent {agent} of pod {pod}); hint: the agent hostname must be the instance's private IP",
+            instances.len()
+        )));
+    }
+    Ok(instances)
+}
+
+/// `count` InService members of the group, drawn at random, in the order drawn.
+async fn random_members<C: Cluster>(
+    cluster: &mut C,
+    count: u32,
+    asg: &AsgObs,
+    rng: &mut Xoshiro256PlusPlus,
+) -> Result<Vec<InstanceObs>, RunError> {
+    let mut pool: Vec<InstanceId> = asg
+        .instances
+        .iter()
+        .filter(|m| m.lifecycle == LifecycleState::InService)
+        .map(|m| m.id.clone())
+        .collect();
+    pool.sort();
+    if (pool.len() as u32) < count {
+        return Err(RunError::Refused(format!(
+            "ASG {} has {} InService instances, fewer than count {count}",
+            asg.name,
+            pool.len(),
+        )));
+    }
+    let mut chosen = Vec::new();
+    for _ in 0..count {
+        let i = rng.random_range(0..pool.len());
+        chosen.push(pool.remove(i));
+    }
+    let mut instances = cluster
+        .describe_instances(&InstanceFilter::Ids(chosen.clone()))
+        .await?;
+    instances.sort_by_key(|i| chosen.iter().position(|c| c == &i.id));
+    Ok(instances)
 }
 
 /// Completes the chain of one instance (ASG, agent, pod, task) and applies the scope guard:

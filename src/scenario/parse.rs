@@ -380,7 +380,6 @@ fn check_timing(s: &Scenario, err: &mut impl FnMut(At, String)) {
 }
 
 fn check_expectations(s: &Scenario, err: &mut impl FnMut(At, String)) {
-    let reboot = s.fault == FaultKind::RebootInstance;
     let mut seen = Vec::new();
     for (i, e) in s.expect.iter().enumerate() {
         let phase = e.phase;
@@ -420,58 +419,77 @@ fn check_expectations(s: &Scenario, err: &mut impl FnMut(At, String)) {
             continue;
         }
         match e.demand() {
-            Demand::Within(d) => {
-                let key = yaml_path!["expect", i, "within"];
-                if d.is_zero() {
-                    err(at_value(key), "`within` is zero; hint: give the deadline as a positive duration, e.g. `20m`".into());
-                } else if d > s.timeout {
-                    err(
-                        at_value(key),
-                        format!(
-                            "`within` {d} is beyond the run `timeout` {}; hint: raise `timeout` or shorten the deadline",
-                            s.timeout
-                        ),
-                    );
-                }
-                if reboot && phase.needs_replacement() {
-                    err(
-                        at_phase(),
-                        format!(
-                            "`{phase}` can never happen after a reboot: the instance stays `running` and the ASG does not replace it; hint: write `absent_for` to assert that no replacement happens"
-                        ),
-                    );
-                }
-                if phase == Phase::PodReplaceIssued && !s.heal.replaces() {
-                    err(at_phase(), "`pod_replace_issued` can never happen with `heal: none`; hint: choose a heal policy that replaces, e.g. `replace-on-task-lost`".into());
-                }
-            }
-            Demand::AbsentFor(d) => {
-                let key = yaml_path!["expect", i, "absent_for"];
-                if d.is_zero() {
-                    err(
-                        at_value(key),
-                        "`absent_for` is zero; hint: give a positive duration, e.g. `15m`".into(),
-                    );
-                } else if d > s.timeout {
-                    err(
-                        at_value(key),
-                        format!(
-                            "`absent_for` {d} is beyond the run `timeout` {}; hint: raise `timeout` or shorten the window",
-                            s.timeout
-                        ),
-                    );
-                }
-                if phase == Phase::PodReplaceIssued && s.heal.replaces() {
-                    err(
-                        at_phase(),
-                        format!(
-                            "heal policy `{}` issues the pod replace this expects never to happen; hint: use `heal: none`",
-                            s.heal.as_str()
-                        ),
-                    );
-                }
-            }
+            Demand::Within(d) => check_within(s, i, phase, d, err),
+            Demand::AbsentFor(d) => check_absent_for(s, i, phase, d, err),
         }
+    }
+}
+
+/// A `within` deadline: positive, inside the run's timeout, on a phase that can happen.
+fn check_within(s: &Scenario, i: usize, phase: Phase, d: Dur, err: &mut impl FnMut(At, String)) {
+    let reboot = s.fault == FaultKind::RebootInstance;
+    let at_phase = || at_value(yaml_path!["expect", i, "phase"]);
+    let key = yaml_path!["expect", i, "within"];
+    if d.is_zero() {
+        err(
+            at_value(key),
+            "`within` is zero; hint: give the deadline as a positive duration, e.g. `20m`".into(),
+        );
+    } else if d > s.timeout {
+        err(
+            at_value(key),
+            format!(
+                "`within` {d} is beyond the run `timeout` {}; hint: raise `timeout` or shorten the deadline",
+                s.timeout
+            ),
+        );
+    }
+    if reboot && phase.needs_replacement() {
+        err(
+            at_phase(),
+            format!(
+                "`{phase}` can never happen after a reboot: the instance stays `running` and the ASG does not replace it; hint: write `absent_for` to assert that no replacement happens"
+            ),
+        );
+    }
+    if phase == Phase::PodReplaceIssued && !s.heal.replaces() {
+        err(at_phase(), "`pod_replace_issued` can never happen with `heal: none`; hint: choose a heal policy that replaces, e.g. `replace-on-task-lost`".into());
+    }
+}
+
+/// An `absent_for` window: positive, inside the run's timeout, on a phase the heal does not
+/// cause.
+fn check_absent_for(
+    s: &Scenario,
+    i: usize,
+    phase: Phase,
+    d: Dur,
+    err: &mut impl FnMut(At, String),
+) {
+    let at_phase = || at_value(yaml_path!["expect", i, "phase"]);
+    let key = yaml_path!["expect", i, "absent_for"];
+    if d.is_zero() {
+        err(
+            at_value(key),
+            "`absent_for` is zero; hint: give a positive duration, e.g. `15m`".into(),
+        );
+    } else if d > s.timeout {
+        err(
+            at_value(key),
+            format!(
+                "`absent_for` {d} is beyond the run `timeout` {}; hint: raise `timeout` or shorten the window",
+                s.timeout
+            ),
+        );
+    }
+    if phase == Phase::PodReplaceIssued && s.heal.replaces() {
+        err(
+            at_phase(),
+            format!(
+                "heal policy `{}` issues the pod replace this expects never to happen; hint: use `heal: none`",
+                s.heal.as_str()
+            ),
+        );
     }
 }
 

@@ -101,6 +101,19 @@ fn all_groups(w: &World) -> Vec<AsgObs> {
 }
 
 fn describe_groups(w: &mut World, p: &Params, rid: &str) -> Result<String, AwsError> {
+    let groups = matching_groups(w, p)?;
+    let set = GroupSetting::of(w);
+    Ok(envelope("DescribeAutoScalingGroups", rid, |x| {
+        x.elem("AutoScalingGroups", |x| {
+            for g in &groups {
+                x.elem("member", |x| group_xml(x, w, g, &set));
+            }
+        });
+    }))
+}
+
+/// The groups the request names (all when it names none) that pass its filters.
+fn matching_groups(w: &World, p: &Params) -> Result<Vec<AsgObs>, AwsError> {
     let names = p.list("AutoScalingGroupNames.member");
     let filters = autoscaling_filters(p);
     if let Some(bad) = filters.iter().find(|f| {
@@ -111,7 +124,7 @@ fn describe_groups(w: &mut World, p: &Params, rid: &str) -> Result<String, AwsEr
             format!("Filter name {} is not valid", bad.name),
         ));
     }
-    let groups: Vec<AsgObs> = if names.is_empty() {
+    let groups = if names.is_empty() {
         all_groups(w)
     } else {
         let mut found: Vec<AsgObs> = Vec::new();
@@ -127,85 +140,104 @@ fn describe_groups(w: &mut World, p: &Params, rid: &str) -> Result<String, AwsEr
     .into_iter()
     .filter(|g| filters.iter().all(|f| group_matches(f, g)))
     .collect();
-    let topo = &w.sim.profile().topology;
-    let region = topo.region.clone();
-    let mut zones: Vec<String> = Vec::new();
-    for s in &topo.private_subnets {
-        if !zones.contains(&s.zone) {
-            zones.push(s.zone.clone());
+    Ok(groups)
+}
+
+/// What every group of the model shares: its region, zones, subnets and creation time.
+struct GroupSetting {
+    region: String,
+    zones: Vec<String>,
+    subnets: Vec<String>,
+    created: String,
+}
+
+impl GroupSetting {
+    fn of(w: &World) -> Self {
+        let topo = &w.sim.profile().topology;
+        let region = topo.region.clone();
+        let mut zones: Vec<String> = Vec::new();
+        for s in &topo.private_subnets {
+            if !zones.contains(&s.zone) {
+                zones.push(s.zone.clone());
+            }
+        }
+        let subnets: Vec<String> = topo
+            .private_subnets
+            .iter()
+            .map(|s| resource_id("subnet", &s.cidr))
+            .collect();
+        let created = iso(w.asg_created);
+        Self {
+            region,
+            zones,
+            subnets,
+            created,
         }
     }
-    let subnets: Vec<String> = topo
-        .private_subnets
-        .iter()
-        .map(|s| resource_id("subnet", &s.cidr))
-        .collect();
-    let created = iso(w.asg_created);
-    Ok(envelope("DescribeAutoScalingGroups", rid, |x| {
-        x.elem("AutoScalingGroups", |x| {
-            for g in &groups {
-                x.elem("member", |x| {
-                    x.text("AutoScalingGroupName", &g.name);
-                    x.text("AutoScalingGroupARN", group_arn(&region, &g.name));
-                    x.elem("LaunchTemplate", |x| {
-                        x.text("LaunchTemplateId", resource_id("lt", &g.name));
-                        x.text("LaunchTemplateName", format!("{}-lt", g.name));
-                        x.text("Version", "$Default");
-                    });
-                    x.value("MinSize", g.min_size);
-                    x.value("MaxSize", g.max_size);
-                    x.value("DesiredCapacity", g.desired_capacity);
-                    x.value("DefaultCooldown", 300);
-                    x.text_list("AvailabilityZones", "member", &zones);
-                    x.elem("LoadBalancerNames", |_| {});
-                    x.elem("TargetGroupARNs", |_| {});
-                    x.text("HealthCheckType", "EC2");
-                    x.value("HealthCheckGracePeriod", 300);
-                    x.elem("Instances", |x| {
-                        for m in &g.instances {
-                            x.elem("member", |x| {
-                                x.text("InstanceId", m.id.as_str());
-                                x.text("InstanceType", "m5.2xlarge");
-                                x.opt_text("AvailabilityZone", w.sim.instance_zone(&m.id));
-                                x.text("LifecycleState", m.lifecycle.as_str());
-                                x.text("HealthStatus", if m.healthy { "Healthy" } else { "Unhealthy" });
-                                x.elem("LaunchTemplate", |x| {
-                                    x.text("LaunchTemplateId", resource_id("lt", &g.name));
-                                    x.text("LaunchTemplateName", format!("{}-lt", g.name));
-                                    x.text("Version", "1");
-                                });
-                                x.value("ProtectedFromScaleIn", false);
-                            });
-                        }
-                    });
-                    x.text("CreatedTime", &created);
-                    x.elem("SuspendedProcesses", |_| {});
-                    x.text("VPCZoneIdentifier", subnets.join(","));
-                    x.elem("EnabledMetrics", |_| {});
-                    x.elem("Tags", |x| {
-                        for (k, v) in &g.tags {
-                            x.elem("member", |x| {
-                                x.text("ResourceId", &g.name);
-                                x.text("ResourceType", "auto-scaling-group");
-                                x.text("Key", k);
-                                x.text("Value", v);
-                                x.value("PropagateAtLaunch", true);
-                            });
-                        }
-                    });
-                    x.text_list("TerminationPolicies", "member", ["Default"]);
-                    x.value("NewInstancesProtectedFromScaleIn", false);
-                    x.text(
-                        "ServiceLinkedRoleARN",
-                        format!(
-                            "arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
-                        ),
-                    );
-                    x.value("CapacityRebalance", false);
+}
+
+/// One group as `DescribeAutoScalingGroups` lists it.
+fn group_xml(x: &mut Xml, w: &World, g: &AsgObs, set: &GroupSetting) {
+    x.text("AutoScalingGroupName", &g.name);
+    x.text("AutoScalingGroupARN", group_arn(&set.region, &g.name));
+    x.elem("LaunchTemplate", |x| {
+        x.text("LaunchTemplateId", resource_id("lt", &g.name));
+        x.text("LaunchTemplateName", format!("{}-lt", g.name));
+        x.text("Version", "$Default");
+    });
+    x.value("MinSize", g.min_size);
+    x.value("MaxSize", g.max_size);
+    x.value("DesiredCapacity", g.desired_capacity);
+    x.value("DefaultCooldown", 300);
+    x.text_list("AvailabilityZones", "member", &set.zones);
+    x.elem("LoadBalancerNames", |_| {});
+    x.elem("TargetGroupARNs", |_| {});
+    x.text("HealthCheckType", "EC2");
+    x.value("HealthCheckGracePeriod", 300);
+    x.elem("Instances", |x| {
+        for m in &g.instances {
+            x.elem("member", |x| {
+                x.text("InstanceId", m.id.as_str());
+                x.text("InstanceType", "m5.2xlarge");
+                x.opt_text("AvailabilityZone", w.sim.instance_zone(&m.id));
+                x.text("LifecycleState", m.lifecycle.as_str());
+                x.text(
+                    "HealthStatus",
+                    if m.healthy { "Healthy" } else { "Unhealthy" },
+                );
+                x.elem("LaunchTemplate", |x| {
+                    x.text("LaunchTemplateId", resource_id("lt", &g.name));
+                    x.text("LaunchTemplateName", format!("{}-lt", g.name));
+                    x.text("Version", "1");
                 });
-            }
-        });
-    }))
+                x.value("ProtectedFromScaleIn", false);
+            });
+        }
+    });
+    x.text("CreatedTime", &set.created);
+    x.elem("SuspendedProcesses", |_| {});
+    x.text("VPCZoneIdentifier", set.subnets.join(","));
+    x.elem("EnabledMetrics", |_| {});
+    x.elem("Tags", |x| {
+        for (k, v) in &g.tags {
+            x.elem("member", |x| {
+                x.text("ResourceId", &g.name);
+                x.text("ResourceType", "auto-scaling-group");
+                x.text("Key", k);
+                x.text("Value", v);
+                x.value("PropagateAtLaunch", true);
+            });
+        }
+    });
+    x.text_list("TerminationPolicies", "member", ["Default"]);
+    x.value("NewInstancesProtectedFromScaleIn", false);
+    x.text(
+        "ServiceLinkedRoleARN",
+        format!(
+            "arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+        ),
+    );
+    x.value("CapacityRebalance", false);
 }
 
 fn group_arn(region: &str, name: &str) -> String {

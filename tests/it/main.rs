@@ -6,6 +6,7 @@ mod cli;
 mod dcos_client;
 mod economy;
 mod exit_codes;
+mod house;
 mod layers;
 mod progress;
 mod reports;

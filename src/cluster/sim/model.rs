@@ -426,9 +426,16 @@ impl Sim {
             let a = self.new_agent(inst, t);
             self.agents[a].reregistered = Some(t);
         }
-        // The service deploys node-0 … node-N serially, one per private agent.
-        let mut t = reg + self.rng.random_range(120_000..300_000i64);
-        for (p, &host) in private.iter().take(topo.pods as usize).enumerate() {
+        self.deploy_pods(&private, topo.pods as usize, reg);
+        self.deploy = self.build_deploy_plan();
+        self.truth.clear();
+    }
+
+    /// The service deploys node-0 … node-N serially, one per private agent, some minutes
+    /// after the last agent registered at `registered` (ms).
+    fn deploy_pods(&mut self, private: &[usize], pods: usize, registered: i64) {
+        let mut t = registered + self.rng.random_range(120_000..300_000i64);
+        for (p, &host) in private.iter().take(pods).enumerate() {
             t += self.rng.random_range(60_000..150_000i64);
             let agent = self.instances[host].agent.expect("registered above");
             let name = format!("node-{p}");
@@ -460,8 +467,6 @@ impl Sim {
                 offer_pending: false,
             });
         }
-        self.deploy = self.build_deploy_plan();
-        self.truth.clear();
     }
 
     fn build_deploy_plan(&mut self) -> PlanObs {
@@ -711,37 +716,9 @@ impl Sim {
                     self.record(TruthKind::InstanceRunning, id, None, None, None);
                 }
             }
-            Ev::InstanceStopped { inst } => {
-                if self.instances[inst].state == InstanceState::Stopping {
-                    self.instances[inst].state = InstanceState::Stopped;
-                    let id = self.instances[inst].id.to_string();
-                    self.record(TruthKind::InstanceStopped, id, None, None, None);
-                    if self.instances[inst].asg_terminate_on_stop {
-                        self.asg_terminate(inst);
-                    }
-                }
-            }
-            Ev::InstanceTerminated { inst } => {
-                if self.instances[inst].state == InstanceState::ShuttingDown {
-                    self.instances[inst].state = InstanceState::Terminated;
-                    let id = self.instances[inst].id.to_string();
-                    self.record(TruthKind::InstanceTerminated, id, None, None, None);
-                    self.schedule(3_600_000, Ev::InstanceForgotten { inst });
-                    if let Some(m) = self.member(inst)
-                        && self.asg.members[m].lifecycle == LifecycleState::Terminating
-                    {
-                        self.finish_member(m);
-                    }
-                }
-            }
-            Ev::InstanceForgotten { inst } => {
-                let i = &mut self.instances[inst];
-                self.by_id.remove(&i.id);
-                self.listed.retain(|&l| l != inst);
-                self.used_ips.remove(&i.ip_num);
-                i.tags = Vec::new();
-                i.reason = String::new();
-            }
+            Ev::InstanceStopped { inst } => self.on_instance_stopped(inst),
+            Ev::InstanceTerminated { inst } => self.on_instance_terminated(inst),
+            Ev::InstanceForgotten { inst } => self.on_instance_forgotten(inst),
             Ev::AsgDetect { inst } => self.asg_detect(inst),
             Ev::LaunchStart => self.launch_replacement(),
             Ev::InService { inst } => self.in_service(inst),
@@ -752,15 +729,7 @@ impl Sim {
                     self.register_agent(inst);
                 }
             }
-            Ev::AgentInactive { agent, epoch } => {
-                let a = &mut self.agents[agent];
-                if a.epoch == epoch && a.active && !a.removed {
-                    a.active = false;
-                    let id = a.id.to_string();
-                    let host = a.hostname.clone();
-                    self.record(TruthKind::AgentDisconnected, id, None, None, Some(host));
-                }
-            }
+            Ev::AgentInactive { agent, epoch } => self.on_agent_inactive(agent, epoch),
             Ev::AgentUnreachable { agent, epoch } => {
                 if self.agents[agent].epoch == epoch && !self.agents[agent].removed {
                     self.agent_unreachable(agent);
@@ -797,25 +766,7 @@ impl Sim {
                     self.record_task(pod);
                 }
             }
-            Ev::TaskRunning { pod, epoch } => {
-                let p = &mut self.pods[pod];
-                if p.epoch == epoch
-                    && matches!(p.task.state, TaskState::Staging | TaskState::Starting)
-                {
-                    p.task.state = TaskState::Running;
-                    p.task.time = self.now;
-                    self.record_task(pod);
-                    if let Some(ph) = self.active_phase(pod) {
-                        self.set_step(ph, PlanStatus::Started);
-                        let ready = if self.recovery[ph].permanent {
-                            self.sample(|t| &t.recovery_complete)
-                        } else {
-                            self.sample(|t| &t.restart_ready)
-                        };
-                        self.schedule(ready, Ev::StepComplete { pod, epoch });
-                    }
-                }
-            }
+            Ev::TaskRunning { pod, epoch } => self.on_task_running(pod, epoch),
             Ev::StepComplete { pod, epoch } => {
                 if self.pods[pod].epoch == epoch
                     && let Some(ph) = self.active_phase(pod)
@@ -823,6 +774,73 @@ impl Sim {
                 {
                     self.set_step(ph, PlanStatus::Complete);
                 }
+            }
+        }
+    }
+
+    /// A stopping instance has stopped; one the group replaces when stopped is terminated.
+    fn on_instance_stopped(&mut self, inst: usize) {
+        if self.instances[inst].state == InstanceState::Stopping {
+            self.instances[inst].state = InstanceState::Stopped;
+            let id = self.instances[inst].id.to_string();
+            self.record(TruthKind::InstanceStopped, id, None, None, None);
+            if self.instances[inst].asg_terminate_on_stop {
+                self.asg_terminate(inst);
+            }
+        }
+    }
+
+    /// A terminating instance is gone: forgotten an hour later, and out of the group.
+    fn on_instance_terminated(&mut self, inst: usize) {
+        if self.instances[inst].state == InstanceState::ShuttingDown {
+            self.instances[inst].state = InstanceState::Terminated;
+            let id = self.instances[inst].id.to_string();
+            self.record(TruthKind::InstanceTerminated, id, None, None, None);
+            self.schedule(3_600_000, Ev::InstanceForgotten { inst });
+            if let Some(m) = self.member(inst)
+                && self.asg.members[m].lifecycle == LifecycleState::Terminating
+            {
+                self.finish_member(m);
+            }
+        }
+    }
+
+    /// A terminated instance drops out of `DescribeInstances`; its IP is free again.
+    fn on_instance_forgotten(&mut self, inst: usize) {
+        let i = &mut self.instances[inst];
+        self.by_id.remove(&i.id);
+        self.listed.retain(|&l| l != inst);
+        self.used_ips.remove(&i.ip_num);
+        i.tags = Vec::new();
+        i.reason = String::new();
+    }
+
+    /// The master stops hearing from an agent.
+    fn on_agent_inactive(&mut self, agent: usize, epoch: u32) {
+        let a = &mut self.agents[agent];
+        if a.epoch == epoch && a.active && !a.removed {
+            a.active = false;
+            let id = a.id.to_string();
+            let host = a.hostname.clone();
+            self.record(TruthKind::AgentDisconnected, id, None, None, Some(host));
+        }
+    }
+
+    /// A pod's task runs again; a recovery step in progress waits for it to be ready.
+    fn on_task_running(&mut self, pod: usize, epoch: u32) {
+        let p = &mut self.pods[pod];
+        if p.epoch == epoch && matches!(p.task.state, TaskState::Staging | TaskState::Starting) {
+            p.task.state = TaskState::Running;
+            p.task.time = self.now;
+            self.record_task(pod);
+            if let Some(ph) = self.active_phase(pod) {
+                self.set_step(ph, PlanStatus::Started);
+                let ready = if self.recovery[ph].permanent {
+                    self.sample(|t| &t.recovery_complete)
+                } else {
+                    self.sample(|t| &t.restart_ready)
+                };
+                self.schedule(ready, Ev::StepComplete { pod, epoch });
             }
         }
     }

@@ -372,37 +372,7 @@ impl Profile {
                 "topology.private_subnets is empty; hint: name at least one subnet".into(),
             );
         }
-        let subnets = t
-            .private_subnets
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let mut p = keys(&["topology", "private_subnets"]);
-                p.push(Seg::Index(i));
-                (p, s)
-            })
-            .chain([
-                (keys(&["topology", "public_subnet"]), &t.public_subnet),
-                (keys(&["topology", "master_subnet"]), &t.master_subnet),
-            ]);
-        for (path, s) in subnets {
-            if let Err(e) = parse_cidr(&s.cidr) {
-                let mut p = path.clone();
-                p.push(Seg::Key("cidr".into()));
-                err(p, e);
-            }
-            if s.zone.is_empty() {
-                let mut p = path;
-                p.push(Seg::Key("zone".into()));
-                err(
-                    p,
-                    format!(
-                        "subnet {} has no zone; hint: e.g. `zone: us-west-2a`",
-                        s.cidr
-                    ),
-                );
-            }
-        }
+        subnet_problems(t, &mut err);
         if t.asg.name.is_empty() {
             err(
                 keys(&["topology", "asg", "name"]),
@@ -420,6 +390,41 @@ impl Profile {
             api_fault_problems(f, &mut err);
         }
         out
+    }
+}
+
+/// Each subnet's CIDR parses and its zone is named.
+fn subnet_problems(t: &Topology, err: &mut impl FnMut(Vec<Seg>, String)) {
+    let subnets = t
+        .private_subnets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut p = keys(&["topology", "private_subnets"]);
+            p.push(Seg::Index(i));
+            (p, s)
+        })
+        .chain([
+            (keys(&["topology", "public_subnet"]), &t.public_subnet),
+            (keys(&["topology", "master_subnet"]), &t.master_subnet),
+        ]);
+    for (path, s) in subnets {
+        if let Err(e) = parse_cidr(&s.cidr) {
+            let mut p = path.clone();
+            p.push(Seg::Key("cidr".into()));
+            err(p, e);
+        }
+        if s.zone.is_empty() {
+            let mut p = path;
+            p.push(Seg::Key("zone".into()));
+            err(
+                p,
+                format!(
+                    "subnet {} has no zone; hint: e.g. `zone: us-west-2a`",
+                    s.cidr
+                ),
+            );
+        }
     }
 }
 
