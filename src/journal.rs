@@ -14,7 +14,7 @@ use crate::time::Timestamp;
 use crate::vocab::{Phase, Requests, Target};
 
 /// The version of the journal and `report.json` formats.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// The file name of the journal inside a report folder.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -106,14 +106,14 @@ pub enum Event {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiErrorRecord {
-    pub api: crate::cluster::Api,
+    pub(crate) api: crate::cluster::Api,
     /// `throttled`, `transient`, `not_found`, `unauthorized`, `fatal`.
-    pub kind: String,
-    pub message: String,
+    pub(crate) kind: String,
+    pub(crate) message: String,
 }
 
 impl ApiErrorRecord {
-    pub fn of(e: &crate::cluster::ClusterError) -> Self {
+    pub(crate) fn of(e: &crate::cluster::ClusterError) -> Self {
         use crate::cluster::ClusterError as E;
         let (api, kind, message) = match e {
             E::Throttled { api, message } => (api, "throttled", message),
@@ -137,15 +137,15 @@ impl ApiErrorRecord {
 /// phase and kind taken from the sentence's words (see [`RunFailure::from_sentence`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RunFailure {
-    pub phase: Phase,
-    pub kind: FailureKind,
-    pub detail: String,
+    pub(crate) phase: Phase,
+    pub(crate) kind: FailureKind,
+    pub(crate) detail: String,
 }
 
 /// How a run broke an expectation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum FailureKind {
+pub(crate) enum FailureKind {
     /// An awaited phase was not seen by its deadline.
     NotObserved,
     /// A phase was seen, but later than its `within`.
@@ -157,7 +157,7 @@ pub enum FailureKind {
 impl RunFailure {
     /// Reads a sentence of an older journal: its first word is the phase, and the words after
     /// it are the runner's fixed wording for each kind. `None` when it is neither.
-    pub fn from_sentence(sentence: &str) -> Option<Self> {
+    pub(crate) fn from_sentence(sentence: &str) -> Option<Self> {
         let (word, rest) = sentence.split_once(' ')?;
         let phase = Phase::ALL.into_iter().find(|p| p.as_str() == word)?;
         let kind = if rest.starts_with("was not observed within ") {
@@ -220,8 +220,8 @@ impl<'de> Deserialize<'de> for RunFailure {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Planned {
-    pub scenario: Box<Scenario>,
-    pub file: String,
+    pub(crate) scenario: Box<Scenario>,
+    pub(crate) file: String,
     pub runs: u32,
 }
 
@@ -229,20 +229,20 @@ pub struct Planned {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Victim {
-    pub instance: InstanceId,
-    pub private_ip: Option<String>,
-    pub asg: Option<String>,
+    pub(crate) instance: InstanceId,
+    pub(crate) private_ip: Option<String>,
+    pub(crate) asg: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent: Option<AgentId>,
+    pub(crate) agent: Option<AgentId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod: Option<PodName>,
+    pub(crate) pod: Option<PodName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task: Option<TaskId>,
+    pub(crate) task: Option<TaskId>,
 }
 
 impl Victim {
     /// The chain in words, joined by `sep`: `pod node-4 -> agent … -> ip … -> instance … -> asg …`.
-    pub fn chain(&self, sep: &str) -> String {
+    pub(crate) fn chain(&self, sep: &str) -> String {
         [
             self.pod.as_ref().map(|p| format!("pod {p}")),
             self.agent.as_ref().map(|a| format!("agent {a}")),
@@ -261,13 +261,13 @@ impl Victim {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Replacement {
-    pub victim: InstanceId,
+    pub(crate) victim: InstanceId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instance: Option<InstanceId>,
+    pub(crate) instance: Option<InstanceId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent: Option<AgentId>,
+    pub(crate) agent: Option<AgentId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task: Option<TaskId>,
+    pub(crate) task: Option<TaskId>,
 }
 
 /// A consumer of the event stream (journal, progress display, …).
@@ -286,7 +286,6 @@ impl Sink for Vec<Event> {
 /// the OS before the runner takes its next action.
 pub struct JournalWriter {
     file: File,
-    path: PathBuf,
     line: Vec<u8>,
 }
 
@@ -298,18 +297,13 @@ impl JournalWriter {
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         Ok(Self {
             file,
-            path,
             line: Vec::with_capacity(512),
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Opens an existing journal to append to it, first cutting off a torn last line (the
     /// writer died mid-line) so that the next event starts on a line of its own.
-    pub fn reopen(dir: &Path) -> io::Result<Self> {
+    pub(crate) fn reopen(dir: &Path) -> io::Result<Self> {
         let path = dir.join(JOURNAL_FILE);
         let bytes = std::fs::read(&path)?;
         let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
@@ -415,7 +409,7 @@ mod tests {
             wall_clock: Timestamp::from_millis(5),
         })
         .unwrap();
-        let text = std::fs::read_to_string(w.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
         assert_eq!(text.lines().count(), 2);
         assert!(text.starts_with("{\"event\":\"run_started\""), "{text}");
         let r = read(dir.path()).unwrap();
@@ -431,7 +425,7 @@ mod tests {
         w.emit(&sample()).unwrap();
         std::fs::OpenOptions::new()
             .append(true)
-            .open(w.path())
+            .open(dir.path().join(JOURNAL_FILE))
             .unwrap()
             .write_all(b"{\"event\":\"run_sta")
             .unwrap();
@@ -447,7 +441,7 @@ mod tests {
         w.emit(&sample()).unwrap();
         std::fs::OpenOptions::new()
             .append(true)
-            .open(w.path())
+            .open(dir.path().join(JOURNAL_FILE))
             .unwrap()
             .write_all(b"{\"event\":\"run_sta")
             .unwrap();

@@ -18,7 +18,7 @@ use crate::vocab::Phase;
 
 /// How much to say, from `--quiet` and `-v`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verbosity {
+pub(crate) enum Verbosity {
     /// Nothing but warnings.
     Quiet,
     /// The bar on a terminal; one line per phase elsewhere.
@@ -28,7 +28,7 @@ pub enum Verbosity {
 }
 
 impl Verbosity {
-    pub fn from_flags(quiet: bool, verbose: u8) -> Self {
+    pub(crate) fn from_flags(quiet: bool, verbose: u8) -> Self {
         match (quiet, verbose) {
             (true, _) => Self::Quiet,
             (false, 0) => Self::Normal,
@@ -37,7 +37,7 @@ impl Verbosity {
     }
 
     /// The `tracing` filter for this level (`RUST_LOG` overrides it).
-    pub fn filter(self) -> &'static str {
+    pub(crate) fn filter(self) -> &'static str {
         match self {
             Self::Quiet => "warn",
             Self::Normal => "info",
@@ -48,7 +48,7 @@ impl Verbosity {
 
 /// Installs the `tracing` subscriber that writes progress and warnings to stderr. With the bar
 /// on a terminal, only warnings are logged (the bar shows the rest).
-pub fn init_logging(v: Verbosity, terminal: bool) {
+pub(crate) fn init_logging(v: Verbosity, terminal: bool) {
     let level = if terminal && v == Verbosity::Normal {
         Verbosity::Quiet.filter()
     } else {
@@ -120,7 +120,7 @@ impl Live {
     }
 }
 
-pub struct Progress {
+pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     live: Arc<Mutex<Live>>,
     verbosity: Verbosity,
@@ -132,7 +132,7 @@ impl Progress {
     /// A bar when stderr is a terminal and nothing more verbose was asked for; lines otherwise.
     /// `realtime`: the target's clock is the wall clock (the bar then counts the time since the
     /// fault as it passes).
-    pub fn new(verbosity: Verbosity, terminal: bool, realtime: bool) -> Self {
+    pub(crate) fn new(verbosity: Verbosity, terminal: bool, realtime: bool) -> Self {
         let live = Arc::new(Mutex::new(Live {
             realtime,
             ..Live::default()
@@ -167,7 +167,7 @@ impl Progress {
 
     /// Announces a scenario of the suite: its run count, and how many of them are already done
     /// (a resumed suite).
-    pub fn plan(&mut self, scenario: &Scenario, runs: u32, done: u32) {
+    pub(crate) fn plan(&mut self, scenario: &Scenario, runs: u32, done: u32) {
         let mut deadlines: Vec<(Phase, Dur)> = scenario
             .expect
             .iter()
@@ -377,7 +377,7 @@ impl Progress {
     }
 
     /// Clears the bar (the summary printed next takes its place).
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
@@ -401,9 +401,9 @@ impl Drop for Progress {
 
 /// The journal and the progress display as one sink: the journal first, and only its errors
 /// count (the display never fails).
-pub struct Tee<'a> {
-    pub journal: &'a mut dyn Sink,
-    pub progress: &'a mut Progress,
+pub(crate) struct Tee<'a> {
+    pub(crate) journal: &'a mut dyn Sink,
+    pub(crate) progress: &'a mut Progress,
 }
 
 impl Sink for Tee<'_> {

@@ -23,24 +23,24 @@ impl Timestamp {
     }
 
     /// Unix seconds as a float, the way Mesos reports `registered_time` and task timestamps.
-    pub fn from_unix_seconds_f64(secs: f64) -> Self {
+    pub(crate) fn from_unix_seconds_f64(secs: f64) -> Self {
         Self((secs * 1000.0).round() as i64)
     }
 
-    pub fn as_unix_seconds_f64(self) -> f64 {
+    pub(crate) fn as_unix_seconds_f64(self) -> f64 {
         self.0 as f64 / 1000.0
     }
 
     /// The start of the whole second holding this instant (AWS `LaunchTime`, activity `EndTime`).
-    pub const fn floor_to_second(self) -> Self {
+    pub(crate) const fn floor_to_second(self) -> Self {
         Self(self.0.div_euclid(1000) * 1000)
     }
 
-    pub fn now() -> Self {
+    pub(crate) fn now() -> Self {
         Self(jiff::Timestamp::now().as_millisecond())
     }
 
-    pub fn saturating_add(self, d: Dur) -> Self {
+    pub(crate) fn saturating_add(self, d: Dur) -> Self {
         Self(self.0.saturating_add(d.as_millis() as i64))
     }
 
@@ -50,7 +50,7 @@ impl Timestamp {
     }
 
     /// RFC 3339 with milliseconds, e.g. `2026-01-05T10:00:00.000Z`.
-    pub fn to_rfc3339(self) -> String {
+    pub(crate) fn to_rfc3339(self) -> String {
         match jiff::Timestamp::from_millisecond(self.0) {
             Ok(ts) => ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
             Err(_) => format!("@{}ms", self.0),
@@ -58,7 +58,7 @@ impl Timestamp {
     }
 
     /// Parses RFC 3339 (any sub-second precision); sub-millisecond digits are truncated.
-    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+    pub(crate) fn parse_rfc3339(s: &str) -> Option<Self> {
         s.parse::<jiff::Timestamp>()
             .ok()
             .map(|ts| Self(ts.as_millisecond()))
@@ -96,7 +96,7 @@ pub struct Clock {
 }
 
 impl Clock {
-    pub fn wall() -> Self {
+    pub(crate) fn wall() -> Self {
         Self::scaled(1)
     }
 
@@ -109,11 +109,12 @@ impl Clock {
         }
     }
 
-    pub fn speed(&self) -> u32 {
+    #[cfg(test)]
+    pub(crate) fn speed(&self) -> u32 {
         self.speed
     }
 
-    pub fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         if self.speed == 1 {
             return Timestamp::now();
         }
@@ -125,11 +126,11 @@ impl Clock {
     }
 
     /// How long `d` on this clock lasts on the wall clock.
-    pub fn real(&self, d: Dur) -> std::time::Duration {
+    pub(crate) fn real(&self, d: Dur) -> std::time::Duration {
         d.to_std() / self.speed
     }
 
-    pub async fn sleep(&self, d: Dur) {
+    pub(crate) async fn sleep(&self, d: Dur) {
         tokio::time::sleep(self.real(d)).await;
     }
 }
@@ -158,16 +159,12 @@ impl Dur {
         self.0
     }
 
-    pub const fn is_zero(self) -> bool {
+    pub(crate) const fn is_zero(self) -> bool {
         self.0 == 0
     }
 
-    pub fn to_std(self) -> std::time::Duration {
+    pub(crate) fn to_std(self) -> std::time::Duration {
         std::time::Duration::from_millis(self.0)
-    }
-
-    pub fn saturating_add(self, other: Dur) -> Dur {
-        Dur(self.0.saturating_add(other.0))
     }
 
     /// A compact human form for tables: `13m 25.3s`, `42.0s`, `850ms`, `1h 02m`.
@@ -203,7 +200,7 @@ pub enum DurError {
 }
 
 /// The longest duration a scenario or profile may name (a week): beyond it is a typo.
-pub const MAX_DURATION: Dur = Dur::from_mins(7 * 24 * 60);
+pub(crate) const MAX_DURATION: Dur = Dur::from_mins(7 * 24 * 60);
 
 impl FromStr for Dur {
     type Err = DurError;

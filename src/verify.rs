@@ -26,25 +26,25 @@ use crate::vocab::Phase;
 /// One reported phase next to its truth.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PhaseCheck {
-    pub scenario: String,
+    pub(crate) scenario: String,
     pub run: u32,
     pub phase: Phase,
     pub source: Source,
     pub measured: Timestamp,
     /// The reported half-width.
-    pub bound_ms: u64,
+    pub(crate) bound_ms: u64,
     pub truth: Timestamp,
     /// `|measured − truth|`.
     pub error_ms: u64,
 }
 
 impl PhaseCheck {
-    pub fn inside(&self) -> bool {
+    pub(crate) fn inside(&self) -> bool {
         self.error_ms <= self.bound_ms
     }
 
     /// Whether the server stamped this phase itself (else a poll bracketed it).
-    pub fn server_timestamp(&self) -> bool {
+    pub(crate) fn server_timestamp(&self) -> bool {
         matches!(
             self.source,
             Source::AsgActivity
@@ -57,13 +57,13 @@ impl PhaseCheck {
 
 /// Error statistics of a group of checks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ErrorStats {
-    pub phases: usize,
-    pub p50_ms: u64,
-    pub p99_ms: u64,
-    pub max_ms: u64,
+pub(crate) struct ErrorStats {
+    pub(crate) phases: usize,
+    pub(crate) p50_ms: u64,
+    pub(crate) p99_ms: u64,
+    pub(crate) max_ms: u64,
     /// Checks whose truth lies inside the reported bound.
-    pub inside: usize,
+    pub(crate) inside: usize,
 }
 
 impl ErrorStats {
@@ -98,7 +98,7 @@ impl ErrorStats {
 pub struct Accuracy {
     pub checks: Vec<PhaseCheck>,
     /// Reported phases with no truth counterpart (the harness's own: fault, pod replace).
-    pub unmatched: usize,
+    pub(crate) unmatched: usize,
 }
 
 impl Accuracy {
@@ -107,7 +107,7 @@ impl Accuracy {
     }
 
     /// Statistics per phase, then for server-stamped and poll-bracketed phases, then overall.
-    pub fn summary(&self) -> Vec<(String, ErrorStats)> {
+    pub(crate) fn summary(&self) -> Vec<(String, ErrorStats)> {
         let mut by_phase: BTreeMap<Phase, Vec<&PhaseCheck>> = BTreeMap::new();
         for c in &self.checks {
             by_phase.entry(c.phase).or_default().push(c);
@@ -381,7 +381,7 @@ fn victim_truth(
 }
 
 /// Reads a truth log (one JSON event per line).
-pub fn read_truth(path: &Path) -> Result<Vec<TruthEvent>, String> {
+pub(crate) fn read_truth(path: &Path) -> Result<Vec<TruthEvent>, String> {
     let file = std::fs::File::open(path)
         .map_err(|e| format!("cannot read the truth log {}: {e}", path.display()))?;
     let mut out = Vec::new();

@@ -33,7 +33,7 @@ impl Exit {
     }
 
     /// The exit of a suite's report: aborted, else its verdict.
-    pub fn of_report(r: &Report) -> Self {
+    pub(crate) fn of_report(r: &Report) -> Self {
         if r.aborted.is_some() {
             return Self::Aborted;
         }
@@ -45,12 +45,12 @@ impl Exit {
     }
 
     /// `report compare`: a regression fails.
-    pub fn of_comparison(c: &Comparison) -> Self {
+    pub(crate) fn of_comparison(c: &Comparison) -> Self {
         Self::pass_if(c.regressions == 0)
     }
 
     /// Pass when `ok`, else fail.
-    pub fn pass_if(ok: bool) -> Self {
+    pub(crate) fn pass_if(ok: bool) -> Self {
         if ok { Self::Pass } else { Self::Fail }
     }
 }

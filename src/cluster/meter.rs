@@ -11,7 +11,7 @@ use crate::time::{Dur, Timestamp};
 use crate::vocab::Requests;
 
 /// The window the budget is counted over.
-pub const BUDGET_WINDOW: Dur = Dur::from_secs(60);
+pub(crate) const BUDGET_WINDOW: Dur = Dur::from_secs(60);
 
 /// The count `api`'s requests go to.
 fn slot(r: &mut Requests, api: Api) -> &mut u64 {
@@ -32,7 +32,7 @@ const fn service_index(api: Api) -> usize {
 
 /// The counts, and the send times of the last minute while a budget is set.
 #[derive(Clone, Debug, Default)]
-pub struct ApiMeter {
+pub(crate) struct ApiMeter {
     sent: Requests,
     /// At most this many requests per service in any [`BUDGET_WINDOW`].
     budget: Option<u32>,
@@ -42,7 +42,7 @@ pub struct ApiMeter {
 impl ApiMeter {
     /// Sets the budget (`None`: unlimited). A budget of 0 is treated as 1: a request must
     /// always be able to go eventually.
-    pub fn set_budget(&mut self, per_minute: Option<u32>) {
+    pub(crate) fn set_budget(&mut self, per_minute: Option<u32>) {
         self.budget = per_minute.map(|b| b.max(1));
         if self.budget.is_none() {
             self.recent.iter_mut().for_each(VecDeque::clear);
@@ -50,13 +50,13 @@ impl ApiMeter {
     }
 
     /// Everything sent so far.
-    pub fn sent(&self) -> Requests {
+    pub(crate) fn sent(&self) -> Requests {
         self.sent
     }
 
     /// A request to `api` wants to go at `now`: records it and returns zero, or, when the
     /// budget is spent, records nothing and returns how long to wait before asking again.
-    pub fn admit(&mut self, api: Api, now: Timestamp) -> Dur {
+    pub(crate) fn admit(&mut self, api: Api, now: Timestamp) -> Dur {
         if let Some(budget) = self.budget {
             let recent = &mut self.recent[service_index(api)];
             while recent

@@ -6,7 +6,7 @@
 //! here, in one place (`FromStr`/`as_str`).
 
 pub mod aws;
-pub mod meter;
+pub(crate) mod meter;
 pub mod sim;
 
 use std::fmt;
@@ -29,7 +29,7 @@ macro_rules! id_newtype {
                 Self(Arc::from(s.as_ref()))
             }
 
-            pub fn as_str(&self) -> &str {
+            pub(crate) fn as_str(&self) -> &str {
                 &self.0
             }
         }
@@ -117,12 +117,12 @@ macro_rules! api_enum {
 
         impl $name {
             /// The string the real API uses.
-            pub const fn as_str(self) -> &'static str {
+            pub(crate) const fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => $text),+ }
             }
 
             /// Maps the real API's string; `None` for a value this model does not know.
-            pub fn parse(s: &str) -> Option<Self> {
+            pub(crate) fn parse(s: &str) -> Option<Self> {
                 match s { $($text => Some(Self::$variant),)+ _ => None }
             }
         }
@@ -149,7 +149,7 @@ api_enum!(
 
 impl InstanceState {
     /// EC2's numeric state code (`State.Code`).
-    pub const fn code(self) -> u8 {
+    pub(crate) const fn code(self) -> u8 {
         match self {
             Self::Pending => 0,
             Self::Running => 16,
@@ -240,14 +240,14 @@ pub const ASG_NAME_TAG: &str = "aws:autoscaling:groupName";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstanceObs {
     pub id: InstanceId,
-    pub state: InstanceState,
-    pub private_ip: Option<String>,
+    pub(crate) state: InstanceState,
+    pub(crate) private_ip: Option<String>,
     /// `LaunchTime`, whole seconds.
-    pub launch_time: Timestamp,
+    pub(crate) launch_time: Timestamp,
     /// The `aws:autoscaling:groupName` tag.
-    pub asg_name: Option<String>,
+    pub(crate) asg_name: Option<String>,
     /// All tags, `(key, value)`.
-    pub tags: Vec<(String, String)>,
+    pub(crate) tags: Vec<(String, String)>,
     /// `StateTransitionReason`, e.g. `User initiated (2026-01-05 10:00:00 GMT)`.
     pub state_transition_reason: String,
 }
@@ -264,8 +264,8 @@ pub enum InstanceFilter {
 /// One member of an Auto Scaling group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AsgMemberObs {
-    pub id: InstanceId,
-    pub lifecycle: LifecycleState,
+    pub(crate) id: InstanceId,
+    pub(crate) lifecycle: LifecycleState,
     /// `Healthy` / `Unhealthy`.
     pub healthy: bool,
 }
@@ -273,11 +273,11 @@ pub struct AsgMemberObs {
 /// An Auto Scaling group as `DescribeAutoScalingGroups` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AsgObs {
-    pub name: String,
-    pub desired_capacity: u32,
-    pub min_size: u32,
-    pub max_size: u32,
-    pub tags: Vec<(String, String)>,
+    pub(crate) name: String,
+    pub(crate) desired_capacity: u32,
+    pub(crate) min_size: u32,
+    pub(crate) max_size: u32,
+    pub(crate) tags: Vec<(String, String)>,
     pub instances: Vec<AsgMemberObs>,
 }
 
@@ -291,26 +291,26 @@ pub enum AsgLookup {
 /// A scaling activity (`DescribeScalingActivities`), newest first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActivityObs {
-    pub id: String,
-    pub description: String,
-    pub cause: String,
+    pub(crate) id: String,
+    pub(crate) description: String,
+    pub(crate) cause: String,
     /// Millisecond precision.
-    pub start_time: Timestamp,
+    pub(crate) start_time: Timestamp,
     /// Whole seconds in practice.
-    pub end_time: Option<Timestamp>,
-    pub status: ActivityStatus,
+    pub(crate) end_time: Option<Timestamp>,
+    pub(crate) status: ActivityStatus,
 }
 
 impl ActivityObs {
     /// The instance a `Launching a new EC2 instance: i-…` activity launched.
-    pub fn launched_instance(&self) -> Option<InstanceId> {
+    pub(crate) fn launched_instance(&self) -> Option<InstanceId> {
         self.description
             .strip_prefix("Launching a new EC2 instance: ")
             .map(|rest| InstanceId::new(rest.split_whitespace().next().unwrap_or(rest)))
     }
 
     /// The instance a `Terminating EC2 instance: i-…` activity terminates.
-    pub fn terminated_instance(&self) -> Option<InstanceId> {
+    pub(crate) fn terminated_instance(&self) -> Option<InstanceId> {
         self.description
             .strip_prefix("Terminating EC2 instance: ")
             .map(|rest| InstanceId::new(rest.split_whitespace().next().unwrap_or(rest)))
@@ -320,13 +320,13 @@ impl ActivityObs {
 /// A Mesos agent as `/mesos/master/slaves` lists it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AgentObs {
-    pub id: AgentId,
+    pub(crate) id: AgentId,
     /// On DC/OS on AWS: the EC2 private IPv4.
-    pub hostname: String,
-    pub active: bool,
+    pub(crate) hostname: String,
+    pub(crate) active: bool,
     /// `registered_time` (unix seconds, µs precision), as a stamp.
-    pub registered_time: Timestamp,
-    pub reregistered_time: Option<Timestamp>,
+    pub(crate) registered_time: Timestamp,
+    pub(crate) reregistered_time: Option<Timestamp>,
     /// Carries the `public_ip: "true"` attribute.
     pub public: bool,
 }
@@ -334,12 +334,12 @@ pub struct AgentObs {
 /// One task of a pod, merged from `GET /v1/pod/<pod>/info` (TaskInfo + TaskStatus).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskObs {
-    pub name: Arc<str>,
+    pub(crate) name: Arc<str>,
     /// Empty for never-launched stub tasks.
-    pub id: TaskId,
+    pub(crate) id: TaskId,
     /// `None` when the scheduler has no status for the task (the CLI's `<UNKNOWN>`).
     pub state: Option<TaskState>,
-    pub agent: Option<AgentId>,
+    pub(crate) agent: Option<AgentId>,
     /// `TaskStatus.timestamp`.
     pub status_time: Option<Timestamp>,
 }
@@ -366,16 +366,16 @@ impl PodObs {
 /// One step of a plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StepObs {
-    pub id: String,
+    pub(crate) id: String,
     pub name: String,
-    pub status: PlanStatus,
+    pub(crate) status: PlanStatus,
 }
 
 /// One phase of a plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PhaseObs {
-    pub id: String,
-    pub name: String,
+pub(crate) struct PhaseObs {
+    pub(crate) id: String,
+    pub(crate) name: String,
     pub status: PlanStatus,
     pub steps: Vec<StepObs>,
 }
@@ -384,7 +384,7 @@ pub struct PhaseObs {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanObs {
     pub status: PlanStatus,
-    pub phases: Vec<PhaseObs>,
+    pub(crate) phases: Vec<PhaseObs>,
     pub errors: Vec<String>,
 }
 

@@ -1,7 +1,7 @@
 //! Measurement: observed phases with error bounds, the metrics derived from them, HDR
 //! histograms per metric, and SLO verdicts. Pure functions of data.
 
-pub mod stats;
+pub(crate) mod stats;
 
 use std::fmt;
 
@@ -34,7 +34,7 @@ pub enum Source {
 }
 
 impl Source {
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Harness => "harness",
             Self::AsgActivity => "asg-activity",
@@ -51,16 +51,16 @@ impl Source {
 
 /// A phase as observed: its best estimate and the half-width of the interval the truth lies in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Observed {
-    pub at: Timestamp,
-    pub error_ms: u64,
-    pub source: Source,
+pub(crate) struct Observed {
+    pub(crate) at: Timestamp,
+    pub(crate) error_ms: u64,
+    pub(crate) source: Source,
 }
 
 impl Observed {
     /// A poll-observed transition: it happened in `(last_old, first_new]`; report the midpoint
     /// and the half-width.
-    pub fn between_polls(last_old: Timestamp, first_new: Timestamp, source: Source) -> Self {
+    pub(crate) fn between_polls(last_old: Timestamp, first_new: Timestamp, source: Source) -> Self {
         let lo = last_old.as_millis();
         let hi = first_new.as_millis().max(lo);
         let half = (hi - lo) as u64 / 2;
@@ -73,7 +73,7 @@ impl Observed {
 
     /// A server-side stamp truncated to whole seconds (`LaunchTime`, activity `EndTime`): the truth
     /// lies in `[t, t + 1 s)`.
-    pub fn whole_second(t: Timestamp, source: Source) -> Self {
+    pub(crate) fn whole_second(t: Timestamp, source: Source) -> Self {
         Self {
             at: Timestamp::from_millis(t.floor_to_second().as_millis() + 500),
             error_ms: 500,
@@ -82,7 +82,7 @@ impl Observed {
     }
 
     /// A server-side stamp with millisecond precision.
-    pub fn exact(t: Timestamp, source: Source) -> Self {
+    pub(crate) fn exact(t: Timestamp, source: Source) -> Self {
         Self {
             at: t,
             error_ms: 1,
@@ -91,7 +91,7 @@ impl Observed {
     }
 
     /// The harness's own clock reading.
-    pub fn harness(t: Timestamp, error_ms: u64) -> Self {
+    pub(crate) fn harness(t: Timestamp, error_ms: u64) -> Self {
         Self {
             at: t,
             error_ms,
@@ -103,14 +103,14 @@ impl Observed {
 /// The verdict of an SLO, a scenario or a suite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Pass,
     Inconclusive,
     Fail,
 }
 
 impl Verdict {
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Pass => "pass",
             Self::Inconclusive => "inconclusive",
@@ -119,7 +119,7 @@ impl Verdict {
     }
 
     /// The worse of two verdicts (fail > inconclusive > pass).
-    pub fn worst(self, other: Verdict) -> Verdict {
+    pub(crate) fn worst(self, other: Verdict) -> Verdict {
         self.max(other)
     }
 }
@@ -132,13 +132,13 @@ impl fmt::Display for Verdict {
 
 /// A metric's value in one run, with its error bound (the sum of both phases' bounds).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sample {
-    pub value: Dur,
-    pub error_ms: u64,
+pub(crate) struct Sample {
+    pub(crate) value: Dur,
+    pub(crate) error_ms: u64,
 }
 
 impl Sample {
-    pub fn between(from: &Observed, to: &Observed) -> Self {
+    pub(crate) fn between(from: &Observed, to: &Observed) -> Self {
         Self {
             value: to.at.since(from.at),
             error_ms: from.error_ms + to.error_ms,

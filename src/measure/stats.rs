@@ -18,7 +18,7 @@ const MAX_MS: u64 = 7 * 24 * 3_600_000;
 
 /// The distribution of one metric over a scenario's counted runs.
 #[derive(Clone, Debug)]
-pub struct MetricHistogram {
+pub(crate) struct MetricHistogram {
     central: Histogram<u64>,
     low: Histogram<u64>,
     high: Histogram<u64>,
@@ -47,20 +47,20 @@ impl Default for MetricHistogram {
 
 /// The contract's per-metric figures, in milliseconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MetricSummary {
-    pub count: u64,
-    pub min: u64,
-    pub p50: u64,
-    pub p90: u64,
-    pub p99: u64,
-    pub max: u64,
-    pub mean: u64,
+pub(crate) struct MetricSummary {
+    pub(crate) count: u64,
+    pub(crate) min: u64,
+    pub(crate) p50: u64,
+    pub(crate) p90: u64,
+    pub(crate) p99: u64,
+    pub(crate) max: u64,
+    pub(crate) mean: u64,
     /// The largest error bound of any run's value.
-    pub max_error_ms: u64,
+    pub(crate) max_error_ms: u64,
 }
 
 impl MetricHistogram {
-    pub fn record(&mut self, s: Sample) {
+    pub(crate) fn record(&mut self, s: Sample) {
         let v = s.value.as_millis();
         self.min = self.min.min(v);
         self.max = self.max.max(v);
@@ -71,16 +71,16 @@ impl MetricHistogram {
         self.high.saturating_record(v.saturating_add(s.error_ms));
     }
 
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.central.len()
     }
 
     /// The underlying histogram of measured values.
-    pub fn histogram(&self) -> &Histogram<u64> {
+    pub(crate) fn histogram(&self) -> &Histogram<u64> {
         &self.central
     }
 
-    pub fn summary(&self) -> MetricSummary {
+    pub(crate) fn summary(&self) -> MetricSummary {
         let count = self.count();
         if count == 0 {
             return MetricSummary {
@@ -112,7 +112,7 @@ impl MetricHistogram {
     }
 
     /// `(observed, lower bound, upper bound)` of a percentile, in ms.
-    pub fn percentile(&self, p: Percentile) -> (u64, u64, u64) {
+    pub(crate) fn percentile(&self, p: Percentile) -> (u64, u64, u64) {
         let q = p.quantile();
         (
             self.quantile(q),
@@ -124,24 +124,24 @@ impl MetricHistogram {
 
 /// One objective judged: `metric percentile <= threshold`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SloResult {
-    pub metric: Metric,
-    pub percentile: Percentile,
-    pub threshold_ms: u64,
+pub(crate) struct SloResult {
+    pub(crate) metric: Metric,
+    pub(crate) percentile: Percentile,
+    pub(crate) threshold_ms: u64,
     /// `None` when no run produced the metric.
-    pub observed_ms: Option<u64>,
+    pub(crate) observed_ms: Option<u64>,
     /// The interval the true percentile lies in, given the runs' error bounds.
-    pub lower_ms: Option<u64>,
-    pub upper_ms: Option<u64>,
-    pub runs: u64,
-    pub min_runs: u32,
-    pub verdict: Verdict,
+    pub(crate) lower_ms: Option<u64>,
+    pub(crate) upper_ms: Option<u64>,
+    pub(crate) runs: u64,
+    pub(crate) min_runs: u32,
+    pub(crate) verdict: Verdict,
     /// Why, in words (shown in reports).
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 /// Judges `metric percentile <= threshold` over the histogram.
-pub fn judge(
+pub(crate) fn judge(
     metric: Metric,
     hist: Option<&MetricHistogram>,
     percentile: Percentile,

@@ -15,7 +15,7 @@ use crate::time::Dur;
 use crate::vocab::Metric;
 
 /// The statistics compared, in this order.
-pub const STATS: [&str; 4] = ["p50", "p90", "p99", "max"];
+pub(crate) const STATS: [&str; 4] = ["p50", "p90", "p99", "max"];
 
 fn stat(s: &MetricSummary, name: &str) -> u64 {
     match name {
@@ -28,7 +28,7 @@ fn stat(s: &MetricSummary, name: &str) -> u64 {
 
 /// How much slower still counts as the same, as a fraction (`10%` is 0.1).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Tolerance(pub f64);
+pub(crate) struct Tolerance(pub f64);
 
 impl Default for Tolerance {
     fn default() -> Self {
@@ -64,7 +64,7 @@ impl fmt::Display for Tolerance {
 /// What a change amounts to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Change {
+pub(crate) enum Change {
     /// Slower beyond the tolerance and the error bounds.
     Regression,
     /// Faster beyond the tolerance and the error bounds.
@@ -88,44 +88,44 @@ impl Change {
         }
     }
 
-    pub fn is_regression(self) -> bool {
+    pub(crate) fn is_regression(self) -> bool {
         matches!(self, Self::Regression | Self::Gone)
     }
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct Row {
-    pub metric: Metric,
-    pub stat: &'static str,
-    pub old_ms: Option<u64>,
-    pub new_ms: Option<u64>,
+pub(crate) struct Row {
+    pub(crate) metric: Metric,
+    pub(crate) stat: &'static str,
+    pub(crate) old_ms: Option<u64>,
+    pub(crate) new_ms: Option<u64>,
     /// `(new − old) / old`; `None` when a side is missing or OLD is zero.
-    pub change: Option<f64>,
+    pub(crate) change: Option<f64>,
     /// The sum of both sides' largest error bounds: a change within it is not one.
-    pub error_ms: u64,
-    pub verdict: Change,
+    pub(crate) error_ms: u64,
+    pub(crate) verdict: Change,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct ScenarioComparison {
-    pub name: String,
-    pub old_runs: u32,
-    pub new_runs: u32,
-    pub rows: Vec<Row>,
+pub(crate) struct ScenarioComparison {
+    pub(crate) name: String,
+    pub(crate) old_runs: u32,
+    pub(crate) new_runs: u32,
+    pub(crate) rows: Vec<Row>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct Comparison {
-    pub tolerance: Tolerance,
-    pub scenarios: Vec<ScenarioComparison>,
+pub(crate) struct Comparison {
+    pub(crate) tolerance: Tolerance,
+    pub(crate) scenarios: Vec<ScenarioComparison>,
     /// Scenarios in one report only (not compared).
-    pub only_old: Vec<String>,
-    pub only_new: Vec<String>,
-    pub regressions: usize,
+    pub(crate) only_old: Vec<String>,
+    pub(crate) only_new: Vec<String>,
+    pub(crate) regressions: usize,
 }
 
 /// Compares every scenario the two reports share.
-pub fn compare(old: &Report, new: &Report, tolerance: Tolerance) -> Comparison {
+pub(crate) fn compare(old: &Report, new: &Report, tolerance: Tolerance) -> Comparison {
     let mut c = Comparison {
         tolerance,
         scenarios: Vec::new(),
@@ -226,7 +226,7 @@ fn summary_line(c: &Comparison) -> String {
 }
 
 /// The terminal form: one table per scenario, then the verdict line.
-pub fn render_text(c: &Comparison) -> String {
+pub(crate) fn render_text(c: &Comparison) -> String {
     let mut out = String::new();
     for s in &c.scenarios {
         let _ = writeln!(
@@ -268,7 +268,7 @@ pub fn render_text(c: &Comparison) -> String {
 }
 
 /// The Markdown form, for a pull request or a CI job summary.
-pub fn render_markdown(c: &Comparison) -> String {
+pub(crate) fn render_markdown(c: &Comparison) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# chaos-harness comparison\n");
     let _ = writeln!(
@@ -311,7 +311,7 @@ pub fn render_markdown(c: &Comparison) -> String {
     out
 }
 
-pub fn render_json(c: &Comparison) -> String {
+pub(crate) fn render_json(c: &Comparison) -> String {
     let mut s = serde_json::to_string_pretty(c).expect("a comparison always serialises");
     s.push('\n');
     s

@@ -16,21 +16,21 @@ use crate::vocab::Phase;
 /// One `expect` entry and its outcome.
 #[derive(Clone, Debug, Serialize)]
 pub struct ExpectationResult {
-    pub phase: Phase,
+    pub(crate) phase: Phase,
     /// `within` (the phase must happen by then) or `absent_for` (it must not happen that soon).
-    pub kind: ExpectKind,
-    pub limit_ms: u64,
+    pub(crate) kind: ExpectKind,
+    pub(crate) limit_ms: u64,
     /// The finished runs it was checked on.
-    pub runs: u32,
-    pub verdict: Verdict,
+    pub(crate) runs: u32,
+    pub(crate) verdict: Verdict,
     /// The runs that broke it, with the runner's words.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub failed_runs: Vec<FailedRun>,
+    pub(crate) failed_runs: Vec<FailedRun>,
 }
 
 impl ExpectationResult {
     /// In words: held everywhere, or which runs broke it (at most `named` listed).
-    pub fn note(&self, named: usize) -> String {
+    pub(crate) fn note(&self, named: usize) -> String {
         let mut runs: Vec<String> = self.failed_runs.iter().map(|f| f.run.to_string()).collect();
         runs.dedup();
         match runs.len() {
@@ -47,20 +47,20 @@ impl ExpectationResult {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ExpectKind {
+pub(crate) enum ExpectKind {
     Within,
     AbsentFor,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct FailedRun {
-    pub run: u32,
-    pub failure: String,
+pub(crate) struct FailedRun {
+    pub(crate) run: u32,
+    pub(crate) failure: String,
 }
 
 impl ExpectationResult {
     /// The expectation as written in a scenario: `task_running within 30m`.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         let kind = match self.kind {
             ExpectKind::Within => "within",
             ExpectKind::AbsentFor => "absent for",
@@ -70,7 +70,7 @@ impl ExpectationResult {
 
     /// Whether a run failure broke this expectation: it is about the same phase, and it is a
     /// way a `within` (not seen, or seen late) or an `absent_for` (seen too soon) breaks.
-    pub fn covers(&self, failure: &RunFailure) -> bool {
+    pub(crate) fn covers(&self, failure: &RunFailure) -> bool {
         failure.phase == self.phase
             && match self.kind {
                 ExpectKind::Within => {
@@ -85,7 +85,7 @@ impl ExpectationResult {
 }
 
 /// Judges each expectation over the finished runs (aborted runs are not counted).
-pub fn judge(expect: &[Expectation], runs: &[RunReport]) -> Vec<ExpectationResult> {
+pub(crate) fn judge(expect: &[Expectation], runs: &[RunReport]) -> Vec<ExpectationResult> {
     let finished: Vec<&RunReport> = runs
         .iter()
         .filter(|r| r.verdict != RunVerdict::Aborted)

@@ -9,14 +9,14 @@ use crate::time::{Dur, Timestamp};
 use crate::vocab::Phase;
 
 /// A run: its number, its phases as `(phase, ms since the fault, error ms)`, its failures.
-pub struct Run<'a> {
-    pub run: u32,
-    pub phases: &'a [(Phase, u64, u64)],
-    pub failures: &'a [&'a str],
+pub(crate) struct Run<'a> {
+    pub(crate) run: u32,
+    pub(crate) phases: &'a [(Phase, u64, u64)],
+    pub(crate) failures: &'a [&'a str],
 }
 
 /// A finished suite of one scenario (`spec` is its YAML) with the given runs, an hour apart.
-pub fn journal(spec: &str, runs: &[Run<'_>]) -> Vec<Event> {
+pub(crate) fn journal(spec: &str, runs: &[Run<'_>]) -> Vec<Event> {
     let scenario = parse_scenario(std::path::Path::new("s.yaml"), spec.as_bytes())
         .expect("fixture scenarios are valid");
     let name = scenario.name.clone();

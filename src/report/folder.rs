@@ -22,7 +22,7 @@ pub enum FolderError {
 
 /// The report of the folder `dir`, built from its journal alone. A torn last line is left out
 /// and flagged in [`Report::journal_torn_tail`].
-pub fn read(dir: &Path) -> Result<Report, FolderError> {
+pub(crate) fn read(dir: &Path) -> Result<Report, FolderError> {
     let read = journal::read(dir)?;
     Ok(build(&read.events, read.torn_tail))
 }

@@ -16,15 +16,15 @@ use super::ScenarioReport;
 use crate::vocab::Phase;
 
 /// The folder of a report folder that holds the histogram logs.
-pub const DIR: &str = "histograms";
+pub(crate) const DIR: &str = "histograms";
 
 /// The file name of a scenario's histogram log.
-pub fn file_name(s: &ScenarioReport) -> String {
+pub(crate) fn file_name(s: &ScenarioReport) -> String {
     format!("{}.hlog", s.name)
 }
 
 /// The interval log of a scenario's metrics; `None` when no run produced any metric.
-pub fn render(s: &ScenarioReport) -> Option<String> {
+pub(crate) fn render(s: &ScenarioReport) -> Option<String> {
     if s.histograms.is_empty() {
         return None;
     }

@@ -11,7 +11,7 @@ use crate::time::Dur;
 use crate::vocab::{Metric, Phase};
 
 /// Runs drawn on a timeline; beyond it the failed ones come first and the page says so.
-pub const TIMELINE_ROWS: usize = 50;
+pub(crate) const TIMELINE_ROWS: usize = 50;
 
 /// Runs named one by one in a verdict's note; the rest are counted.
 const RUNS_NAMED: usize = 20;
@@ -180,7 +180,7 @@ fn verdict_cell(v: Verdict) -> String {
     format!(r#"<span class="v {v}">{v}</span>"#)
 }
 
-pub fn render(r: &Report) -> String {
+pub(crate) fn render(r: &Report) -> String {
     let mut o = String::new();
     let runs: usize = r.scenarios.iter().map(|s| s.runs.len()).sum();
     let _ = write!(

@@ -22,7 +22,7 @@ fn ms(v: u64) -> String {
     Dur::from_millis(v).human()
 }
 
-pub fn render(r: &Report) -> String {
+pub(crate) fn render(r: &Report) -> String {
     let mut junit = quick_junit::Report::new("chaos-harness");
     for s in &r.scenarios {
         junit.add_test_suite(suite(r, s));

@@ -22,7 +22,7 @@ fn badge(v: Verdict) -> &'static str {
     }
 }
 
-pub fn render(r: &Report) -> String {
+pub(crate) fn render(r: &Report) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# chaos-harness report\n");
     let _ = writeln!(

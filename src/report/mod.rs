@@ -2,16 +2,16 @@
 //! (`json`, `markdown`, `text`, `junit`, `html`, histogram logs in `hlog`) that only reads it;
 //! `compare` sets two reports side by side.
 
-pub mod compare;
+pub(crate) mod compare;
 mod expect;
 #[cfg(test)]
 mod fixture;
 pub mod folder;
-pub mod hlog;
-pub mod html;
-pub mod json;
-pub mod junit;
-pub mod markdown;
+pub(crate) mod hlog;
+pub(crate) mod html;
+pub(crate) mod json;
+pub(crate) mod junit;
+pub(crate) mod markdown;
 mod svg;
 pub mod text;
 
@@ -31,69 +31,69 @@ pub use expect::ExpectationResult;
 /// Everything a report shows (DESIGN §5).
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
-    pub schema_version: u32,
-    pub target: Target,
-    pub simulated: bool,
-    pub seed: u64,
-    pub verdict: Verdict,
+    pub(crate) schema_version: u32,
+    pub(crate) target: Target,
+    pub(crate) simulated: bool,
+    pub(crate) seed: u64,
+    pub(crate) verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub aborted: Option<String>,
+    pub(crate) aborted: Option<String>,
     /// A torn last journal line was ignored while building this report.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub journal_torn_tail: bool,
+    pub(crate) journal_torn_tail: bool,
     pub scenarios: Vec<ScenarioReport>,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ScenarioReport {
-    pub name: String,
+    pub(crate) name: String,
     #[serde(skip_serializing_if = "String::is_empty")]
-    pub description: String,
-    pub file: String,
-    pub fault: &'static str,
-    pub heal: &'static str,
-    pub verdict: Verdict,
+    pub(crate) description: String,
+    pub(crate) file: String,
+    pub(crate) fault: &'static str,
+    pub(crate) heal: &'static str,
+    pub(crate) verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub aborted: Option<String>,
-    pub runs_requested: u32,
+    pub(crate) aborted: Option<String>,
+    pub(crate) runs_requested: u32,
     pub runs_finished: u32,
-    pub runs_failed: u32,
+    pub(crate) runs_failed: u32,
     #[serde(serialize_with = "metrics_in_order")]
-    pub metrics: Vec<(Metric, MetricSummary)>,
-    pub slos: Vec<SloResult>,
+    pub(crate) metrics: Vec<(Metric, MetricSummary)>,
+    pub(crate) slos: Vec<SloResult>,
     /// Failed API calls the runs rode out (throttling, 5xx, resets, expired tokens).
-    pub api_errors: u64,
+    pub(crate) api_errors: u64,
     /// Each of the scenario's `expect` entries, judged over the runs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub expectations: Vec<ExpectationResult>,
+    pub(crate) expectations: Vec<ExpectationResult>,
     /// The API economy of the finished runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requests: Option<RequestSummary>,
     /// Where the suite's time went (finished runs only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_use: Option<TimeUse>,
-    pub runs: Vec<RunReport>,
+    pub(crate) runs: Vec<RunReport>,
     #[serde(skip)]
-    pub histograms: Vec<(Metric, MetricHistogram)>,
+    pub(crate) histograms: Vec<(Metric, MetricHistogram)>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct RunReport {
-    pub run: u32,
-    pub verdict: RunVerdict,
+pub(crate) struct RunReport {
+    pub(crate) run: u32,
+    pub(crate) verdict: RunVerdict,
     /// What went wrong, in words: the details of `broken`, then why the run was cut short
     /// (aborted, interrupted) if it was.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub failures: Vec<String>,
+    pub(crate) failures: Vec<String>,
     /// The expectations the run broke, as the runner recorded them.
     #[serde(skip)]
-    pub broken: Vec<RunFailure>,
-    pub victims: Vec<Victim>,
-    pub replacements: Vec<Replacement>,
-    pub phases: Vec<PhaseReport>,
-    pub started: Timestamp,
+    pub(crate) broken: Vec<RunFailure>,
+    pub(crate) victims: Vec<Victim>,
+    pub(crate) replacements: Vec<Replacement>,
+    pub(crate) phases: Vec<PhaseReport>,
+    pub(crate) started: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub finished: Option<Timestamp>,
+    pub(crate) finished: Option<Timestamp>,
     /// Requests sent to each service during the run (steady-state checks included).
     pub requests: Requests,
 }
@@ -135,7 +135,7 @@ impl Rates {
 /// What the finished runs asked of each service.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RequestSummary {
-    pub total: Requests,
+    pub(crate) total: Requests,
     pub per_run: Rates,
     /// Over the runs' own time (run start to run end).
     pub per_minute: Rates,
@@ -156,24 +156,24 @@ pub struct TimeUse {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RunVerdict {
+pub(crate) enum RunVerdict {
     Pass,
     Fail,
     Aborted,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct PhaseReport {
-    pub phase: Phase,
-    pub at: Timestamp,
-    pub since_fault_ms: i64,
-    pub error_ms: u64,
-    pub source: Source,
+pub(crate) struct PhaseReport {
+    pub(crate) phase: Phase,
+    pub(crate) at: Timestamp,
+    pub(crate) since_fault_ms: i64,
+    pub(crate) error_ms: u64,
+    pub(crate) source: Source,
 }
 
 impl RunReport {
     /// The victims as reports list them: `i-… (node-4)`.
-    pub fn victim_label(&self) -> String {
+    pub(crate) fn victim_label(&self) -> String {
         self.victims
             .iter()
             .map(|v| match &v.pod {
@@ -185,12 +185,12 @@ impl RunReport {
     }
 
     /// The run's record of a phase, if it was observed.
-    pub fn phase(&self, p: Phase) -> Option<&PhaseReport> {
+    pub(crate) fn phase(&self, p: Phase) -> Option<&PhaseReport> {
         self.phases.iter().find(|x| x.phase == p)
     }
 
     /// The run's value of a metric with its error bound, when both of its phases were observed.
-    pub fn sample(&self, m: Metric) -> Option<Sample> {
+    pub(crate) fn sample(&self, m: Metric) -> Option<Sample> {
         let (from, to) = m.span();
         let obs = |p: &PhaseReport| Observed {
             at: p.at,
@@ -204,7 +204,7 @@ impl RunReport {
     }
 
     /// Whether the run counts towards the metrics (it finished, passed or failed).
-    pub fn counted(&self) -> bool {
+    pub(crate) fn counted(&self) -> bool {
         self.verdict != RunVerdict::Aborted
     }
 }
@@ -212,7 +212,7 @@ impl RunReport {
 impl ScenarioReport {
     /// One line on the API economy and the suite's idle time, for the text and Markdown
     /// reports.
-    pub fn economy_line(&self) -> Option<String> {
+    pub(crate) fn economy_line(&self) -> Option<String> {
         let q = self.requests.as_ref()?;
         let names = ["EC2", "Auto Scaling", "DC/OS"];
         let per_run: Vec<String> = names
@@ -242,7 +242,7 @@ impl ScenarioReport {
     }
 
     /// Each counted run's value of a metric, in run order: `(run, sample)`.
-    pub fn samples(&self, m: Metric) -> Vec<(u32, Sample)> {
+    pub(crate) fn samples(&self, m: Metric) -> Vec<(u32, Sample)> {
         self.runs
             .iter()
             .filter(|r| r.counted())
@@ -251,7 +251,7 @@ impl ScenarioReport {
     }
 
     /// The runs whose value of the metric exceeds a threshold, with those values.
-    pub fn runs_over(&self, m: Metric, threshold: Dur) -> Vec<(u32, Dur)> {
+    pub(crate) fn runs_over(&self, m: Metric, threshold: Dur) -> Vec<(u32, Dur)> {
         self.samples(m)
             .into_iter()
             .filter(|(_, s)| s.value > threshold)
@@ -261,7 +261,7 @@ impl ScenarioReport {
 
     /// The failures of runs that no expectation of the scenario names (aborted or interrupted
     /// runs, phases missed by the scenario's `timeout`): `(run, failure)`.
-    pub fn unattributed_failures(&self) -> Vec<(u32, &str)> {
+    pub(crate) fn unattributed_failures(&self) -> Vec<(u32, &str)> {
         self.runs
             .iter()
             .flat_map(|r| {
@@ -274,14 +274,6 @@ impl ScenarioReport {
                 broken.chain(cut_short).map(move |f| (r.run, f))
             })
             .collect()
-    }
-
-    /// The histogram of a metric, if any run produced it.
-    pub fn histogram(&self, m: Metric) -> Option<&MetricHistogram> {
-        self.histograms
-            .iter()
-            .find(|(x, _)| *x == m)
-            .map(|(_, h)| h)
     }
 }
 

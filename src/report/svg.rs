@@ -10,7 +10,7 @@ use crate::time::Dur;
 use crate::vocab::Phase;
 
 /// Escapes text for HTML and SVG, in content and in attribute values.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -35,7 +35,7 @@ fn n(x: f64) -> String {
     }
 }
 
-pub fn verdict_color(v: Verdict) -> &'static str {
+pub(crate) fn verdict_color(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "#1a7f37",
         Verdict::Fail => "#cf222e",
@@ -44,7 +44,7 @@ pub fn verdict_color(v: Verdict) -> &'static str {
 }
 
 /// One color per phase, the same in every chart and legend.
-pub fn phase_color(p: Phase) -> &'static str {
+pub(crate) fn phase_color(p: Phase) -> &'static str {
     match p {
         Phase::SteadyStateVerified => "#8c959f",
         Phase::FaultInjected => "#24292f",
@@ -143,19 +143,19 @@ impl TimeAxis {
 }
 
 /// A threshold to draw on a distribution chart: an SLO objective and how it fared.
-pub struct Threshold {
+pub(crate) struct Threshold {
     /// `p99 ≤ 25m`.
-    pub label: String,
+    pub(crate) label: String,
     /// The percentile as a quantile in (0, 1].
-    pub quantile: f64,
-    pub threshold_ms: u64,
+    pub(crate) quantile: f64,
+    pub(crate) threshold_ms: u64,
     /// The observed percentile and the interval the true value lies in.
-    pub observed: Option<(u64, u64, u64)>,
-    pub verdict: Verdict,
+    pub(crate) observed: Option<(u64, u64, u64)>,
+    pub(crate) verdict: Verdict,
 }
 
-pub const DIST_W: f64 = 540.0;
-pub const DIST_H: f64 = 240.0;
+pub(crate) const DIST_W: f64 = 540.0;
+pub(crate) const DIST_H: f64 = 240.0;
 const DIST_LEFT: f64 = 46.0;
 const DIST_RIGHT: f64 = 14.0;
 /// Room above the plot: one line per threshold label, so that labels never overlap.
@@ -260,7 +260,7 @@ fn threshold_marks(o: &mut String, thresholds: &[Threshold], x: &Scale, bottom: 
 }
 
 /// A histogram of a metric's values with the SLO thresholds drawn.
-pub fn histogram(title: &str, values: &[u64], thresholds: &[Threshold]) -> String {
+pub(crate) fn histogram(title: &str, values: &[u64], thresholds: &[Threshold]) -> String {
     let mut o = String::new();
     svg_open(&mut o, DIST_W, DIST_H, "chart hist", title);
     let axis = dist_axis(values, thresholds);
@@ -342,7 +342,7 @@ pub fn histogram(title: &str, values: &[u64], thresholds: &[Threshold]) -> Strin
 
 /// The empirical CDF of a metric's values, with each SLO objective drawn as its threshold and
 /// the observed percentile (a dot, with the interval the true value lies in as a bar).
-pub fn cdf(title: &str, values: &[u64], thresholds: &[Threshold]) -> String {
+pub(crate) fn cdf(title: &str, values: &[u64], thresholds: &[Threshold]) -> String {
     let mut o = String::new();
     svg_open(&mut o, DIST_W, DIST_H, "chart cdf", title);
     let axis = dist_axis(values, thresholds);
@@ -420,29 +420,29 @@ pub fn cdf(title: &str, values: &[u64], thresholds: &[Threshold]) -> String {
 }
 
 /// One row of the timeline: a run and its phases since the fault.
-pub struct TimelineRow {
-    pub run: u32,
-    pub failed: bool,
+pub(crate) struct TimelineRow {
+    pub(crate) run: u32,
+    pub(crate) failed: bool,
     /// `(phase, ms since the fault, error ms, source)`, in time order.
-    pub phases: Vec<(Phase, i64, u64, &'static str)>,
+    pub(crate) phases: Vec<(Phase, i64, u64, &'static str)>,
     /// Why the run failed, for the tooltip.
-    pub note: String,
+    pub(crate) note: String,
 }
 
 /// A deadline to draw across the timeline (an `expect` entry).
-pub struct Deadline {
-    pub label: String,
-    pub at_ms: u64,
+pub(crate) struct Deadline {
+    pub(crate) label: String,
+    pub(crate) at_ms: u64,
 }
 
-pub const TL_W: f64 = 1100.0;
+pub(crate) const TL_W: f64 = 1100.0;
 const TL_LEFT: f64 = 64.0;
 const TL_RIGHT: f64 = 16.0;
 const TL_ROW: f64 = 18.0;
 
 /// One row per run from the fault on: each phase a marker with its error bound as a bar (at
 /// scale), and the stretch leading up to it a segment in the phase's color.
-pub fn timeline(title: &str, rows: &[TimelineRow], deadlines: &[Deadline]) -> String {
+pub(crate) fn timeline(title: &str, rows: &[TimelineRow], deadlines: &[Deadline]) -> String {
     let data_max = rows
         .iter()
         .flat_map(|r| r.phases.iter().map(|p| p.1.max(0) as u64 + p.2))
@@ -609,18 +609,18 @@ fn legend_row(phases: &[Phase], x0: f64, y0: f64, x_max: f64) -> (String, f64) {
 }
 
 /// One stage of the recovery for the breakdown: how long it took across runs.
-pub struct StageBar {
-    pub name: &'static str,
-    pub from: Phase,
-    pub to: Phase,
+pub(crate) struct StageBar {
+    pub(crate) name: &'static str,
+    pub(crate) from: Phase,
+    pub(crate) to: Phase,
     /// Median start since the fault, median and p90 duration, in ms.
-    pub start_ms: u64,
-    pub median_ms: u64,
-    pub p90_ms: u64,
-    pub runs: usize,
+    pub(crate) start_ms: u64,
+    pub(crate) median_ms: u64,
+    pub(crate) p90_ms: u64,
+    pub(crate) runs: usize,
 }
 
-pub const BD_W: f64 = 1100.0;
+pub(crate) const BD_W: f64 = 1100.0;
 const BD_LEFT: f64 = 300.0;
 const BD_RIGHT_COL: f64 = 190.0;
 const BD_TOP: f64 = 10.0;
@@ -629,7 +629,7 @@ const BD_ROW: f64 = 30.0;
 /// Where the time goes: each stage a bar from its median start for its median duration, with a
 /// whisker to its p90, on one time axis from the fault, so that overlaps and the critical path
 /// show.
-pub fn breakdown(title: &str, stages: &[StageBar]) -> String {
+pub(crate) fn breakdown(title: &str, stages: &[StageBar]) -> String {
     let max = stages
         .iter()
         .map(|s| s.start_ms + s.p90_ms.max(s.median_ms))

@@ -25,11 +25,11 @@ use super::observe::Tracker;
 /// The earliest each phase was seen after the fault in this suite's runs so far (the lower
 /// edge of its bound).
 #[derive(Clone, Debug, Default)]
-pub struct History([Option<Dur>; Phase::ALL.len()]);
+pub(crate) struct History([Option<Dur>; Phase::ALL.len()]);
 
 impl History {
     /// Remembers a finished run's phases.
-    pub fn learn(&mut self, tracker: &Tracker, fault_at: Timestamp) {
+    pub(crate) fn learn(&mut self, tracker: &Tracker, fault_at: Timestamp) {
         for p in Phase::ALL {
             if let Some(o) = tracker.get(p) {
                 let lo = Timestamp::from_millis(o.at.as_millis() - o.error_ms as i64);
@@ -53,7 +53,7 @@ impl History {
 
 /// When each feed was last asked, and how often it is asked now.
 #[derive(Clone, Debug)]
-pub struct Cadence {
+pub(crate) struct Cadence {
     dense: Dur,
     gentle: Dur,
     heal_waits_for: Option<Phase>,
@@ -66,7 +66,7 @@ pub struct Cadence {
 
 impl Cadence {
     /// Every feed counts as asked at `fault_sent`. `group`: the group to watch is known.
-    pub fn new(sc: &Scenario, fault_sent: Timestamp, group: bool) -> Self {
+    pub(crate) fn new(sc: &Scenario, fault_sent: Timestamp, group: bool) -> Self {
         Self {
             dense: sc.poll_interval,
             gentle: sc.max_poll_interval(),
@@ -123,7 +123,7 @@ impl Cadence {
     }
 
     /// When the next poll is due, and which feeds it asks then. `None`: nothing to ask.
-    pub fn next(
+    pub(crate) fn next(
         &self,
         pending: &[Phase],
         tracker: &Tracker,
@@ -150,7 +150,7 @@ impl Cadence {
     }
 
     /// Records that `feeds` were asked at `at`.
-    pub fn asked(&mut self, feeds: Feeds, at: Timestamp) {
+    pub(crate) fn asked(&mut self, feeds: Feeds, at: Timestamp) {
         for f in Feed::ALL {
             if feeds.has(f) {
                 self.last[f] = at;
@@ -162,7 +162,7 @@ impl Cadence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::Baseline;
+    use crate::runner::observe::Baseline;
     use crate::vocab::FaultKind;
 
     const AWAITED: [Phase; 8] = [

@@ -5,7 +5,7 @@ use crate::vocab::Phase;
 
 /// What one poll may ask, each on its own cadence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Feed {
+pub(crate) enum Feed {
     /// `DescribeInstances` of the victims.
     Ec2,
     /// The group, its scaling activities since the fault, and its new members' descriptions.
@@ -22,7 +22,7 @@ pub enum Feed {
 }
 
 impl Feed {
-    pub const ALL: [Feed; 6] = [
+    pub(crate) const ALL: [Feed; 6] = [
         Feed::Ec2,
         Feed::Asg,
         Feed::Agents,
@@ -45,11 +45,11 @@ impl Feed {
 
 /// One value per feed, indexed by the feed itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PerFeed<T>([T; Feed::ALL.len()]);
+pub(crate) struct PerFeed<T>([T; Feed::ALL.len()]);
 
 impl<T: Copy> PerFeed<T> {
     /// The same value for every feed.
-    pub fn splat(v: T) -> Self {
+    pub(crate) fn splat(v: T) -> Self {
         Self([v; Feed::ALL.len()])
     }
 }
@@ -70,10 +70,10 @@ impl<T> std::ops::IndexMut<Feed> for PerFeed<T> {
 
 /// The set of feeds one poll asks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Feeds(pub(super) u8);
+pub(crate) struct Feeds(pub(super) u8);
 
 impl Feeds {
-    pub fn has(self, f: Feed) -> bool {
+    pub(crate) fn has(self, f: Feed) -> bool {
         self.0 & (1 << f as u8) != 0
     }
 

@@ -6,7 +6,7 @@
 mod cadence;
 mod feed;
 mod observe;
-pub mod preflight;
+pub(crate) mod preflight;
 pub mod suite;
 
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use cadence::{Cadence, History};
 use feed::{Feed, Feeds};
-pub use observe::{Baseline, Called, Snapshot, Tracker};
+pub(crate) use observe::{Called, Snapshot, Tracker};
 
 use crate::cluster::{AsgLookup, Cluster, ClusterError, InstanceFilter, InstanceId, PodName};
 use crate::journal::{Event, FailureKind, RunFailure, Sink, Victim};
@@ -51,16 +51,16 @@ impl Default for StopFlag {
 }
 
 impl StopFlag {
-    pub fn raise(&self) {
+    pub(crate) fn raise(&self) {
         self.0.send_replace(true);
     }
 
-    pub fn is_raised(&self) -> bool {
+    pub(crate) fn is_raised(&self) -> bool {
         *self.0.borrow()
     }
 
     /// Completes once the flag is raised.
-    pub async fn raised(&self) {
+    pub(crate) async fn raised(&self) {
         let mut rx = self.0.subscribe();
         let _ = rx.wait_for(|raised| *raised).await;
     }
@@ -89,7 +89,7 @@ impl Sink for Discard {
 }
 
 /// A deterministic per-scenario seed from the suite seed and the scenario name.
-pub fn scenario_seed(seed: u64, name: &str) -> u64 {
+pub(crate) fn scenario_seed(seed: u64, name: &str) -> u64 {
     // FNV-1a over the name, then a SplitMix64 finaliser over the mix.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in name.bytes() {
@@ -105,13 +105,13 @@ pub fn scenario_seed(seed: u64, name: &str) -> u64 {
 /// replayed silently first when the backend is deterministic (the simulator), so that the
 /// cluster and the victim choice are where an uninterrupted suite would have them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Start {
-    pub first_run: u32,
-    pub replay: bool,
+pub(crate) struct Start {
+    pub(crate) first_run: u32,
+    pub(crate) replay: bool,
 }
 
 impl Start {
-    pub const FRESH: Start = Start {
+    pub(crate) const FRESH: Start = Start {
         first_run: 1,
         replay: false,
     };
@@ -131,7 +131,7 @@ pub async fn run_scenario<C: Cluster>(
 }
 
 /// [`run_scenario`], starting where `start` says.
-pub async fn run_scenario_from<C: Cluster>(
+pub(crate) async fn run_scenario_from<C: Cluster>(
     cluster: &mut C,
     scenario: &Scenario,
     runs: u32,
@@ -902,7 +902,7 @@ impl Plan {
 }
 
 /// The victims a scenario would hit now, without injecting anything (`plan`).
-pub async fn dry_run<C: Cluster>(
+pub(crate) async fn dry_run<C: Cluster>(
     cluster: &mut C,
     scenario: &Scenario,
     seed: u64,

@@ -20,38 +20,38 @@ use super::feed::{Feed, PerFeed};
 
 /// What was true before the fault: ids that do not count as replacements.
 #[derive(Clone, Debug, Default)]
-pub struct Baseline {
-    pub asg_members: BTreeSet<InstanceId>,
-    pub agents: BTreeSet<AgentId>,
+pub(crate) struct Baseline {
+    pub(crate) asg_members: BTreeSet<InstanceId>,
+    pub(crate) agents: BTreeSet<AgentId>,
     /// Ids of recovery-plan steps that already existed (completed steps stay in the plan).
-    pub recovery_steps: BTreeSet<String>,
+    pub(crate) recovery_steps: BTreeSet<String>,
 }
 
 /// When a call was sent and when its answer came back: the state it reports held at some
 /// instant in between.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Called {
-    pub sent: Timestamp,
-    pub received: Timestamp,
+pub(crate) struct Called {
+    pub(crate) sent: Timestamp,
+    pub(crate) received: Timestamp,
 }
 
 /// One poll: whatever each API answered, with the time of the call. `None` = not asked, or
 /// the call failed (then the bracket of that API simply widens).
 #[derive(Clone, Debug, Default)]
-pub struct Snapshot {
-    pub ec2: Option<(Called, Vec<InstanceObs>)>,
-    pub asg: Option<(Called, AsgObs)>,
-    pub activities: Option<(Called, Vec<ActivityObs>)>,
-    pub agents: Option<(Called, Vec<AgentObs>)>,
+pub(crate) struct Snapshot {
+    pub(crate) ec2: Option<(Called, Vec<InstanceObs>)>,
+    pub(crate) asg: Option<(Called, AsgObs)>,
+    pub(crate) activities: Option<(Called, Vec<ActivityObs>)>,
+    pub(crate) agents: Option<(Called, Vec<AgentObs>)>,
     /// Pod info of each victim's pod, in victim order.
-    pub pods: Option<(Called, Vec<PodObs>)>,
-    pub recovery: Option<(Called, PlanObs)>,
+    pub(crate) pods: Option<(Called, Vec<PodObs>)>,
+    pub(crate) recovery: Option<(Called, PlanObs)>,
     /// Descriptions of the group's new members (for their IPs and launch times).
-    pub members: Vec<InstanceObs>,
+    pub(crate) members: Vec<InstanceObs>,
     /// Every pod's status, for the stop conditions.
-    pub all_pods: Option<Vec<PodObs>>,
+    pub(crate) all_pods: Option<Vec<PodObs>>,
     /// The calls of this poll that failed (throttling, 5xx, …): ridden out, and journaled.
-    pub errors: Vec<ClusterError>,
+    pub(crate) errors: Vec<ClusterError>,
 }
 
 /// Phases and how they were observed, one slot per phase.
@@ -91,7 +91,7 @@ struct Track {
 
 /// The phase tracker of one run.
 #[derive(Clone, Debug)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     fault: FaultKind,
     task: String,
     baseline: Baseline,
@@ -104,7 +104,7 @@ pub struct Tracker {
 
 impl Tracker {
     /// `fault_sent`: when the injecting call was sent; nothing it caused happened before.
-    pub fn new(
+    pub(crate) fn new(
         fault: FaultKind,
         task: &str,
         baseline: Baseline,
@@ -131,16 +131,16 @@ impl Tracker {
         }
     }
 
-    pub fn baseline(&self) -> &Baseline {
+    pub(crate) fn baseline(&self) -> &Baseline {
         &self.baseline
     }
 
-    pub fn victims(&self) -> impl Iterator<Item = &Victim> {
+    pub(crate) fn victims(&self) -> impl Iterator<Item = &Victim> {
         self.tracks.iter().map(|t| &t.victim)
     }
 
     /// Instances worth describing: victims and their known replacements.
-    pub fn instances_of_interest(&self) -> Vec<InstanceId> {
+    pub(crate) fn instances_of_interest(&self) -> Vec<InstanceId> {
         self.tracks
             .iter()
             .flat_map(|t| std::iter::once(t.victim.instance.clone()).chain(t.replacement.clone()))
@@ -148,27 +148,31 @@ impl Tracker {
     }
 
     /// Whether every victim has a replacement whose IP is known.
-    pub fn replacement_ips_known(&self) -> bool {
+    pub(crate) fn replacement_ips_known(&self) -> bool {
         self.tracks.iter().all(|t| t.replacement_ip.is_some())
     }
 
     /// Whether `id` is a replacement whose IP is known already.
-    pub fn knows_ip(&self, id: &InstanceId) -> bool {
+    pub(crate) fn knows_ip(&self, id: &InstanceId) -> bool {
         self.tracks
             .iter()
             .any(|t| t.replacement.as_ref() == Some(id) && t.replacement_ip.is_some())
     }
 
-    pub fn has(&self, phase: Phase) -> bool {
+    pub(crate) fn has(&self, phase: Phase) -> bool {
         self.run_phases.contains_key(&phase)
     }
 
-    pub fn get(&self, phase: Phase) -> Option<&Observed> {
+    pub(crate) fn get(&self, phase: Phase) -> Option<&Observed> {
         self.run_phases.get(&phase)
     }
 
     /// Records a phase the harness itself caused (fault injection, pod replace) for all victims.
-    pub fn record_harness(&mut self, phase: Phase, obs: Observed) -> Option<(Phase, Observed)> {
+    pub(crate) fn record_harness(
+        &mut self,
+        phase: Phase,
+        obs: Observed,
+    ) -> Option<(Phase, Observed)> {
         for t in &mut self.tracks {
             if let Some(slot) = t.phases.vacant(phase) {
                 *slot = Some(obs);
@@ -177,7 +181,7 @@ impl Tracker {
         self.roll_up(phase)
     }
 
-    pub fn replacements(&self) -> Vec<Replacement> {
+    pub(crate) fn replacements(&self) -> Vec<Replacement> {
         self.tracks
             .iter()
             .map(|t| Replacement {
@@ -190,7 +194,7 @@ impl Tracker {
     }
 
     /// Feeds one poll; returns the run-level phases it completed, in timeline order.
-    pub fn update(&mut self, snap: &Snapshot) -> Vec<(Phase, Observed)> {
+    pub(crate) fn update(&mut self, snap: &Snapshot) -> Vec<(Phase, Observed)> {
         if let Some((c, instances)) = &snap.ec2 {
             self.on_ec2(c.received, instances);
         }

@@ -18,14 +18,14 @@ use crate::scenario::Scenario;
 
 /// The cluster as preflight found it.
 #[derive(Clone, Debug)]
-pub struct Steady {
-    pub asg: Option<AsgObs>,
-    pub agents: Vec<AgentObs>,
-    pub baseline: Baseline,
+pub(crate) struct Steady {
+    pub(crate) asg: Option<AsgObs>,
+    pub(crate) agents: Vec<AgentObs>,
+    pub(crate) baseline: Baseline,
 }
 
 /// Why the cluster is not in steady state (each a reason to wait, then to refuse).
-pub fn unsteady_reason(
+pub(crate) fn unsteady_reason(
     scenario: &Scenario,
     agents: &[AgentObs],
     asg: Option<&AsgObs>,
@@ -75,7 +75,7 @@ pub fn unsteady_reason(
 }
 
 /// The scenario's ASG lookup, if it names one.
-pub fn asg_lookup(scenario: &Scenario) -> Option<AsgLookup> {
+pub(crate) fn asg_lookup(scenario: &Scenario) -> Option<AsgLookup> {
     let asg = scenario.asg.as_ref()?;
     match (&asg.name, &asg.tag) {
         (Some(name), _) => Some(AsgLookup::Name(name.clone())),
@@ -88,7 +88,10 @@ pub fn asg_lookup(scenario: &Scenario) -> Option<AsgLookup> {
 }
 
 /// Describes the one ASG a lookup names.
-pub async fn find_asg<C: Cluster>(cluster: &mut C, lookup: &AsgLookup) -> Result<AsgObs, RunError> {
+pub(crate) async fn find_asg<C: Cluster>(
+    cluster: &mut C,
+    lookup: &AsgLookup,
+) -> Result<AsgObs, RunError> {
     let mut groups = cluster.describe_asgs(lookup).await?;
     match groups.len() {
         1 => Ok(groups.remove(0)),
@@ -102,7 +105,7 @@ pub async fn find_asg<C: Cluster>(cluster: &mut C, lookup: &AsgLookup) -> Result
 }
 
 /// Resolves the scenario's victims. `asg` is the scenario's group, when it names one.
-pub async fn select_victims<C: Cluster>(
+pub(crate) async fn select_victims<C: Cluster>(
     cluster: &mut C,
     scenario: &Scenario,
     asg: Option<&AsgObs>,
@@ -291,7 +294,7 @@ async fn victim_chain<C: Cluster>(
 
 /// A stop condition: something beyond the victims degraded during the run (another pod's task
 /// left RUNNING, another group member left InService). The suite must stop at once.
-pub fn collateral(
+pub(crate) fn collateral(
     task: &str,
     victims: &[Victim],
     baseline: &Baseline,
@@ -373,7 +376,7 @@ pub fn collateral(
 }
 
 /// The ids that exist before the fault.
-pub fn baseline(
+pub(crate) fn baseline(
     asg: Option<&AsgObs>,
     agents: &[AgentObs],
     recovery: Option<&crate::cluster::PlanObs>,

@@ -18,23 +18,23 @@ use super::{RunError, Start, StopFlag, run_scenario_from, scenario_seed};
 /// One scenario of a suite: its file, its run count, and where it starts when the journal
 /// already began it.
 #[derive(Clone, Debug)]
-pub struct PlannedScenario {
-    pub loaded: Loaded,
-    pub runs: u32,
-    pub start: Option<Start>,
+pub(crate) struct PlannedScenario {
+    pub(crate) loaded: Loaded,
+    pub(crate) runs: u32,
+    pub(crate) start: Option<Start>,
 }
 
 /// What a `run` call will do: a fresh suite, or the rest of an interrupted one.
 #[derive(Clone, Debug)]
 pub struct SuitePlan {
-    pub resumed: bool,
+    pub(crate) resumed: bool,
     /// The journal already holds `suite_finished`: nothing is left to run.
-    pub finished: bool,
-    pub target: Target,
-    pub seed: u64,
+    pub(crate) finished: bool,
+    pub(crate) target: Target,
+    pub(crate) seed: u64,
     /// `--profile`, journaled so that a resume uses the same simulated cluster.
-    pub profile: Option<String>,
-    pub scenarios: Vec<PlannedScenario>,
+    pub(crate) profile: Option<String>,
+    pub(crate) scenarios: Vec<PlannedScenario>,
 }
 
 impl SuitePlan {
@@ -67,7 +67,7 @@ impl SuitePlan {
     /// The rest of the suite a journal records: which scenarios and runs are done, which run
     /// was cut short (it is redone; its partial record is discarded), what is left (the whole
     /// suite is in `suite_started`). `None` when the journal holds no suite.
-    pub fn resume(events: &[Event]) -> Option<Self> {
+    pub(crate) fn resume(events: &[Event]) -> Option<Self> {
         let mut plan: Option<Self> = None;
         let mut finished_runs: BTreeMap<&str, u32> = BTreeMap::new();
         let mut began: BTreeSet<&str> = BTreeSet::new();
@@ -132,7 +132,7 @@ impl SuitePlan {
     }
 
     /// The runs of each scenario already finished (0 for a fresh suite).
-    pub fn done(&self) -> impl Iterator<Item = (&PlannedScenario, u32)> {
+    pub(crate) fn done(&self) -> impl Iterator<Item = (&PlannedScenario, u32)> {
         self.scenarios
             .iter()
             .map(|s| (s, s.start.map_or(0, |st| st.first_run.saturating_sub(1))))
@@ -158,14 +158,14 @@ impl<C: Cluster> Clusters for &mut C {
 
 /// A fresh simulated cluster per scenario: scenario `i` runs on `profiles[i]`, seeded from the
 /// suite seed and its name, starting at [`crate::cluster::sim::EPOCH`].
-pub struct SimClusters<'p> {
+pub(crate) struct SimClusters<'p> {
     profiles: &'p [Profile],
     seed: u64,
     current: Option<SimCluster>,
 }
 
 impl<'p> SimClusters<'p> {
-    pub fn new(profiles: &'p [Profile], seed: u64) -> Self {
+    pub(crate) fn new(profiles: &'p [Profile], seed: u64) -> Self {
         Self {
             profiles,
             seed,

@@ -13,7 +13,7 @@ use crate::vocab::{FaultKind, Metric, Percentile, Phase};
 pub use parse::{LoadError, load_paths, parse_scenario};
 
 /// The JSON Schema of scenario files (committed as `docs/scenario.schema.json`).
-pub fn schema_json() -> String {
+pub(crate) fn schema_json() -> String {
     let schema = schemars::schema_for!(Scenario);
     serde_json::to_string_pretty(&schema).expect("schemas serialise")
 }
@@ -27,38 +27,38 @@ pub struct Scenario {
     pub name: String,
     /// What the drill rehearses, in a sentence or two.
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
+    pub(crate) description: String,
     /// The DC/OS service (built on dcos-commons) to heal and watch. Without it only the AWS
     /// phases are measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<Service>,
+    pub(crate) service: Option<Service>,
     /// The Auto Scaling group the victims belong to. Needed for `random`; otherwise found from
     /// the victim's `aws:autoscaling:groupName` tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub asg: Option<AsgSelector>,
+    pub(crate) asg: Option<AsgSelector>,
     /// Which instance(s) to hit.
-    pub target: Target,
+    pub(crate) target: Target,
     /// What to do to the victim.
-    pub fault: FaultKind,
+    pub(crate) fault: FaultKind,
     /// What the harness does to recover, as an operator would.
     #[serde(default)]
-    pub heal: HealPolicy,
+    pub(crate) heal: HealPolicy,
     /// Phase deadlines and phases that must not happen.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub expect: Vec<Expectation>,
+    pub(crate) expect: Vec<Expectation>,
     /// Objectives over the metrics' distributions, e.g.
     /// `time_to_cassandra_running: {p50: 15m, p99: 20m, min_runs: 20}`.
     #[serde(default, skip_serializing_if = "Slos::is_empty")]
-    pub slos: Slos,
+    pub(crate) slos: Slos,
     /// How many kill → recovery cycles to run.
     #[serde(default = "default_runs")]
-    pub runs: u32,
+    pub(crate) runs: u32,
     /// Extra wait after steady state is verified, before the next run.
     #[serde(default)]
-    pub cooldown: Dur,
+    pub(crate) cooldown: Dur,
     /// How long to wait for steady state (before a run, and between runs) before aborting.
     #[serde(default = "default_steady_state_timeout")]
-    pub steady_state_timeout: Dur,
+    pub(crate) steady_state_timeout: Dur,
     /// How often an API is polled while a transition it shows may be near: always for one
     /// that only a poll can time (instance terminated, agent lost, recovery complete), and
     /// for the phase a heal waits for; once a suite has seen a phase, from half its earliest
@@ -76,17 +76,17 @@ pub struct Scenario {
     pub max_requests_per_minute: u32,
     /// The deadline of every awaited phase that has no `within` expectation of its own.
     #[serde(default = "default_timeout")]
-    pub timeout: Dur,
+    pub(crate) timeout: Dur,
     /// Extra stop conditions: the suite aborts as soon as one is seen during a run (besides
     /// the built-in one: anything beyond the victims degrading). All pods are checked every
     /// `max_poll_interval`, the group's members whenever the group is polled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_when: Option<StopWhen>,
+    pub(crate) stop_when: Option<StopWhen>,
     /// The simulated cluster to use with `--target sim`: `default`, `fast`, `spare-agent`,
     /// `flaky`, `fast-flaky` (the last two with faulty APIs), or a profile file path relative to
     /// this scenario file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<String>,
+    pub(crate) profile: Option<String>,
 }
 
 impl Scenario {
@@ -116,24 +116,24 @@ fn default_timeout() -> Dur {
 /// User-given stop conditions, counted over the whole service and group (victims included).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StopWhen {
+pub(crate) struct StopWhen {
     /// Abort when at least this many pods' tasks are not RUNNING at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pods_not_running: Option<u32>,
+    pub(crate) pods_not_running: Option<u32>,
     /// Abort when at least this many group members are not InService at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instances_not_in_service: Option<u32>,
+    pub(crate) instances_not_in_service: Option<u32>,
 }
 
 /// The DC/OS service to watch and heal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Service {
+pub(crate) struct Service {
     /// The service name as in `dcos <service> …` and `/service/<name>/v1` (folders allowed).
-    pub name: String,
+    pub(crate) name: String,
     /// The task of each pod that must be RUNNING (`<pod>-<task>`).
     #[serde(default = "default_task")]
-    pub task: String,
+    pub(crate) task: String,
 }
 
 fn default_task() -> String {
@@ -143,48 +143,48 @@ fn default_task() -> String {
 /// How to find the Auto Scaling group: exactly one of `name` or `tag`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AsgSelector {
+pub(crate) struct AsgSelector {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag: Option<Tag>,
+    pub(crate) tag: Option<Tag>,
     /// Only instances carrying this tag are ever hit (an opt-in the cluster's owners set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub opt_in_tag: Option<Tag>,
+    pub(crate) opt_in_tag: Option<Tag>,
 }
 
 /// An EC2 / Auto Scaling tag.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Tag {
-    pub key: String,
-    pub value: String,
+pub(crate) struct Tag {
+    pub(crate) key: String,
+    pub(crate) value: String,
 }
 
 /// The victim selection: exactly one of `pod`, `instance`, `random`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Target {
+pub(crate) struct Target {
     /// Kill the private agent that runs this pod (e.g. `node-4`). Needs `service`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod: Option<String>,
+    pub(crate) pod: Option<String>,
     /// Kill this EC2 instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instance: Option<String>,
+    pub(crate) instance: Option<String>,
     /// Kill a random member of the pool, chosen with the run's seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub random: Option<RandomPool>,
+    pub(crate) random: Option<RandomPool>,
     /// How many instances to hit at once (only with `random`).
     #[serde(default = "one")]
-    pub count: u32,
+    pub(crate) count: u32,
     /// The most instances this scenario may ever hit at once; `count` above it is refused.
     #[serde(default = "one")]
-    pub blast_radius: u32,
+    pub(crate) blast_radius: u32,
     /// Allow one run to take down more than one pod of the service (e.g. `count: 2` on
     /// agents that each run a Cassandra node). Off by default: two Cassandra nodes down at once
     /// can lose quorum.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub allow_multiple_pods: bool,
+    pub(crate) allow_multiple_pods: bool,
 }
 
 fn one() -> u32 {
@@ -194,7 +194,7 @@ fn one() -> u32 {
 /// Pools a random victim is drawn from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-pub enum RandomPool {
+pub(crate) enum RandomPool {
     /// An InService private agent of the scenario's ASG.
     PrivateAgent,
 }
@@ -202,7 +202,7 @@ pub enum RandomPool {
 /// How the harness heals the service after the fault, as an operator would.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-pub enum HealPolicy {
+pub(crate) enum HealPolicy {
     /// `pod replace` once the pod's task has left RUNNING (the manual drill).
     ReplaceOnTaskLost,
     /// `pod replace` right after the fault is injected.
@@ -215,7 +215,7 @@ pub enum HealPolicy {
 }
 
 impl HealPolicy {
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::ReplaceOnTaskLost => "replace-on-task-lost",
             Self::ReplaceImmediately => "replace-immediately",
@@ -224,7 +224,7 @@ impl HealPolicy {
         }
     }
 
-    pub const fn replaces(self) -> bool {
+    pub(crate) const fn replaces(self) -> bool {
         !matches!(self, Self::None)
     }
 }
@@ -233,24 +233,24 @@ impl HealPolicy {
 /// `absent_for` (it must not happen during that long after the fault).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Expectation {
-    pub phase: Phase,
+pub(crate) struct Expectation {
+    pub(crate) phase: Phase,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub within: Option<Dur>,
+    pub(crate) within: Option<Dur>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub absent_for: Option<Dur>,
+    pub(crate) absent_for: Option<Dur>,
 }
 
 /// What an expectation demands, once validated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Demand {
+pub(crate) enum Demand {
     Within(Dur),
     AbsentFor(Dur),
 }
 
 impl Expectation {
     /// The validated demand; validation guarantees exactly one is set.
-    pub fn demand(&self) -> Demand {
+    pub(crate) fn demand(&self) -> Demand {
         match (self.within, self.absent_for) {
             (Some(d), _) => Demand::Within(d),
             (None, Some(d)) => Demand::AbsentFor(d),
@@ -261,22 +261,22 @@ impl Expectation {
 
 /// The SLOs of a scenario, in file order.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Slos(pub Vec<SloSpec>);
+pub(crate) struct Slos(pub Vec<SloSpec>);
 
 impl Slos {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
 
 /// All objectives over one metric: `time_to_cassandra_running: {p50: 15m, p99: 20m}`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct SloSpec {
-    pub metric: Metric,
-    pub objectives: Vec<(Percentile, Dur)>,
+pub(crate) struct SloSpec {
+    pub(crate) metric: Metric,
+    pub(crate) objectives: Vec<(Percentile, Dur)>,
     /// Below this many counted runs the verdict is `inconclusive`.
-    pub min_runs: u32,
+    pub(crate) min_runs: u32,
 }
 
 /// The default minimum run count of an SLO.
-pub const DEFAULT_SLO_MIN_RUNS: u32 = 5;
+pub(crate) const DEFAULT_SLO_MIN_RUNS: u32 = 5;

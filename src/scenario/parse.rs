@@ -157,7 +157,7 @@ pub fn parse_scenario(file: &Path, bytes: &[u8]) -> Result<Scenario, Vec<Diagnos
 /// A problem with the value at `path` (YAML keys) of an already parsed file, for checks that
 /// need more than the file (e.g. the simulated cluster's profile); it renders like the
 /// parser's own (`error: FILE:LINE:COLUMN: …`, the line, the hint, `… nothing was run`).
-pub fn diagnose_at(file: &Path, path: &[&str], message: &str) -> LoadError {
+pub(crate) fn diagnose_at(file: &Path, path: &[&str], message: &str) -> LoadError {
     let source = std::fs::read_to_string(file).unwrap_or_default();
     let segs: Vec<Seg> = path.iter().map(|k| Seg::Key((*k).to_string())).collect();
     let at = Locator::new(&source)
@@ -673,7 +673,7 @@ impl schemars::JsonSchema for Slos {
 
 impl Scenario {
     /// The heal action as an operator would type it, e.g. for `plan`.
-    pub fn heal_action(&self, pod: &str) -> Option<String> {
+    pub(crate) fn heal_action(&self, pod: &str) -> Option<String> {
         let svc = self.service.as_ref()?;
         (self.heal != HealPolicy::None).then(|| format!("dcos {} pod replace {pod}", svc.name))
     }

@@ -279,14 +279,14 @@ impl Shared {
 }
 
 /// A simulated cluster ready to be served: the world is built and the truth log is open.
-pub struct SimService {
+pub(crate) struct SimService {
     shared: Arc<Shared>,
     lifetime: Option<Duration>,
 }
 
 impl SimService {
     /// Builds the world at the current wall-clock time and opens (truncates) the truth log.
-    pub fn new(cfg: ServeConfig) -> io::Result<SimService> {
+    pub(crate) fn new(cfg: ServeConfig) -> io::Result<SimService> {
         let log = match &cfg.truth_log {
             None => None,
             Some(path) => Some(TruthLog {
@@ -333,7 +333,7 @@ impl SimService {
 
     /// Serves on `listener` until `shutdown` completes or the lifetime ends, then flushes the
     /// truth log. Requests still open after a few seconds are dropped.
-    pub async fn serve(
+    pub(crate) async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -391,7 +391,8 @@ async fn tick(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
 }
 
 /// Serves `cfg` on `listener` until `shutdown` completes (or the configured lifetime ends).
-pub async fn serve(
+#[cfg(test)]
+pub(crate) async fn serve(
     listener: TcpListener,
     cfg: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -416,7 +417,7 @@ impl SimServer {
     }
 
     /// Serves `cfg` on `listener`.
-    pub fn start_on(listener: TcpListener, cfg: ServeConfig) -> io::Result<SimServer> {
+    pub(crate) fn start_on(listener: TcpListener, cfg: ServeConfig) -> io::Result<SimServer> {
         let addr = listener.local_addr()?;
         let service = SimService::new(cfg)?;
         let shared = service.shared.clone();
@@ -432,10 +433,6 @@ impl SimServer {
         })
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// `http://127.0.0.1:PORT`, the endpoint for both AWS SDK clients and the DC/OS URL.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
@@ -447,7 +444,8 @@ impl SimServer {
     }
 
     /// Every API fault injected so far, in order (empty without the profile's `api_faults`).
-    pub fn api_faults(&self) -> Vec<InjectedFault> {
+    #[cfg(test)]
+    pub(crate) fn api_faults(&self) -> Vec<InjectedFault> {
         self.shared
             .with_world(|w| w.faults.as_ref().map(|f| f.injected().to_vec()))
             .unwrap_or_default()
@@ -478,9 +476,9 @@ impl Drop for SimServer {
 /// An error of an AWS query API, rendered by the API's own error format.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct AwsError {
-    pub status: StatusCode,
-    pub code: String,
-    pub message: String,
+    pub(crate) status: StatusCode,
+    pub(crate) code: String,
+    pub(crate) message: String,
 }
 
 impl AwsError {

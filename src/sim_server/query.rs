@@ -34,10 +34,10 @@ impl Service {
 /// The credential scope of a SigV4 `Authorization` header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Scope {
-    pub access_key: String,
-    pub date: String,
-    pub region: String,
-    pub service: String,
+    pub(crate) access_key: String,
+    pub(crate) date: String,
+    pub(crate) region: String,
+    pub(crate) service: String,
 }
 
 impl Scope {
@@ -164,8 +164,8 @@ impl Params {
 /// One `Filter` (EC2) or `Filters.member` (Auto Scaling) structure.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Filter {
-    pub name: String,
-    pub values: Vec<String>,
+    pub(crate) name: String,
+    pub(crate) values: Vec<String>,
 }
 
 /// EC2's filters: `Filter.N.Name`, `Filter.N.Value.M`.

@@ -15,7 +15,7 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::TerminateInstance => "terminate-instance",
             Self::StopInstance => "stop-instance",
@@ -24,7 +24,7 @@ impl FaultKind {
     }
 
     /// Whether the EC2 instance leaves `running` (and so the ASG replaces it).
-    pub const fn leaves_running(self) -> bool {
+    pub(crate) const fn leaves_running(self) -> bool {
         !matches!(self, Self::RebootInstance)
     }
 }

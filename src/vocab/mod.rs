@@ -6,10 +6,10 @@
 mod fault;
 mod phase;
 mod requests;
-pub mod yaml;
+pub(crate) mod yaml;
 
 pub use fault::FaultKind;
-pub use phase::{Metric, Percentile, PercentileError, Phase};
+pub(crate) use phase::{Metric, Percentile, Phase};
 pub use requests::Requests;
 
 use serde::{Deserialize, Serialize};
@@ -28,7 +28,7 @@ pub enum Target {
 }
 
 impl Target {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Sim => "sim",
             Self::Aws => "aws",
@@ -36,7 +36,7 @@ impl Target {
     }
 
     /// Whether the figures measured on this target are simulated.
-    pub fn simulated(self) -> bool {
+    pub(crate) fn simulated(self) -> bool {
         self == Self::Sim
     }
 }

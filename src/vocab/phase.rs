@@ -27,7 +27,7 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 11] = [
+    pub(crate) const ALL: [Phase; 11] = [
         Phase::SteadyStateVerified,
         Phase::FaultInjected,
         Phase::InstanceTerminated,
@@ -41,7 +41,7 @@ impl Phase {
         Phase::RecoveryComplete,
     ];
 
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::SteadyStateVerified => "steady_state_verified",
             Self::FaultInjected => "fault_injected",
@@ -58,7 +58,7 @@ impl Phase {
     }
 
     /// Phases that only exist when a DC/OS service is watched.
-    pub const fn needs_service(self) -> bool {
+    pub(crate) const fn needs_service(self) -> bool {
         matches!(
             self,
             Self::AgentLost
@@ -71,7 +71,7 @@ impl Phase {
     }
 
     /// Phases that only exist when the ASG replaces the instance.
-    pub const fn needs_replacement(self) -> bool {
+    pub(crate) const fn needs_replacement(self) -> bool {
         matches!(
             self,
             Self::InstanceTerminated | Self::ReplacementLaunched | Self::ReplacementInService
@@ -88,7 +88,7 @@ impl fmt::Display for Phase {
 /// A duration between two phases, aggregated over runs (names are part of the JSON contract).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Metric {
+pub(crate) enum Metric {
     TimeToAsgReplacement,
     TimeToCassandraRunning,
     TimeToReplacementLaunched,
@@ -100,7 +100,7 @@ pub enum Metric {
 
 impl Metric {
     /// Headline metrics first.
-    pub const ALL: [Metric; 7] = [
+    pub(crate) const ALL: [Metric; 7] = [
         Metric::TimeToAsgReplacement,
         Metric::TimeToCassandraRunning,
         Metric::TimeToReplacementLaunched,
@@ -110,7 +110,7 @@ impl Metric {
         Metric::TimeToRecoveryComplete,
     ];
 
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::TimeToAsgReplacement => "time_to_asg_replacement",
             Self::TimeToCassandraRunning => "time_to_cassandra_running",
@@ -123,7 +123,7 @@ impl Metric {
     }
 
     /// `(from, to)`: the metric is `to − from`.
-    pub const fn span(self) -> (Phase, Phase) {
+    pub(crate) const fn span(self) -> (Phase, Phase) {
         match self {
             Self::TimeToAsgReplacement => (Phase::FaultInjected, Phase::ReplacementInService),
             Self::TimeToCassandraRunning => (Phase::FaultInjected, Phase::TaskRunning),
@@ -135,7 +135,7 @@ impl Metric {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 }
@@ -148,24 +148,25 @@ impl fmt::Display for Metric {
 
 /// A percentile in hundredths of a percent: `p50` = 5000, `p99.9` = 9990, `max` = 10000.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Percentile(u32);
+pub(crate) struct Percentile(u32);
 
 impl Percentile {
-    pub const MAX: Percentile = Percentile(10_000);
+    pub(crate) const MAX: Percentile = Percentile(10_000);
 
-    pub const fn from_hundredths(h: u32) -> Self {
+    #[cfg(test)]
+    pub(crate) const fn from_hundredths(h: u32) -> Self {
         Self(h)
     }
 
     /// As a quantile in `(0, 1]`.
-    pub fn quantile(self) -> f64 {
+    pub(crate) fn quantile(self) -> f64 {
         f64::from(self.0) / 10_000.0
     }
 }
 
 /// Why a percentile key was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PercentileError {
+pub(crate) enum PercentileError {
     #[error("`{0}` is not a percentile; hint: write `p50`, `p90`, `p99`, `p99.9` or `max`")]
     Malformed(String),
     #[error("percentile `{0}` is over 100; hint: percentiles run from p0.01 to p100 (or `max`)")]

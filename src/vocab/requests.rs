@@ -12,7 +12,7 @@ pub struct Requests {
 
 impl Requests {
     /// What was sent after `earlier` was read.
-    pub fn since(self, earlier: Requests) -> Requests {
+    pub(crate) fn since(self, earlier: Requests) -> Requests {
         Requests {
             ec2: self.ec2.saturating_sub(earlier.ec2),
             autoscaling: self.autoscaling.saturating_sub(earlier.autoscaling),

@@ -50,7 +50,7 @@ pub enum SslVerify {
 
 impl SslVerify {
     /// The CLI's rule: `true`/`false` in any case, empty = true, anything else a path.
-    pub fn parse(s: &str) -> Self {
+    pub(crate) fn parse(s: &str) -> Self {
         match s.trim().to_ascii_lowercase().as_str() {
             "" | "true" => Self::System,
             "false" => Self::Off,
@@ -89,13 +89,13 @@ pub enum ConfigError {
 }
 
 /// The environment the settings are read from (a map in tests, the process env otherwise).
-pub trait Env {
+pub(crate) trait Env {
     fn var(&self, key: &str) -> Option<String>;
     fn home(&self) -> Option<PathBuf>;
 }
 
 /// The process environment.
-pub struct ProcessEnv;
+pub(crate) struct ProcessEnv;
 
 impl Env for ProcessEnv {
     fn var(&self, key: &str) -> Option<String> {
@@ -132,7 +132,7 @@ impl DcosConfig {
     /// `DCOS_DCOS_URL`), `DCOS_ACS_TOKEN` (or `DCOS_DCOS_ACS_TOKEN`), `DCOS_SSL_VERIFY`, then the
     /// CLI's attached cluster (`$DCOS_DIR` or `~/.dcos`; `$DCOS_CLUSTER` picks one by name;
     /// legacy `dcos.toml` / `$DCOS_CONFIG`).
-    pub fn resolve(
+    pub(crate) fn resolve(
         env: &dyn Env,
         url: Option<String>,
         token: Option<String>,
@@ -302,13 +302,13 @@ impl DcosClient {
     }
 
     /// Counts and budgets every request with `pacer` (shared with the AWS clients).
-    pub fn set_pacer(&mut self, pacer: Pacer) {
+    pub(crate) fn set_pacer(&mut self, pacer: Pacer) {
         self.pacer = pacer;
     }
 
     /// Logs in again with `DCOS_USERNAME` / `DCOS_PASSWORD` after a 401; returns whether a
     /// fresh token was obtained.
-    pub async fn login(&self) -> bool {
+    pub(crate) async fn login(&self) -> bool {
         #[derive(Deserialize)]
         struct Login {
             token: String,

@@ -3,7 +3,7 @@
 //! not know which one it drives.
 
 pub mod dcos;
-pub mod sdk;
+pub(crate) mod sdk;
 
 use crate::cluster::{
     ActivityObs, AgentObs, Api, AsgLookup, AsgObs, Cluster, ClusterError, ClusterResult,
@@ -22,7 +22,7 @@ pub use sdk::AwsClients;
 /// Counts every request and holds back one that would exceed the budget, on the target's
 /// clock. Clones share the counts.
 #[derive(Clone, Debug)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     meter: Arc<Mutex<ApiMeter>>,
     clock: Clock,
 }
@@ -34,7 +34,7 @@ impl Default for Pacer {
 }
 
 impl Pacer {
-    pub fn new(clock: Clock) -> Self {
+    pub(crate) fn new(clock: Clock) -> Self {
         Self {
             meter: Arc::default(),
             clock,
@@ -46,7 +46,7 @@ impl Pacer {
     }
 
     /// Returns once a request to `api` may be sent, and counts it.
-    pub async fn admit(&self, api: Api) {
+    pub(crate) async fn admit(&self, api: Api) {
         loop {
             let wait = self.meter().admit(api, self.clock.now());
             if wait.is_zero() {
@@ -67,7 +67,7 @@ pub struct AwsCluster {
 
 impl AwsCluster {
     /// On the wall clock.
-    pub fn new(aws: AwsClients, dcos: Option<DcosClient>) -> Self {
+    pub(crate) fn new(aws: AwsClients, dcos: Option<DcosClient>) -> Self {
         Self::with_clock(aws, dcos, Clock::wall())
     }
 

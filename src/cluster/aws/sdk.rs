@@ -21,15 +21,15 @@ const ACTIVITY_PAGE: i32 = 20;
 const MAX_ACTIVITY_PAGES: u32 = 10;
 
 /// The AWS SDK behaviour version this harness was written and tested against.
-pub fn behavior_version() -> aws_config::BehaviorVersion {
+pub(crate) fn behavior_version() -> aws_config::BehaviorVersion {
     aws_config::BehaviorVersion::v2026_01_12()
 }
 
 /// Both service clients, from one loaded AWS configuration.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
-    pub ec2: ec2::Client,
-    pub asg: asg::Client,
+    pub(crate) ec2: ec2::Client,
+    pub(crate) asg: asg::Client,
     pacer: Pacer,
 }
 
@@ -38,7 +38,7 @@ impl AwsClients {
     /// `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL_AUTO_SCALING` honoured. No SDK retries: the
     /// runner rides out a failed call itself (journaled, retried at its next poll), so every
     /// request is one the harness counted and budgeted.
-    pub async fn from_env() -> Self {
+    pub(crate) async fn from_env() -> Self {
         let conf = aws_config::defaults(behavior_version())
             .retry_config(aws_config::retry::RetryConfig::disabled())
             .load()
@@ -74,7 +74,7 @@ impl AwsClients {
     }
 
     /// Clients configured elsewhere.
-    pub fn new(ec2: ec2::Client, asg: asg::Client) -> Self {
+    pub(crate) fn new(ec2: ec2::Client, asg: asg::Client) -> Self {
         Self {
             ec2,
             asg,
@@ -83,11 +83,11 @@ impl AwsClients {
     }
 
     /// Counts and budgets every request with `pacer` (shared with the DC/OS client).
-    pub fn set_pacer(&mut self, pacer: Pacer) {
+    pub(crate) fn set_pacer(&mut self, pacer: Pacer) {
         self.pacer = pacer;
     }
 
-    pub async fn describe_instances(
+    pub(crate) async fn describe_instances(
         &self,
         filter: &InstanceFilter,
     ) -> ClusterResult<Vec<InstanceObs>> {
@@ -132,7 +132,7 @@ impl AwsClients {
         Ok(out)
     }
 
-    pub async fn describe_asgs(&self, lookup: &AsgLookup) -> ClusterResult<Vec<AsgObs>> {
+    pub(crate) async fn describe_asgs(&self, lookup: &AsgLookup) -> ClusterResult<Vec<AsgObs>> {
         let req = self.asg.describe_auto_scaling_groups();
         let req = match lookup {
             AsgLookup::Name(n) => req.auto_scaling_group_names(n),
@@ -153,7 +153,7 @@ impl AwsClients {
 
     /// Pages (newest first) until an activity older than `since` shows up: the group's
     /// history before the fault is never read.
-    pub async fn describe_scaling_activities(
+    pub(crate) async fn describe_scaling_activities(
         &self,
         group: &str,
         since: Timestamp,
@@ -195,7 +195,7 @@ impl AwsClients {
         Ok(out)
     }
 
-    pub async fn inject(&self, fault: FaultKind, id: &InstanceId) -> ClusterResult<()> {
+    pub(crate) async fn inject(&self, fault: FaultKind, id: &InstanceId) -> ClusterResult<()> {
         let id = id.as_str();
         self.pacer.admit(Api::Ec2).await;
         match fault {

@@ -42,23 +42,23 @@ const STREAM: u64 = 0xA91F_A017_5EED_0001;
 pub struct ApiFaults {
     /// The share of requests to each API family that meet a fault drawn from `kinds`.
     #[serde(default)]
-    pub rate: Rate,
+    pub(crate) rate: Rate,
     /// The faults drawn from (each API family draws among those that apply to it).
     #[serde(default = "ApiFaultKind::all")]
-    pub kinds: Vec<ApiFaultKind>,
+    pub(crate) kinds: Vec<ApiFaultKind>,
     /// How long a `slow` answer takes.
     #[serde(default = "default_slow")]
-    pub slow: Dist,
+    pub(crate) slow: Dist,
     /// Per API family: another rate or other kinds.
     #[serde(default, skip_serializing_if = "PerApi::is_empty")]
-    pub apis: PerApi,
+    pub(crate) apis: PerApi,
     /// The DC/OS token stops being accepted this long after it was issued (401 until the
     /// client logs in again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_expires_after: Option<Dur>,
+    pub(crate) token_expires_after: Option<Dur>,
     /// The scheduler is periodically unreachable behind Admin Router (502).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scheduler_outage: Option<Outage>,
+    pub(crate) scheduler_outage: Option<Outage>,
 }
 
 fn default_slow() -> Dist {
@@ -81,14 +81,15 @@ impl Default for ApiFaults {
 /// A share of requests, `0` to `1`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "f64", into = "f64")]
-pub struct Rate(f64);
+pub(crate) struct Rate(f64);
 
 impl Rate {
-    pub fn new(r: f64) -> Result<Rate, String> {
+    #[cfg(test)]
+    pub(crate) fn new(r: f64) -> Result<Rate, String> {
         r.try_into()
     }
 
-    pub fn get(self) -> f64 {
+    pub(crate) fn get(self) -> f64 {
         self.0
     }
 }
@@ -116,15 +117,15 @@ impl From<Rate> for f64 {
 /// Per-API-family overrides.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct PerApi {
+pub(crate) struct PerApi {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ec2: Option<ApiOverride>,
+    pub(crate) ec2: Option<ApiOverride>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub auto_scaling: Option<ApiOverride>,
+    pub(crate) auto_scaling: Option<ApiOverride>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mesos: Option<ApiOverride>,
+    pub(crate) mesos: Option<ApiOverride>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub scheduler: Option<ApiOverride>,
+    pub(crate) scheduler: Option<ApiOverride>,
 }
 
 impl PerApi {
@@ -132,7 +133,7 @@ impl PerApi {
         *self == Self::default()
     }
 
-    pub fn get(&self, api: Api) -> Option<&ApiOverride> {
+    pub(crate) fn get(&self, api: Api) -> Option<&ApiOverride> {
         match api {
             Api::Ec2 => self.ec2.as_ref(),
             Api::AutoScaling => self.auto_scaling.as_ref(),
@@ -145,19 +146,19 @@ impl PerApi {
 /// Another rate or other kinds for one API family.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ApiOverride {
+pub(crate) struct ApiOverride {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<Rate>,
+    pub(crate) rate: Option<Rate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kinds: Option<Vec<ApiFaultKind>>,
+    pub(crate) kinds: Option<Vec<ApiFaultKind>>,
 }
 
 /// A periodic outage: `lasting` long, once `every`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Outage {
-    pub every: Dur,
-    pub lasting: Dur,
+pub(crate) struct Outage {
+    pub(crate) every: Dur,
+    pub(crate) lasting: Dur,
 }
 
 /// The faults a request can meet at random (`api_faults.kinds`).
@@ -179,7 +180,7 @@ pub enum ApiFaultKind {
 }
 
 impl ApiFaultKind {
-    pub const ALL: [ApiFaultKind; 6] = [
+    pub(crate) const ALL: [ApiFaultKind; 6] = [
         Self::Throttle,
         Self::ServerError,
         Self::Reset,
@@ -193,7 +194,7 @@ impl ApiFaultKind {
     }
 
     /// Whether this fault can happen on `api` (401s and an unreachable scheduler are DC/OS's).
-    pub const fn applies_to(self, api: Api) -> bool {
+    pub(crate) const fn applies_to(self, api: Api) -> bool {
         match self {
             Self::Unauthorized => matches!(api, Api::Mesos | Api::Scheduler),
             Self::SchedulerUnreachable => matches!(api, Api::Scheduler),
@@ -201,7 +202,7 @@ impl ApiFaultKind {
         }
     }
 
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         ApiFault::from_kind(self).as_str()
     }
 }
@@ -223,7 +224,7 @@ pub enum ApiFault {
 }
 
 impl ApiFault {
-    pub const fn from_kind(k: ApiFaultKind) -> Self {
+    pub(crate) const fn from_kind(k: ApiFaultKind) -> Self {
         match k {
             ApiFaultKind::Throttle => Self::Throttle,
             ApiFaultKind::ServerError => Self::ServerError,
@@ -234,7 +235,7 @@ impl ApiFault {
         }
     }
 
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Throttle => "throttle",
             Self::ServerError => "server_error",
@@ -246,11 +247,6 @@ impl ApiFault {
             Self::SchedulerOutage => "scheduler_outage",
         }
     }
-
-    /// Whether the request failed (a `slow` one is answered, late).
-    pub const fn fails(self) -> bool {
-        !matches!(self, Self::Slow)
-    }
 }
 
 impl fmt::Display for ApiFault {
@@ -261,7 +257,7 @@ impl fmt::Display for ApiFault {
 
 /// The stable name of an API family in counts and logs (`ec2`, `auto-scaling`, `mesos`,
 /// `scheduler`), as [`Api`] serialises.
-pub const fn api_name(api: Api) -> &'static str {
+pub(crate) const fn api_name(api: Api) -> &'static str {
     match api {
         Api::Ec2 => "ec2",
         Api::AutoScaling => "auto-scaling",
@@ -273,23 +269,23 @@ pub const fn api_name(api: Api) -> &'static str {
 /// One fault that was injected.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InjectedFault {
-    pub at: Timestamp,
-    pub api: Api,
+    pub(crate) at: Timestamp,
+    pub(crate) api: Api,
     /// The call, e.g. `TerminateInstances`, `GET /mesos/master/slaves`, `POST pod/node-4/replace`.
-    pub operation: String,
-    pub fault: ApiFault,
+    pub(crate) operation: String,
+    pub(crate) fault: ApiFault,
     /// The HTTP status sent (none for a reset or a slow answer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
+    pub(crate) status: Option<u16>,
     /// How late a slow answer was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delay: Option<Dur>,
+    pub(crate) delay: Option<Dur>,
 }
 
 impl InjectedFault {
     /// This fault as a truth-log line: `{"at", "kind": "api_fault", "subject": "ec2",
     /// "state": "throttle", "detail": "TerminateInstances 503"}`.
-    pub fn truth(&self) -> TruthEvent {
+    pub(crate) fn truth(&self) -> TruthEvent {
         let detail = match (self.status, self.delay) {
             (Some(s), _) => format!("{} {s}", self.operation),
             (None, Some(d)) => format!("{} +{d}", self.operation),
@@ -351,7 +347,7 @@ impl InjectedFault {
 }
 
 /// The reason phrase of the statuses faults use.
-pub fn reason(status: u16) -> &'static str {
+pub(crate) fn reason(status: u16) -> &'static str {
     match status {
         401 => "Unauthorized",
         429 => "Too Many Requests",
@@ -364,7 +360,7 @@ pub fn reason(status: u16) -> &'static str {
 
 /// What happens to one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Served normally.
     Pass,
     /// Served, after this delay (the fault is recorded).
@@ -390,7 +386,7 @@ pub struct ApiFaultInjector {
 
 impl ApiFaultInjector {
     /// An injector for a world seeded with `seed` that starts at `start`.
-    pub fn new(spec: &ApiFaults, seed: u64, start: Timestamp) -> Self {
+    pub(crate) fn new(spec: &ApiFaults, seed: u64, start: Timestamp) -> Self {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ STREAM);
         let outage_offset_ms = match &spec.scheduler_outage {
             Some(o) => rng.random_range(0..o.every.as_millis().max(1)),
@@ -407,17 +403,17 @@ impl ApiFaultInjector {
         }
     }
 
-    pub fn spec(&self) -> &ApiFaults {
+    pub(crate) fn spec(&self) -> &ApiFaults {
         &self.spec
     }
 
     /// Every injected fault so far, in order.
-    pub fn injected(&self) -> &[InjectedFault] {
+    pub(crate) fn injected(&self) -> &[InjectedFault] {
         &self.injected
     }
 
     /// How many faults of each kind each API family met.
-    pub fn counts(&self) -> BTreeMap<(Api, ApiFault), u64> {
+    pub(crate) fn counts(&self) -> BTreeMap<(Api, ApiFault), u64> {
         let mut out = BTreeMap::new();
         for f in &self.injected {
             *out.entry((f.api, f.fault)).or_insert(0) += 1;
@@ -426,12 +422,12 @@ impl ApiFaultInjector {
     }
 
     /// How many requests each API family received (faulty or not).
-    pub fn requests(&self) -> &BTreeMap<Api, u64> {
+    pub(crate) fn requests(&self) -> &BTreeMap<Api, u64> {
         &self.requests
     }
 
     /// Whether `at` falls in a scheduler outage.
-    pub fn scheduler_down(&self, at: Timestamp) -> bool {
+    pub(crate) fn scheduler_down(&self, at: Timestamp) -> bool {
         let Some(o) = &self.spec.scheduler_outage else {
             return false;
         };
@@ -442,20 +438,20 @@ impl ApiFaultInjector {
     }
 
     /// Whether a token issued at `issued` is refused at `at`.
-    pub fn token_expired(&self, issued: Timestamp, at: Timestamp) -> bool {
+    pub(crate) fn token_expired(&self, issued: Timestamp, at: Timestamp) -> bool {
         self.spec
             .token_expires_after
             .is_some_and(|ttl| at.since(issued) >= ttl)
     }
 
     /// Records a fault decided outside [`Self::decide`] (`sim serve`'s expired tokens).
-    pub fn record(&mut self, fault: InjectedFault) {
+    pub(crate) fn record(&mut self, fault: InjectedFault) {
         self.injected.push(fault);
     }
 
     /// One request to `api` at `at`: a scheduler outage, else a random draw. Counts the
     /// request and records the fault, if any.
-    pub fn decide(&mut self, api: Api, operation: &str, at: Timestamp) -> Verdict {
+    pub(crate) fn decide(&mut self, api: Api, operation: &str, at: Timestamp) -> Verdict {
         *self.requests.entry(api).or_insert(0) += 1;
         let fault = |fault: ApiFault, status: Option<u16>, delay: Option<Dur>| InjectedFault {
             at,
@@ -522,7 +518,7 @@ impl ApiFaultInjector {
 
     /// In-process DC/OS calls: a token older than `token_expires_after` is refused once, and
     /// the simulated client logs in again (the token is renewed at `at`).
-    pub fn check_token_in_process(
+    pub(crate) fn check_token_in_process(
         &mut self,
         api: Api,
         operation: &str,

@@ -125,18 +125,12 @@ impl TryFrom<DistSpec> for Dist {
 }
 
 impl Dist {
-    pub fn constant(d: Dur) -> Self {
-        Self {
-            spec: DistSpec::Constant(d),
-            kind: DistKind::Constant(d.as_millis()),
-        }
-    }
-
-    pub fn uniform(min: Dur, max: Dur) -> Result<Self, String> {
+    pub(crate) fn uniform(min: Dur, max: Dur) -> Result<Self, String> {
         DistSpec::Uniform(UniformSpec { min, max }).try_into()
     }
 
-    pub fn lognormal(median: Dur, p99: Dur, min: Dur, max: Dur) -> Result<Self, String> {
+    #[cfg(test)]
+    pub(crate) fn lognormal(median: Dur, p99: Dur, min: Dur, max: Dur) -> Result<Self, String> {
         DistSpec::Lognormal(LognormalSpec {
             median,
             p99,
@@ -147,12 +141,14 @@ impl Dist {
     }
 
     /// Whether every sample is the same value.
-    pub fn is_constant(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_constant(&self) -> bool {
         matches!(self.kind, DistKind::Constant(_))
     }
 
     /// The smallest and largest value a sample can take.
-    pub fn bounds(&self) -> (Dur, Dur) {
+    #[cfg(test)]
+    pub(crate) fn bounds(&self) -> (Dur, Dur) {
         let (lo, hi) = match self.kind {
             DistKind::Constant(c) => (c, c),
             DistKind::Uniform { min, max } | DistKind::Lognormal { min, max, .. } => (min, max),
@@ -178,7 +174,7 @@ impl Dist {
         }
     }
 
-    pub fn sample(&self, rng: &mut Xoshiro256PlusPlus) -> Dur {
+    pub(crate) fn sample(&self, rng: &mut Xoshiro256PlusPlus) -> Dur {
         Dur::from_millis(self.sample_ms(rng))
     }
 }

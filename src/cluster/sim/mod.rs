@@ -9,11 +9,11 @@
 //! - [`SimCluster`] (here): the model on a virtual clock, where `sleep` just advances time, so
 //!   a 20-minute drill takes microseconds and the same seed gives the same observations.
 
-pub mod api_faults;
-pub mod dist;
-pub mod model;
-pub mod profile;
-pub mod truth;
+pub(crate) mod api_faults;
+pub(crate) mod dist;
+pub(crate) mod model;
+pub(crate) mod profile;
+pub(crate) mod truth;
 
 #[cfg(test)]
 mod tests;
@@ -23,8 +23,6 @@ pub use dist::Dist;
 pub use model::Sim;
 pub use profile::{BUILTIN_PROFILES, LostStatus, Profile, ProfileError};
 pub use truth::{TruthEvent, TruthKind};
-
-use std::collections::BTreeMap;
 
 use super::meter::ApiMeter;
 use super::{
@@ -70,7 +68,7 @@ impl SimCluster {
     }
 
     /// The model without API faults.
-    pub fn from_sim(sim: Sim) -> Self {
+    pub(crate) fn from_sim(sim: Sim) -> Self {
         Self {
             sim,
             faults: None,
@@ -84,7 +82,7 @@ impl SimCluster {
     }
 
     /// How many API faults of each kind each API family met.
-    pub fn api_faults(&self) -> BTreeMap<(Api, ApiFault), u64> {
+    pub fn api_faults(&self) -> std::collections::BTreeMap<(Api, ApiFault), u64> {
         self.faults
             .as_ref()
             .map(ApiFaultInjector::counts)
@@ -92,7 +90,7 @@ impl SimCluster {
     }
 
     /// How many calls each API family received, faulty or not (empty without `api_faults`).
-    pub fn api_requests(&self) -> BTreeMap<Api, u64> {
+    pub fn api_requests(&self) -> std::collections::BTreeMap<Api, u64> {
         self.faults
             .as_ref()
             .map(|f| f.requests().clone())
@@ -129,16 +127,9 @@ impl SimCluster {
         }
     }
 
-    pub fn sim(&self) -> &Sim {
+    #[cfg(test)]
+    pub(crate) fn sim(&self) -> &Sim {
         &self.sim
-    }
-
-    pub fn sim_mut(&mut self) -> &mut Sim {
-        &mut self.sim
-    }
-
-    pub fn into_sim(self) -> Sim {
-        self.sim
     }
 
     /// Every real transition so far, in order (the ground truth to check measurements

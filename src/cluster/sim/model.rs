@@ -330,7 +330,7 @@ fn aggregate(children: impl Iterator<Item = PlanStatus>) -> PlanStatus {
 impl Sim {
     /// A cluster in steady state at `start`: every instance running and InService, every
     /// pod's server task RUNNING on its own private agent, no recovery in progress.
-    pub fn new(profile: &Profile, seed: u64, start: Timestamp) -> Sim {
+    pub(crate) fn new(profile: &Profile, seed: u64, start: Timestamp) -> Sim {
         let topo = &profile.topology;
         let service = topo.service.trim_matches('/').to_string();
         let subnets = topo
@@ -600,18 +600,13 @@ impl Sim {
     // ----- clock -------------------------------------------------------------------------
 
     /// The model's current time.
-    pub fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         self.now
-    }
-
-    /// The time of the next scheduled event, if any.
-    pub fn next_event_at(&self) -> Option<Timestamp> {
-        self.queue.peek().map(|s| s.at)
     }
 
     /// Processes every event scheduled at or before `t`, in order, and moves the clock to
     /// `t` (never backwards).
-    pub fn advance_to(&mut self, t: Timestamp) {
+    pub(crate) fn advance_to(&mut self, t: Timestamp) {
         while let Some(top) = self.queue.peek() {
             if top.at > t {
                 break;
@@ -630,16 +625,16 @@ impl Sim {
     }
 
     /// Every real transition so far, in order.
-    pub fn truth(&self) -> &[TruthEvent] {
+    pub(crate) fn truth(&self) -> &[TruthEvent] {
         &self.truth
     }
 
-    pub fn profile(&self) -> &Profile {
+    pub(crate) fn profile(&self) -> &Profile {
         &self.profile
     }
 
     /// The service's name (without a leading `/`).
-    pub fn service(&self) -> &str {
+    pub(crate) fn service(&self) -> &str {
         &self.service
     }
 
@@ -1244,7 +1239,7 @@ impl Sim {
     }
 
     /// EC2 `TerminateInstances` / `StopInstances` / `RebootInstances` on one instance.
-    pub fn inject(&mut self, fault: FaultKind, id: &InstanceId) -> ClusterResult<()> {
+    pub(crate) fn inject(&mut self, fault: FaultKind, id: &InstanceId) -> ClusterResult<()> {
         let inst = self.find_instance(id)?;
         let state = self.instances[inst].state;
         let incorrect = |verb: &str| ClusterError::Fatal {
@@ -1359,7 +1354,7 @@ impl Sim {
 
     /// `POST /v1/pod/<pod>/replace`: the pod's tasks are marked permanently failed and
     /// killed; a new incarnation goes to any free private agent.
-    pub fn pod_replace(&mut self, service: &str, pod: &PodName) -> ClusterResult<()> {
+    pub(crate) fn pod_replace(&mut self, service: &str, pod: &PodName) -> ClusterResult<()> {
         self.check_service(service)?;
         let p = self.find_pod(pod)?;
         self.record(TruthKind::PodReplaced, pod.as_str(), None, None, None);
@@ -1394,7 +1389,7 @@ impl Sim {
 
     /// EC2 `DescribeInstances` without a filter: every instance EC2 still describes, in launch
     /// order (the sim server needs it to apply filter combinations of its own).
-    pub fn all_instances(&self) -> Vec<InstanceObs> {
+    pub(crate) fn all_instances(&self) -> Vec<InstanceObs> {
         self.listed
             .iter()
             .map(|&i| self.instance_obs(&self.instances[i]))
@@ -1403,7 +1398,7 @@ impl Sim {
 
     /// The availability zone of an instance (`Placement.AvailabilityZone`), also of one EC2
     /// already forgot.
-    pub fn instance_zone(&self, id: &InstanceId) -> Option<&str> {
+    pub(crate) fn instance_zone(&self, id: &InstanceId) -> Option<&str> {
         let i = self.instances.iter().rev().find(|i| i.id == *id)?;
         let topo = &self.profile.topology;
         Some(match i.role {
@@ -1415,7 +1410,7 @@ impl Sim {
 
     /// The hostname (private IP) of any agent ever registered, also one removed from
     /// `/slaves` (the scheduler still knows the IP of a task on it).
-    pub fn agent_hostname(&self, id: &AgentId) -> Option<&str> {
+    pub(crate) fn agent_hostname(&self, id: &AgentId) -> Option<&str> {
         self.agents
             .iter()
             .find(|a| a.id == *id)
@@ -1423,7 +1418,10 @@ impl Sim {
     }
 
     /// EC2 `DescribeInstances` with one filter.
-    pub fn describe_instances(&self, filter: &InstanceFilter) -> ClusterResult<Vec<InstanceObs>> {
+    pub(crate) fn describe_instances(
+        &self,
+        filter: &InstanceFilter,
+    ) -> ClusterResult<Vec<InstanceObs>> {
         match filter {
             InstanceFilter::Ids(ids) => ids
                 .iter()
@@ -1447,7 +1445,7 @@ impl Sim {
     }
 
     /// Auto Scaling `DescribeAutoScalingGroups` by name or tag.
-    pub fn describe_asgs(&self, lookup: &AsgLookup) -> Vec<AsgObs> {
+    pub(crate) fn describe_asgs(&self, lookup: &AsgLookup) -> Vec<AsgObs> {
         let matches = match lookup {
             AsgLookup::Name(n) => *n == self.asg.name,
             AsgLookup::Tag { key, value } => {
@@ -1478,7 +1476,7 @@ impl Sim {
 
     /// Auto Scaling `DescribeScalingActivities`, newest first, at most `max`.
     /// Newest first, those started at or after `since`.
-    pub fn describe_scaling_activities(
+    pub(crate) fn describe_scaling_activities(
         &self,
         asg: &str,
         since: Timestamp,
@@ -1509,7 +1507,7 @@ impl Sim {
     }
 
     /// The Mesos master's `/slaves`: every agent not marked unreachable.
-    pub fn agents(&self) -> Vec<AgentObs> {
+    pub(crate) fn agents(&self) -> Vec<AgentObs> {
         self.listed_agents
             .iter()
             .map(|&a| &self.agents[a])
@@ -1557,20 +1555,20 @@ impl Sim {
     }
 
     /// `GET /v1/pod/status`.
-    pub fn pod_statuses(&self, service: &str) -> ClusterResult<Vec<PodObs>> {
+    pub(crate) fn pod_statuses(&self, service: &str) -> ClusterResult<Vec<PodObs>> {
         self.check_service(service)?;
         Ok(self.pods.iter().map(|p| self.pod_obs(p, false)).collect())
     }
 
     /// `GET /v1/pod/<pod>/info`.
-    pub fn pod_info(&self, service: &str, pod: &PodName) -> ClusterResult<PodObs> {
+    pub(crate) fn pod_info(&self, service: &str, pod: &PodName) -> ClusterResult<PodObs> {
         self.check_service(service)?;
         let p = self.find_pod(pod)?;
         Ok(self.pod_obs(&self.pods[p], true))
     }
 
     /// `GET /v1/plans/<plan>` for `deploy` and `recovery`.
-    pub fn plan(&self, service: &str, plan: &str) -> ClusterResult<PlanObs> {
+    pub(crate) fn plan(&self, service: &str, plan: &str) -> ClusterResult<PlanObs> {
         self.check_service(service)?;
         match plan {
             "deploy" => Ok(self.deploy.clone()),

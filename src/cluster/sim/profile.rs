@@ -39,21 +39,21 @@ const MAX_NODES: u32 = 200;
 pub struct Profile {
     /// Free text shown by `sim serve` and in reports.
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
+    pub(crate) description: String,
     #[serde(default)]
     pub topology: Topology,
     /// The status a task on a lost agent shows: `LOST` (what operators see in practice) or
     /// `UNREACHABLE` (a partition-aware scheduler).
     #[serde(default)]
-    pub task_lost_status: LostStatus,
+    pub(crate) task_lost_status: LostStatus,
     /// Whether a rebooted host's Mesos agent recovers with the same agent id.
     #[serde(default = "yes")]
-    pub reboot_keeps_agent_id: bool,
-    pub timings: Timings,
+    pub(crate) reboot_keeps_agent_id: bool,
+    pub(crate) timings: Timings,
     /// Faults in the APIs themselves (throttling, 5xx, resets, slow answers, 401s); none
     /// without this section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_faults: Option<ApiFaults>,
+    pub(crate) api_faults: Option<ApiFaults>,
 }
 
 fn yes() -> bool {
@@ -72,7 +72,7 @@ pub enum LostStatus {
 
 impl LostStatus {
     /// The state of a task whose agent was marked unreachable.
-    pub fn on_agent_removed(self) -> TaskState {
+    pub(crate) fn on_agent_removed(self) -> TaskState {
         match self {
             Self::Lost => TaskState::Lost,
             Self::Unreachable => TaskState::Unreachable,
@@ -81,7 +81,7 @@ impl LostStatus {
 
     /// The state of a task whose agent came back after a host reboot without it: Mesos sends
     /// `TASK_GONE` to partition-aware frameworks and `TASK_LOST` to the others.
-    pub fn on_agent_rebooted(self) -> TaskState {
+    pub(crate) fn on_agent_rebooted(self) -> TaskState {
         match self {
             Self::Lost => TaskState::Lost,
             Self::Unreachable => TaskState::Gone,
@@ -97,20 +97,20 @@ pub struct Topology {
     /// allowed).
     pub service: String,
     /// Pod instances `node-0` … `node-<n-1>`, one per private agent.
-    pub pods: u32,
+    pub(crate) pods: u32,
     /// Private agents, all members of the Auto Scaling group; at least `pods`.
-    pub private_agents: u32,
+    pub(crate) private_agents: u32,
     /// Public agents (not in the group).
-    pub public_agents: u32,
-    pub masters: u32,
-    pub region: String,
+    pub(crate) public_agents: u32,
+    pub(crate) masters: u32,
+    pub(crate) region: String,
     /// Subnets of the private agents; the group spreads its instances across them.
-    pub private_subnets: Vec<Subnet>,
-    pub public_subnet: Subnet,
-    pub master_subnet: Subnet,
+    pub(crate) private_subnets: Vec<Subnet>,
+    pub(crate) public_subnet: Subnet,
+    pub(crate) master_subnet: Subnet,
     pub asg: AsgSpec,
     /// The Mesos master's uuid, the prefix of every agent id.
-    pub mesos_master_uuid: String,
+    pub(crate) mesos_master_uuid: String,
 }
 
 impl Default for Topology {
@@ -142,8 +142,8 @@ impl Default for Topology {
 /// A subnet in one availability zone.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Subnet {
-    pub zone: String,
+pub(crate) struct Subnet {
+    pub(crate) zone: String,
     /// IPv4 CIDR, `/16` to `/28`.
     pub cidr: String,
 }
@@ -154,7 +154,7 @@ pub struct Subnet {
 pub struct AsgSpec {
     pub name: String,
     /// Group tags, propagated to the instances it launches.
-    pub tags: BTreeMap<String, String>,
+    pub(crate) tags: BTreeMap<String, String>,
 }
 
 impl Default for AsgSpec {
@@ -169,41 +169,41 @@ impl Default for AsgSpec {
 /// How long each step takes. Every figure is a distribution.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Timings {
+pub(crate) struct Timings {
     /// EC2 `shutting-down` → `terminated`.
-    pub ec2_shutting_down: Dist,
+    pub(crate) ec2_shutting_down: Dist,
     /// EC2 `stopping` → `stopped`.
-    pub ec2_stopping: Dist,
+    pub(crate) ec2_stopping: Dist,
     /// The instance leaves `running` → the group's health check marks it Unhealthy and starts
     /// the Terminating activity.
-    pub asg_detect: Dist,
+    pub(crate) asg_detect: Dist,
     /// Detection → the Launching activity starts.
-    pub asg_launch_start: Dist,
+    pub(crate) asg_launch_start: Dist,
     /// Launch start → the new instance is EC2 `running`.
-    pub ec2_pending: Dist,
+    pub(crate) ec2_pending: Dist,
     /// Launch start → the new instance is `InService`.
-    pub asg_in_service: Dist,
+    pub(crate) asg_in_service: Dist,
     /// `InService` → the new host's Mesos agent registers (DC/OS bootstrap).
-    pub agent_register: Dist,
+    pub(crate) agent_register: Dist,
     /// The host dies → Mesos marks its agent inactive.
-    pub agent_inactive: Dist,
+    pub(crate) agent_inactive: Dist,
     /// The host dies → Mesos marks its agent unreachable (removed; tasks lost).
-    pub agent_unreachable: Dist,
+    pub(crate) agent_unreachable: Dist,
     /// A recovery step waits for an offer from a suitable agent → the task is placed
     /// (`STAGING`).
-    pub offer: Dist,
+    pub(crate) offer: Dist,
     /// `STAGING` → `STARTING`.
-    pub task_starting: Dist,
+    pub(crate) task_starting: Dist,
     /// Placed → `RUNNING`.
-    pub task_running: Dist,
+    pub(crate) task_running: Dist,
     /// Kill of a task on a live agent → `KILLED`.
-    pub task_kill: Dist,
+    pub(crate) task_kill: Dist,
     /// `RUNNING` → the replace step is `COMPLETE` (bootstrap streaming, node Up/Normal).
-    pub recovery_complete: Dist,
+    pub(crate) recovery_complete: Dist,
     /// `RUNNING` → an in-place relaunch's step is `COMPLETE` (the node rejoins with its data).
-    pub restart_ready: Dist,
+    pub(crate) restart_ready: Dist,
     /// Reboot call → the agent is marked inactive.
-    pub reboot_inactive: Dist,
+    pub(crate) reboot_inactive: Dist,
     /// Reboot call → the host is back and its agent registers again.
     pub reboot_reregister: Dist,
 }
@@ -250,7 +250,7 @@ impl ProfileError {
 
 impl Profile {
     /// A built-in profile by name (`default`, `fast`, `spare-agent`, `flaky`, `fast-flaky`).
-    pub fn builtin(name: &str) -> Option<Profile> {
+    pub(crate) fn builtin(name: &str) -> Option<Profile> {
         let text = match name {
             "default" => DEFAULT_YAML,
             "fast" => FAST_YAML,
@@ -278,7 +278,7 @@ impl Profile {
         Self::load_file(Path::new(name_or_path))
     }
 
-    pub fn load_file(path: &Path) -> Result<Profile, ProfileError> {
+    pub(crate) fn load_file(path: &Path) -> Result<Profile, ProfileError> {
         let bytes = std::fs::read(path).map_err(|e| ProfileError::Read {
             path: path.display().to_string(),
             message: match e.kind() {
@@ -290,7 +290,7 @@ impl Profile {
     }
 
     /// Parses and validates profile YAML; `file` names the source in errors.
-    pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
+    pub(crate) fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
         Self::parse_bytes(text.as_bytes(), Path::new(file))
     }
 

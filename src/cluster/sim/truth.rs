@@ -11,17 +11,17 @@ pub struct TruthEvent {
     pub at: Timestamp,
     pub kind: TruthKind,
     /// What changed: an instance id, an agent id, a task name, a step name or a pod name.
-    pub subject: String,
+    pub(crate) subject: String,
     /// The task id of a task event, the step id of a recovery-step event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub(crate) id: Option<String>,
     /// The new task state or step status, or the fault of a `fault_injected` event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    pub(crate) state: Option<String>,
     /// Context: the agent a task is on, an agent's hostname, the phase of a step, the zone
     /// of a launched instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    pub(crate) detail: Option<String>,
 }
 
 /// The kinds of transition the truth log records.

@@ -5,16 +5,16 @@ use serde_saphyr::granit_parser::{Event, Parser};
 
 /// One step of a path into a YAML document.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Seg {
+pub(crate) enum Seg {
     Key(String),
     Index(usize),
 }
 
 /// A 1-based line and column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LineCol {
-    pub line: usize,
-    pub column: usize,
+pub(crate) struct LineCol {
+    pub(crate) line: usize,
+    pub(crate) column: usize,
 }
 
 #[derive(Debug)]
@@ -26,7 +26,7 @@ struct Entry {
 
 /// The locations of every key and value of one document.
 #[derive(Debug, Default)]
-pub struct Locator {
+pub(crate) struct Locator {
     entries: Vec<Entry>,
 }
 
@@ -46,7 +46,7 @@ enum Frame {
 impl Locator {
     /// Indexes `source`; a document that does not parse yields an empty locator (the
     /// deserializer reports the syntax error itself).
-    pub fn new(source: &str) -> Self {
+    pub(crate) fn new(source: &str) -> Self {
         let mut entries = Vec::new();
         let mut stack: Vec<Frame> = Vec::new();
         let mut root_seen = false;
@@ -127,7 +127,7 @@ impl Locator {
     }
 
     /// The path of the entry whose key (or value) starts at `at`.
-    pub fn path_at(&self, at: LineCol) -> Option<&[Seg]> {
+    pub(crate) fn path_at(&self, at: LineCol) -> Option<&[Seg]> {
         self.entries
             .iter()
             .find(|e| e.key == Some(at) || e.value == at)
@@ -135,12 +135,12 @@ impl Locator {
     }
 
     /// The location of the value at `path`, or of its nearest recorded ancestor.
-    pub fn value(&self, path: &[Seg]) -> Option<LineCol> {
+    pub(crate) fn value(&self, path: &[Seg]) -> Option<LineCol> {
         self.find(path).map(|e| e.value)
     }
 
     /// The location of the key of the entry at `path` (falls back to the value).
-    pub fn key(&self, path: &[Seg]) -> Option<LineCol> {
+    pub(crate) fn key(&self, path: &[Seg]) -> Option<LineCol> {
         self.find(path).map(|e| e.key.unwrap_or(e.value))
     }
 
@@ -203,7 +203,7 @@ macro_rules! yaml_path {
 }
 pub(crate) use yaml_path;
 
-pub trait IntoSeg {
+pub(crate) trait IntoSeg {
     fn into_seg(self) -> Seg;
 }
 

@@ -5,7 +5,7 @@
 //!
 //! serde-saphyr is used only here (it moves fast; one place to adapt).
 
-pub mod locate;
+pub(crate) mod locate;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -17,13 +17,13 @@ use locate::{LineCol, Locator, Seg};
 /// One problem in one input file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     pub line: usize,
     pub column: usize,
-    pub message: String,
-    pub hint: Option<String>,
+    pub(crate) message: String,
+    pub(crate) hint: Option<String>,
     /// The offending source line, when known.
-    pub snippet: Option<String>,
+    pub(crate) snippet: Option<String>,
 }
 
 impl fmt::Display for Diagnostic {
