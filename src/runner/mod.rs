@@ -450,15 +450,16 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
             };
             self.pause(due.since(now)).await?;
             w.cadence.asked(feeds, self.cluster.now());
-            let snap = self.poll(&w.tracker, feeds, w.sent).await;
-            self.take_in(w, snap).await?;
+            // Handed on by reference: moving a snapshot into the next future copies it.
+            let mut snap = self.poll(&w.tracker, feeds, w.sent).await;
+            self.take_in(w, &mut snap).await?;
         }
     }
 
     /// Feeds one poll to the tracker, journals its phases and errors, and applies the stop
     /// conditions: anything beyond the victims degrading ends the suite.
-    async fn take_in(&mut self, w: &mut Observation, mut snap: Snapshot) -> Result<(), RunError> {
-        for (p, o) in w.tracker.update(&snap) {
+    async fn take_in(&mut self, w: &mut Observation, snap: &mut Snapshot) -> Result<(), RunError> {
+        for (p, o) in w.tracker.update(snap) {
             self.emit_phase(p, o)?;
         }
         for e in std::mem::take(&mut snap.errors) {
