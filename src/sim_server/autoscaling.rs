@@ -94,10 +94,9 @@ fn group_matches(f: &Filter, g: &AsgObs) -> bool {
     }
 }
 
-/// Every group the model has (it has one), by the model's own lookup.
+/// Every group the model has: the masters', the private agents', the public agents'.
 fn all_groups(w: &World) -> Vec<AsgObs> {
-    let name = w.sim.profile().topology.asg.name.clone();
-    w.sim.describe_asgs(&AsgLookup::Name(name))
+    w.sim.all_groups()
 }
 
 fn describe_groups(w: &mut World, p: &Params, rid: &str) -> Result<String, AwsError> {
