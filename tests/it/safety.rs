@@ -109,7 +109,15 @@ fn the_master_in_its_own_group_is_never_hit_through_the_wire() {
         assert!(stderr.contains("safety guard"), "{name}: {stderr}");
         assert!(stderr.contains(&master), "{name}: {stderr}");
     }
-    // `plan` refuses it the same way.
+    // An untagged member (no opt-in) is refused the same way.
+    let stderr = refused_run(
+        &server,
+        dir.path(),
+        "untagged",
+        "name: untagged\nservice: {name: cassandra}\nasg: {name: dcos-private-agents, opt_in_tag: {key: chaos-harness/opt-in, value: \"no\"}}\ntarget: {random: private-agent}\nfault: terminate-instance\n",
+    );
+    assert!(stderr.contains("lacks the opt-in tag"), "{stderr}");
+    // `plan` refuses the master the same way.
     let file = scenario(
         dir.path(),
         "plan-master",
