@@ -94,7 +94,7 @@ impl Drop for Server {
 }
 
 /// The reference drill, tightened for a profile sixty times faster than the real cluster.
-fn fast_drill(dir: &Path) -> PathBuf {
+pub(crate) fn fast_drill(dir: &Path) -> PathBuf {
     let body = std::fs::read_to_string(root().join("scenarios/cassandra-node-replace.yaml"))
         .unwrap()
         .replace("cooldown: 1m", "cooldown: 0s")

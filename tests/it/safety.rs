@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use crate::aws_e2e::Server;
-use crate::scenario;
+use crate::aws_e2e::{Server, fast_drill};
+use crate::{read_json, scenario};
 
 /// One Auto Scaling query to the server (it reads the service from the credential scope and
 /// does not check signatures); returns the XML body.
@@ -166,4 +166,47 @@ fn an_ambiguous_tag_is_refused_and_a_stack_finds_the_private_agents() {
     assert!(stdout.contains("dcos-private-agents"), "{stdout}");
     assert!(stdout.contains("node-"), "the victim runs a pod: {stdout}");
     nothing_injected(&server);
+}
+
+#[test]
+fn a_drill_on_the_group_found_by_its_stack_through_the_wire() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "fast");
+    let drill = std::fs::read_to_string(fast_drill(dir.path())).unwrap();
+    assert!(drill.contains("  name: dcos-private-agents\n"));
+    let body = drill
+        .replace(
+            "  name: dcos-private-agents\n",
+            "  stack: dcos\n  logical_id: SlaveServerGroup\n",
+        )
+        .replace("name: fast-drill", "name: by-stack");
+    let file = scenario(dir.path(), "by-stack", &body);
+    let out = dir.path().join("o");
+    let run = server
+        .harness(dir.path())
+        .args([
+            "run", "--target", "aws", "--runs", "1", "--yes", "--seed", "3", "--out",
+        ])
+        .arg(&out)
+        .arg(&file)
+        .assert();
+    let output = run.get_output();
+    // One run is too few for the SLOs' min_runs: inconclusive (3), not aborted.
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let r = read_json(&out.join("report.json"));
+    let run = &r["scenarios"][0]["runs"][0];
+    assert_eq!(run["victims"][0]["asg"], "dcos-private-agents");
+    assert_eq!(run["phases"].as_array().unwrap().len(), 11, "{run}");
+    let injected = server
+        .truth()
+        .into_iter()
+        .filter(|t| format!("{:?}", t.kind) == "FaultInjected")
+        .count();
+    assert_eq!(injected, 1);
 }
