@@ -55,6 +55,9 @@ fn master_group(server: &Server) -> (String, String) {
     assert_eq!(names.len(), 1, "{xml}");
     assert_eq!(ids.len(), 1, "{xml}");
     assert!(xml.contains("<Key>role</Key>") && xml.contains("<Value>mesos-master</Value>"));
+    // The masters' group lives in the masters' subnet only.
+    let subnets = texts(&xml, "VPCZoneIdentifier");
+    assert!(subnets.len() == 1 && !subnets[0].contains(','), "{xml}");
     (names[0].clone(), ids[0].clone())
 }
 
