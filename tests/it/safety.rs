@@ -213,3 +213,32 @@ fn a_drill_on_the_group_found_by_its_stack_through_the_wire() {
         .count();
     assert_eq!(injected, 1);
 }
+
+#[test]
+fn the_simulated_master_is_refused_by_the_cli_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        "sim-master",
+        "name: sim-master\nservice: {name: cassandra}\nasg: {stack: dcos, logical_id: MasterServerGroup}\ntarget: {random: private-agent}\nfault: terminate-instance\nruns: 2\n",
+    );
+    let out = dir.path().join("o");
+    let run = crate::bin()
+        .args(["run", "--seed", "5", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .assert()
+        .code(4);
+    let o = run.get_output();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(printed.contains("safety guard"), "{printed}");
+    assert!(printed.contains("DC/OS master"), "{printed}");
+    let events = chaos_harness::journal::read(&out).unwrap().events;
+    let journal = serde_json::to_string(&events).unwrap();
+    assert!(!journal.contains("fault_injected"), "{journal}");
+    assert!(journal.contains("safety guard"), "the journal says why");
+}
