@@ -12,7 +12,7 @@ use super::observe::Baseline;
 use crate::cluster::{
     AgentObs, AsgLookup, AsgObs, CFN_LOGICAL_ID_TAG, Cluster, ClusterError, InstanceFilter,
     InstanceId, InstanceObs, InstanceState, LifecycleState, MASTER_LOGICAL_ID,
-    PRIVATE_AGENTS_LOGICAL_ID, PlanStatus, PodName, TaskState,
+    PRIVATE_AGENTS_LOGICAL_ID, PUBLIC_AGENTS_LOGICAL_ID, PlanStatus, PodName, TaskState,
 };
 use crate::journal::Victim;
 use crate::scenario::Scenario;
@@ -243,6 +243,8 @@ async fn random_members<C: Cluster>(
 ///   CloudFormation template (logical id `MasterServerGroup`, tag `role=mesos-master`) —
 ///   masters sit in an ASG of their own, so membership alone proves nothing;
 /// - carries the scenario's opt-in tag, when it names one;
+/// - is no public agent (Mesos says `public_ip:true`, or its group is the stack's
+///   `PublicSlaveServerGroup`);
 /// - whenever DC/OS is configured (the scenario has a `service`), its private IP is the
 ///   hostname of a private Mesos agent in `/slaves`: masters are not agents, public agents
 ///   carry `public_ip:true`.
@@ -297,7 +299,14 @@ pub(super) fn guard<'a>(
         .private_ip
         .as_ref()
         .and_then(|ip| agents.iter().find(|a| &a.hostname == ip));
-    if agent.is_some_and(|a| a.public) {
+    let public_group = |tags: &[(String, String)]| {
+        tags.iter()
+            .any(|(k, v)| k == CFN_LOGICAL_ID_TAG && v == PUBLIC_AGENTS_LOGICAL_ID)
+    };
+    if agent.is_some_and(|a| a.public)
+        || public_group(&inst.tags)
+        || asg.is_some_and(|g| public_group(&g.tags))
+    {
         return refuse("runs a public agent".into());
     }
     if scenario.service.is_some() && agent.is_none() {

@@ -161,6 +161,13 @@ fn a_scenario_aimed_at_the_master_is_refused_with_nothing_injected() {
         ));
         let reason = refused(&mut c, &sc).await;
         assert!(reason.contains("public agent"), "{reason}");
+        // Also without DC/OS to ask: its group gives it away.
+        let sc = scenario(&format!(
+            "name: hit-public-group\nasg: {{name: {}}}\ntarget: {{random: private-agent}}\nfault: stop-instance\n",
+            public.name
+        ));
+        let reason = refused(&mut c, &sc).await;
+        assert!(reason.contains("public agent"), "{reason}");
         // Members the owners did not opt in are never hit.
         let sc = scenario(
             "name: not-opted-in\nservice: {name: cassandra}\nasg: {name: dcos-private-agents, opt_in_tag: {key: chaos-harness/opt-in, value: \"no\"}}\ntarget: {pod: node-2}\nfault: terminate-instance\n",
