@@ -255,6 +255,9 @@ pub struct DcosClient {
     token: std::sync::Arc<std::sync::Mutex<Option<Secret>>>,
     login: Option<(String, Secret)>,
     pacer: Pacer,
+    /// Set once Admin Router upgraded a request to `https://` (strict mode): later requests
+    /// go there at once, so the token crosses plain HTTP once at most. Shared by the clones.
+    upgraded: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl DcosClient {
@@ -298,6 +301,7 @@ impl DcosClient {
             token: std::sync::Arc::new(std::sync::Mutex::new(cfg.token.clone())),
             login: cfg.login.clone(),
             pacer: Pacer::default(),
+            upgraded: std::sync::Arc::default(),
         })
     }
 
@@ -402,6 +406,9 @@ impl DcosClient {
     ) -> ClusterResult<reqwest::Response> {
         let fatal = |message: String| ClusterError::Fatal { api, message };
         let mut req = req.build().map_err(|e| fatal(without_url(&e)))?;
+        if self.upgraded.load(std::sync::atomic::Ordering::Relaxed) {
+            upgrade(req.url_mut());
+        }
         for _ in 0..=MAX_REDIRECTS {
             let again = req.try_clone();
             let from = req.url().clone();
@@ -446,6 +453,10 @@ impl DcosClient {
                     origin(&to)
                 )));
             };
+            if from.scheme() == "http" && to.scheme() == "https" {
+                self.upgraded
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             *next.url_mut() = to;
             req = next;
         }
@@ -559,6 +570,13 @@ pub(crate) fn redirect_allowed(from: &reqwest::Url, to: &reqwest::Url) -> bool {
         && to.scheme() == "https"
         && to.port_or_known_default() == Some(443);
     same_origin || upgrade
+}
+
+/// Admin Router's upgrade of a plain-HTTP URL: `https://`, same host, the default port.
+fn upgrade(u: &mut reqwest::Url) {
+    if u.scheme() == "http" && u.set_scheme("https").is_ok() {
+        let _ = u.set_port(None);
+    }
 }
 
 /// `scheme://host[:port]` of a URL, for messages (never its path or query).
@@ -1009,6 +1027,23 @@ mod tests {
             origin(&url("https://h.example:8443/p?q=1")),
             "https://h.example:8443"
         );
+        // Once upgraded, later requests go to where the upgrade led, and nowhere else.
+        for (before, after) in [
+            (
+                "http://master.example/x?y=1",
+                "https://master.example/x?y=1",
+            ),
+            ("http://master.example:80/x", "https://master.example/x"),
+            (
+                "https://master.example:8443/x",
+                "https://master.example:8443/x",
+            ),
+        ] {
+            let mut u = url(before);
+            upgrade(&mut u);
+            assert_eq!(u.as_str(), after);
+            assert!(u == url(before) || redirect_allowed(&url(before), &u));
+        }
     }
 
     #[test]
