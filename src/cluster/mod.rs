@@ -257,6 +257,8 @@ pub struct InstanceObs {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InstanceFilter {
     Ids(Vec<InstanceId>),
+    /// The pending or running instances with this private IP (a terminated or stopped
+    /// instance that once had the address never matches).
     PrivateIp(String),
     AsgName(String),
 }
@@ -285,8 +287,67 @@ pub struct AsgObs {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AsgLookup {
     Name(String),
-    Tag { key: String, value: String },
+    Tag {
+        key: String,
+        value: String,
+    },
+    /// The group a CloudFormation stack created under a logical id (`SlaveServerGroup`),
+    /// found by the `aws:cloudformation:stack-name` / `aws:cloudformation:logical-id` tags
+    /// CloudFormation puts on it.
+    Stack {
+        stack: String,
+        logical_id: String,
+    },
 }
+
+impl AsgLookup {
+    /// The tags a group must carry to match (all of them); empty for a lookup by name.
+    pub(crate) fn tags(&self) -> Vec<(&str, &str)> {
+        match self {
+            Self::Name(_) => Vec::new(),
+            Self::Tag { key, value } => vec![(key.as_str(), value.as_str())],
+            Self::Stack { stack, logical_id } => vec![
+                (CFN_STACK_TAG, stack.as_str()),
+                (CFN_LOGICAL_ID_TAG, logical_id.as_str()),
+            ],
+        }
+    }
+
+    /// Whether a group with this name and these tags matches.
+    pub(crate) fn matches(&self, name: &str, tags: &[(String, String)]) -> bool {
+        match self {
+            Self::Name(n) => n == name,
+            _ => self
+                .tags()
+                .iter()
+                .all(|(k, v)| tags.iter().any(|(tk, tv)| tk == k && tv == v)),
+        }
+    }
+}
+
+impl fmt::Display for AsgLookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Name(n) => write!(f, "name {n}"),
+            Self::Tag { key, value } => write!(f, "tag {key}={value}"),
+            Self::Stack { stack, logical_id } => {
+                write!(f, "stack {stack}, logical id {logical_id}")
+            }
+        }
+    }
+}
+
+/// CloudFormation's tags on every resource of a stack (propagated to a group's instances).
+pub(crate) const CFN_STACK_TAG: &str = "aws:cloudformation:stack-name";
+pub(crate) const CFN_LOGICAL_ID_TAG: &str = "aws:cloudformation:logical-id";
+pub(crate) const CFN_STACK_ID_TAG: &str = "aws:cloudformation:stack-id";
+
+/// The logical id of the masters' group in the DC/OS CloudFormation template.
+pub(crate) const MASTER_LOGICAL_ID: &str = "MasterServerGroup";
+/// The logical id of the private agents' group in the DC/OS CloudFormation template.
+pub(crate) const PRIVATE_AGENTS_LOGICAL_ID: &str = "SlaveServerGroup";
+/// The logical id of the public agents' group in the DC/OS CloudFormation template.
+pub(crate) const PUBLIC_AGENTS_LOGICAL_ID: &str = "PublicSlaveServerGroup";
 
 /// A scaling activity (`DescribeScalingActivities`), newest first.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,6 +8,8 @@ mod feed;
 mod observe;
 pub(crate) mod preflight;
 pub mod suite;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
@@ -369,10 +371,11 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
                     }
                 }
                 Ok(Err(why)) => why,
-                Err(e) => {
+                Err(RunError::Cluster(e)) => {
                     self.ride_out(&e).await?;
                     e.to_string()
                 }
+                Err(e) => return Err(e),
             };
             if let Some(too_long) = self.waited_too_long(&why) {
                 return Err(too_long);
@@ -699,23 +702,15 @@ async fn poll_service<C: Cluster>(
     }
 }
 
-/// One look at the cluster: steady (with what it looked like), or why not.
+/// One look at the cluster: steady (with what it looked like), or why not; refused when the
+/// scenario's group selector matches no group or several.
 async fn observe_steady<C: Cluster>(
     cluster: &mut C,
     sc: &Scenario,
     lookup: Option<&AsgLookup>,
-) -> Result<Result<preflight::Steady, String>, ClusterError> {
+) -> Result<Result<preflight::Steady, String>, RunError> {
     let asg = match lookup {
-        Some(l) => {
-            let mut groups = cluster.describe_asgs(l).await?;
-            if groups.len() != 1 {
-                return Ok(Err(format!(
-                    "{} Auto Scaling groups match {l:?}",
-                    groups.len()
-                )));
-            }
-            Some(groups.remove(0))
-        }
+        Some(l) => Some(preflight::find_asg(cluster, l).await?),
         None => None,
     };
     let (agents, pods, recovery) = match &sc.service {

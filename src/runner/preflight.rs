@@ -10,8 +10,9 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use super::RunError;
 use super::observe::Baseline;
 use crate::cluster::{
-    AgentObs, AsgLookup, AsgObs, Cluster, ClusterError, InstanceFilter, InstanceId, InstanceObs,
-    LifecycleState, PlanStatus, PodName, TaskState,
+    AgentObs, AsgLookup, AsgObs, CFN_LOGICAL_ID_TAG, Cluster, ClusterError, InstanceFilter,
+    InstanceId, InstanceObs, InstanceState, LifecycleState, MASTER_LOGICAL_ID,
+    PRIVATE_AGENTS_LOGICAL_ID, PUBLIC_AGENTS_LOGICAL_ID, PlanStatus, PodName, TaskState,
 };
 use crate::journal::Victim;
 use crate::scenario::Scenario;
@@ -77,30 +78,50 @@ pub(crate) fn unsteady_reason(
 /// The scenario's ASG lookup, if it names one.
 pub(crate) fn asg_lookup(scenario: &Scenario) -> Option<AsgLookup> {
     let asg = scenario.asg.as_ref()?;
-    match (&asg.name, &asg.tag) {
-        (Some(name), _) => Some(AsgLookup::Name(name.clone())),
-        (None, Some(tag)) => Some(AsgLookup::Tag {
+    match (&asg.name, &asg.tag, &asg.stack) {
+        (Some(name), _, _) => Some(AsgLookup::Name(name.clone())),
+        (None, Some(tag), _) => Some(AsgLookup::Tag {
             key: tag.key.clone(),
             value: tag.value.clone(),
         }),
-        (None, None) => None,
+        (None, None, Some(stack)) => Some(AsgLookup::Stack {
+            stack: stack.clone(),
+            logical_id: asg
+                .logical_id
+                .clone()
+                .unwrap_or_else(|| PRIVATE_AGENTS_LOGICAL_ID.to_string()),
+        }),
+        (None, None, None) => None,
     }
 }
 
-/// Describes the one ASG a lookup names.
+/// Describes the one ASG a lookup names. No group, or several (a tag such as
+/// `role=mesos-slave` that the private and the public agents' groups both carry), is a
+/// refusal naming the candidates: waiting cannot make a selector unambiguous.
 pub(crate) async fn find_asg<C: Cluster>(
     cluster: &mut C,
     lookup: &AsgLookup,
 ) -> Result<AsgObs, RunError> {
-    let mut groups = cluster.describe_asgs(lookup).await?;
+    let groups = cluster.describe_asgs(lookup).await?;
+    one_group(lookup, groups)
+}
+
+/// The one group of a lookup's answer, or the refusal.
+fn one_group(lookup: &AsgLookup, mut groups: Vec<AsgObs>) -> Result<AsgObs, RunError> {
     match groups.len() {
         1 => Ok(groups.remove(0)),
         0 => Err(RunError::Refused(format!(
-            "no Auto Scaling group matches {lookup:?}; hint: check the scenario's `asg`"
+            "no Auto Scaling group matches the scenario's `asg` ({lookup}); refusing to inject (hint: check the name, tag or stack; `aws autoscaling describe-auto-scaling-groups` lists them)"
         ))),
-        n => Err(RunError::Refused(format!(
-            "{n} Auto Scaling groups match {lookup:?}; hint: name exactly one group"
-        ))),
+        n => {
+            let mut names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+            names.sort_unstable();
+            Err(RunError::Refused(format!(
+                "{n} Auto Scaling groups match the scenario's `asg` ({lookup}): {}; refusing to guess (hint: name exactly one, e.g. `asg: {{name: {}}}` or `asg: {{stack: …, logical_id: SlaveServerGroup}}`)",
+                names.join(", "),
+                names[0]
+            )))
+        }
     }
 }
 
@@ -215,8 +236,90 @@ async fn random_members<C: Cluster>(
     Ok(instances)
 }
 
-/// Completes the chain of one instance (ASG, agent, pod, task) and applies the scope guard:
-/// only members of the scenario's ASG are ever aimed at.
+/// The safety guard, the one place that decides whether an instance may receive a fault.
+/// It may only if it is running (or pending) and
+/// - is a member of an Auto Scaling group, and of the scenario's group when it names one;
+/// - is no master: neither it nor its group carries the masters' marks of the DC/OS
+///   CloudFormation template (logical id `MasterServerGroup`, tag `role=mesos-master`) —
+///   masters sit in an ASG of their own, so membership alone proves nothing;
+/// - carries the scenario's opt-in tag, when it names one;
+/// - is no public agent (Mesos says `public_ip:true`, or its group is the stack's
+///   `PublicSlaveServerGroup`);
+/// - whenever DC/OS is configured (the scenario has a `service`), its private IP is the
+///   hostname of a private Mesos agent in `/slaves`: masters are not agents, public agents
+///   carry `public_ip:true`.
+///
+/// Returns the instance's group and its agent (when DC/OS is configured).
+pub(super) fn guard<'a>(
+    scenario: &Scenario,
+    asg: Option<&AsgObs>,
+    agents: &'a [AgentObs],
+    inst: &InstanceObs,
+) -> Result<(String, Option<&'a AgentObs>), RunError> {
+    let refuse = |why: String| {
+        Err(RunError::Refused(format!(
+            "safety guard: instance {} {why}; refusing to touch it",
+            inst.id
+        )))
+    };
+    let Some(member_of) = inst.asg_name.clone() else {
+        return refuse("is in no Auto Scaling group (hint: chaos-harness only hits members of the scenario's group, never standalone hosts)".into());
+    };
+    if let Some(asg) = asg
+        && (asg.name != member_of || !asg.instances.iter().any(|m| m.id == inst.id))
+    {
+        return refuse(format!(
+            "belongs to ASG {member_of}, not to the scenario's ASG {}",
+            asg.name
+        ));
+    }
+    let master_mark = |tags: &[(String, String)]| {
+        tags.iter().any(|(k, v)| {
+            (k == CFN_LOGICAL_ID_TAG && v == MASTER_LOGICAL_ID)
+                || (k == "role" && v == "mesos-master")
+        })
+    };
+    if master_mark(&inst.tags) || asg.is_some_and(|g| master_mark(&g.tags)) {
+        return refuse(format!(
+            "is a DC/OS master (its group {member_of} is the stack's {MASTER_LOGICAL_ID} / role=mesos-master; hint: aim at the private agents' group, e.g. `asg: {{stack: …, logical_id: {PRIVATE_AGENTS_LOGICAL_ID}}}`)"
+        ));
+    }
+    if !matches!(inst.state, InstanceState::Pending | InstanceState::Running) {
+        return refuse(format!("is {}, not running", inst.state));
+    }
+    if let Some(tag) = scenario.asg.as_ref().and_then(|a| a.opt_in_tag.as_ref())
+        && !inst
+            .tags
+            .iter()
+            .any(|(k, v)| k == &tag.key && v == &tag.value)
+    {
+        return refuse(format!("lacks the opt-in tag {}={}", tag.key, tag.value));
+    }
+    let agent = inst
+        .private_ip
+        .as_ref()
+        .and_then(|ip| agents.iter().find(|a| &a.hostname == ip));
+    let public_group = |tags: &[(String, String)]| {
+        tags.iter()
+            .any(|(k, v)| k == CFN_LOGICAL_ID_TAG && v == PUBLIC_AGENTS_LOGICAL_ID)
+    };
+    if agent.is_some_and(|a| a.public)
+        || public_group(&inst.tags)
+        || asg.is_some_and(|g| public_group(&g.tags))
+    {
+        return refuse("runs a public agent".into());
+    }
+    if scenario.service.is_some() && agent.is_none() {
+        return refuse(format!(
+            "(private IP {}) is no Mesos agent: a master, or a host outside the cluster (hint: only private agents listed by the Mesos master are ever hit)",
+            inst.private_ip.as_deref().unwrap_or("none")
+        ));
+    }
+    Ok((member_of, agent))
+}
+
+/// Completes the chain of one instance (ASG, agent, pod, task) once the [`guard`] lets it
+/// through.
 async fn victim_chain<C: Cluster>(
     cluster: &mut C,
     scenario: &Scenario,
@@ -224,41 +327,8 @@ async fn victim_chain<C: Cluster>(
     agents: &[AgentObs],
     inst: InstanceObs,
 ) -> Result<Victim, RunError> {
-    let Some(member_of) = inst.asg_name.clone() else {
-        return Err(RunError::Refused(format!(
-            "instance {} is in no Auto Scaling group; refusing to touch it (hint: chaos-harness only hits ASG members, never masters or standalone hosts)",
-            inst.id
-        )));
-    };
-    if let Some(asg) = asg
-        && (asg.name != member_of || !asg.instances.iter().any(|m| m.id == inst.id))
-    {
-        return Err(RunError::Refused(format!(
-            "instance {} belongs to ASG {member_of}, not to the scenario's ASG {}; refusing to touch it",
-            inst.id, asg.name
-        )));
-    }
-    let agent = inst
-        .private_ip
-        .as_ref()
-        .and_then(|ip| agents.iter().find(|a| &a.hostname == ip && a.active));
-    if let Some(tag) = scenario.asg.as_ref().and_then(|a| a.opt_in_tag.as_ref())
-        && !inst
-            .tags
-            .iter()
-            .any(|(k, v)| k == &tag.key && v == &tag.value)
-    {
-        return Err(RunError::Refused(format!(
-            "instance {} lacks the opt-in tag {}={}; refusing to touch it",
-            inst.id, tag.key, tag.value
-        )));
-    }
-    if agent.is_some_and(|a| a.public) {
-        return Err(RunError::Refused(format!(
-            "instance {} runs a public agent; refusing to touch it",
-            inst.id
-        )));
-    }
+    let (member_of, agent) = guard(scenario, asg, agents, &inst)?;
+    let agent = agent.filter(|a| a.active);
     let (mut pod, mut task) = (None, None);
     if let (Some(svc), Some(agent)) = (&scenario.service, agent) {
         let wanted = scenario.target.pod.as_ref().map(PodName::new);

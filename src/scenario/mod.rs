@@ -32,8 +32,9 @@ pub struct Scenario {
     /// phases are measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) service: Option<Service>,
-    /// The Auto Scaling group the victims belong to. Needed for `random`; otherwise found from
-    /// the victim's `aws:autoscaling:groupName` tag.
+    /// The Auto Scaling group the victims belong to: only its members are ever hit. Needed
+    /// for `random` and `instance`; for `pod` found from the victim's
+    /// `aws:autoscaling:groupName` tag when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) asg: Option<AsgSelector>,
     /// Which instance(s) to hit.
@@ -140,14 +141,25 @@ fn default_task() -> String {
     "server".to_string()
 }
 
-/// How to find the Auto Scaling group: exactly one of `name` or `tag`.
+/// How to find the Auto Scaling group: exactly one of `name`, `tag` or `stack`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AsgSelector {
+    /// The group's name, e.g. `dcos-SlaveServerGroup-1X2Y3Z4W5V6U7`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) name: Option<String>,
+    /// A tag exactly one group carries (a tag several groups carry is refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) tag: Option<Tag>,
+    /// The CloudFormation stack that created the group: the group carrying the
+    /// `aws:cloudformation:stack-name` tag of this stack and the
+    /// `aws:cloudformation:logical-id` tag `logical_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) stack: Option<String>,
+    /// The group's logical id in the stack's template (only with `stack`); default
+    /// `SlaveServerGroup`, the private agents of the DC/OS template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) logical_id: Option<String>,
     /// Only instances carrying this tag are ever hit (an opt-in the cluster's owners set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) opt_in_tag: Option<Tag>,

@@ -214,16 +214,7 @@ fn check(s: &Scenario) -> Vec<Problem> {
             err(at_value(yaml_path!["service", "task"]), "the task name is empty; hint: the task of each pod that must be RUNNING, e.g. `server`".into());
         }
     }
-    if let Some(asg) = &s.asg
-        && asg.name.is_some() == asg.tag.is_some()
-    {
-        err(at_value(yaml_path!["asg"]), "`asg` needs exactly one of `name` or `tag`; hint: e.g. `asg: {name: dcos-private-agents}`".into());
-    }
-    if let Some(t) = s.asg.as_ref().and_then(|a| a.opt_in_tag.as_ref())
-        && t.key.is_empty()
-    {
-        err(at_value(yaml_path!["asg", "opt_in_tag"]), "the opt-in tag has an empty key; hint: e.g. `opt_in_tag: {key: chaos-harness/opt-in, value: \"true\"}`".into());
-    }
+    check_asg(s, &mut err);
     check_target(s, &s.target, &mut err);
     if let Some(w) = &s.stop_when {
         if w.pods_not_running == Some(0) {
@@ -253,6 +244,27 @@ fn check(s: &Scenario) -> Vec<Problem> {
     check_expectations(s, &mut err);
     check_slos(s, &mut err);
     out
+}
+
+/// The `asg` selector: one way to find the group.
+fn check_asg(s: &Scenario, err: &mut impl FnMut(At, String)) {
+    if let Some(asg) = &s.asg {
+        let ways = [asg.name.is_some(), asg.tag.is_some(), asg.stack.is_some()];
+        if ways.iter().filter(|&&w| w).count() != 1 {
+            err(at_value(yaml_path!["asg"]), "`asg` needs exactly one of `name`, `tag` or `stack`; hint: e.g. `asg: {name: dcos-private-agents}` or `asg: {stack: dcos, logical_id: SlaveServerGroup}`".into());
+        }
+        if asg.logical_id.is_some() && asg.stack.is_none() {
+            err(at_value(yaml_path!["asg", "logical_id"]), "`logical_id` names a group of a CloudFormation stack, but `asg` names no `stack`; hint: add `stack: <stack name>`".into());
+        }
+        if asg.stack.as_deref() == Some("") || asg.logical_id.as_deref() == Some("") {
+            err(at_value(yaml_path!["asg"]), "the stack name or logical id is empty; hint: e.g. `asg: {stack: dcos, logical_id: SlaveServerGroup}`".into());
+        }
+    }
+    if let Some(t) = s.asg.as_ref().and_then(|a| a.opt_in_tag.as_ref())
+        && t.key.is_empty()
+    {
+        err(at_value(yaml_path!["asg", "opt_in_tag"]), "the opt-in tag has an empty key; hint: e.g. `opt_in_tag: {key: chaos-harness/opt-in, value: \"true\"}`".into());
+    }
 }
 
 fn check_target(s: &Scenario, t: &Target, err: &mut impl FnMut(At, String)) {
@@ -289,6 +301,9 @@ fn check_target(s: &Scenario, t: &Target, err: &mut impl FnMut(At, String)) {
                 "`{id}` is not an EC2 instance id; hint: instance ids look like `i-0123456789abcdef0`"
             ),
         );
+    }
+    if t.instance.is_some() && s.asg.is_none() {
+        err(at_value(yaml_path!["target", "instance"]), "an instance is hit only if it is a member of the scenario's Auto Scaling group, but the scenario names no `asg`; hint: add `asg: {name: …}` (masters sit in a group of their own: naming the group keeps them out of reach)".into());
     }
     if t.random.is_some() && s.asg.is_none() {
         err(at_value(yaml_path!["target", "random"]), "a random victim is drawn from an Auto Scaling group, but the scenario names no `asg`; hint: add `asg: {name: …}` or `asg: {tag: {key: …, value: …}}`".into());

@@ -8,7 +8,10 @@ use axum::response::Response;
 use super::query::{Filter, Params, autoscaling_filters};
 use super::xml::Xml;
 use super::{ACCOUNT, AwsError, World, iso, resource_id, stable_uuid, xml_response};
-use crate::cluster::{ActivityObs, AsgLookup, AsgObs, ClusterError, InstanceId};
+use crate::cluster::{
+    ActivityObs, AsgLookup, AsgObs, CFN_LOGICAL_ID_TAG, ClusterError, InstanceId,
+    MASTER_LOGICAL_ID, PUBLIC_AGENTS_LOGICAL_ID,
+};
 use crate::time::Timestamp;
 
 const XMLNS: &str = "http://autoscaling.amazonaws.com/doc/2011-01-01/";
@@ -94,18 +97,17 @@ fn group_matches(f: &Filter, g: &AsgObs) -> bool {
     }
 }
 
-/// Every group the model has (it has one), by the model's own lookup.
+/// Every group the model has: the masters', the private agents', the public agents'.
 fn all_groups(w: &World) -> Vec<AsgObs> {
-    let name = w.sim.profile().topology.asg.name.clone();
-    w.sim.describe_asgs(&AsgLookup::Name(name))
+    w.sim.all_groups()
 }
 
 fn describe_groups(w: &mut World, p: &Params, rid: &str) -> Result<String, AwsError> {
     let groups = matching_groups(w, p)?;
-    let set = GroupSetting::of(w);
     Ok(envelope("DescribeAutoScalingGroups", rid, |x| {
         x.elem("AutoScalingGroups", |x| {
             for g in &groups {
+                let set = GroupSetting::of(w, g);
                 x.elem("member", |x| group_xml(x, w, g, &set));
             }
         });
@@ -143,7 +145,8 @@ fn matching_groups(w: &World, p: &Params) -> Result<Vec<AsgObs>, AwsError> {
     Ok(groups)
 }
 
-/// What every group of the model shares: its region, zones, subnets and creation time.
+/// Where a group of the model lives: its region, zones, subnets (the private agents' subnets,
+/// or the masters' or public agents' one, after its logical id) and creation time.
 struct GroupSetting {
     region: String,
     zones: Vec<String>,
@@ -152,20 +155,26 @@ struct GroupSetting {
 }
 
 impl GroupSetting {
-    fn of(w: &World) -> Self {
+    fn of(w: &World, g: &AsgObs) -> Self {
         let topo = &w.sim.profile().topology;
         let region = topo.region.clone();
+        let logical_id = g
+            .tags
+            .iter()
+            .find(|(k, _)| k == CFN_LOGICAL_ID_TAG)
+            .map(|(_, v)| v.as_str());
+        let own = match logical_id {
+            Some(MASTER_LOGICAL_ID) => std::slice::from_ref(&topo.master_subnet),
+            Some(PUBLIC_AGENTS_LOGICAL_ID) => std::slice::from_ref(&topo.public_subnet),
+            _ => topo.private_subnets.as_slice(),
+        };
         let mut zones: Vec<String> = Vec::new();
-        for s in &topo.private_subnets {
+        for s in own {
             if !zones.contains(&s.zone) {
                 zones.push(s.zone.clone());
             }
         }
-        let subnets: Vec<String> = topo
-            .private_subnets
-            .iter()
-            .map(|s| resource_id("subnet", &s.cidr))
-            .collect();
+        let subnets: Vec<String> = own.iter().map(|s| resource_id("subnet", &s.cidr)).collect();
         let created = iso(w.asg_created);
         Self {
             region,

@@ -129,7 +129,9 @@ fn matches(f: &Filter, i: &InstanceObs, zone: Option<&str>) -> bool {
 }
 
 /// The model's own filter for the request, when one narrows it: explicit ids (unknown ones
-/// are an error, as in EC2), else a single private IP or group name.
+/// are an error, as in EC2), else a single group name. (Not a private IP: the model's lookup
+/// by IP sees live instances only, while EC2's `private-ip-address` filter alone also shows a
+/// stopped one; the request's own state filter decides.)
 fn narrowing(ids: &[String], filters: &[Filter]) -> Option<InstanceFilter> {
     if !ids.is_empty() {
         return Some(InstanceFilter::Ids(
@@ -142,9 +144,7 @@ fn narrowing(ids: &[String], filters: &[Filter]) -> Option<InstanceFilter> {
             _ => None,
         })
     };
-    single("private-ip-address")
-        .map(InstanceFilter::PrivateIp)
-        .or_else(|| single("tag:aws:autoscaling:groupName").map(InstanceFilter::AsgName))
+    single("tag:aws:autoscaling:groupName").map(InstanceFilter::AsgName)
 }
 
 /// EC2 rejects an id that cannot be one (`i-` and 8 or 17 hex digits) before looking it up.

@@ -16,14 +16,14 @@ const TOKEN: &str = "e2e-dcos-token-5f3a9c";
 const SECRET: &str = "e2e-aws-secret-91b7d2";
 
 /// A `sim serve` child process, killed when dropped (and bounded by `--lifetime` anyway).
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     truth: PathBuf,
 }
 
 impl Server {
-    fn start(dir: &Path, profile: &str) -> Self {
+    pub(crate) fn start(dir: &Path, profile: &str) -> Self {
         let truth = dir.join("truth.jsonl");
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("chaos-harness"))
             .args([
@@ -61,7 +61,7 @@ impl Server {
         Self { child, url, truth }
     }
 
-    fn truth(&self) -> Vec<TruthEvent> {
+    pub(crate) fn truth(&self) -> Vec<TruthEvent> {
         std::fs::read_to_string(&self.truth)
             .unwrap()
             .lines()
@@ -70,7 +70,7 @@ impl Server {
     }
 
     /// The harness pointed at this server, with nothing of the machine's own AWS or DC/OS setup.
-    fn harness(&self, home: &Path) -> assert_cmd::Command {
+    pub(crate) fn harness(&self, home: &Path) -> assert_cmd::Command {
         let mut cmd = bin();
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -94,7 +94,7 @@ impl Drop for Server {
 }
 
 /// The reference drill, tightened for a profile sixty times faster than the real cluster.
-fn fast_drill(dir: &Path) -> PathBuf {
+pub(crate) fn fast_drill(dir: &Path) -> PathBuf {
     let body = std::fs::read_to_string(root().join("scenarios/cassandra-node-replace.yaml"))
         .unwrap()
         .replace("cooldown: 1m", "cooldown: 0s")

@@ -1,6 +1,6 @@
 //! The DC/OS client against a canned HTTP server on 127.0.0.1: the reference fixtures, and the
 //! status codes that must not be mistaken (202/417 plans, scheduler vs Admin Router 404s, 5xx,
-//! 401).
+//! 401), and redirects (followed within the configured host only, so the token stays there).
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
@@ -185,5 +185,118 @@ fn an_unreachable_dcos_is_transient() {
         };
         let e = DcosClient::new(&cfg).unwrap().agents().await.unwrap_err();
         assert!(e.is_retryable(), "{e}");
+    });
+}
+
+/// Every request a server saw: its `Host` header and whether it carried the token.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>;
+
+fn record(seen: &Seen, h: &HeaderMap) {
+    let host = h
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    seen.lock().unwrap().push((host, authorized(h)));
+}
+
+/// Admin Router answering 307s: to another port, to another host name of the same address,
+/// and within its own origin (the only one followed, with the token).
+fn redirecting(elsewhere: String, localhost: String, seen: Seen) -> Router {
+    fn moved(to: String) -> axum::response::Response {
+        (StatusCode::TEMPORARY_REDIRECT, [("location", to)], "").into_response()
+    }
+    let (s1, s2, s3) = (seen.clone(), seen.clone(), seen);
+    Router::new()
+        .route(
+            "/mesos/master/slaves",
+            get(move |h: HeaderMap| {
+                record(&s1, &h);
+                let to = format!("{elsewhere}/mesos/master/slaves");
+                async move { moved(to) }
+            }),
+        )
+        .route(
+            "/service/cassandra/v1/pod/status",
+            get(move |h: HeaderMap| {
+                record(&s2, &h);
+                let to = format!("{localhost}/service/cassandra/v1/pod/status");
+                async move { moved(to) }
+            }),
+        )
+        .route(
+            "/service/cassandra/v1/plans/recovery",
+            get(|| async { moved("/service/cassandra/v1/plans/recovery-now".into()) }),
+        )
+        .route(
+            "/service/cassandra/v1/plans/recovery-now",
+            get(move |h: HeaderMap| {
+                record(&s3, &h);
+                async move { json(h, StatusCode::ACCEPTED, PLAN_IN_PROGRESS.into()) }
+            }),
+        )
+}
+
+#[test]
+fn a_redirect_to_another_host_or_port_is_not_followed_and_the_token_stays_home() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (front_seen, other_seen) = (Seen::default(), Seen::default());
+        let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let other_addr = other.local_addr().unwrap();
+        let log = other_seen.clone();
+        let catch_all = Router::new().fallback(move |h: HeaderMap| {
+            record(&log, &h);
+            async move { json(h, StatusCode::OK, fixture("mesos-slaves.json")) }
+        });
+        let other_server = tokio::spawn(async move { axum::serve(other, catch_all).await });
+        let front = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = front.local_addr().unwrap();
+        let app = redirecting(
+            format!("http://{other_addr}"),
+            format!("http://localhost:{}", addr.port()),
+            front_seen.clone(),
+        );
+        let front_server = tokio::spawn(async move { axum::serve(front, app).await });
+        let c = DcosClient::new(&DcosConfig {
+            url: format!("http://{addr}"),
+            token: Some(Secret::new(TOKEN)),
+            ssl_verify: SslVerify::System,
+            origin: "test".into(),
+            login: None,
+        })
+        .unwrap();
+
+        for e in [
+            c.agents().await.unwrap_err(),
+            c.pod_statuses("cassandra").await.unwrap_err(),
+        ] {
+            assert!(matches!(e, ClusterError::Fatal { .. }), "{e}");
+            let msg = e.to_string();
+            assert!(msg.contains("not followed"), "{msg}");
+            assert!(!msg.contains(TOKEN), "{msg}");
+        }
+        // Within its own origin the redirect is followed, token and all.
+        let plan = c.plan("cassandra", "recovery").await.unwrap();
+        assert_eq!(plan.status, PlanStatus::Starting);
+
+        assert!(
+            other_seen.lock().unwrap().is_empty(),
+            "the other port saw {:?}",
+            other_seen.lock().unwrap()
+        );
+        let front = front_seen.lock().unwrap().clone();
+        let home = format!("127.0.0.1:{}", addr.port());
+        assert!(
+            front.iter().all(|(host, _)| host == &home),
+            "only the configured host may be asked: {front:?}"
+        );
+        assert_eq!(front.len(), 3, "{front:?}");
+        assert!(front.iter().all(|(_, token)| *token));
+        front_server.abort();
+        other_server.abort();
     });
 }

@@ -11,6 +11,7 @@ mod layers;
 mod progress;
 mod reports;
 mod resume;
+mod safety;
 mod snapshots;
 mod truth;
 mod validation;

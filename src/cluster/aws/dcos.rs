@@ -255,6 +255,9 @@ pub struct DcosClient {
     token: std::sync::Arc<std::sync::Mutex<Option<Secret>>>,
     login: Option<(String, Secret)>,
     pacer: Pacer,
+    /// Set once Admin Router upgraded a request to `https://` (strict mode): later requests
+    /// go there at once, so the token crosses plain HTTP once at most. Shared by the clones.
+    upgraded: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl DcosClient {
@@ -274,7 +277,7 @@ impl DcosClient {
         let mut b = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
-            // Health and plan codes are answers, not redirects.
+            // Redirects are followed by hand (`follow`): to the same host only, with the token.
             .redirect(reqwest::redirect::Policy::none());
         match &cfg.ssl_verify {
             SslVerify::System => {}
@@ -298,6 +301,7 @@ impl DcosClient {
             token: std::sync::Arc::new(std::sync::Mutex::new(cfg.token.clone())),
             login: cfg.login.clone(),
             pacer: Pacer::default(),
+            upgraded: std::sync::Arc::default(),
         })
     }
 
@@ -318,8 +322,10 @@ impl DcosClient {
         };
         let body = serde_json::json!({"uid": uid, "password": password.expose()});
         let url = format!("{}/acs/api/v1/auth/login", self.base);
-        self.pacer.admit(Api::Mesos).await;
-        let Ok(resp) = self.http.post(url).json(&body).send().await else {
+        let Ok(resp) = self
+            .follow(Api::Mesos, self.http.post(url).json(&body))
+            .await
+        else {
             return false;
         };
         if !resp.status().is_success() {
@@ -356,11 +362,7 @@ impl DcosClient {
             ),
             None => req,
         };
-        self.pacer.admit(api).await;
-        let resp = req.send().await.map_err(|e| ClusterError::Transient {
-            api,
-            message: without_url(&e),
-        })?;
+        let resp = self.follow(api, req).await?;
         let status = resp.status();
         let body = resp.text().await.map_err(|e| ClusterError::Transient {
             api,
@@ -393,6 +395,74 @@ impl DcosClient {
             s if s.is_server_error() => ClusterError::Transient { api, message },
             _ => ClusterError::Fatal { api, message },
         })
+    }
+
+    /// Sends a request (each hop counted and budgeted), following Admin Router's redirects
+    /// only where [`redirect_allowed`] says: the token is never sent to another host.
+    async fn follow(
+        &self,
+        api: Api,
+        req: reqwest::RequestBuilder,
+    ) -> ClusterResult<reqwest::Response> {
+        let fatal = |message: String| ClusterError::Fatal { api, message };
+        let mut req = req.build().map_err(|e| fatal(without_url(&e)))?;
+        if self.upgraded.load(std::sync::atomic::Ordering::Relaxed) {
+            upgrade(req.url_mut());
+        }
+        for _ in 0..=MAX_REDIRECTS {
+            let again = req.try_clone();
+            let from = req.url().clone();
+            self.pacer.admit(api).await;
+            let resp = self
+                .http
+                .execute(req)
+                .await
+                .map_err(|e| ClusterError::Transient {
+                    api,
+                    message: without_url(&e),
+                })?;
+            let status = resp.status();
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                return Ok(resp);
+            }
+            let code = status.as_u16();
+            let to = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| from.join(l).ok())
+                .ok_or_else(|| {
+                    fatal(format!("HTTP {code}: a redirect without a usable Location"))
+                })?;
+            if !redirect_allowed(&from, &to) {
+                return Err(fatal(format!(
+                    "HTTP {code}: DC/OS redirected to {}, another host or port: not followed, the token is only ever sent to {} (hint: set DCOS_URL / core.dcos_url to the address the cluster answers on itself)",
+                    origin(&to),
+                    origin(&from)
+                )));
+            }
+            let keeps_method = matches!(
+                status,
+                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+            ) || again
+                .as_ref()
+                .is_some_and(|r| r.method() == reqwest::Method::GET);
+            let Some(mut next) = again.filter(|_| keeps_method) else {
+                return Err(fatal(format!(
+                    "HTTP {code}: a redirect that would change the request; not followed (hint: set DCOS_URL to {})",
+                    origin(&to)
+                )));
+            };
+            if from.scheme() == "http" && to.scheme() == "https" {
+                self.upgraded
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            *next.url_mut() = to;
+            req = next;
+        }
+        Err(fatal(format!(
+            "more than {MAX_REDIRECTS} redirects; hint: set DCOS_URL to the address the cluster answers on"
+        )))
     }
 
     fn parse<T: serde::de::DeserializeOwned>(api: Api, what: &str, text: &str) -> ClusterResult<T> {
@@ -484,6 +554,39 @@ impl DcosClient {
     }
 }
 
+/// At most this many redirects are followed per request.
+const MAX_REDIRECTS: usize = 3;
+
+/// Whether a redirect from `from` to `to` may be followed (with the token): to the same host
+/// only, either on the same origin or as Admin Router's upgrade of `http://` to `https://`
+/// (strict mode answers 307 to the same host on the default port).
+pub(crate) fn redirect_allowed(from: &reqwest::Url, to: &reqwest::Url) -> bool {
+    if to.host_str().is_none() || from.host_str() != to.host_str() {
+        return false;
+    }
+    let same_origin =
+        from.scheme() == to.scheme() && from.port_or_known_default() == to.port_or_known_default();
+    let upgrade = from.scheme() == "http"
+        && to.scheme() == "https"
+        && to.port_or_known_default() == Some(443);
+    same_origin || upgrade
+}
+
+/// Admin Router's upgrade of a plain-HTTP URL: `https://`, same host, the default port.
+fn upgrade(u: &mut reqwest::Url) {
+    if u.scheme() == "http" && u.set_scheme("https").is_ok() {
+        let _ = u.set_port(None);
+    }
+}
+
+/// `scheme://host[:port]` of a URL, for messages (never its path or query).
+fn origin(u: &reqwest::Url) -> String {
+    match u.port() {
+        Some(p) => format!("{}://{}:{p}", u.scheme(), u.host_str().unwrap_or("")),
+        None => format!("{}://{}", u.scheme(), u.host_str().unwrap_or("")),
+    }
+}
+
 /// reqwest errors name the URL; keep messages short and free of query strings.
 fn without_url(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
@@ -504,8 +607,19 @@ fn task_state(s: &str) -> TaskState {
     TaskState::parse(s.strip_prefix("TASK_").unwrap_or(s)).unwrap_or(TaskState::Unknown)
 }
 
+/// A field a real body may carry as an explicit `null` as well as leave out: both mean the
+/// default (serde's `default` alone covers only the missing field).
+fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 #[derive(Deserialize)]
 struct Slaves {
+    #[serde(default, deserialize_with = "nullable")]
     slaves: Vec<Slave>,
 }
 
@@ -513,18 +627,15 @@ struct Slaves {
 struct Slave {
     id: String,
     hostname: String,
-    #[serde(default = "yes")]
-    active: bool,
+    /// Absent or `null` on old masters: an agent in `/slaves` is connected.
+    #[serde(default)]
+    active: Option<bool>,
     registered_time: f64,
     reregistered_time: Option<f64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     attributes: serde_json::Map<String, serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     reserved_resources: serde_json::Map<String, serde_json::Value>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl Slave {
@@ -537,7 +648,7 @@ impl Slave {
         AgentObs {
             id: AgentId::new(self.id),
             hostname: self.hostname,
-            active: self.active,
+            active: self.active.unwrap_or(true),
             registered_time: Timestamp::from_unix_seconds_f64(self.registered_time),
             reregistered_time: self.reregistered_time.map(Timestamp::from_unix_seconds_f64),
             public,
@@ -548,26 +659,26 @@ impl Slave {
 #[derive(Deserialize)]
 struct PodTree {
     /// Absent when the service has no tasks at all.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pods: Vec<PodType>,
 }
 
 #[derive(Deserialize)]
 struct PodType {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     instances: Vec<PodInstance>,
 }
 
 #[derive(Deserialize)]
 struct PodInstance {
     name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     tasks: Vec<PodTask>,
 }
 
 #[derive(Deserialize)]
 struct PodTask {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     id: String,
     name: String,
     /// Omitted when the scheduler has no status (the CLI's `<UNKNOWN>`).
@@ -591,7 +702,7 @@ struct TaskInfoJson {
 
 #[derive(Deserialize)]
 struct ValueJson {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     value: String,
 }
 
@@ -626,26 +737,26 @@ impl TaskInfoAndStatus {
 
 #[derive(Deserialize)]
 struct PlanJson {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     phases: Vec<PhaseJson>,
-    #[serde(default)]
-    errors: Vec<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    errors: Vec<Option<String>>,
     status: String,
 }
 
 #[derive(Deserialize)]
 struct PhaseJson {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     id: String,
     name: String,
     status: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     steps: Vec<StepJson>,
 }
 
 #[derive(Deserialize)]
 struct StepJson {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     id: String,
     name: String,
     status: String,
@@ -660,7 +771,7 @@ impl PlanJson {
     fn into_obs(self) -> PlanObs {
         PlanObs {
             status: plan_status(&self.status),
-            errors: self.errors,
+            errors: self.errors.into_iter().flatten().collect(),
             phases: self
                 .phases
                 .into_iter()
@@ -815,6 +926,124 @@ mod tests {
         assert_eq!(tasks[0].agent.as_ref().unwrap().as_str(), "S4");
         assert_eq!(tasks[1].state, None);
         assert_eq!(tasks[1].id.as_str(), "");
+    }
+
+    #[test]
+    fn explicit_nulls_mean_the_default() {
+        let slaves = r#"{"slaves": [{"id": "S0", "hostname": "10.0.1.5", "active": null,
+            "registered_time": 1700470011.58, "reregistered_time": null, "attributes": null,
+            "reserved_resources": null},
+          {"id": "S1", "hostname": "10.0.5.9", "registered_time": 1700470012.0,
+            "attributes": {"public_ip": "true"}, "reserved_resources": {"slave_public": {}}}]}"#;
+        let agents: Vec<AgentObs> = serde_json::from_str::<Slaves>(slaves)
+            .unwrap()
+            .slaves
+            .into_iter()
+            .map(Slave::into_obs)
+            .collect();
+        assert!(agents[0].active && !agents[0].public);
+        assert_eq!(agents[0].reregistered_time, None);
+        assert!(agents[1].public);
+        assert!(
+            serde_json::from_str::<Slaves>(r#"{"slaves": null}"#)
+                .unwrap()
+                .slaves
+                .is_empty()
+        );
+
+        let plan = r#"{"phases": [{"id": null, "name": "permanent-node-failure-recovery",
+            "status": "IN_PROGRESS", "steps": [{"id": null, "name": "node-4:[server]",
+            "status": "PENDING"}]}, {"id": "p2", "name": "empty", "status": "COMPLETE",
+            "steps": null}], "errors": null, "status": "IN_PROGRESS"}"#;
+        let plan = serde_json::from_str::<PlanJson>(plan).unwrap().into_obs();
+        assert_eq!(plan.status, PlanStatus::InProgress);
+        assert!(plan.errors.is_empty());
+        assert_eq!(plan.steps().next().unwrap().id, "");
+        assert!(plan.phases[1].steps.is_empty());
+        let errors = r#"{"phases": null, "errors": ["boom", null], "status": "ERROR"}"#;
+        let errors = serde_json::from_str::<PlanJson>(errors).unwrap().into_obs();
+        assert_eq!(errors.errors, ["boom"]);
+
+        let status = r#"{"service": "cassandra", "pods": [{"name": "node", "instances": [
+            {"name": "node-0", "tasks": [{"id": null, "name": "node-0-repair", "status": null},
+              {"id": "cassandra__node-0-server__1", "name": "node-0-server", "status": "RUNNING"}]},
+            {"name": "node-1", "tasks": null}]}, {"name": "other", "instances": null}]}"#;
+        let tree: PodTree = serde_json::from_str(status).unwrap();
+        let pods: Vec<PodInstance> = tree.pods.into_iter().flat_map(|p| p.instances).collect();
+        assert_eq!(pods.len(), 2);
+        assert_eq!(pods[0].tasks[0].id, "");
+        assert!(pods[1].tasks.is_empty());
+        assert!(
+            serde_json::from_str::<PodTree>(r#"{"pods": null}"#)
+                .unwrap()
+                .pods
+                .is_empty()
+        );
+
+        let info = r#"[{"info": {"name": "node-4-server", "taskId": {"value": null},
+            "slaveId": null}, "status": {"state": null, "timestamp": null}}]"#;
+        let infos: Vec<TaskInfoAndStatus> = serde_json::from_str(info).unwrap();
+        let task = infos.into_iter().next().unwrap().into_obs();
+        assert_eq!((task.id.as_str(), task.agent, task.state), ("", None, None));
+    }
+
+    #[test]
+    fn redirects_are_followed_to_the_same_host_only() {
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        let from = url("http://master.example/mesos/master/slaves");
+        // Admin Router's strict mode: 307 to https on the same host.
+        assert!(redirect_allowed(
+            &from,
+            &url("https://master.example/mesos/master/slaves")
+        ));
+        assert!(redirect_allowed(
+            &from,
+            &url("https://master.example:443/x")
+        ));
+        assert!(redirect_allowed(
+            &from,
+            &url("http://master.example:80/other")
+        ));
+        assert!(!redirect_allowed(&from, &url("https://evil.example/x")));
+        assert!(!redirect_allowed(
+            &from,
+            &url("https://master.example:8443/x")
+        ));
+        assert!(!redirect_allowed(
+            &from,
+            &url("http://master.example:8080/x")
+        ));
+        assert!(!redirect_allowed(
+            &from,
+            &url("https://master.example.evil.example/x")
+        ));
+        // Never downgraded, never another host on the same port.
+        let tls = url("https://master.example/x");
+        assert!(!redirect_allowed(&tls, &url("http://master.example/x")));
+        let local = url("http://127.0.0.1:8080/x");
+        assert!(!redirect_allowed(&local, &url("http://localhost:8080/x")));
+        assert!(redirect_allowed(&local, &url("http://127.0.0.1:8080/y")));
+        assert_eq!(
+            origin(&url("https://h.example:8443/p?q=1")),
+            "https://h.example:8443"
+        );
+        // Once upgraded, later requests go to where the upgrade led, and nowhere else.
+        for (before, after) in [
+            (
+                "http://master.example/x?y=1",
+                "https://master.example/x?y=1",
+            ),
+            ("http://master.example:80/x", "https://master.example/x"),
+            (
+                "https://master.example:8443/x",
+                "https://master.example:8443/x",
+            ),
+        ] {
+            let mut u = url(before);
+            upgrade(&mut u);
+            assert_eq!(u.as_str(), after);
+            assert!(u == url(before) || redirect_allowed(&url(before), &u));
+        }
     }
 
     #[test]

@@ -98,15 +98,23 @@ impl AwsClients {
                 .set_values(Some(values))
                 .build()
         };
-        let filter = match filter {
+        let filters = match filter {
             InstanceFilter::Ids(ids) if ids.is_empty() => return Ok(Vec::new()),
-            InstanceFilter::Ids(ids) => f(
+            InstanceFilter::Ids(ids) => vec![f(
                 "instance-id",
                 ids.iter().map(|i| i.as_str().to_string()).collect(),
-            ),
-            InstanceFilter::PrivateIp(ip) => f("private-ip-address", vec![ip.clone()]),
+            )],
+            // A released address may already belong to a new instance while EC2 still
+            // describes the old one: only a live instance owns it.
+            InstanceFilter::PrivateIp(ip) => vec![
+                f("private-ip-address", vec![ip.clone()]),
+                f(
+                    "instance-state-name",
+                    vec!["pending".to_string(), "running".to_string()],
+                ),
+            ],
             InstanceFilter::AsgName(name) => {
-                f(&format!("tag:{}", ASG_NAME_TAG), vec![name.clone()])
+                vec![f(&format!("tag:{}", ASG_NAME_TAG), vec![name.clone()])]
             }
         };
         let mut out = Vec::new();
@@ -116,7 +124,7 @@ impl AwsClients {
             let page = self
                 .ec2
                 .describe_instances()
-                .filters(filter.clone())
+                .set_filters(Some(filters.clone()))
                 .set_next_token(token.take())
                 .send()
                 .await
@@ -132,23 +140,40 @@ impl AwsClients {
         Ok(out)
     }
 
+    /// By name, or by tags (`tag:<key>` filters, all of which must match: a stack's group
+    /// is the one with its stack-name and logical-id tags). Every page is read, so that an
+    /// ambiguous tag shows all its groups.
     pub(crate) async fn describe_asgs(&self, lookup: &AsgLookup) -> ClusterResult<Vec<AsgObs>> {
-        let req = self.asg.describe_auto_scaling_groups();
-        let req = match lookup {
-            AsgLookup::Name(n) => req.auto_scaling_group_names(n),
-            AsgLookup::Tag { key, value } => req.filters(
-                asg::types::Filter::builder()
-                    .name(format!("tag:{key}"))
-                    .values(value)
-                    .build(),
-            ),
-        };
-        self.pacer.admit(Api::AutoScaling).await;
-        let out = req
-            .send()
-            .await
-            .map_err(|e| sdk_error(Api::AutoScaling, e))?;
-        Ok(out.auto_scaling_groups().iter().map(asg_obs).collect())
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut req = self
+                .asg
+                .describe_auto_scaling_groups()
+                .set_next_token(token.take());
+            req = match lookup {
+                AsgLookup::Name(n) => req.auto_scaling_group_names(n),
+                _ => lookup.tags().into_iter().fold(req, |req, (key, value)| {
+                    req.filters(
+                        asg::types::Filter::builder()
+                            .name(format!("tag:{key}"))
+                            .values(value)
+                            .build(),
+                    )
+                }),
+            };
+            self.pacer.admit(Api::AutoScaling).await;
+            let page = req
+                .send()
+                .await
+                .map_err(|e| sdk_error(Api::AutoScaling, e))?;
+            out.extend(page.auto_scaling_groups().iter().map(asg_obs));
+            match page.next_token() {
+                Some(t) if !t.is_empty() && out.len() < 1000 => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(out)
     }
 
     /// Pages (newest first) until an activity older than `since` shows up: the group's

@@ -132,6 +132,11 @@ impl SimCluster {
         &self.sim
     }
 
+    #[cfg(test)]
+    pub(crate) fn sim_mut(&mut self) -> &mut Sim {
+        &mut self.sim
+    }
+
     /// Every real transition so far, in order (the ground truth to check measurements
     /// against).
     pub fn truth(&self) -> &[TruthEvent] {

@@ -20,10 +20,11 @@ use super::dist::Dist;
 use super::profile::{Profile, Timings, parse_cidr};
 use super::truth::{TruthEvent, TruthKind};
 use crate::cluster::{
-    ActivityObs, ActivityStatus, AgentId, AgentObs, Api, AsgLookup, AsgMemberObs, AsgObs,
-    ClusterError, ClusterResult, InstanceFilter, InstanceId, InstanceObs, InstanceState,
-    LifecycleState, PhaseObs, PlanObs, PlanStatus, PodName, PodObs, StepObs, TaskId, TaskObs,
-    TaskState,
+    ASG_NAME_TAG, ActivityObs, ActivityStatus, AgentId, AgentObs, Api, AsgLookup, AsgMemberObs,
+    AsgObs, CFN_LOGICAL_ID_TAG, CFN_STACK_ID_TAG, CFN_STACK_TAG, ClusterError, ClusterResult,
+    InstanceFilter, InstanceId, InstanceObs, InstanceState, LifecycleState, MASTER_LOGICAL_ID,
+    PRIVATE_AGENTS_LOGICAL_ID, PUBLIC_AGENTS_LOGICAL_ID, PhaseObs, PlanObs, PlanStatus, PodName,
+    PodObs, StepObs, TaskId, TaskObs, TaskState,
 };
 use crate::time::Timestamp;
 use crate::vocab::FaultKind;
@@ -68,6 +69,15 @@ struct Activity {
     start: Timestamp,
     end: Option<Timestamp>,
     status: ActivityStatus,
+}
+
+/// A group whose members the model never replaces: the masters' and the public agents' groups
+/// of the CloudFormation template (min = max = desired). Members are InService while their
+/// instance is pending or running.
+struct FixedGroup {
+    name: String,
+    tags: Vec<(String, String)>,
+    members: Vec<usize>,
 }
 
 struct Asg {
@@ -229,7 +239,10 @@ pub struct Sim {
     /// Instances EC2 still describes, by id and in launch order.
     by_id: BTreeMap<InstanceId, usize>,
     listed: Vec<usize>,
+    /// The private agents' group (`SlaveServerGroup`): the one faults are aimed at.
     asg: Asg,
+    /// The masters' and the public agents' groups, in that order.
+    fixed: Vec<FixedGroup>,
     agents: Vec<Agent>,
     /// Agents in `/slaves` (not marked unreachable), in registration order.
     listed_agents: Vec<usize>,
@@ -244,6 +257,61 @@ pub struct Sim {
     subnets: Vec<(u32, u32)>,
     empty_task_id: TaskId,
     truth: Vec<TruthEvent>,
+}
+
+/// A stable pseudo-random number from a text (FNV-1a): names derived from the stack must not
+/// draw from the seeded stream, or every seeded report would change.
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// CloudFormation's physical name of a stack's group: `<stack>-<LogicalId>-<13 characters>`.
+fn physical_name(stack: &str, logical_id: &str) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    // 36^13 needs 68 bits: the digits of two hashes.
+    let mut h = u128::from(fnv(&format!("{stack}/{logical_id}"))) << 64
+        | u128::from(fnv(&format!("{logical_id}/{stack}")));
+    let suffix: String = (0..13)
+        .map(|_| {
+            let c = ALPHABET[(h % 36) as usize] as char;
+            h /= 36;
+            c
+        })
+        .collect();
+    format!("{stack}-{logical_id}-{suffix}")
+}
+
+/// A group's tags as the DC/OS template gives them: `role`, CloudFormation's own, then the
+/// profile's (which win over a default of the same key).
+fn group_tags<'a>(
+    topo: &super::profile::Topology,
+    logical_id: &str,
+    role: &str,
+    extra: impl Iterator<Item = (&'a String, &'a String)>,
+) -> Vec<(String, String)> {
+    let h = fnv(&topo.stack);
+    let stack_id = format!(
+        "arn:aws:cloudformation:{}:123456789012:stack/{}/{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        topo.region,
+        topo.stack,
+        h >> 32,
+        (h >> 16) & 0xffff,
+        h & 0xfff,
+        (h >> 12) & 0xfff,
+        h.rotate_left(21) & 0xffff_ffff_ffff
+    );
+    let mut tags: BTreeMap<String, String> = BTreeMap::from([
+        ("role".to_string(), role.to_string()),
+        (CFN_STACK_TAG.to_string(), topo.stack.clone()),
+        (CFN_LOGICAL_ID_TAG.to_string(), logical_id.to_string()),
+        (CFN_STACK_ID_TAG.to_string(), stack_id),
+    ]);
+    for (k, v) in extra {
+        tags.insert(k.clone(), v.clone());
+    }
+    tags.into_iter().collect()
 }
 
 fn not_found(api: Api, message: String) -> ClusterError {
@@ -349,16 +417,27 @@ impl Sim {
             listed: Vec::new(),
             asg: Asg {
                 name: topo.asg.name.clone(),
-                tags: topo
-                    .asg
-                    .tags
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
+                tags: group_tags(
+                    topo,
+                    PRIVATE_AGENTS_LOGICAL_ID,
+                    "mesos-slave",
+                    topo.asg.tags.iter(),
+                ),
                 desired: topo.private_agents,
                 members: Vec::new(),
                 activities: Vec::new(),
             },
+            fixed: [
+                (MASTER_LOGICAL_ID, "mesos-master"),
+                (PUBLIC_AGENTS_LOGICAL_ID, "mesos-slave"),
+            ]
+            .into_iter()
+            .map(|(logical_id, role)| FixedGroup {
+                name: physical_name(&topo.stack, logical_id),
+                tags: group_tags(topo, logical_id, role, std::iter::empty()),
+                members: Vec::new(),
+            })
+            .collect(),
             agents: Vec::new(),
             listed_agents: Vec::new(),
             next_agent_seq: 0,
@@ -542,21 +621,32 @@ impl Sim {
         let lo = self.rng.next_u32() & 0xf;
         let id = InstanceId::new(format!("i-{:017x}", (u128::from(hi) << 4) | u128::from(lo)));
         let (ip_num, ip) = self.alloc_ip(net);
-        let (asg_tag, tags) = match role {
-            Role::Private => {
-                let mut tags = vec![(
-                    "aws:autoscaling:groupName".to_string(),
-                    self.asg.name.clone(),
-                )];
-                tags.extend(self.asg.tags.iter().cloned());
-                (Some(self.asg.name.clone()), tags)
-            }
-            Role::Public => (
-                None,
-                vec![("Name".to_string(), "dcos-public-agent".to_string())],
+        // Every instance is launched by its group and carries the group's tags (all of them
+        // PropagateAtLaunch in the template, CloudFormation's own included).
+        let (group, inherited, name) = match role {
+            Role::Private => (&self.asg.name, &self.asg.tags, None),
+            Role::Master => (
+                &self.fixed[0].name,
+                &self.fixed[0].tags,
+                Some("dcos-master"),
             ),
-            Role::Master => (None, vec![("Name".to_string(), "dcos-master".to_string())]),
+            Role::Public => (
+                &self.fixed[1].name,
+                &self.fixed[1].tags,
+                Some("dcos-public-agent"),
+            ),
         };
+        let mut tags = vec![(ASG_NAME_TAG.to_string(), group.clone())];
+        if let Some(name) = name {
+            tags.push(("Name".to_string(), name.to_string()));
+        }
+        tags.extend(inherited.iter().cloned());
+        let asg_tag = Some(group.clone());
+        match role {
+            Role::Master => self.fixed[0].members.push(self.instances.len()),
+            Role::Public => self.fixed[1].members.push(self.instances.len()),
+            Role::Private => {}
+        }
         self.by_id.insert(id.clone(), self.instances.len());
         self.listed.push(self.instances.len());
         self.instances.push(Instance {
@@ -1387,6 +1477,14 @@ impl Sim {
         }
     }
 
+    /// Gives an instance another's private address, as EC2 does once an address is
+    /// released (tests of lookups by IP).
+    #[cfg(test)]
+    pub(crate) fn give_ip(&mut self, id: &InstanceId, ip: &str) {
+        let i = self.by_id[id];
+        self.instances[i].ip = ip.to_string();
+    }
+
     /// EC2 `DescribeInstances` without a filter: every instance EC2 still describes, in launch
     /// order (the sim server needs it to apply filter combinations of its own).
     pub(crate) fn all_instances(&self) -> Vec<InstanceObs> {
@@ -1431,7 +1529,10 @@ impl Sim {
                 .listed
                 .iter()
                 .map(|&i| &self.instances[i])
-                .filter(|i| i.state != InstanceState::Terminated && i.ip == *ip)
+                .filter(|i| {
+                    matches!(i.state, InstanceState::Pending | InstanceState::Running)
+                        && i.ip == *ip
+                })
                 .map(|i| self.instance_obs(i))
                 .collect()),
             InstanceFilter::AsgName(name) => Ok(self
@@ -1444,18 +1545,63 @@ impl Sim {
         }
     }
 
-    /// Auto Scaling `DescribeAutoScalingGroups` by name or tag.
+    /// Auto Scaling `DescribeAutoScalingGroups` by name, tag or stack.
     pub(crate) fn describe_asgs(&self, lookup: &AsgLookup) -> Vec<AsgObs> {
-        let matches = match lookup {
-            AsgLookup::Name(n) => *n == self.asg.name,
-            AsgLookup::Tag { key, value } => {
-                self.asg.tags.iter().any(|(k, v)| k == key && v == value)
-            }
-        };
-        if !matches {
-            return Vec::new();
+        self.groups_where(|name, tags| lookup.matches(name, tags))
+    }
+
+    /// Every group: the masters', the private agents', the public agents'.
+    pub(crate) fn all_groups(&self) -> Vec<AsgObs> {
+        self.groups_where(|_, _| true)
+    }
+
+    /// The groups whose name and tags pass `keep`, in [`Sim::all_groups`] order (only those
+    /// are built: the private group is described on every poll).
+    fn groups_where(&self, keep: impl Fn(&str, &[(String, String)]) -> bool) -> Vec<AsgObs> {
+        let mut out = Vec::new();
+        let (master, public) = (&self.fixed[0], &self.fixed[1]);
+        if keep(&master.name, &master.tags) {
+            out.push(self.fixed_group(master));
         }
-        vec![AsgObs {
+        if keep(&self.asg.name, &self.asg.tags) {
+            out.push(self.private_group());
+        }
+        if keep(&public.name, &public.tags) {
+            out.push(self.fixed_group(public));
+        }
+        out
+    }
+
+    fn fixed_group(&self, g: &FixedGroup) -> AsgObs {
+        AsgObs {
+            name: g.name.clone(),
+            desired_capacity: g.members.len() as u32,
+            min_size: g.members.len() as u32,
+            max_size: g.members.len() as u32,
+            tags: g.tags.clone(),
+            instances: g
+                .members
+                .iter()
+                .map(|&i| &self.instances[i])
+                .filter(|i| i.state != InstanceState::Terminated)
+                .map(|i| {
+                    let up = matches!(i.state, InstanceState::Pending | InstanceState::Running);
+                    AsgMemberObs {
+                        id: i.id.clone(),
+                        lifecycle: if up {
+                            LifecycleState::InService
+                        } else {
+                            LifecycleState::Terminating
+                        },
+                        healthy: up,
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    fn private_group(&self) -> AsgObs {
+        AsgObs {
             name: self.asg.name.clone(),
             desired_capacity: self.asg.desired,
             min_size: self.asg.desired,
@@ -1471,7 +1617,7 @@ impl Sim {
                     healthy: m.healthy,
                 })
                 .collect(),
-        }]
+        }
     }
 
     /// Auto Scaling `DescribeScalingActivities`, newest first, at most `max`.
@@ -1481,6 +1627,10 @@ impl Sim {
         asg: &str,
         since: Timestamp,
     ) -> ClusterResult<Vec<ActivityObs>> {
+        if self.fixed.iter().any(|g| g.name == asg) {
+            // Nothing ever happened to them within the six weeks the history keeps.
+            return Ok(Vec::new());
+        }
         if asg != self.asg.name {
             return Err(not_found(
                 Api::AutoScaling,

@@ -109,6 +109,11 @@ pub struct Topology {
     pub(crate) public_subnet: Subnet,
     pub(crate) master_subnet: Subnet,
     pub asg: AsgSpec,
+    /// The CloudFormation stack the cluster was created from: every group carries its
+    /// `aws:cloudformation:stack-name` tag; the masters' and public agents' groups are named
+    /// `<stack>-MasterServerGroup-…` and `<stack>-PublicSlaveServerGroup-…`.
+    #[serde(skip_serializing_if = "is_default_stack")]
+    pub(crate) stack: String,
     /// The Mesos master's uuid, the prefix of every agent id.
     pub(crate) mesos_master_uuid: String,
 }
@@ -134,9 +139,17 @@ impl Default for Topology {
             public_subnet: subnet("us-west-2a", "10.0.5.0/24"),
             master_subnet: subnet("us-west-2a", "10.0.0.0/24"),
             asg: AsgSpec::default(),
+            stack: DEFAULT_STACK.to_string(),
             mesos_master_uuid: "b6f0c2d8-4e1a-4f7b-9c3d-2a5e8f1b7c64".to_string(),
         }
     }
+}
+
+/// The stack name of a profile that names none.
+const DEFAULT_STACK: &str = "dcos";
+
+fn is_default_stack(s: &str) -> bool {
+    s == DEFAULT_STACK
 }
 
 /// A subnet in one availability zone.
@@ -377,6 +390,12 @@ impl Profile {
             err(
                 keys(&["topology", "asg", "name"]),
                 "topology.asg.name is empty; hint: e.g. `name: dcos-private-agents`".into(),
+            );
+        }
+        if t.stack.is_empty() {
+            err(
+                keys(&["topology", "stack"]),
+                "topology.stack is empty; hint: the CloudFormation stack name, e.g. `dcos`".into(),
             );
         }
         if t.mesos_master_uuid.is_empty() {
