@@ -40,6 +40,9 @@ pub fn render_width(r: &Report, width: Option<u16>) -> String {
             "{}: {} ({} of {} runs finished, {} failed)",
             s.name, s.verdict, s.runs_finished, s.runs_requested, s.runs_failed
         ));
+        for slo in &s.slos {
+            line(format!("  {}", slo_line(slo)));
+        }
         if let Some(economy) = s.economy_line() {
             line(format!("  {economy}"));
         }
@@ -319,6 +322,34 @@ fn add_scenario(
         row.resize_with(columns, || Cell::new(""));
         table.add_row(row);
     }
+}
+
+/// `time_to_cassandra_running p99 ≤ 25m: inconclusive, true p99 within [15m 43.4s, ∞) at
+/// 95 %; needs at least 299 runs with none above 25m (12 so far)`: the verdict, the interval
+/// the true value lies in and, unless it passed, why.
+fn slo_line(slo: &SloResult) -> String {
+    let objective = format!(
+        "{} ≤ {}",
+        slo.percentile,
+        Dur::from_millis(slo.threshold_ms)
+    );
+    let mut out = format!("{} {objective}: {}", slo.metric, slo.verdict);
+    if slo.interval_ms.is_some() {
+        let what = if slo.confidence.is_some() {
+            format!("true {}", slo.percentile)
+        } else {
+            "slowest run".to_string()
+        };
+        out.push_str(&format!(", {what} within {}", slo.interval_words()));
+    }
+    if slo.verdict != Verdict::Pass {
+        let reason = slo
+            .reason
+            .strip_prefix(&format!("{objective} "))
+            .unwrap_or(&slo.reason);
+        out.push_str(&format!("; {reason}"));
+    }
+    out
 }
 
 /// `p50 pass, p99 pass`.
