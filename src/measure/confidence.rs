@@ -49,7 +49,8 @@ impl Binomial {
         let mut up = vec![0.0_f64];
         let mut k = mode;
         while k < n && *up.last().expect("not empty") > CUT {
-            let next = up.last().expect("not empty") + ((n - k) as f64 / (k + 1) as f64).ln() + odds;
+            let next =
+                up.last().expect("not empty") + ((n - k) as f64 / (k + 1) as f64).ln() + odds;
             up.push(next);
             k += 1;
         }
@@ -190,7 +191,13 @@ mod tests {
         assert_eq!(runs_needed(0.90, 0.95, 0), 29);
         assert_eq!(runs_needed(0.50, 0.95, 0), 5);
         // The closed form: the smallest n with 1 − qⁿ ≥ confidence.
-        for (q, c) in [(0.99, 0.95), (0.9, 0.99), (0.999, 0.9), (0.5, 0.8), (0.75, 0.95)] {
+        for (q, c) in [
+            (0.99, 0.95),
+            (0.9, 0.99),
+            (0.999, 0.9),
+            (0.5, 0.8),
+            (0.75, 0.95),
+        ] {
             let n = (1.0_f64 - c).ln() / f64::ln(q);
             assert_eq!(runs_needed(q, c, 0), n.ceil() as u64, "q {q} c {c}");
         }
@@ -237,7 +244,8 @@ mod tests {
             for q in [0.5, 0.9, 0.99] {
                 let b = Binomial::new(n, q);
                 let r = ranks(n, q, 0.95);
-                let miss = r.lower.map_or(0.0, |l| b.below(l)) + r.upper.map_or(0.0, |u| b.above(u));
+                let miss =
+                    r.lower.map_or(0.0, |l| b.below(l)) + r.upper.map_or(0.0, |u| b.above(u));
                 assert!(miss <= 0.05 + 1e-12, "n {n} q {q}: {r:?} misses {miss}");
                 if let (Some(l), Some(u)) = (r.lower, r.upper) {
                     assert!(l <= u, "n {n} q {q}: {r:?}");
@@ -259,9 +267,7 @@ mod tests {
             let suites = 4000;
             let mut covered = 0;
             for _ in 0..suites {
-                let mut v: Vec<f64> = (0..n)
-                    .map(|_| rng.random_range(0.0..1_000_000.0))
-                    .collect();
+                let mut v: Vec<f64> = (0..n).map(|_| rng.random_range(0.0..1_000_000.0)).collect();
                 v.sort_by(f64::total_cmp);
                 let lo = r.lower.map_or(f64::NEG_INFINITY, |l| v[l - 1]);
                 let hi = r.upper.map_or(f64::INFINITY, |u| v[u - 1]);

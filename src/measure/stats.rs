@@ -189,8 +189,16 @@ impl MetricHistogram {
     /// The observed percentile, the interval of the true one (for `max`: of the slowest run),
     /// and the runs above `threshold_ms`.
     fn bounds(&self, p: Percentile, confidence: f64, threshold_ms: u64) -> Bounds {
-        let mut low: Vec<u64> = self.samples.iter().map(|&(v, e)| v.saturating_sub(e)).collect();
-        let mut high: Vec<u64> = self.samples.iter().map(|&(v, e)| v.saturating_add(e)).collect();
+        let mut low: Vec<u64> = self
+            .samples
+            .iter()
+            .map(|&(v, e)| v.saturating_sub(e))
+            .collect();
+        let mut high: Vec<u64> = self
+            .samples
+            .iter()
+            .map(|&(v, e)| v.saturating_add(e))
+            .collect();
         low.sort_unstable();
         high.sort_unstable();
         let above = high.iter().filter(|&&h| h > threshold_ms).count();
@@ -302,10 +310,7 @@ fn decide(o: &Objective, b: &Bounds, runs: u64) -> (Verdict, String, Option<u64>
         _ => {}
     }
     if !population {
-        let reason = format!(
-            "{what} lies in {}, which straddles {t}",
-            b.interval.human()
-        );
+        let reason = format!("{what} lies in {}, which straddles {t}", b.interval.human());
         return (Verdict::Inconclusive, reason, None);
     }
     let needed = floor(o, b.above);
@@ -313,7 +318,8 @@ fn decide(o: &Objective, b: &Bounds, runs: u64) -> (Verdict, String, Option<u64>
         0 => ("none".to_string(), format!("{runs} so far")),
         k => (format!("at most {k}"), format!("{runs} so far, {k} above")),
     };
-    let reason = format!("{p} ≤ {t} needs at least {needed} runs with {allowed} above {t} ({so_far})");
+    let reason =
+        format!("{p} ≤ {t} needs at least {needed} runs with {allowed} above {t} ({so_far})");
     (Verdict::Inconclusive, reason, Some(needed))
 }
 
@@ -370,7 +376,10 @@ mod tests {
         let h = hist(&[(60_000, 2500); 10]);
         let r = judged(&h, P50, Dur::from_secs(70));
         assert_eq!(r.verdict, Verdict::Pass);
-        assert_eq!(r.reason, "the true p50 is at most 1m 02.5s (95 % confidence)");
+        assert_eq!(
+            r.reason,
+            "the true p50 is at most 1m 02.5s (95 % confidence)"
+        );
         assert_eq!(r.runs_needed, None);
         let r = judged(&h, P50, Dur::from_secs(50));
         assert_eq!(r.verdict, Verdict::Fail);
@@ -392,7 +401,10 @@ mod tests {
             "{}",
             r.reason
         );
-        assert!(r.reason.ends_with("with at most 10 above 1m1s (10 so far, 10 above)"));
+        assert!(
+            r.reason
+                .ends_with("with at most 10 above 1m1s (10 so far, 10 above)")
+        );
     }
 
     /// The lower end is an order statistic of the values shifted down by their error bounds,
@@ -456,7 +468,8 @@ mod tests {
         assert_eq!(r.verdict, Verdict::Inconclusive);
         assert!(r.runs_needed.unwrap() > 299);
         assert!(
-            r.reason.ends_with("runs with at most 1 above 25m (19 so far, 1 above)"),
+            r.reason
+                .ends_with("runs with at most 1 above 25m (19 so far, 1 above)"),
             "{}",
             r.reason
         );
@@ -468,7 +481,10 @@ mod tests {
         let r = judged(&h, Percentile::MAX, Dur::from_secs(91));
         assert_eq!(r.verdict, Verdict::Pass);
         assert_eq!(r.confidence, None);
-        assert_eq!(r.reason, "the slowest of 2 runs is at most 1m 30.5s (error bounds included)");
+        assert_eq!(
+            r.reason,
+            "the slowest of 2 runs is at most 1m 30.5s (error bounds included)"
+        );
         let r = judged(&h, Percentile::MAX, Dur::from_secs(90));
         assert_eq!(r.verdict, Verdict::Inconclusive);
         assert_eq!(r.runs_needed, None);

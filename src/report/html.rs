@@ -448,7 +448,7 @@ fn metric_figure(o: &mut String, s: &ScenarioReport, m: Metric) {
         if th.is_empty() {
             "no SLO on this metric".to_string()
         } else {
-            "dashed lines are the SLO thresholds; a dot is the observed percentile, its bar the interval the true value lies in given the error bounds".to_string()
+            "dashed lines are the SLO thresholds; a dot is the observed percentile, its bar the interval the true percentile lies in (at the scenario's confidence, widened by the error bounds)".to_string()
         }
     );
 }

@@ -641,18 +641,16 @@ fn judge_scenario(sr: &mut ScenarioReport, spec: &Scenario) {
         .iter()
         .flat_map(|slo| {
             let h = hists.get(&slo.metric);
-            slo.objectives
-                .iter()
-                .map(move |(p, d)| {
-                    let objective = Objective {
-                        metric: slo.metric,
-                        percentile: *p,
-                        threshold: *d,
-                        min_runs: slo.min_runs,
-                        confidence: spec.confidence,
-                    };
-                    judge(objective, h)
-                })
+            slo.objectives.iter().map(move |(p, d)| {
+                let objective = Objective {
+                    metric: slo.metric,
+                    percentile: *p,
+                    threshold: *d,
+                    min_runs: slo.min_runs,
+                    confidence: spec.confidence,
+                };
+                judge(objective, h)
+            })
         })
         .collect();
     let mut v = if sr.runs_failed > 0 {

@@ -723,7 +723,12 @@ runs: 5
 
     #[test]
     fn confidence_is_a_fraction_between_a_half_and_one() {
-        assert_eq!(parse(&format!("{GOOD}confidence: 0.99\n")).unwrap().confidence, 0.99);
+        assert_eq!(
+            parse(&format!("{GOOD}confidence: 0.99\n"))
+                .unwrap()
+                .confidence,
+            0.99
+        );
         for bad in ["0.5", "1", "95", "-0.9", ".nan"] {
             let d = one_error(&format!("{GOOD}confidence: {bad}\n"));
             assert_eq!((d.line, d.column), (11, 13), "{bad}: {d}");
