@@ -280,7 +280,7 @@ fn decide(o: &Objective, b: &Bounds, runs: u64) -> (Verdict, String, Option<u64>
         format!("the slowest of {runs} runs")
     };
     let how = if population {
-        format!("{} confidence", percent(o.confidence))
+        format!("at {} confidence", percent(o.confidence))
     } else {
         "error bounds included".to_string()
     };
@@ -300,11 +300,11 @@ fn decide(o: &Objective, b: &Bounds, runs: u64) -> (Verdict, String, Option<u64>
     match b.interval.upper {
         Some(hi) if hi <= t.as_millis() => {
             let hi = Dur::from_millis(hi).human();
-            let reason = format!("{what} is at most {hi} ({how})");
+            let reason = format!("{what} is at most {hi}, {how}");
             return (Verdict::Pass, reason, None);
         }
         _ if b.interval.lower > t.as_millis() => {
-            let reason = format!("{what} is at least {lower}, above {t} ({how})");
+            let reason = format!("{what} is above {t}: at least {lower}, {how}");
             return (Verdict::Fail, reason, None);
         }
         _ => {}
@@ -378,14 +378,14 @@ mod tests {
         assert_eq!(r.verdict, Verdict::Pass);
         assert_eq!(
             r.reason,
-            "the true p50 is at most 1m 02.5s (95 % confidence)"
+            "the true p50 is at most 1m 02.5s, at 95 % confidence"
         );
         assert_eq!(r.runs_needed, None);
         let r = judged(&h, P50, Dur::from_secs(50));
         assert_eq!(r.verdict, Verdict::Fail);
         assert_eq!(
             r.reason,
-            "the true p50 is at least 57.5s, above 50s (95 % confidence)"
+            "the true p50 is above 50s: at least 57.5s, at 95 % confidence"
         );
         let r = judged(&h, P50, Dur::from_secs(61));
         assert_eq!(r.verdict, Verdict::Inconclusive);
@@ -483,7 +483,7 @@ mod tests {
         assert_eq!(r.confidence, None);
         assert_eq!(
             r.reason,
-            "the slowest of 2 runs is at most 1m 30.5s (error bounds included)"
+            "the slowest of 2 runs is at most 1m 30.5s, error bounds included"
         );
         let r = judged(&h, Percentile::MAX, Dur::from_secs(90));
         assert_eq!(r.verdict, Verdict::Inconclusive);

@@ -102,7 +102,7 @@ fn scenario(o: &mut String, s: &ScenarioReport) {
             let bounds = slo.interval_words();
             let _ = writeln!(
                 o,
-                "| `{} {}` | {} | {} | {} | {} ({}) |",
+                "| `{} {}` | {} | {} | {} | {}: {} |",
                 slo.metric,
                 slo.percentile,
                 ms(slo.threshold_ms),

@@ -459,14 +459,15 @@ fn wrap(text: &str, width: Option<usize>) -> Vec<String> {
     lines
 }
 
-/// `text` split at the spaces outside parentheses.
+/// `text` split at the spaces outside parentheses and brackets.
 fn groups(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut depth, mut start) = (0_usize, 0);
     for (i, c) in text.char_indices() {
         match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
+            // An interval is `[a, b]` or `[a, ∞)`.
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
             ' ' if depth == 0 => {
                 if i > start {
                     out.push(&text[start..i]);
@@ -633,5 +634,10 @@ runs: 2
             ["x: y", "  (p: 1 / 2);", "  z"]
         );
         assert_eq!(wrap("a (b c d e f)", Some(8)), ["a (b c d", "  e f)"]);
+        // Nor inside an interval.
+        assert_eq!(
+            wrap("x within [1m 02.0s, ∞) at 95 %", Some(20)),
+            ["x within", "  [1m 02.0s, ∞) at", "  95 %"]
+        );
     }
 }
