@@ -285,16 +285,14 @@ fn decide(o: &Objective, b: &Bounds, runs: u64) -> (Verdict, String, Option<u64>
         "error bounds included".to_string()
     };
     if runs < u64::from(o.min_runs) {
-        let needed = if population {
-            floor(o, b.above)
-        } else {
-            u64::from(o.min_runs)
+        let floor_words = format!("only {runs} of the {} runs needed", o.min_runs);
+        let (needed, reason) = match population.then(|| needs(o, b, runs)) {
+            Some((needed, words)) if needed > u64::from(o.min_runs) => {
+                (needed, format!("{floor_words}; {words}"))
+            }
+            _ => (u64::from(o.min_runs), floor_words),
         };
-        return (
-            Verdict::Inconclusive,
-            format!("only {runs} of the {} runs needed", o.min_runs),
-            Some(needed),
-        );
+        return (Verdict::Inconclusive, reason, Some(needed));
     }
     let lower = Dur::from_millis(b.interval.lower).human();
     match b.interval.upper {
@@ -313,14 +311,22 @@ fn decide(o: &Objective, b: &Bounds, runs: u64) -> (Verdict, String, Option<u64>
         let reason = format!("{what} lies in {}, which straddles {t}", b.interval.human());
         return (Verdict::Inconclusive, reason, None);
     }
+    let (needed, reason) = needs(o, b, runs);
+    (Verdict::Inconclusive, reason, Some(needed))
+}
+
+/// The runs a pass needs at least, and in words: `p99 ≤ 25m needs at least 299 runs with none
+/// above 25m (20 so far)`.
+fn needs(o: &Objective, b: &Bounds, runs: u64) -> (u64, String) {
+    let (p, t) = (o.percentile, o.threshold);
     let needed = floor(o, b.above);
     let (allowed, so_far) = match b.above {
         0 => ("none".to_string(), format!("{runs} so far")),
         k => (format!("at most {k}"), format!("{runs} so far, {k} above")),
     };
-    let reason =
+    let words =
         format!("{p} ≤ {t} needs at least {needed} runs with {allowed} above {t} ({so_far})");
-    (Verdict::Inconclusive, reason, Some(needed))
+    (needed, words)
 }
 
 #[cfg(test)]
@@ -499,8 +505,18 @@ mod tests {
         );
         assert_eq!(r.verdict, Verdict::Inconclusive);
         assert_eq!(r.observed_ms, Some(1000));
-        assert!(r.reason.contains("only 3 of the 6"));
+        assert_eq!(r.reason, "only 3 of the 6 runs needed");
         assert_eq!(r.runs_needed, Some(6));
+        // A p99 needs more than its floor: both are said.
+        let r = judge(
+            objective(Metric::TimeToAsgReplacement, P99, Dur::from_mins(10), 6),
+            Some(&h),
+        );
+        assert_eq!(
+            r.reason,
+            "only 3 of the 6 runs needed; p99 ≤ 10m needs at least 299 runs with none above 10m (3 so far)"
+        );
+        assert_eq!(r.runs_needed, Some(299));
     }
 
     #[test]
