@@ -1,6 +1,7 @@
 //! Measurement: observed phases with error bounds, the metrics derived from them, HDR
 //! histograms per metric, and SLO verdicts. Pure functions of data.
 
+pub(crate) mod confidence;
 pub(crate) mod stats;
 
 use std::fmt;

@@ -1,13 +1,16 @@
 //! HDR histograms per metric and SLO verdicts over them.
 //!
-//! Each metric keeps three histograms: the measured values, and the values shifted down and up
-//! by each run's error bound. A percentile of the shifted histograms bounds the true percentile,
-//! so a verdict is `inconclusive` when the bounds straddle the threshold.
+//! Each metric keeps an HDR histogram of the measured values (the figures reports show) and
+//! every run's value with its error bound. An SLO judges the true percentile, not the observed
+//! one: the interval it lies in at the scenario's confidence comes from the order statistics
+//! ([`confidence`]) of the values shifted down by their error bounds (the lower end) and up
+//! (the upper end). pass = the whole interval at or below the threshold, fail = wholly above,
+//! else inconclusive, saying how many runs a pass needs at least.
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::{Sample, Verdict};
+use super::{Sample, Verdict, confidence};
 use crate::time::Dur;
 use crate::vocab::{Metric, Percentile};
 
@@ -20,27 +23,25 @@ const MAX_MS: u64 = 7 * 24 * 3_600_000;
 #[derive(Clone, Debug)]
 pub(crate) struct MetricHistogram {
     central: Histogram<u64>,
-    low: Histogram<u64>,
-    high: Histogram<u64>,
     /// Exact extremes and sum: the histogram keeps only three significant digits.
     min: u64,
     max: u64,
     sum: u128,
     max_error_ms: u64,
+    /// Every run's value and error bound, for the order statistics of the verdicts.
+    samples: Vec<(u64, u64)>,
 }
 
 impl Default for MetricHistogram {
     fn default() -> Self {
-        let new =
-            || Histogram::new_with_bounds(1, MAX_MS, SIGFIG).expect("static bounds are valid");
         Self {
-            central: new(),
-            low: new(),
-            high: new(),
+            central: Histogram::new_with_bounds(1, MAX_MS, SIGFIG)
+                .expect("static bounds are valid"),
             min: u64::MAX,
             max: 0,
             sum: 0,
             max_error_ms: 0,
+            samples: Vec::new(),
         }
     }
 }
@@ -66,9 +67,8 @@ impl MetricHistogram {
         self.max = self.max.max(v);
         self.sum += u128::from(v);
         self.max_error_ms = self.max_error_ms.max(s.error_ms);
+        self.samples.push((v, s.error_ms));
         self.central.saturating_record(v);
-        self.low.saturating_record(v.saturating_sub(s.error_ms));
-        self.high.saturating_record(v.saturating_add(s.error_ms));
     }
 
     pub(crate) fn count(&self) -> u64 {
@@ -110,15 +110,27 @@ impl MetricHistogram {
     fn quantile(&self, q: f64) -> u64 {
         self.central.value_at_quantile(q).min(self.max)
     }
+}
 
-    /// `(observed, lower bound, upper bound)` of a percentile, in ms.
-    pub(crate) fn percentile(&self, p: Percentile) -> (u64, u64, u64) {
-        let q = p.quantile();
-        (
-            self.quantile(q),
-            self.low.value_at_quantile(q),
-            self.high.value_at_quantile(q),
-        )
+/// The interval the true percentile lies in, in ms: `upper` is `None` when the runs cannot
+/// bound it from above (too few of them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct IntervalMs {
+    pub(crate) lower: u64,
+    pub(crate) upper: Option<u64>,
+}
+
+impl IntervalMs {
+    /// `[3m 01.2s, 3m 30.5s]`, `[15m 43.4s, ∞)`.
+    pub(crate) fn human(self) -> String {
+        match self.upper {
+            Some(hi) => format!(
+                "[{}, {}]",
+                Dur::from_millis(self.lower).human(),
+                Dur::from_millis(hi).human()
+            ),
+            None => format!("[{}, ∞)", Dur::from_millis(self.lower).human()),
+        }
     }
 }
 
@@ -130,76 +142,191 @@ pub(crate) struct SloResult {
     pub(crate) threshold_ms: u64,
     /// `None` when no run produced the metric.
     pub(crate) observed_ms: Option<u64>,
-    /// The interval the true percentile lies in, given the runs' error bounds.
-    pub(crate) lower_ms: Option<u64>,
-    pub(crate) upper_ms: Option<u64>,
+    /// The interval the true percentile lies in at `confidence`, from the runs' order
+    /// statistics widened by their error bounds; `None` when no run produced the metric.
+    pub(crate) interval_ms: Option<IntervalMs>,
+    /// The confidence of the interval; `None` for `max`, which is judged over the runs
+    /// themselves (the slowest of them, within its error bound).
+    pub(crate) confidence: Option<f64>,
     pub(crate) runs: u64,
     pub(crate) min_runs: u32,
+    /// When inconclusive: the fewest runs with which a pass is possible at all, if none of the
+    /// runs still to come lies above the threshold (and never fewer than `min_runs`).
+    pub(crate) runs_needed: Option<u64>,
     pub(crate) verdict: Verdict,
     /// Why, in words (shown in reports).
     pub(crate) reason: String,
 }
 
-/// Judges `metric percentile <= threshold` over the histogram.
-pub(crate) fn judge(
-    metric: Metric,
-    hist: Option<&MetricHistogram>,
-    percentile: Percentile,
-    threshold: Dur,
-    min_runs: u32,
-) -> SloResult {
-    let threshold_ms = threshold.as_millis();
+impl SloResult {
+    /// The interval in words: `[3m 01.2s, 3m 30.5s] at 95 %`, `[15m 43.4s, ∞) at 95 %`,
+    /// `[1m 29.5s, 1m 30.5s] (error bounds)` for `max`, `—` without a value.
+    pub(crate) fn interval_words(&self) -> String {
+        let Some(i) = self.interval_ms else {
+            return "—".to_string();
+        };
+        match self.confidence {
+            Some(c) => format!("{} at {}", i.human(), percent(c)),
+            None => format!("{} (error bounds)", i.human()),
+        }
+    }
+}
+
+/// `0.95` as `95 %`, `0.999` as `99.9 %`.
+pub(crate) fn percent(c: f64) -> String {
+    format!("{} %", (c * 1000.0).round() / 10.0)
+}
+
+/// Where one percentile of a metric stands against a threshold.
+struct Bounds {
+    observed: u64,
+    interval: IntervalMs,
+    /// Runs whose value plus its error bound lies above the threshold.
+    above: usize,
+}
+
+impl MetricHistogram {
+    /// The observed percentile, the interval of the true one (for `max`: of the slowest run),
+    /// and the runs above `threshold_ms`.
+    fn bounds(&self, p: Percentile, confidence: f64, threshold_ms: u64) -> Bounds {
+        let mut low: Vec<u64> = self
+            .samples
+            .iter()
+            .map(|&(v, e)| v.saturating_sub(e))
+            .collect();
+        let mut high: Vec<u64> = self
+            .samples
+            .iter()
+            .map(|&(v, e)| v.saturating_add(e))
+            .collect();
+        low.sort_unstable();
+        high.sort_unstable();
+        let above = high.iter().filter(|&&h| h > threshold_ms).count();
+        let interval = if p == Percentile::MAX {
+            IntervalMs {
+                lower: low.last().copied().unwrap_or(0),
+                upper: high.last().copied(),
+            }
+        } else {
+            let r = confidence::ranks(high.len(), p.quantile(), confidence);
+            IntervalMs {
+                lower: r.lower.map_or(0, |l| low[l - 1]),
+                upper: r.upper.map(|u| high[u - 1]),
+            }
+        };
+        Bounds {
+            observed: self.quantile(p.quantile()),
+            interval,
+            above,
+        }
+    }
+}
+
+/// An objective to judge: `metric percentile <= threshold`, at least `min_runs` runs, at
+/// `confidence`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Objective {
+    pub(crate) metric: Metric,
+    pub(crate) percentile: Percentile,
+    pub(crate) threshold: Dur,
+    pub(crate) min_runs: u32,
+    pub(crate) confidence: f64,
+}
+
+/// Judges the objective over the histogram: pass when the whole interval of the true
+/// percentile is at or below the threshold, fail when it is wholly above, else inconclusive.
+pub(crate) fn judge(o: Objective, hist: Option<&MetricHistogram>) -> SloResult {
+    let threshold_ms = o.threshold.as_millis();
+    let hist = hist.filter(|h| h.count() > 0);
     let runs = hist.map_or(0, MetricHistogram::count);
-    let bounds = hist
-        .filter(|h| h.count() > 0)
-        .map(|h| h.percentile(percentile));
-    let (verdict, reason) = match bounds {
+    let bounds = hist.map(|h| h.bounds(o.percentile, o.confidence, threshold_ms));
+    let population = o.percentile != Percentile::MAX;
+    let (verdict, reason, runs_needed) = match &bounds {
         None => (
             Verdict::Inconclusive,
             "no run produced this metric".to_string(),
+            population.then(|| floor(&o, 0)),
         ),
-        Some(_) if runs < u64::from(min_runs) => (
-            Verdict::Inconclusive,
-            format!("only {runs} of the {min_runs} runs needed"),
-        ),
-        Some((_, _, hi)) if hi <= threshold_ms => (
-            Verdict::Pass,
-            format!(
-                "{percentile} {} <= {}",
-                Dur::from_millis(hi).human(),
-                threshold.human()
-            ),
-        ),
-        Some((_, lo, _)) if lo > threshold_ms => (
-            Verdict::Fail,
-            format!(
-                "{percentile} {} > {}",
-                Dur::from_millis(lo).human(),
-                threshold.human()
-            ),
-        ),
-        Some((_, lo, hi)) => (
-            Verdict::Inconclusive,
-            format!(
-                "{percentile} lies in [{}, {}], which straddles {}",
-                Dur::from_millis(lo).human(),
-                Dur::from_millis(hi).human(),
-                threshold.human()
-            ),
-        ),
+        Some(b) => decide(&o, b, runs),
     };
     SloResult {
-        metric,
-        percentile,
+        metric: o.metric,
+        percentile: o.percentile,
         threshold_ms,
-        observed_ms: bounds.map(|b| b.0),
-        lower_ms: bounds.map(|b| b.1),
-        upper_ms: bounds.map(|b| b.2),
+        observed_ms: bounds.as_ref().map(|b| b.observed),
+        interval_ms: bounds.as_ref().map(|b| b.interval),
+        confidence: population.then_some(o.confidence),
         runs,
-        min_runs,
+        min_runs: o.min_runs,
+        runs_needed,
         verdict,
         reason,
     }
+}
+
+/// The fewest runs with which a pass is possible with `above` of them above the threshold,
+/// `min_runs` at least.
+fn floor(o: &Objective, above: usize) -> u64 {
+    confidence::runs_needed(o.percentile.quantile(), o.confidence, above).max(u64::from(o.min_runs))
+}
+
+/// The verdict, its reason and (when inconclusive) the runs needed.
+fn decide(o: &Objective, b: &Bounds, runs: u64) -> (Verdict, String, Option<u64>) {
+    let (p, t) = (o.percentile, o.threshold);
+    let population = p != Percentile::MAX;
+    let what = if population {
+        format!("the true {p}")
+    } else {
+        format!("the slowest of {runs} runs")
+    };
+    let how = if population {
+        format!("at {} confidence", percent(o.confidence))
+    } else {
+        "error bounds included".to_string()
+    };
+    if runs < u64::from(o.min_runs) {
+        let floor_words = format!("only {runs} of the {} runs needed", o.min_runs);
+        let (needed, reason) = match population.then(|| needs(o, b, runs)) {
+            Some((needed, words)) if needed > u64::from(o.min_runs) => {
+                (needed, format!("{floor_words}; {words}"))
+            }
+            _ => (u64::from(o.min_runs), floor_words),
+        };
+        return (Verdict::Inconclusive, reason, Some(needed));
+    }
+    let lower = Dur::from_millis(b.interval.lower).human();
+    match b.interval.upper {
+        Some(hi) if hi <= t.as_millis() => {
+            let hi = Dur::from_millis(hi).human();
+            let reason = format!("{what} is at most {hi}, {how}");
+            return (Verdict::Pass, reason, None);
+        }
+        _ if b.interval.lower > t.as_millis() => {
+            let reason = format!("{what} is above {t}: at least {lower}, {how}");
+            return (Verdict::Fail, reason, None);
+        }
+        _ => {}
+    }
+    if !population {
+        let reason = format!("{what} lies in {}, which straddles {t}", b.interval.human());
+        return (Verdict::Inconclusive, reason, None);
+    }
+    let (needed, reason) = needs(o, b, runs);
+    (Verdict::Inconclusive, reason, Some(needed))
+}
+
+/// The runs a pass needs at least, and in words: `p99 ≤ 25m needs at least 299 runs with none
+/// above 25m (20 so far)`.
+fn needs(o: &Objective, b: &Bounds, runs: u64) -> (u64, String) {
+    let (p, t) = (o.percentile, o.threshold);
+    let needed = floor(o, b.above);
+    let (allowed, so_far) = match b.above {
+        0 => ("none".to_string(), format!("{runs} so far")),
+        k => (format!("at most {k}"), format!("{runs} so far, {k} above")),
+    };
+    let words =
+        format!("{p} ≤ {t} needs at least {needed} runs with {allowed} above {t} ({so_far})");
+    (needed, words)
 }
 
 #[cfg(test)]
@@ -231,42 +358,176 @@ mod tests {
         assert_eq!(s.max_error_ms, 0);
     }
 
+    fn objective(metric: Metric, p: Percentile, threshold: Dur, min_runs: u32) -> Objective {
+        Objective {
+            metric,
+            percentile: p,
+            threshold,
+            min_runs,
+            confidence: 0.95,
+        }
+    }
+
+    fn judged(h: &MetricHistogram, p: Percentile, threshold: Dur) -> SloResult {
+        judge(
+            objective(Metric::TimeToCassandraRunning, p, threshold, 1),
+            Some(h),
+        )
+    }
+
+    const P99: Percentile = Percentile::from_hundredths(9900);
+
     #[test]
     fn pass_fail_and_straddle() {
-        let m = Metric::TimeToCassandraRunning;
         let h = hist(&[(60_000, 2500); 10]);
+        let r = judged(&h, P50, Dur::from_secs(70));
+        assert_eq!(r.verdict, Verdict::Pass);
         assert_eq!(
-            judge(m, Some(&h), P50, Dur::from_secs(70), 5).verdict,
-            Verdict::Pass
+            r.reason,
+            "the true p50 is at most 1m 02.5s, at 95 % confidence"
         );
+        assert_eq!(r.runs_needed, None);
+        let r = judged(&h, P50, Dur::from_secs(50));
+        assert_eq!(r.verdict, Verdict::Fail);
         assert_eq!(
-            judge(m, Some(&h), P50, Dur::from_secs(50), 5).verdict,
+            r.reason,
+            "the true p50 is above 50s: at least 57.5s, at 95 % confidence"
+        );
+        let r = judged(&h, P50, Dur::from_secs(61));
+        assert_eq!(r.verdict, Verdict::Inconclusive);
+        assert_eq!(
+            r.interval_ms,
+            Some(IntervalMs {
+                lower: 57_500,
+                upper: Some(62_500)
+            })
+        );
+        assert!(
+            r.reason.starts_with("p50 ≤ 1m1s needs at least"),
+            "{}",
+            r.reason
+        );
+        assert!(
+            r.reason
+                .ends_with("with at most 10 above 1m1s (10 so far, 10 above)")
+        );
+    }
+
+    /// The lower end is an order statistic of the values shifted down by their error bounds,
+    /// the upper end of those shifted up.
+    #[test]
+    fn error_bounds_widen_the_interval() {
+        // 100 runs of 1 s … 100 s: the median's ranks are 40 and 61 (confidence::tests).
+        let exact: Vec<(u64, u64)> = (1..=100).map(|i| (i * 1000, 0)).collect();
+        let r = judged(&hist(&exact), P50, Dur::from_secs(61));
+        assert_eq!(
+            r.interval_ms,
+            Some(IntervalMs {
+                lower: 40_000,
+                upper: Some(61_000)
+            })
+        );
+        assert_eq!(r.verdict, Verdict::Pass);
+        // Each run ± 1 s (and the 40th ± 5 s, which moves it below the 39th shifted down).
+        let mut blurred: Vec<(u64, u64)> = (1..=100).map(|i| (i * 1000, 1000)).collect();
+        blurred[39].1 = 5000;
+        let r = judged(&hist(&blurred), P50, Dur::from_secs(61));
+        assert_eq!(
+            r.interval_ms,
+            Some(IntervalMs {
+                lower: 38_000,
+                upper: Some(62_000)
+            })
+        );
+        assert_eq!(r.verdict, Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn too_few_runs_for_a_p99_say_how_many_it_needs() {
+        let h = hist(&[(15 * 60_000, 1000); 20]);
+        let r = judged(&h, P99, Dur::from_mins(25));
+        assert_eq!(r.verdict, Verdict::Inconclusive);
+        assert_eq!(
+            r.reason,
+            "p99 ≤ 25m needs at least 299 runs with none above 25m (20 so far)"
+        );
+        assert_eq!(r.runs_needed, Some(299));
+        assert_eq!(r.confidence, Some(0.95));
+        // The 19th of 20 is a lower bound; nothing bounds it from above.
+        assert_eq!(
+            r.interval_ms,
+            Some(IntervalMs {
+                lower: 15 * 60_000 - 1000,
+                upper: None
+            })
+        );
+        // Two runs of 20 over the threshold: the true p99 is above it.
+        let mut values = vec![(15 * 60_000, 0); 18];
+        values.extend([(26 * 60_000, 0); 2]);
+        assert_eq!(
+            judged(&hist(&values), P99, Dur::from_mins(25)).verdict,
             Verdict::Fail
         );
-        let r = judge(m, Some(&h), P50, Dur::from_secs(61), 5);
+        // One over: a pass needs more runs than with none.
+        values.pop();
+        let r = judged(&hist(&values), P99, Dur::from_mins(25));
         assert_eq!(r.verdict, Verdict::Inconclusive);
-        assert!(r.reason.contains("straddles"), "{}", r.reason);
+        assert!(r.runs_needed.unwrap() > 299);
+        assert!(
+            r.reason
+                .ends_with("runs with at most 1 above 25m (19 so far, 1 above)"),
+            "{}",
+            r.reason
+        );
+    }
+
+    #[test]
+    fn max_is_judged_over_the_runs_themselves() {
+        let h = hist(&[(60_000, 500), (90_000, 500)]);
+        let r = judged(&h, Percentile::MAX, Dur::from_secs(91));
+        assert_eq!(r.verdict, Verdict::Pass);
+        assert_eq!(r.confidence, None);
+        assert_eq!(
+            r.reason,
+            "the slowest of 2 runs is at most 1m 30.5s, error bounds included"
+        );
+        let r = judged(&h, Percentile::MAX, Dur::from_secs(90));
+        assert_eq!(r.verdict, Verdict::Inconclusive);
+        assert_eq!(r.runs_needed, None);
     }
 
     #[test]
     fn too_few_runs_is_inconclusive_even_when_far_below() {
         let h = hist(&[(1000, 0); 3]);
         let r = judge(
-            Metric::TimeToAsgReplacement,
+            objective(Metric::TimeToAsgReplacement, P50, Dur::from_mins(10), 6),
             Some(&h),
-            P50,
-            Dur::from_mins(10),
-            5,
         );
         assert_eq!(r.verdict, Verdict::Inconclusive);
         assert_eq!(r.observed_ms, Some(1000));
-        assert!(r.reason.contains("only 3 of the 5"));
+        assert_eq!(r.reason, "only 3 of the 6 runs needed");
+        assert_eq!(r.runs_needed, Some(6));
+        // A p99 needs more than its floor: both are said.
+        let r = judge(
+            objective(Metric::TimeToAsgReplacement, P99, Dur::from_mins(10), 6),
+            Some(&h),
+        );
+        assert_eq!(
+            r.reason,
+            "only 3 of the 6 runs needed; p99 ≤ 10m needs at least 299 runs with none above 10m (3 so far)"
+        );
+        assert_eq!(r.runs_needed, Some(299));
     }
 
     #[test]
     fn missing_metric_is_inconclusive() {
-        let r = judge(Metric::TimeToTaskLost, None, P50, Dur::from_mins(1), 1);
+        let r = judge(
+            objective(Metric::TimeToTaskLost, P50, Dur::from_mins(1), 1),
+            None,
+        );
         assert_eq!(r.verdict, Verdict::Inconclusive);
         assert_eq!(r.observed_ms, None);
+        assert_eq!(r.interval_ms, None);
+        assert_eq!(r.runs_needed, Some(5));
     }
 }

@@ -308,10 +308,7 @@ fn verdicts(o: &mut String, s: &ScenarioReport) {
             r#"<div><h3>SLOs</h3><table><tr><th>objective</th><th class="num">observed</th><th class="num">true value within</th><th>verdict</th></tr>"#,
         );
         for slo in &s.slos {
-            let bounds = match (slo.lower_ms, slo.upper_ms) {
-                (Some(lo), Some(hi)) => format!("{} – {}", ms(lo), ms(hi)),
-                _ => "—".into(),
-            };
+            let bounds = esc(&slo.interval_words());
             // A pass says nothing the numbers do not; anything else says why.
             let why = if slo.verdict == Verdict::Pass {
                 String::new()
@@ -388,8 +385,8 @@ fn thresholds(s: &ScenarioReport, m: Metric) -> Vec<Threshold> {
             ),
             quantile: slo.percentile.quantile(),
             threshold_ms: slo.threshold_ms,
-            observed: match (slo.observed_ms, slo.lower_ms, slo.upper_ms) {
-                (Some(a), Some(b), Some(c)) => Some((a, b, c)),
+            observed: match (slo.observed_ms, slo.interval_ms) {
+                (Some(o), Some(i)) => Some((o, i)),
                 _ => None,
             },
             verdict: slo.verdict,
@@ -451,7 +448,7 @@ fn metric_figure(o: &mut String, s: &ScenarioReport, m: Metric) {
         if th.is_empty() {
             "no SLO on this metric".to_string()
         } else {
-            "dashed lines are the SLO thresholds; a dot is the observed percentile, its bar the interval the true value lies in given the error bounds".to_string()
+            "dashed lines are the SLO thresholds; a dot is the observed percentile, its bar the interval the true percentile lies in (at the scenario's confidence, widened by the error bounds)".to_string()
         }
     );
 }

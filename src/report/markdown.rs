@@ -99,13 +99,10 @@ fn scenario(o: &mut String, s: &ScenarioReport) {
         );
         let _ = writeln!(o, "| --- | ---: | ---: | --- | --- |");
         for slo in &s.slos {
-            let bounds = match (slo.lower_ms, slo.upper_ms) {
-                (Some(lo), Some(hi)) => format!("[{}, {}]", ms(lo), ms(hi)),
-                _ => "—".into(),
-            };
+            let bounds = slo.interval_words();
             let _ = writeln!(
                 o,
-                "| `{} {}` | {} | {} | {} | {} ({}) |",
+                "| `{} {}` | {} | {} | {} | {}: {} |",
                 slo.metric,
                 slo.percentile,
                 ms(slo.threshold_ms),

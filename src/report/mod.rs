@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use serde::{Serialize, Serializer};
 
 use crate::journal::{Event, Replacement, RunFailure, SCHEMA_VERSION, Victim};
-use crate::measure::stats::{MetricHistogram, MetricSummary, SloResult, judge};
+use crate::measure::stats::{MetricHistogram, MetricSummary, Objective, SloResult, judge};
 use crate::measure::{Observed, Sample, Source, Verdict};
 use crate::scenario::Scenario;
 use crate::time::{Dur, Timestamp};
@@ -641,9 +641,16 @@ fn judge_scenario(sr: &mut ScenarioReport, spec: &Scenario) {
         .iter()
         .flat_map(|slo| {
             let h = hists.get(&slo.metric);
-            slo.objectives
-                .iter()
-                .map(move |(p, d)| judge(slo.metric, h, *p, *d, slo.min_runs))
+            slo.objectives.iter().map(move |(p, d)| {
+                let objective = Objective {
+                    metric: slo.metric,
+                    percentile: *p,
+                    threshold: *d,
+                    min_runs: slo.min_runs,
+                    confidence: spec.confidence,
+                };
+                judge(objective, h)
+            })
         })
         .collect();
     let mut v = if sr.runs_failed > 0 {

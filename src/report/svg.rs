@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use crate::measure::Verdict;
+use crate::measure::stats::IntervalMs;
 use crate::time::Dur;
 use crate::vocab::Phase;
 
@@ -149,8 +150,9 @@ pub(crate) struct Threshold {
     /// The percentile as a quantile in (0, 1].
     pub(crate) quantile: f64,
     pub(crate) threshold_ms: u64,
-    /// The observed percentile and the interval the true value lies in.
-    pub(crate) observed: Option<(u64, u64, u64)>,
+    /// The observed percentile and the interval the true value lies in (to the right edge of
+    /// the chart when unbounded).
+    pub(crate) observed: Option<(u64, IntervalMs)>,
     pub(crate) verdict: Verdict,
 }
 
@@ -389,23 +391,23 @@ pub(crate) fn cdf(title: &str, values: &[u64], thresholds: &[Threshold]) -> Stri
     }
     threshold_marks(&mut o, thresholds, &x, bottom);
     for t in thresholds {
-        let Some((obs, lo, hi)) = t.observed else {
+        let Some((obs, interval)) = t.observed else {
             continue;
         };
+        let (lo, hi) = (interval.lower, interval.upper);
         let color = verdict_color(t.verdict);
         let py = y.at(t.quantile);
         let _ = writeln!(
             o,
-            r#"<g class="obs"><title>{label} observed {obs} (true value within [{lo}, {hi}]): {verdict}</title><line class="guide" x1="{ox}" y1="{py}" x2="{tx}" y2="{py}" stroke="{color}"/><line x1="{lx}" y1="{py}" x2="{hx}" y2="{py}" stroke="{color}"/><circle cx="{ox}" cy="{py}" r="3.5" fill="{color}"/></g>"#,
+            r#"<g class="obs"><title>{label} observed {obs} (true value within {within}): {verdict}</title><line class="guide" x1="{ox}" y1="{py}" x2="{tx}" y2="{py}" stroke="{color}"/><line x1="{lx}" y1="{py}" x2="{hx}" y2="{py}" stroke="{color}"/><circle cx="{ox}" cy="{py}" r="3.5" fill="{color}"/></g>"#,
             label = esc(&t.label),
             obs = Dur::from_millis(obs).human(),
-            lo = Dur::from_millis(lo).human(),
-            hi = Dur::from_millis(hi).human(),
+            within = esc(&interval.human()),
             verdict = t.verdict,
             ox = n(x.at_clamped(obs as f64)),
             tx = n(x.at_clamped(t.threshold_ms as f64)),
             lx = n(x.at_clamped(lo as f64)),
-            hx = n(x.at_clamped(hi as f64)),
+            hx = n(hi.map_or(x.px1, |hi| x.at_clamped(hi as f64))),
             py = n(py),
         );
     }

@@ -40,6 +40,9 @@ pub fn render_width(r: &Report, width: Option<u16>) -> String {
             "{}: {} ({} of {} runs finished, {} failed)",
             s.name, s.verdict, s.runs_finished, s.runs_requested, s.runs_failed
         ));
+        for slo in &s.slos {
+            line(format!("  {}", slo_line(slo)));
+        }
         if let Some(economy) = s.economy_line() {
             line(format!("  {economy}"));
         }
@@ -321,6 +324,34 @@ fn add_scenario(
     }
 }
 
+/// `time_to_cassandra_running p99 ≤ 25m: inconclusive, true p99 within [15m 43.4s, ∞) at
+/// 95 %; needs at least 299 runs with none above 25m (12 so far)`: the verdict, the interval
+/// the true value lies in and, unless it passed, why.
+fn slo_line(slo: &SloResult) -> String {
+    let objective = format!(
+        "{} ≤ {}",
+        slo.percentile,
+        Dur::from_millis(slo.threshold_ms)
+    );
+    let mut out = format!("{} {objective}: {}", slo.metric, slo.verdict);
+    if slo.interval_ms.is_some() {
+        let what = if slo.confidence.is_some() {
+            format!("true {}", slo.percentile)
+        } else {
+            "slowest run".to_string()
+        };
+        out.push_str(&format!(", {what} within {}", slo.interval_words()));
+    }
+    if slo.verdict != Verdict::Pass {
+        let reason = slo
+            .reason
+            .strip_prefix(&format!("{objective} "))
+            .unwrap_or(&slo.reason);
+        out.push_str(&format!("; {reason}"));
+    }
+    out
+}
+
 /// `p50 pass, p99 pass`.
 fn full_verdicts(slos: &[&SloResult]) -> String {
     slos.iter()
@@ -428,14 +459,15 @@ fn wrap(text: &str, width: Option<usize>) -> Vec<String> {
     lines
 }
 
-/// `text` split at the spaces outside parentheses.
+/// `text` split at the spaces outside parentheses and brackets.
 fn groups(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut depth, mut start) = (0_usize, 0);
     for (i, c) in text.char_indices() {
         match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
+            // An interval is `[a, b]` or `[a, ∞)`.
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
             ' ' if depth == 0 => {
                 if i > start {
                     out.push(&text[start..i]);
@@ -583,10 +615,10 @@ runs: 2
         let slos: Vec<&SloResult> = r.scenarios[0].slos.iter().collect();
         assert_eq!(
             full_verdicts(&slos),
-            "p50 pass, p90 pass, p99 fail",
-            "the fixture's SLOs"
+            "p50 inconclusive, p90 inconclusive, p99 fail",
+            "the fixture's SLOs (two runs decide no p50 or p90)"
         );
-        assert_eq!(short_verdicts(&slos), "p50,p90 pass,p99 fail");
+        assert_eq!(short_verdicts(&slos), "p50,p90 incon.,p99 fail");
     }
 
     #[test]
@@ -602,5 +634,10 @@ runs: 2
             ["x: y", "  (p: 1 / 2);", "  z"]
         );
         assert_eq!(wrap("a (b c d e f)", Some(8)), ["a (b c d", "  e f)"]);
+        // Nor inside an interval.
+        assert_eq!(
+            wrap("x within [1m 02.0s, ∞) at 95 %", Some(20)),
+            ["x within", "  [1m 02.0s, ∞) at", "  95 %"]
+        );
     }
 }

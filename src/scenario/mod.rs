@@ -51,6 +51,14 @@ pub struct Scenario {
     /// `time_to_cassandra_running: {p50: 15m, p99: 20m, min_runs: 20}`.
     #[serde(default, skip_serializing_if = "Slos::is_empty")]
     pub(crate) slos: Slos,
+    /// The confidence of every SLO verdict, in (0.5, 1): an SLO passes only when its true
+    /// percentile is at or below the threshold with this confidence (judged from the order
+    /// statistics of the runs, widened by their error bounds), fails only when it is above it
+    /// with this confidence, and is inconclusive otherwise. A p99 needs at least 299 runs to
+    /// pass at 0.95, a p90 29, a p50 5.
+    #[serde(default = "default_confidence")]
+    #[schemars(extend("exclusiveMinimum" = 0.5, "exclusiveMaximum" = 1))]
+    pub(crate) confidence: f64,
     /// How many kill → recovery cycles to run.
     #[serde(default = "default_runs")]
     pub(crate) runs: u32,
@@ -98,6 +106,9 @@ impl Scenario {
     }
 }
 
+fn default_confidence() -> f64 {
+    0.95
+}
 fn default_runs() -> u32 {
     10
 }

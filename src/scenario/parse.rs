@@ -509,6 +509,16 @@ fn check_absent_for(
 }
 
 fn check_slos(s: &Scenario, err: &mut impl FnMut(At, String)) {
+    // Also NaN: no comparison holds.
+    if !(s.confidence > 0.5 && s.confidence < 1.0) {
+        err(
+            at_value(yaml_path!["confidence"]),
+            format!(
+                "`confidence` {} is not between 0.5 and 1 (both excluded); hint: the default is 0.95; 0.9 needs fewer runs, 0.99 more",
+                s.confidence
+            ),
+        );
+    }
     for slo in &s.slos.0 {
         let m = slo.metric;
         let key = yaml_path!["slos", m.as_str()];
@@ -674,7 +684,7 @@ impl schemars::JsonSchema for Slos {
         let metrics: Vec<&str> = Metric::ALL.map(Metric::as_str).to_vec();
         schemars::json_schema!({
             "type": "object",
-            "description": "Objectives per metric: `metric: {pNN: duration, …, min_runs: N}`. Each objective holds when that percentile of the metric over the counted runs is at most the duration; with fewer than `min_runs` (default 5) runs the verdict is inconclusive.",
+            "description": "Objectives per metric: `metric: {pNN: duration, …, min_runs: N}`. Each objective passes when the true percentile of the metric is at most the duration with the scenario's `confidence` (judged from the order statistics of the counted runs, widened by their error bounds), fails when it is above it with that confidence, and is otherwise inconclusive, saying how many runs a pass needs (a p99 at least 299 at 0.95, a p90 29, a p50 5); `max` is judged over the runs themselves. With fewer than `min_runs` (default 5) runs the verdict is inconclusive.",
             "propertyNames": {"enum": metrics},
             "additionalProperties": {
                 "type": "object",
@@ -723,6 +733,23 @@ runs: 5
         assert_eq!(s.slos.0[0].objectives.len(), 2);
         assert_eq!(s.slos.0[0].min_runs, 3);
         assert_eq!(s.target.count, 1);
+        assert_eq!(s.confidence, 0.95);
+    }
+
+    #[test]
+    fn confidence_is_a_fraction_between_a_half_and_one() {
+        assert_eq!(
+            parse(&format!("{GOOD}confidence: 0.99\n"))
+                .unwrap()
+                .confidence,
+            0.99
+        );
+        for bad in ["0.5", "1", "95", "-0.9", ".nan"] {
+            let d = one_error(&format!("{GOOD}confidence: {bad}\n"));
+            assert_eq!((d.line, d.column), (11, 13), "{bad}: {d}");
+            assert!(d.message.contains("not between 0.5 and 1"), "{bad}: {d}");
+            assert!(d.hint.is_some());
+        }
     }
 
     #[test]

@@ -159,9 +159,10 @@ fn reference_drill_through_the_real_sdk_matches_the_truth_log() {
     let output = run.get_output().clone();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // Three runs decide no p99 (it needs 299): inconclusive, exit 3.
     assert_eq!(
         output.status.code(),
-        Some(0),
+        Some(3),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
 
@@ -223,7 +224,7 @@ fn asg_only_scenario_needs_no_dcos() {
         .arg(&out)
         .arg(&file)
         .assert()
-        .code(0);
+        .code(3); // two runs decide no p99 (it needs 299)
     let r = read_json(&out.join("report.json"));
     let m = &r["scenarios"][0]["metrics"];
     assert_eq!(m["time_to_asg_replacement"]["count"], 2);

@@ -14,7 +14,7 @@ fn reference_drill_report_holds_the_contract_and_is_reproducible() {
                 "run",
                 "scenarios/cassandra-node-replace.yaml",
                 "--runs",
-                "200",
+                "300",
                 "--seed",
                 "42",
                 "--quiet",
@@ -47,8 +47,8 @@ fn reference_drill_report_holds_the_contract_and_is_reproducible() {
         assert!(m["time_to_asg_replacement"][key].is_u64(), "{key}");
         assert!(m["time_to_cassandra_running"][key].is_u64(), "{key}");
     }
-    assert_eq!(m["time_to_asg_replacement"]["count"], 200);
-    assert_eq!(m["time_to_cassandra_running"]["count"], 200);
+    assert_eq!(m["time_to_asg_replacement"]["count"], 300);
+    assert_eq!(m["time_to_cassandra_running"]["count"], 300);
     let asg_p50 = m["time_to_asg_replacement"]["p50"].as_u64().unwrap();
     let cass_p50 = m["time_to_cassandra_running"]["p50"].as_u64().unwrap();
     assert!(
@@ -61,7 +61,7 @@ fn reference_drill_report_holds_the_contract_and_is_reproducible() {
     );
 
     let runs = s["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 200);
+    assert_eq!(runs.len(), 300);
     let phases = runs[0]["phases"].as_array().unwrap();
     let names: Vec<&str> = phases
         .iter()
@@ -146,7 +146,7 @@ fn an_asg_only_scenario_measures_only_aws_phases() {
         ])
         .arg(dir.path().join("o"))
         .assert()
-        .code(0);
+        .code(3); // five runs cannot decide a p99 (it needs 299)
     let r = read_json(&dir.path().join("o/report.json"));
     let m = r["scenarios"][0]["metrics"].as_object().unwrap();
     let keys: Vec<&String> = m.keys().collect();
@@ -172,7 +172,7 @@ fn a_reboot_is_not_replaced_and_heals_in_place() {
         ])
         .arg(dir.path().join("o"))
         .assert()
-        .code(0);
+        .code(3); // five runs cannot decide a p99 (it needs 299)
     let r = read_json(&dir.path().join("o/report.json"));
     for run in r["scenarios"][0]["runs"].as_array().unwrap() {
         let phases: Vec<&str> = run["phases"]

@@ -20,7 +20,7 @@ fn stderr_of(args: &[&str]) -> String {
         .env_remove("RUST_LOG")
         .env_remove("GITHUB_STEP_SUMMARY")
         .assert()
-        .code(0);
+        .code(3); // five runs cannot decide a p99 (it needs 299)
     String::from_utf8(out.get_output().stderr.clone()).unwrap()
 }
 

@@ -29,7 +29,7 @@ fn fixed_run(dir: &Path, extra: &[&str]) -> PathBuf {
         .args(extra)
         .env_remove("GITHUB_STEP_SUMMARY")
         .assert()
-        .code(0);
+        .code(3); // twelve runs decide the p50s, not the p99s (they need 299)
     out
 }
 
@@ -66,7 +66,7 @@ fn run_writes_every_report_and_report_re_renders_them() {
             .args(["report", "--format", format])
             .arg(&out)
             .assert()
-            .code(0);
+            .code(3);
         assert_eq!(stdout(&a), read(&out.join(file)), "--format {format}");
     }
     let junit = read(&out.join("junit.xml"));
@@ -196,14 +196,14 @@ fn run_appends_the_markdown_summary_to_github_step_summary() {
         .arg(dir.path().join("r"))
         .env("GITHUB_STEP_SUMMARY", &summary)
         .assert()
-        .code(0);
+        .code(3); // six runs decide the p50, not the p99 (it needs 299)
     let text = read(&summary);
     assert!(
         text.starts_with("earlier step\n# chaos-harness report"),
         "{text}"
     );
     assert!(
-        text.contains("## cassandra-agent-reboot — ✅ pass"),
+        text.contains("## cassandra-agent-reboot — ⚠️ inconclusive"),
         "{text}"
     );
     // `report` re-renders; it does not publish
@@ -212,7 +212,7 @@ fn run_appends_the_markdown_summary_to_github_step_summary() {
         .arg(dir.path().join("r"))
         .env("GITHUB_STEP_SUMMARY", &summary)
         .assert()
-        .code(0);
+        .code(3);
     assert_eq!(read(&summary), text);
 }
 
@@ -232,7 +232,7 @@ heal: replace-on-task-lost
 expect:
   - {phase: task_running, within: 14m}
 slos:
-  time_to_cassandra_running: {p90: 15m}
+  time_to_cassandra_running: {p90: 14m}
   time_to_asg_replacement: {p50: 10m, min_runs: 20}
 runs: 20
 ",
@@ -279,8 +279,9 @@ fn compare_flags_a_regression_and_exits_1() {
             .arg(&out)
             .output()
             .unwrap();
-        // the slow cluster also misses the scenario's own SLOs (exit 1); both ran to the end
-        assert!(matches!(status.status.code(), Some(0 | 1)), "{status:?}");
+        // twelve runs cannot decide the p99s (exit 3), and the slow cluster also misses the
+        // scenario's own SLOs (exit 1); both ran to the end
+        assert!(matches!(status.status.code(), Some(1 | 3)), "{status:?}");
         out
     };
     let before = run("before", &root().join("profiles/default.yaml"));

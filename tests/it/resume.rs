@@ -62,7 +62,7 @@ fn sigkill_at_many_points_then_resume_gives_the_uninterrupted_report() {
         .arg(&whole)
         .args(SUITE)
         .assert()
-        .code(0);
+        .code(3); // 150 runs cannot decide a p99 (it needs 299)
     let total = journal_lines(&whole);
 
     let cut = tmp.path().join("cut");
@@ -89,7 +89,7 @@ fn sigkill_at_many_points_then_resume_gives_the_uninterrupted_report() {
         .args(["run", "--quiet", "--resume"])
         .arg(&cut)
         .assert()
-        .code(0);
+        .code(3);
 
     let a = std::fs::read_to_string(whole.join("report.json")).unwrap();
     let b = std::fs::read_to_string(cut.join("report.json")).unwrap();
@@ -116,7 +116,7 @@ fn sigkill_at_many_points_then_resume_gives_the_uninterrupted_report() {
         .args(["run", "--quiet", "--resume"])
         .arg(&cut)
         .assert()
-        .code(0);
+        .code(3);
     assert_eq!(journal_lines(&cut), before);
 }
 
