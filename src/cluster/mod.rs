@@ -233,6 +233,9 @@ api_enum!(
     }
 );
 
+/// A resource's tags, `(key, value)`: shared, since every poll describes them again.
+pub(crate) type Tags = Arc<[(String, String)]>;
+
 /// The tag every ASG member carries: the name of its group.
 pub const ASG_NAME_TAG: &str = "aws:autoscaling:groupName";
 
@@ -247,7 +250,7 @@ pub struct InstanceObs {
     /// The `aws:autoscaling:groupName` tag.
     pub(crate) asg_name: Option<String>,
     /// All tags, `(key, value)`.
-    pub(crate) tags: Vec<(String, String)>,
+    pub(crate) tags: Tags,
     /// `StateTransitionReason`, e.g. `User initiated (2026-01-05 10:00:00 GMT)`.
     pub state_transition_reason: String,
 }
@@ -279,7 +282,7 @@ pub struct AsgObs {
     pub(crate) desired_capacity: u32,
     pub(crate) min_size: u32,
     pub(crate) max_size: u32,
-    pub(crate) tags: Vec<(String, String)>,
+    pub(crate) tags: Tags,
     pub instances: Vec<AsgMemberObs>,
 }
 

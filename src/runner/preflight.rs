@@ -503,7 +503,7 @@ mod tests {
             desired_capacity: states.len() as u32,
             min_size: 0,
             max_size: 9,
-            tags: vec![],
+            tags: crate::cluster::Tags::default(),
             instances: states
                 .iter()
                 .map(|(id, l)| AsgMemberObs {

@@ -228,7 +228,7 @@ fn group_xml(x: &mut Xml, w: &World, g: &AsgObs, set: &GroupSetting) {
     x.text("VPCZoneIdentifier", set.subnets.join(","));
     x.elem("EnabledMetrics", |_| {});
     x.elem("Tags", |x| {
-        for (k, v) in &g.tags {
+        for (k, v) in g.tags.iter() {
             x.elem("member", |x| {
                 x.text("ResourceId", &g.name);
                 x.text("ResourceType", "auto-scaling-group");

@@ -263,7 +263,7 @@ fn instance(x: &mut Xml, i: &InstanceObs, zone: Option<&str>, region: &str) {
     x.text("rootDeviceType", "ebs");
     x.text("rootDeviceName", "/dev/xvda");
     x.elem("tagSet", |x| {
-        for (k, v) in &i.tags {
+        for (k, v) in i.tags.iter() {
             x.elem("item", |x| {
                 x.text("key", k);
                 x.text("value", v);

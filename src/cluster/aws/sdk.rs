@@ -275,7 +275,7 @@ fn instance_obs(i: &ec2::types::Instance) -> Option<InstanceObs> {
             .iter()
             .find(|(k, _)| k == ASG_NAME_TAG)
             .map(|(_, v)| v.clone()),
-        tags,
+        tags: tags.into(),
         state_transition_reason: i.state_transition_reason().unwrap_or("").to_string(),
     })
 }

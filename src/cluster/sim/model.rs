@@ -24,7 +24,7 @@ use crate::cluster::{
     AsgObs, CFN_LOGICAL_ID_TAG, CFN_STACK_ID_TAG, CFN_STACK_TAG, ClusterError, ClusterResult,
     InstanceFilter, InstanceId, InstanceObs, InstanceState, LifecycleState, MASTER_LOGICAL_ID,
     PRIVATE_AGENTS_LOGICAL_ID, PUBLIC_AGENTS_LOGICAL_ID, PhaseObs, PlanObs, PlanStatus, PodName,
-    PodObs, StepObs, TaskId, TaskObs, TaskState,
+    PodObs, StepObs, Tags, TaskId, TaskObs, TaskState,
 };
 use crate::time::Timestamp;
 use crate::vocab::FaultKind;
@@ -47,7 +47,7 @@ struct Instance {
     state: InstanceState,
     reason: String,
     asg_tag: Option<String>,
-    tags: Vec<(String, String)>,
+    tags: Tags,
     agent: Option<usize>,
     /// The group terminates this instance as soon as it is `stopped`.
     asg_terminate_on_stop: bool,
@@ -76,13 +76,13 @@ struct Activity {
 /// instance is pending or running.
 struct FixedGroup {
     name: String,
-    tags: Vec<(String, String)>,
+    tags: Tags,
     members: Vec<usize>,
 }
 
 struct Asg {
     name: String,
-    tags: Vec<(String, String)>,
+    tags: Tags,
     desired: u32,
     members: Vec<Member>,
     /// Oldest first.
@@ -422,7 +422,8 @@ impl Sim {
                     PRIVATE_AGENTS_LOGICAL_ID,
                     "mesos-slave",
                     topo.asg.tags.iter(),
-                ),
+                )
+                .into(),
                 desired: topo.private_agents,
                 members: Vec::new(),
                 activities: Vec::new(),
@@ -434,7 +435,7 @@ impl Sim {
             .into_iter()
             .map(|(logical_id, role)| FixedGroup {
                 name: physical_name(&topo.stack, logical_id),
-                tags: group_tags(topo, logical_id, role, std::iter::empty()),
+                tags: group_tags(topo, logical_id, role, std::iter::empty()).into(),
                 members: Vec::new(),
             })
             .collect(),
@@ -659,7 +660,7 @@ impl Sim {
             state: InstanceState::Running,
             reason: String::new(),
             asg_tag,
-            tags,
+            tags: tags.into(),
             agent: None,
             asg_terminate_on_stop: false,
         });
@@ -896,7 +897,7 @@ impl Sim {
         self.by_id.remove(&i.id);
         self.listed.retain(|&l| l != inst);
         self.used_ips.remove(&i.ip_num);
-        i.tags = Vec::new();
+        i.tags = Tags::default();
         i.reason = String::new();
     }
 
