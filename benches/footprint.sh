@@ -30,7 +30,8 @@ env -i PATH="$PATH" HOME="$dir" AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_AC
     AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-west-2 AWS_EC2_METADATA_DISABLED=true \
     DCOS_URL="http://127.0.0.1:$port" DCOS_ACS_TOKEN=tok \
     /usr/bin/time -f 'run --target aws, 3 runs: %e s wall, %U s user, %S s system, %M KB peak RSS' \
-    "$bin" run --target aws --runs 3 --yes --seed 1 --out "$dir/out" "$dir/fast-drill.yaml" > "$dir/run.log"
+    "$bin" run --target aws --runs 3 --yes --seed 1 --out "$dir/out" "$dir/fast-drill.yaml" > "$dir/run.log" \
+    || [ $? -eq 3 ] # 3 runs cannot decide a p99: inconclusive is the expected verdict
 echo "sim serve: $(grep VmHWM /proc/$serve/status | tr -s ' ')"
 
 # 100 scenario files: the four shipped ones, renamed, 25 times each.
