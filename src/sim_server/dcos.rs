@@ -62,9 +62,15 @@ fn admit(
     operation: impl FnOnce() -> String,
 ) -> Option<Response> {
     let now = w.sim.now();
+    // With service accounts the cluster is Enterprise, whose Admin Router says `acsjwt`.
+    let scheme = if w.accounts.is_empty() {
+        "oauthjwt"
+    } else {
+        "acsjwt"
+    };
     match w.check_token(&presented_tokens(headers), now) {
         TokenCheck::Accepted => None,
-        TokenCheck::Refused => Some(unauthorized()),
+        TokenCheck::Refused => Some(unauthorized_as(scheme)),
         TokenCheck::Expired => {
             if let Some(f) = &mut w.faults {
                 f.record(InjectedFault {
@@ -76,15 +82,20 @@ fn admit(
                     delay: None,
                 });
             }
-            Some(unauthorized())
+            Some(unauthorized_as(scheme))
         }
     }
 }
 
 pub(super) fn unauthorized() -> Response {
+    unauthorized_as("oauthjwt")
+}
+
+/// A 401 naming the auth scheme: `oauthjwt` (DC/OS Open) or `acsjwt` (Enterprise).
+fn unauthorized_as(scheme: &'static str) -> Response {
     (
         StatusCode::UNAUTHORIZED,
-        [(WWW_AUTHENTICATE, "oauthjwt"), (CONTENT_TYPE, "text/html")],
+        [(WWW_AUTHENTICATE, scheme), (CONTENT_TYPE, "text/html")],
         UNAUTHORIZED_HTML,
     )
         .into_response()
