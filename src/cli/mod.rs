@@ -170,6 +170,14 @@ pub(crate) enum SimCommand {
         /// Stop by itself after this long, e.g. `10m` (so that no server outlives a test).
         #[arg(long, value_name = "DURATION")]
         lifetime: Option<Dur>,
+        /// Accept service-account logins of UID, verified with the RSA public key in FILE
+        /// (`PUBLIC KEY` PEM); repeatable. A `{uid, token}` login of anyone else is refused.
+        #[arg(long = "service-account", value_name = "UID=FILE")]
+        service_accounts: Vec<String>,
+        /// Tokens issued by a login expire this long after it, e.g. `15s` (their `exp` claim
+        /// says when); the `--token` itself never does.
+        #[arg(long, value_name = "DURATION")]
+        token_lifetime: Option<Dur>,
     },
 }
 

@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use super::{CliError, Exit, SimCommand};
+use crate::cluster::jwt::VerifyingKey;
 use crate::cluster::sim::Profile;
 use crate::sim_server::{ServeConfig, SimService};
 use crate::time::Dur;
@@ -16,6 +17,8 @@ pub(super) fn sim(command: SimCommand) -> Result<Exit, CliError> {
         truth_log,
         token,
         lifetime,
+        service_accounts,
+        token_lifetime,
     } = command;
     let profile = Profile::load(&profile).map_err(CliError::Profile)?;
     let cfg = ServeConfig {
@@ -23,9 +26,25 @@ pub(super) fn sim(command: SimCommand) -> Result<Exit, CliError> {
         token,
         truth_log,
         lifetime: lifetime.map(Dur::to_std),
+        service_accounts: service_accounts
+            .iter()
+            .map(|a| service_account(a))
+            .collect::<Result<_, _>>()?,
+        token_lifetime,
         ..ServeConfig::new(profile)
     };
     serve(&listen, cfg)
+}
+
+/// `UID=FILE`: the account's uid and its public key's PEM file.
+fn service_account(arg: &str) -> Result<(String, VerifyingKey), CliError> {
+    let bad = |m: String| CliError::Input(format!("error: --service-account {arg}: {m}"));
+    let (uid, file) = arg
+        .split_once('=')
+        .filter(|(u, f)| !u.is_empty() && !f.is_empty())
+        .ok_or_else(|| bad("hint: write UID=PUBLIC_KEY_FILE".into()))?;
+    let pem = std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?;
+    Ok((uid.to_string(), VerifyingKey::from_pem(&pem).map_err(bad)?))
 }
 
 /// Binds, prints `listening on http://ADDR`, serves until interrupted.

@@ -6,6 +6,7 @@
 //! here, in one place (`FromStr`/`as_str`).
 
 pub mod aws;
+pub mod jwt;
 pub(crate) mod meter;
 pub mod sim;
 

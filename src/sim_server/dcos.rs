@@ -62,9 +62,15 @@ fn admit(
     operation: impl FnOnce() -> String,
 ) -> Option<Response> {
     let now = w.sim.now();
+    // With service accounts the cluster is Enterprise, whose Admin Router says `acsjwt`.
+    let scheme = if w.accounts.is_empty() {
+        "oauthjwt"
+    } else {
+        "acsjwt"
+    };
     match w.check_token(&presented_tokens(headers), now) {
         TokenCheck::Accepted => None,
-        TokenCheck::Refused => Some(unauthorized()),
+        TokenCheck::Refused => Some(unauthorized_as(scheme)),
         TokenCheck::Expired => {
             if let Some(f) = &mut w.faults {
                 f.record(InjectedFault {
@@ -76,15 +82,20 @@ fn admit(
                     delay: None,
                 });
             }
-            Some(unauthorized())
+            Some(unauthorized_as(scheme))
         }
     }
 }
 
 pub(super) fn unauthorized() -> Response {
+    unauthorized_as("oauthjwt")
+}
+
+/// A 401 naming the auth scheme: `oauthjwt` (DC/OS Open) or `acsjwt` (Enterprise).
+fn unauthorized_as(scheme: &'static str) -> Response {
     (
         StatusCode::UNAUTHORIZED,
-        [(WWW_AUTHENTICATE, "oauthjwt"), (CONTENT_TYPE, "text/html")],
+        [(WWW_AUTHENTICATE, scheme), (CONTENT_TYPE, "text/html")],
         UNAUTHORIZED_HTML,
     )
         .into_response()
@@ -123,8 +134,40 @@ fn bad_request(description: impl Into<String>) -> Response {
         .into_response()
 }
 
+/// What the IAM answers a refused service login (Enterprise's `acsjwt` scheme).
+fn login_refused(description: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(WWW_AUTHENTICATE, "acsjwt")],
+        Json(json!({"title": "Unauthorized", "description": description,
+            "code": "ERR_INVALID_SERVICE_LOGIN_TOKEN"})),
+    )
+        .into_response()
+}
+
+/// A service login: `token` must be an RS256 token of the account `uid` (its public key
+/// verifies the signature; its claims name `uid` and an `exp` still ahead of `now`).
+fn check_service_login(w: &World, uid: &str, token: &str, now: i64) -> Result<(), &'static str> {
+    let key = w
+        .accounts
+        .iter()
+        .find(|(u, _)| u == uid)
+        .map(|(_, k)| k)
+        .ok_or("unknown service account")?;
+    let claims = key.verify(token)?;
+    if claims.uid.as_deref() != Some(uid) {
+        return Err("the token's uid is not the login's");
+    }
+    match claims.exp {
+        Some(exp) if exp > now => Ok(()),
+        Some(_) => Err("the service login token has expired"),
+        None => Err("the service login token has no exp"),
+    }
+}
+
 /// `POST /acs/api/v1/auth/login`: `{uid, password}`, `{uid, token}` (service account) or
-/// `{token}` (OIDC, DC/OS Open < 1.13) → `{"token": …}`. Any credentials are accepted.
+/// `{token}` (OIDC, DC/OS Open < 1.13) → `{"token": …}`. Any credentials are accepted, except
+/// that with service accounts configured a `{uid, token}` login must verify (else 401).
 pub(super) async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let login: Login = match serde_json::from_slice(&body) {
         Ok(l) => l,
@@ -141,11 +184,18 @@ pub(super) async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
             "Request body must carry `uid` with `password` or `token`, or an OIDC `token`",
         );
     }
-    let token = shared.with_world(|w| {
+    let service = login.uid.as_deref().zip(login.token.as_deref());
+    shared.with_world(|w| {
         let now = w.sim.now();
-        w.issue_token(now)
-    });
-    Json(json!({"token": token})).into_response()
+        if let Some((uid, token)) = service.filter(|_| !w.accounts.is_empty()) {
+            if let Err(why) = check_service_login(w, uid, token, now.as_millis() / 1000) {
+                return login_refused(why);
+            }
+            eprintln!("sim serve: service account {uid} logged in");
+        }
+        let token = w.issue_token(now, login.uid.as_deref());
+        Json(json!({"token": token})).into_response()
+    })
 }
 
 // ----- Mesos master ------------------------------------------------------------------------

@@ -43,8 +43,9 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::cluster::ClusterError;
+use crate::cluster::jwt::{self, Claims, VerifyingKey};
 use crate::cluster::sim::{ApiFaultInjector, InjectedFault, Profile, Sim, TruthEvent};
-use crate::time::{Clock, Timestamp};
+use crate::time::{Clock, Dur, Timestamp};
 use query::{Params, Scope, Service};
 
 /// The DC/OS token the server hands out and accepts unless told otherwise.
@@ -72,6 +73,13 @@ pub struct ServeConfig {
     pub lifetime: Option<Duration>,
     /// The world's clock: the wall clock, or a sped-up one shared with the client (benchmarks).
     pub clock: Clock,
+    /// DC/OS service accounts (uid, public key): a `{uid, token}` login must carry an RS256
+    /// token of one of them, signed with its key and not expired; with none configured, any
+    /// credentials are accepted.
+    pub service_accounts: Vec<(String, VerifyingKey)>,
+    /// Tokens issued by a login expire this long after it (their `exp` claim says when); the
+    /// configured `token` never does.
+    pub token_lifetime: Option<Dur>,
 }
 
 impl ServeConfig {
@@ -84,6 +92,8 @@ impl ServeConfig {
             truth_log: None,
             lifetime: None,
             clock: Clock::wall(),
+            service_accounts: Vec::new(),
+            token_lifetime: None,
         }
     }
 }
@@ -143,9 +153,12 @@ pub(crate) struct World {
     pub(crate) asg_created: Timestamp,
     /// The profile's API faults, if any.
     pub(crate) faults: Option<ApiFaultInjector>,
-    /// Every DC/OS token issued, with when: the configured one at start, one per login when
-    /// tokens expire.
-    tokens: Vec<(String, Timestamp)>,
+    /// Every DC/OS token issued, with when, and until when with a `token_lifetime`: the
+    /// configured one at start, one per login when tokens expire.
+    tokens: Vec<(String, Timestamp, Option<Timestamp>)>,
+    /// The service accounts a `{uid, token}` login is checked against (none: any login).
+    pub(crate) accounts: Vec<(String, VerifyingKey)>,
+    token_lifetime: Option<Dur>,
 }
 
 /// Whether a request's DC/OS token is accepted.
@@ -164,7 +177,7 @@ impl World {
         seed: u64,
         start: Timestamp,
         log: Option<TruthLog>,
-        token: &str,
+        cfg: &ServeConfig,
     ) -> World {
         let sim = Sim::new(profile, seed, start);
         let first_launch = sim
@@ -183,15 +196,18 @@ impl World {
                 .api_faults
                 .as_ref()
                 .map(|f| ApiFaultInjector::new(f, seed, start)),
-            tokens: vec![(token.to_string(), start)],
+            tokens: vec![(cfg.token.clone(), start, None)],
+            accounts: cfg.service_accounts.clone(),
+            token_lifetime: cfg.token_lifetime,
         }
     }
 
     /// Checks the tokens a request presents (header and cookie) at `now`.
     pub(crate) fn check_token(&self, presented: &[&str], now: Timestamp) -> TokenCheck {
         let mut expired = false;
-        for (token, issued) in &self.tokens {
-            if presented.contains(&token.as_str()) {
+        for (token, issued, until) in &self.tokens {
+            // Past its own `exp`: Admin Router refuses it like any invalid token.
+            if presented.contains(&token.as_str()) && until.is_none_or(|u| now < u) {
                 match &self.faults {
                     Some(f) if f.token_expired(*issued, now) => expired = true,
                     _ => return TokenCheck::Accepted,
@@ -210,8 +226,20 @@ impl World {
         self.check_token(&dcos::presented_tokens(headers), now) == TokenCheck::Accepted
     }
 
-    /// The token a login returns: the configured one, or a fresh one when tokens expire.
-    pub(crate) fn issue_token(&mut self, now: Timestamp) -> String {
+    /// The token a login returns: the configured one, or a fresh one when tokens expire (with
+    /// a `token_lifetime`, shaped like a DC/OS token whose `exp` claim the client can read).
+    pub(crate) fn issue_token(&mut self, now: Timestamp, uid: Option<&str>) -> String {
+        if let Some(ttl) = self.token_lifetime {
+            let until = now.saturating_add(ttl);
+            let claims = Claims {
+                uid: uid.map(str::to_string),
+                exp: Some(until.as_millis() / 1000),
+            };
+            let sig = format!("{}.{}", self.tokens[0].0, self.tokens.len());
+            let token = jwt::unsigned(&claims, &sig);
+            self.tokens.push((token.clone(), now, Some(until)));
+            return token;
+        }
         let expiring = self
             .faults
             .as_ref()
@@ -220,7 +248,7 @@ impl World {
             return self.tokens[0].0.clone();
         }
         let token = format!("{}.{}", self.tokens[0].0, self.tokens.len());
-        self.tokens.push((token.clone(), now));
+        self.tokens.push((token.clone(), now, None));
         token
     }
 
@@ -302,7 +330,7 @@ impl SimService {
                 failed: None,
             }),
         };
-        let world = World::new(&cfg.profile, cfg.seed, cfg.clock.now(), log, &cfg.token);
+        let world = World::new(&cfg.profile, cfg.seed, cfg.clock.now(), log, &cfg);
         Ok(SimService {
             shared: Arc::new(Shared {
                 world: Mutex::new(world),

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::cluster::aws::{AwsClients, DcosClient};
+use crate::cluster::jwt::{self, VerifyingKey};
 use crate::cluster::sim::{ApiFault, TruthKind};
 
 const LIFETIME: Duration = Duration::from_secs(120);
@@ -1149,5 +1150,152 @@ async fn the_aws_backend_classifies_wire_faults_as_the_sim_does() {
         }
         assert!(wire.is_retryable() == in_process.is_retryable());
     }
+    s.stop().await.unwrap();
+}
+
+/// A server that accepts the service account `chaos-ci` (a key made here) and issues tokens
+/// living `ttl`; returns it with the account's private key PEM.
+async fn start_with_account(ttl: crate::time::Dur) -> (SimServer, String) {
+    let (private, public) = jwt::generate_pem();
+    let s = SimServer::start(ServeConfig {
+        service_accounts: vec![("chaos-ci".into(), VerifyingKey::from_pem(&public).unwrap())],
+        token_lifetime: Some(ttl),
+        ..config("fast")
+    })
+    .await
+    .unwrap();
+    (s, private)
+}
+
+async fn post_login(s: &SimServer, uid: &str, token: &str) -> reqwest::Response {
+    http()
+        .post(format!("{}/acs/api/v1/auth/login", s.url()))
+        .json(&serde_json::json!({"uid": uid, "token": token}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn service_logins_are_verified_and_their_tokens_expire() {
+    use crate::cluster::jwt::{Claims, SigningKey};
+    let (s, private) = start_with_account(crate::time::Dur::from_millis(1500)).await;
+    let key = SigningKey::from_pem(&private).unwrap();
+    let now = crate::time::Timestamp::now().as_millis() / 1000;
+    let claims = |uid: &str, exp: i64| Claims {
+        uid: Some(uid.into()),
+        exp: Some(exp),
+    };
+    let good = key.sign(&claims("chaos-ci", now + 120)).unwrap();
+    let r = post_login(&s, "chaos-ci", &good).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let token = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let exp = jwt::claims(&token).and_then(|c| c.exp).unwrap();
+    assert!((now..=now + 3).contains(&exp), "{exp} vs {now}");
+    let get = |t: String| {
+        let url = format!("{}/mesos/master/slaves", s.url());
+        async move {
+            http()
+                .get(url)
+                .header("Authorization", format!("token={t}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(get(token.clone()).await, StatusCode::OK);
+
+    // Another key, an unknown uid, a token naming someone else, an expired one: 401 acsjwt.
+    let (other, _) = jwt::generate_pem();
+    let forged = SigningKey::from_pem(&other)
+        .unwrap()
+        .sign(&claims("chaos-ci", now + 120))
+        .unwrap();
+    for (uid, t) in [
+        ("chaos-ci", forged),
+        (
+            "intruder",
+            key.sign(&claims("intruder", now + 120)).unwrap(),
+        ),
+        ("chaos-ci", key.sign(&claims("root", now + 120)).unwrap()),
+        ("chaos-ci", key.sign(&claims("chaos-ci", now - 1)).unwrap()),
+        ("chaos-ci", "not.a.jwt".to_string()),
+    ] {
+        let r = post_login(&s, uid, &t).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{uid}");
+        assert_eq!(r.headers()["www-authenticate"], "acsjwt");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["code"], "ERR_INVALID_SERVICE_LOGIN_TOKEN");
+    }
+
+    // Past its lifetime the issued token is refused (Enterprise's `acsjwt`: log in again);
+    // the configured one never expires.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let r = http()
+        .get(format!("{}/mesos/master/slaves", s.url()))
+        .header("Authorization", format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], "acsjwt");
+    assert_eq!(get(DEFAULT_TOKEN.into()).await, StatusCode::OK);
+    s.stop().await.unwrap();
+}
+
+/// The aws backend's DC/OS client logs in with the service account, renews its token before
+/// it expires, and after a 401 (`refresh_auth`).
+#[tokio::test]
+async fn the_dcos_client_renews_a_service_account_login() {
+    use crate::cluster::ClusterError;
+    use crate::cluster::aws::dcos::{DcosConfig, ServiceAccount, SslVerify};
+    let (s, private) = start_with_account(crate::time::Dur::from_millis(1500)).await;
+    let cfg = DcosConfig {
+        url: s.url(),
+        token: None,
+        ssl_verify: SslVerify::System,
+        origin: "test".into(),
+        login: None,
+        service_account: Some(ServiceAccount::from_pem("chaos-ci", &private).unwrap()),
+    };
+    let c = DcosClient::new(&cfg).unwrap();
+    let issued = || s.shared.with_world(|w| w.tokens.len() - 1);
+    for _ in 0..12 {
+        c.agents()
+            .await
+            .expect("never refused: renewed before expiry");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // 3 s with tokens of 1.5 s (`exp` in whole seconds, so 0.5 to 1.5 s left at issue)
+    // renewed at four fifths: the first login and two to six renewals.
+    assert!((3..=8).contains(&issued()), "{} logins", issued());
+
+    // Tokens revoked behind the client's back: a 401, then a login, then served again.
+    assert!(c.login().await);
+    s.shared.with_world(|w| w.tokens.truncate(1));
+    assert!(matches!(
+        c.agents().await,
+        Err(ClusterError::Unauthorized { .. })
+    ));
+    assert!(c.login().await);
+    c.agents().await.unwrap();
+
+    // A key the cluster does not know: the first request says so, naming the uid only.
+    let (other, _) = jwt::generate_pem();
+    let stranger = DcosClient::new(&DcosConfig {
+        service_account: Some(ServiceAccount::from_pem("chaos-ci", &other).unwrap()),
+        ..cfg
+    })
+    .unwrap();
+    let e = stranger.agents().await.unwrap_err().to_string();
+    assert!(
+        e.contains("refused the login of service account \"chaos-ci\""),
+        "{e}"
+    );
+    assert!(!stranger.login().await);
     s.stop().await.unwrap();
 }

@@ -24,6 +24,11 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(dir: &Path, profile: &str) -> Self {
+        Self::start_with(dir, profile, &[], Stdio::null())
+    }
+
+    /// With more `sim serve` arguments, its stderr going to `stderr`.
+    pub(crate) fn start_with(dir: &Path, profile: &str, more: &[&str], stderr: Stdio) -> Self {
         let truth = dir.join("truth.jsonl");
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("chaos-harness"))
             .args([
@@ -44,8 +49,9 @@ impl Server {
                 "--truth-log",
             ])
             .arg(&truth)
+            .args(more)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("sim serve starts");
         let mut line = String::new();
@@ -272,4 +278,120 @@ fn a_wrong_dcos_token_says_log_in_again() {
         !stderr.contains("stale-token-7c1e"),
         "the token is not echoed: {stderr}"
     );
+}
+
+/// CI's way in: a DC/OS service account (its secret in a file, the key made here), whose
+/// login `sim serve` verifies with the public key and whose tokens live 10 s, so the suite's
+/// login is renewed several times mid-run; no run fails for it, and neither the key nor any
+/// token reaches the journal, the reports or the output.
+#[test]
+fn a_service_account_login_is_renewed_mid_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = chaos_harness::cluster::jwt::generate_pem();
+    let public_file = dir.path().join("chaos-ci.pub.pem");
+    std::fs::write(&public_file, &public).unwrap();
+    let secret = dir.path().join("chaos-ci-secret.json");
+    let credential = serde_json::json!({"uid": "chaos-ci", "scheme": "RS256",
+        "private_key": private, "login_endpoint": "https://master.mesos/acs/api/v1/auth/login"});
+    std::fs::write(&secret, credential.to_string()).unwrap();
+    let server_log = dir.path().join("serve.err");
+    let server = Server::start_with(
+        dir.path(),
+        "fast",
+        &[
+            "--service-account",
+            &format!("chaos-ci={}", public_file.display()),
+            "--token-lifetime",
+            "10s",
+        ],
+        std::fs::File::create(&server_log).unwrap().into(),
+    );
+    let file = fast_drill(dir.path());
+
+    // A key the account does not hold: refused, naming the uid and nothing of the key.
+    let (stranger, _) = chaos_harness::cluster::jwt::generate_pem();
+    let refused = server
+        .harness(dir.path())
+        .env_remove("DCOS_ACS_TOKEN")
+        .env(
+            "DCOS_SERVICE_ACCOUNT_CREDENTIAL",
+            serde_json::json!({"uid": "chaos-ci", "private_key": stranger}).to_string(),
+        )
+        .args(["plan", "--target", "aws"])
+        .arg(&file)
+        .assert()
+        .code(4);
+    let said = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    assert!(
+        said.contains("refused the login of service account \"chaos-ci\""),
+        "{said}"
+    );
+    assert!(!said.contains(&stranger[40..80]), "{said}");
+
+    let out = dir.path().join("report");
+    let run = server
+        .harness(dir.path())
+        .env_remove("DCOS_ACS_TOKEN")
+        .env(
+            "DCOS_SERVICE_ACCOUNT_CREDENTIAL",
+            format!("file://{}", secret.display()),
+        )
+        .args([
+            "run", "--target", "aws", "--runs", "2", "--yes", "--seed", "3", "--out",
+        ])
+        .arg(&out)
+        .arg(&file)
+        .assert();
+    let output = run.get_output().clone();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Two runs decide no p99: inconclusive, exit 3, and nothing aborted.
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let r = read_json(&out.join("report.json"));
+    let runs = r["scenarios"][0]["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    for run in runs {
+        assert_eq!(run["phases"].as_array().unwrap().len(), 11, "{run}");
+    }
+    let logins = std::fs::read_to_string(&server_log)
+        .unwrap()
+        .matches("service account chaos-ci logged in")
+        .count();
+    // Two runs of ~20 s, steady state included, with tokens renewed every 8 s or so.
+    assert!(logins >= 4, "{logins} logins: not renewed mid-suite");
+    // Renewed before expiry: no request of the suite was refused.
+    let journal = std::fs::read_to_string(out.join("journal.jsonl")).unwrap();
+    assert!(
+        !journal.contains("\"unauthorized\""),
+        "a 401 was ridden out"
+    );
+
+    // The key (any of its lines) and every token (all start with the RS256 header) stay out.
+    let key_lines: Vec<&str> = private
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() >= 24)
+        .collect();
+    let header = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9";
+    for (name, text) in [
+        ("journal.jsonl", journal.clone()),
+        (
+            "report.json",
+            std::fs::read_to_string(out.join("report.json")).unwrap(),
+        ),
+        (
+            "report.md",
+            std::fs::read_to_string(out.join("report.md")).unwrap(),
+        ),
+        ("stdout", stdout.to_string()),
+        ("stderr", stderr.to_string()),
+    ] {
+        assert!(!text.contains(header), "a token in {name}");
+        for l in &key_lines {
+            assert!(!text.contains(&l[..24]), "the key in {name}");
+        }
+    }
 }

@@ -96,6 +96,7 @@ fn with_server(token: &str, test: impl AsyncFnOnce(DcosClient)) {
             ssl_verify: SslVerify::System,
             origin: "test".into(),
             login: None,
+            service_account: None,
         };
         test(DcosClient::new(&cfg).unwrap()).await;
         server.abort();
@@ -182,6 +183,7 @@ fn an_unreachable_dcos_is_transient() {
             ssl_verify: SslVerify::Off,
             origin: "test".into(),
             login: None,
+            service_account: None,
         };
         let e = DcosClient::new(&cfg).unwrap().agents().await.unwrap_err();
         assert!(e.is_retryable(), "{e}");
@@ -267,6 +269,7 @@ fn a_redirect_to_another_host_or_port_is_not_followed_and_the_token_stays_home()
             ssl_verify: SslVerify::System,
             origin: "test".into(),
             login: None,
+            service_account: None,
         })
         .unwrap();
 

@@ -1,24 +1,29 @@
 //! DC/OS over HTTP (reqwest, rustls): the dcos-commons scheduler API under
 //! `<dcos_url>/service/<svc>/v1/`, the Mesos master under `<dcos_url>/mesos/`, and where the
 //! connection settings come from (flags, `DCOS_URL` / `DCOS_ACS_TOKEN` / `DCOS_SSL_VERIFY`, or
-//! the DC/OS CLI's attached cluster in `~/.dcos/clusters/*/dcos.toml`).
+//! the DC/OS CLI's attached cluster in `~/.dcos/clusters/*/dcos.toml`), and the logins: a
+//! DC/OS service account (`DCOS_SERVICE_ACCOUNT_CREDENTIAL`, or `DCOS_UID` +
+//! `DCOS_PRIVATE_KEY_PATH`) signs an RS256 login token and renews the auth token before it
+//! expires and after a 401; `DCOS_USERNAME` + `DCOS_PASSWORD` log in again after a 401.
 //!
 //! Bodies and status codes as in `reference/dcos-cassandra-api.md`: plans answer 200, 202 or
 //! 417, all with a plan body; a 404 is "not found" only when the scheduler says so.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::Pacer;
+use crate::cluster::jwt::{self, Claims, SigningKey};
 use crate::cluster::{
     AgentId, AgentObs, Api, ClusterError, ClusterResult, PhaseObs, PlanObs, PlanStatus, PodName,
     PodObs, StepObs, TaskId, TaskObs, TaskState,
 };
-use crate::time::Timestamp;
+use crate::time::{Dur, Timestamp};
 
 /// An ACS token: never printed, logged or journaled.
 #[derive(Clone, PartialEq, Eq)]
@@ -39,6 +44,58 @@ impl fmt::Debug for Secret {
         f.write_str("Secret(***)")
     }
 }
+
+/// A DC/OS service account: its uid and RSA private key. The key is never printed.
+#[derive(Clone)]
+pub struct ServiceAccount {
+    pub uid: String,
+    key: Arc<SigningKey>,
+}
+
+impl ServiceAccount {
+    /// `uid` with the private key in `pem` (PKCS#8 `PRIVATE KEY`, as `dcos security org
+    /// service-accounts keypair` writes it, or PKCS#1 `RSA PRIVATE KEY`).
+    pub fn from_pem(uid: impl Into<String>, pem: &str) -> Result<Self, String> {
+        Ok(Self {
+            uid: uid.into(),
+            key: Arc::new(SigningKey::from_pem(pem)?),
+        })
+    }
+
+    /// The service login token: `{uid, exp}` signed RS256, valid for [`LOGIN_TOKEN_LIFETIME`].
+    fn login_token(&self, now: Timestamp) -> Result<String, String> {
+        let exp = now.saturating_add(LOGIN_TOKEN_LIFETIME).as_millis() / 1000;
+        self.key.sign(&Claims {
+            uid: Some(self.uid.clone()),
+            exp: Some(exp),
+        })
+    }
+}
+
+impl fmt::Debug for ServiceAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ServiceAccount({}, key ***)", self.uid)
+    }
+}
+
+impl PartialEq for ServiceAccount {
+    fn eq(&self, other: &Self) -> bool {
+        self.uid == other.uid && self.key.public_der() == other.key.public_der()
+    }
+}
+
+impl Eq for ServiceAccount {}
+
+/// How long a service login token is valid (the dcos-commons scheduler uses 2 min; a little
+/// more tolerates a CI runner's clock running behind the cluster's).
+const LOGIN_TOKEN_LIFETIME: Dur = Dur::from_mins(5);
+
+/// When the auth token's own `exp` cannot be read: renew after this long (DC/OS tokens live
+/// 5 days by default; a 401 renews it anyway).
+const RENEW_UNKNOWN_EXPIRY: Dur = Dur::from_mins(60);
+
+/// After a failed renewal, the old token is used this long before the next attempt.
+const RENEW_RETRY: Dur = Dur::from_secs(10);
 
 /// `core.ssl_verify`: `true` (system roots), `false` (no verification), or a CA bundle path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +128,8 @@ pub struct DcosConfig {
     /// `DCOS_USERNAME` + `DCOS_PASSWORD`: lets the harness log in again when the token
     /// expires during a long suite (`POST /acs/api/v1/auth/login`).
     pub login: Option<(String, Secret)>,
+    /// A service account (CI): logs in with it, renews before expiry and after a 401.
+    pub service_account: Option<ServiceAccount>,
 }
 
 /// Why no DC/OS connection could be configured.
@@ -84,6 +143,10 @@ pub enum ConfigError {
     Unreadable { path: PathBuf, message: String },
     #[error("{} has no core.dcos_url; hint: re-run `dcos cluster setup`", path.display())]
     NoUrl { path: PathBuf },
+    #[error(
+        "cannot use the DC/OS service account from {origin}: {message}; hint: set DCOS_SERVICE_ACCOUNT_CREDENTIAL=file://<secret.json> (JSON with uid, scheme RS256, private_key), or DCOS_UID and DCOS_PRIVATE_KEY_PATH (PEM); see docs/AWS.md, \"CI login\""
+    )]
+    ServiceAccount { origin: String, message: String },
     #[error("cannot use the CA bundle {}: {message}; hint: set core.ssl_verify to a PEM file, `true` or `false`", path.display())]
     BadCa { path: PathBuf, message: String },
 }
@@ -181,6 +244,7 @@ impl DcosConfig {
             ssl_verify,
             origin,
             login,
+            service_account: service_account(env)?,
         })
     }
 
@@ -240,6 +304,67 @@ impl DcosConfig {
     }
 }
 
+/// The service account, the DC/OS CLI's way: `DCOS_SERVICE_ACCOUNT_CREDENTIAL` holds the
+/// service-account secret (`file://PATH`, a path, or the JSON itself: `{"uid", "scheme":
+/// "RS256", "private_key": PEM, "login_endpoint"}`), else `DCOS_UID` (or `DCOS_USERNAME`) with
+/// `DCOS_PRIVATE_KEY_PATH`. The secret's `login_endpoint` is not used: the login goes to the
+/// configured DC/OS URL, the only host the harness sends credentials to.
+fn service_account(env: &dyn Env) -> Result<Option<ServiceAccount>, ConfigError> {
+    #[derive(Deserialize)]
+    struct Credential {
+        uid: String,
+        scheme: Option<String>,
+        private_key: String,
+    }
+    let err = |origin: &str, message: String| ConfigError::ServiceAccount {
+        origin: origin.to_string(),
+        message,
+    };
+    let read = |path: &str| {
+        let path = path.strip_prefix("file://").unwrap_or(path);
+        std::fs::read_to_string(path).map_err(|e| err(path, e.to_string()))
+    };
+    if let Some(v) = env.var("DCOS_SERVICE_ACCOUNT_CREDENTIAL") {
+        let (origin, text) = if v.trim_start().starts_with('{') {
+            ("DCOS_SERVICE_ACCOUNT_CREDENTIAL", v.clone())
+        } else {
+            (v.strip_prefix("file://").unwrap_or(&v), read(&v)?)
+        };
+        // serde_json's messages may quote the input: say only where it broke.
+        let c: Credential = serde_json::from_str(&text).map_err(|e| {
+            err(
+                origin,
+                format!(
+                    "not a service-account secret (JSON with uid and private_key; line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?;
+        if let Some(scheme) = c.scheme.filter(|s| s != "RS256") {
+            return Err(err(origin, format!("scheme {scheme:?} is not RS256")));
+        }
+        return ServiceAccount::from_pem(c.uid, &c.private_key)
+            .map(Some)
+            .map_err(|m| err(origin, m));
+    }
+    let Some(path) = env.var("DCOS_PRIVATE_KEY_PATH") else {
+        return Ok(None);
+    };
+    let uid = env
+        .var("DCOS_UID")
+        .or_else(|| env.var("DCOS_USERNAME"))
+        .ok_or_else(|| {
+            err(
+                "DCOS_PRIVATE_KEY_PATH",
+                "no uid: set DCOS_UID to the service account's name".into(),
+            )
+        })?;
+    ServiceAccount::from_pem(uid, &read(&path)?)
+        .map(Some)
+        .map_err(|m| err(&path, m))
+}
+
 fn normalise_url(u: &str) -> String {
     let u = u.trim();
     let u = u.strip_suffix("/#/").unwrap_or(u);
@@ -252,12 +377,35 @@ pub struct DcosClient {
     http: reqwest::Client,
     base: String,
     /// Shared by the clones, so that a fresh token reaches all of them.
-    token: std::sync::Arc<std::sync::Mutex<Option<Secret>>>,
+    auth: Arc<Mutex<Auth>>,
+    /// One login at a time among the clones (the others then use its token).
+    login_gate: Arc<tokio::sync::Mutex<()>>,
     login: Option<(String, Secret)>,
+    service_account: Option<ServiceAccount>,
     pacer: Pacer,
     /// Set once Admin Router upgraded a request to `https://` (strict mode): later requests
     /// go there at once, so the token crosses plain HTTP once at most. Shared by the clones.
     upgraded: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The auth token in use, and when a service account renews it.
+#[derive(Debug, Default)]
+struct Auth {
+    token: Option<Secret>,
+    renew_at: Option<Timestamp>,
+}
+
+/// When to renew a token obtained at `now`: at four fifths of its lifetime when its `exp`
+/// (unix seconds) is readable, else after [`RENEW_UNKNOWN_EXPIRY`]; never sooner than 1 s.
+fn renew_at(now: Timestamp, exp: Option<i64>) -> Timestamp {
+    let after = match exp {
+        Some(exp) => {
+            let left = exp.saturating_mul(1000).saturating_sub(now.as_millis());
+            Dur::from_millis(u64::try_from(left / 5 * 4).unwrap_or(0))
+        }
+        None => RENEW_UNKNOWN_EXPIRY,
+    };
+    now.saturating_add(after.max(Dur::from_secs(1)))
 }
 
 impl DcosClient {
@@ -269,6 +417,7 @@ impl DcosClient {
             ssl_verify: SslVerify::System,
             origin: "sim serve".into(),
             login: None,
+            service_account: None,
         })
         .expect("a plain-HTTP DC/OS client always builds")
     }
@@ -298,8 +447,13 @@ impl DcosClient {
                 message: e.to_string(),
             })?,
             base: cfg.url.clone(),
-            token: std::sync::Arc::new(std::sync::Mutex::new(cfg.token.clone())),
+            auth: Arc::new(Mutex::new(Auth {
+                token: cfg.token.clone(),
+                renew_at: None,
+            })),
+            login_gate: Arc::default(),
             login: cfg.login.clone(),
+            service_account: cfg.service_account.clone(),
             pacer: Pacer::default(),
             upgraded: std::sync::Arc::default(),
         })
@@ -310,34 +464,120 @@ impl DcosClient {
         self.pacer = pacer;
     }
 
-    /// Logs in again with `DCOS_USERNAME` / `DCOS_PASSWORD` after a 401; returns whether a
-    /// fresh token was obtained.
+    fn auth(&self) -> std::sync::MutexGuard<'_, Auth> {
+        self.auth.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Logs in again after a 401 (the `refresh_auth` hook): with the service account, else
+    /// with `DCOS_USERNAME` / `DCOS_PASSWORD`; returns whether a fresh token was obtained.
     pub(crate) async fn login(&self) -> bool {
-        #[derive(Deserialize)]
-        struct Login {
-            token: String,
+        let _gate = self.login_gate.lock().await;
+        if self.service_account.is_some() {
+            return self.service_login(Api::Mesos).await.is_ok();
         }
+        self.password_login().await
+    }
+
+    async fn password_login(&self) -> bool {
         let Some((uid, password)) = &self.login else {
             return false;
         };
         let body = serde_json::json!({"uid": uid, "password": password.expose()});
-        let url = format!("{}/acs/api/v1/auth/login", self.base);
-        let Ok(resp) = self
-            .follow(Api::Mesos, self.http.post(url).json(&body))
-            .await
-        else {
-            return false;
-        };
-        if !resp.status().is_success() {
-            return false;
-        }
-        match resp.json::<Login>().await {
-            Ok(l) => {
-                *self.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(Secret::new(l.token));
+        match self.post_login(Api::Mesos, &body).await {
+            Ok(token) => {
+                self.auth().token = Some(token);
                 true
             }
             Err(_) => false,
         }
+    }
+
+    /// Signs a service login token and exchanges it for an auth token, which is renewed at
+    /// four fifths of its lifetime.
+    async fn service_login(&self, api: Api) -> ClusterResult<()> {
+        let Some(sa) = &self.service_account else {
+            return Ok(());
+        };
+        let now = self.pacer.clock.now();
+        let jwt = sa
+            .login_token(now)
+            .map_err(|message| ClusterError::Fatal { api, message })?;
+        let body = serde_json::json!({"uid": sa.uid, "token": jwt});
+        let result = self.post_login(api, &body).await;
+        let mut auth = self.auth();
+        match result {
+            Ok(token) => {
+                let exp = jwt::claims(token.expose()).and_then(|c| c.exp);
+                auth.renew_at = Some(renew_at(now, exp));
+                auth.token = Some(token);
+                Ok(())
+            }
+            Err(e) => {
+                auth.renew_at = Some(now.saturating_add(RENEW_RETRY));
+                Err(match e {
+                    ClusterError::Unauthorized { api, message } => ClusterError::Unauthorized {
+                        api,
+                        message: format!(
+                            "DC/OS refused the login of service account {:?}: {message}; hint: check the uid, that the account holds this key's public half, and the clocks",
+                            sa.uid
+                        ),
+                    },
+                    e => e,
+                })
+            }
+        }
+    }
+
+    /// `POST /acs/api/v1/auth/login` with `body` → the auth token.
+    async fn post_login(&self, api: Api, body: &serde_json::Value) -> ClusterResult<Secret> {
+        #[derive(Deserialize)]
+        struct Login {
+            token: String,
+        }
+        let url = format!("{}/acs/api/v1/auth/login", self.base);
+        let resp = self.follow(api, self.http.post(url).json(body)).await?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| ClusterError::Transient {
+            api,
+            message: without_url(&e),
+        })?;
+        if status.is_success() {
+            return serde_json::from_str::<Login>(&text)
+                .map(|l| Secret::new(l.token))
+                .map_err(|e| ClusterError::Fatal {
+                    api,
+                    message: format!("unexpected login body: {e}"),
+                });
+        }
+        let message = format!(
+            "HTTP {}: {}",
+            status.as_u16(),
+            text.trim().chars().take(200).collect::<String>()
+        );
+        Err(match status {
+            StatusCode::TOO_MANY_REQUESTS => ClusterError::Throttled { api, message },
+            s if s.is_server_error() => ClusterError::Transient { api, message },
+            _ => ClusterError::Unauthorized { api, message },
+        })
+    }
+
+    /// The token to send: a service account logs in first when it has none or its renewal
+    /// is due. A failed renewal keeps the old token (a 401 renews it again).
+    async fn current_token(&self, api: Api) -> ClusterResult<Option<Secret>> {
+        let due =
+            |a: &Auth, now: Timestamp| a.token.is_none() || a.renew_at.is_none_or(|t| now >= t);
+        if self.service_account.is_some() && due(&self.auth(), self.pacer.clock.now()) {
+            let _gate = self.login_gate.lock().await;
+            if due(&self.auth(), self.pacer.clock.now()) {
+                let renewed = self.service_login(api).await;
+                if let Err(e) = renewed
+                    && self.auth().token.is_none()
+                {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.auth().token.clone())
     }
 
     fn service_url(&self, service: &str, rest: &str) -> String {
@@ -354,8 +594,7 @@ impl DcosClient {
         req: reqwest::RequestBuilder,
         ok: &[StatusCode],
     ) -> ClusterResult<String> {
-        let token = self.token.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let req = match token {
+        let req = match self.current_token(api).await? {
             Some(t) => req.header(
                 reqwest::header::AUTHORIZATION,
                 format!("token={}", t.expose()),
@@ -857,6 +1096,86 @@ mod tests {
             !format!("{cfg:?}").contains("env-token"),
             "tokens never print"
         );
+    }
+
+    #[test]
+    fn a_service_account_is_configured_the_dcos_cli_way() {
+        let (private, _) = jwt::generate_pem();
+        let dir = tempfile::tempdir().unwrap();
+        let secret = serde_json::json!({"uid": "chaos-ci", "scheme": "RS256",
+            "private_key": private, "login_endpoint": "https://master.mesos/acs/api/v1/auth/login"});
+        let secret_file = dir.path().join("secret.json");
+        std::fs::write(&secret_file, secret.to_string()).unwrap();
+        let key_file = dir.path().join("key.pem");
+        std::fs::write(&key_file, &private).unwrap();
+        let expected = ServiceAccount::from_pem("chaos-ci", &private).unwrap();
+        let resolve = |vars: &[(&'static str, String)]| {
+            let mut m = BTreeMap::from([("DCOS_URL", "http://127.0.0.1:9".to_string())]);
+            m.extend(vars.iter().cloned());
+            DcosConfig::resolve(&MapEnv(m, None), None, None)
+        };
+        let file_url = format!("file://{}", secret_file.display());
+        for vars in [
+            vec![("DCOS_SERVICE_ACCOUNT_CREDENTIAL", file_url.clone())],
+            vec![(
+                "DCOS_SERVICE_ACCOUNT_CREDENTIAL",
+                secret_file.display().to_string(),
+            )],
+            vec![("DCOS_SERVICE_ACCOUNT_CREDENTIAL", secret.to_string())],
+            vec![
+                ("DCOS_UID", "chaos-ci".to_string()),
+                ("DCOS_PRIVATE_KEY_PATH", key_file.display().to_string()),
+            ],
+        ] {
+            let cfg = resolve(&vars).unwrap();
+            assert_eq!(cfg.service_account.as_ref(), Some(&expected), "{vars:?}");
+            let shown = format!("{cfg:?}");
+            assert!(!shown.contains(&private[40..80]), "{shown}");
+        }
+        // Errors say what is wrong, never what the key holds.
+        let body = private.lines().nth(3).unwrap();
+        for (vars, wanted) in [
+            (
+                vec![("DCOS_PRIVATE_KEY_PATH", key_file.display().to_string())],
+                "DCOS_UID",
+            ),
+            (
+                vec![(
+                    "DCOS_SERVICE_ACCOUNT_CREDENTIAL",
+                    secret.to_string().replace("RS256", "HS256"),
+                )],
+                "not RS256",
+            ),
+            (
+                vec![(
+                    "DCOS_SERVICE_ACCOUNT_CREDENTIAL",
+                    secret.to_string().replace(body, &body[..30]),
+                )],
+                "PRIVATE KEY",
+            ),
+            (
+                vec![(
+                    "DCOS_SERVICE_ACCOUNT_CREDENTIAL",
+                    format!("{{\"uid\": {body}"),
+                )],
+                "not a service-account secret",
+            ),
+        ] {
+            let e = resolve(&vars).unwrap_err().to_string();
+            assert!(e.contains(wanted) && e.contains("CI login"), "{e}");
+            assert!(!e.contains(&body[..20]), "{e}");
+        }
+        assert_eq!(resolve(&[]).unwrap().service_account, None);
+    }
+
+    #[test]
+    fn renewal_comes_at_four_fifths_of_the_lifetime() {
+        let now = Timestamp::from_millis(1_000_000_000_000);
+        let at = |exp| renew_at(now, exp).since(now);
+        assert_eq!(at(Some(1_000_000_000 + 100)), Dur::from_secs(80));
+        assert_eq!(at(None), RENEW_UNKNOWN_EXPIRY);
+        // Already past (clock skew): not in a loop, a 401 renews it.
+        assert_eq!(at(Some(1_000_000_000 - 5)), Dur::from_secs(1));
     }
 
     #[test]
