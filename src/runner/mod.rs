@@ -409,8 +409,7 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
             }
             after = received;
         }
-        let half = after.since(before).as_millis() / 2;
-        let fault = Observed::harness(before.saturating_add(Dur::from_millis(half)), half);
+        let fault = Observed::harness_between(before, after);
         let task = sc.service.as_ref().map_or("server", |s| s.task.as_str());
         let mut tracker = Tracker::new(sc.fault, task, steady.baseline, victims.clone(), before);
         if let Some((p, o)) = tracker.record_harness(Phase::FaultInjected, fault) {
@@ -494,9 +493,7 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         for pod in &pods {
             self.replace_with_retry(&svc, pod).await?;
         }
-        let t1 = self.cluster.now();
-        let half = t1.since(t0).as_millis() / 2;
-        let o = Observed::harness(t0.saturating_add(Dur::from_millis(half)), half);
+        let o = Observed::harness_between(t0, self.cluster.now());
         if let Some((p, o)) = tracker.record_harness(Phase::PodReplaceIssued, o) {
             self.emit_phase(p, o)?;
         }
