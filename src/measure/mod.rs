@@ -35,6 +35,14 @@ pub enum Source {
 }
 
 impl Source {
+    /// Whether two polls bracketed the phase (no server stamp, not the harness's own call).
+    pub(crate) const fn is_poll(self) -> bool {
+        matches!(
+            self,
+            Self::PollEc2 | Self::PollAutoScaling | Self::PollMesos | Self::PollScheduler
+        )
+    }
+
     pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Harness => "harness",

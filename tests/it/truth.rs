@@ -127,3 +127,57 @@ fn a_flaky_cluster_is_ridden_out_and_still_measured_truthfully() {
         .count();
     assert_eq!(terminates, 20);
 }
+
+/// Issue 13: a group that keeps no scaling activities and replaces a member within seconds.
+/// `replacement_in_service` has no server stamp: it is a polled phase, polled densely from
+/// the first run on; no bound leans on the simulator's usual timings.
+#[test]
+fn without_scaling_activities_an_instant_replacement_is_polled_densely_from_the_first_run() {
+    use chaos_harness::measure::Source;
+    use chaos_harness::time::Dur;
+
+    const RUNS: u32 = 4;
+    let mut sc = load_paths(&[root().join("scenarios/cassandra-node-replace.yaml")]).unwrap()[0]
+        .scenario
+        .clone();
+    sc.poll_interval = Dur::from_secs(1);
+    sc.max_poll_interval = None; // 30 s
+    let profile = root().join("profiles/instant-replacement.yaml");
+    let profile = Profile::load(profile.to_str().unwrap()).unwrap();
+    let mut cluster = SimCluster::at_epoch(&profile, 13);
+    let mut events: Vec<Event> = Vec::new();
+    run_in_process(&mut cluster, &sc, RUNS, 13, &mut events);
+    assert_eq!(runs_of(&events), RUNS as usize);
+    assert_eq!(assert_truthful(&events, cluster.truth()), 8 * RUNS as usize);
+
+    // Half the poll interval, plus the calls' own time on the simulator's clock.
+    let goal = 500 + 50;
+    let mut in_service = 0;
+    for e in &events {
+        let Event::PhaseObserved {
+            run,
+            phase,
+            error_ms,
+            source,
+            ..
+        } = e
+        else {
+            continue;
+        };
+        let polled = matches!(
+            source,
+            Source::PollEc2 | Source::PollAutoScaling | Source::PollMesos | Source::PollScheduler
+        );
+        if polled {
+            assert!(
+                *error_ms <= goal,
+                "run {run}: {phase:?} ± {error_ms} ms by {source:?}, more than ± {goal} ms"
+            );
+        }
+        if format!("{phase:?}") == "ReplacementInService" {
+            assert_eq!(*source, Source::PollAutoScaling, "run {run}: no activities");
+            in_service += 1;
+        }
+    }
+    assert_eq!(in_service, RUNS);
+}
