@@ -523,7 +523,7 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
                     // A reboot leaves no trace to check: never risk a second one.
                     return Err(RunError::Cluster(e));
                 }
-                if self.landed(id).await {
+                if self.landed(id).await? {
                     return Ok((first, self.cluster.now()));
                 }
             }
@@ -536,15 +536,22 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         }
     }
 
-    /// Whether the instance has left `running`: an ambiguous failure's fault landed.
-    async fn landed(&mut self, id: &InstanceId) -> bool {
-        self.cluster
+    /// Whether the instance has left `running`: an ambiguous failure's fault landed. A failed
+    /// look is ridden out (journaled) and counts as not landed.
+    async fn landed(&mut self, id: &InstanceId) -> Result<bool, RunError> {
+        match self
+            .cluster
             .describe_instances(&InstanceFilter::Ids(vec![id.clone()]))
             .await
-            .is_ok_and(|i| {
-                i.iter()
-                    .all(|i| i.state != crate::cluster::InstanceState::Running)
-            })
+        {
+            Ok(i) => Ok(i
+                .iter()
+                .all(|i| i.state != crate::cluster::InstanceState::Running)),
+            Err(e) => {
+                self.ride_out(&e).await?;
+                Ok(false)
+            }
+        }
     }
 
     /// Exponential backoff from a tenth of the poll interval, with jitter derived from the
