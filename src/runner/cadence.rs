@@ -10,9 +10,10 @@
 //!   phase: the group's `InService` once the group shows a replacement no activity names, or
 //!   while no activity came since the fault and no earlier run had the stamp (the first run:
 //!   anything may happen); any phase an earlier run of the suite had to time by polling.
-//!   The recovery plan is polled once the new task runs; its bracket starts at the task's own
-//!   RUNNING timestamp, so it stays tight unless the recovery completes within
-//!   `max_poll_interval` of the start (the bootstrap streaming takes minutes).
+//! - The recovery plan is polled once the new task runs; its bracket starts at the task's own
+//!   RUNNING timestamp. So that its polls start in time, the task's RUNNING is awaited
+//!   densely unless every earlier recovery of the suite took longer than a gentle poll after
+//!   it (a first run: densely).
 //! - Once a suite has seen a phase, a short-interval phase is only polled often from half
 //!   its earliest time after the fault on (the unreachable-agent timeout takes minutes: the
 //!   task cannot be lost before), unless that quiet window would be shorter than two gentle
@@ -33,6 +34,9 @@ use super::observe::{GroupStamp, Tracker};
 pub(crate) struct History {
     earliest: [Option<Dur>; Phase::ALL.len()],
     polled: [bool; Phase::ALL.len()],
+    /// The shortest time from the task running again to the recovery's completion (upper
+    /// edge of the one to the lower edge of the other).
+    recovery_lag: Option<Dur>,
 }
 
 impl History {
@@ -47,6 +51,20 @@ impl History {
                 self.polled[p as usize] |= o.source.is_poll();
             }
         }
+        if let (Some(run), Some(done)) = (
+            tracker.get(Phase::TaskRunning),
+            tracker.get(Phase::RecoveryComplete),
+        ) {
+            let lag = (done.at.as_millis() - done.error_ms as i64)
+                - (run.at.as_millis() + run.error_ms as i64);
+            let lag = Dur::from_millis(lag.max(0) as u64);
+            self.recovery_lag = Some(self.recovery_lag.map_or(lag, |d| d.min(lag)));
+        }
+    }
+
+    /// Whether every earlier run's recovery took longer than `d` after the task ran again.
+    fn recovers_slower_than(&self, d: Dur) -> bool {
+        self.recovery_lag.is_some_and(|lag| lag > d)
     }
 
     /// Whether earlier runs saw `phase` and a server stamp timed it every time.
@@ -103,13 +121,29 @@ impl Cadence {
     /// Whether a poll can only time `phase` to within half its interval, or someone waits for
     /// it. A phase whose server stamp did not arrive (in this run, or ever in an earlier one)
     /// is a polled phase; so is the group's `InService` until activities promise a stamp,
-    /// unless every earlier run had one.
-    fn pressing(&self, phase: Phase, tracker: &Tracker, history: &History) -> bool {
+    /// unless every earlier run had one. The recovery plan is asked only once the task runs
+    /// again: unless every earlier recovery took longer than a gentle poll after that, the
+    /// task's RUNNING is awaited densely too (else the plan's bracket starts a gentle poll
+    /// late).
+    fn pressing(
+        &self,
+        phase: Phase,
+        pending: &[Phase],
+        tracker: &Tracker,
+        history: &History,
+    ) -> bool {
         if matches!(
             phase,
             Phase::InstanceTerminated | Phase::AgentLost | Phase::RecoveryComplete
         ) || self.heal_waits_for == Some(phase)
             || history.polled(phase)
+        {
+            return true;
+        }
+        let a_gentle_poll_late = Dur::from_millis(self.gentle.as_millis() + self.dense.as_millis());
+        if phase == Phase::TaskRunning
+            && pending.contains(&Phase::RecoveryComplete)
+            && !history.recovers_slower_than(a_gentle_poll_late)
         {
             return true;
         }
@@ -149,8 +183,9 @@ impl Cadence {
             // Recovery only completes after the task runs again.
             return None;
         }
-        let dense = mine
-            .any(|p| self.pressing(p, tracker, history) && history.near(p, elapsed, self.gentle));
+        let dense = mine.any(|p| {
+            self.pressing(p, pending, tracker, history) && history.near(p, elapsed, self.gentle)
+        });
         Some(if dense { self.dense } else { self.gentle })
     }
 
@@ -390,6 +425,31 @@ mod tests {
         group_poll(&mut t, now, false, &["Terminating EC2 instance: i-old"]);
         assert_eq!(t.in_service_stamp(), GroupStamp::Missing);
         assert_eq!(asg_every(&c, &t, &stamped, now), dense);
+    }
+
+    #[test]
+    fn the_task_running_again_is_awaited_densely_unless_recoveries_take_long_after_it() {
+        let sc = reference();
+        let c = Cadence::new(&sc, fault(), true);
+        let tracker = fresh_tracker();
+        let pending = [Phase::TaskRunning, Phase::RecoveryComplete];
+        let pods_every = |history: &History| {
+            let (at, f) = c
+                .next(&pending, &tracker, history, fault(), fault())
+                .unwrap();
+            assert!(f.has(Feed::Pods));
+            at.since(fault())
+        };
+        // A first run: the plan may complete a second after RUNNING.
+        let mut history = History::seen(Phase::TaskRunning, Dur::from_secs(20));
+        assert_eq!(pods_every(&history), Dur::from_secs(5));
+        // Earlier recoveries came 1 s after RUNNING: still dense.
+        history.recovery_lag = Some(Dur::from_secs(1));
+        assert_eq!(pods_every(&history), Dur::from_secs(5));
+        // Every earlier recovery took over a gentle poll (and a dense one) after RUNNING: the
+        // plan's polls start in time even when RUNNING is read a gentle poll late.
+        history.recovery_lag = Some(Dur::from_secs(36));
+        assert_eq!(pods_every(&history), Dur::from_secs(30));
     }
 
     #[test]
