@@ -35,6 +35,14 @@ pub enum Source {
 }
 
 impl Source {
+    /// Whether two polls bracketed the phase (no server stamp, not the harness's own call).
+    pub(crate) const fn is_poll(self) -> bool {
+        matches!(
+            self,
+            Self::PollEc2 | Self::PollAutoScaling | Self::PollMesos | Self::PollScheduler
+        )
+    }
+
     pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Harness => "harness",
@@ -60,14 +68,22 @@ pub(crate) struct Observed {
 
 impl Observed {
     /// A poll-observed transition: it happened in `(last_old, first_new]`; report the midpoint
-    /// and the half-width.
+    /// and the half-width, rounded outward.
     pub(crate) fn between_polls(last_old: Timestamp, first_new: Timestamp, source: Source) -> Self {
-        let lo = last_old.as_millis();
-        let hi = first_new.as_millis().max(lo);
-        let half = (hi - lo) as u64 / 2;
+        Self::spanning(last_old, first_new, source)
+    }
+
+    /// The truth lies somewhere in `[lo, hi]` (milliseconds): report the midpoint and the
+    /// half-width, both rounded up, so that `[at − error, at + error]` still holds both ends
+    /// when the span is an odd number of milliseconds.
+    pub(crate) fn spanning(lo: Timestamp, hi: Timestamp, source: Source) -> Self {
+        let lo = lo.as_millis();
+        let hi = hi.as_millis().max(lo);
+        let width = (hi - lo) as u64;
+        let below = width / 2;
         Self {
-            at: Timestamp::from_millis(hi - half as i64),
-            error_ms: (hi - lo) as u64 - half,
+            at: Timestamp::from_millis(hi - below as i64),
+            error_ms: width - below,
             source,
         }
     }
@@ -98,6 +114,12 @@ impl Observed {
             error_ms,
             source: Source::Harness,
         }
+    }
+
+    /// Something the harness caused between reading its clock at `before` and at `after`
+    /// (a call and its retries): the midpoint, bounded by both readings, rounded outward.
+    pub(crate) fn harness_between(before: Timestamp, after: Timestamp) -> Self {
+        Self::spanning(before, after, Source::Harness)
     }
 }
 
@@ -168,6 +190,58 @@ mod tests {
         );
         assert!(o.at.as_millis() - o.error_ms as i64 <= 0);
         assert!(o.at.as_millis() + o.error_ms as i64 >= 5);
+    }
+
+    /// `[at − error, at + error]` holds all of `[lo, hi]`, and is at most one millisecond wider
+    /// than it on each side.
+    fn covers(o: Observed, lo: i64, hi: i64) {
+        let (a, b) = (
+            o.at.as_millis() - o.error_ms as i64,
+            o.at.as_millis() + o.error_ms as i64,
+        );
+        assert!(a <= lo && hi <= b, "[{a}, {b}] misses [{lo}, {hi}]");
+        assert!(
+            lo - a <= 1 && b - hi <= 1,
+            "[{a}, {b}] too wide for [{lo}, {hi}]"
+        );
+    }
+
+    #[test]
+    fn odd_millisecond_spans_are_rounded_outward() {
+        for (lo, hi) in [
+            (0, 1),
+            (0, 5),
+            (10_000, 15_001),
+            (-7, 0),
+            (1_764_532_800_123, 1_764_532_800_456),
+            (3, 3),
+            (41, 42),
+        ] {
+            let (a, b) = (Timestamp::from_millis(lo), Timestamp::from_millis(hi));
+            covers(Observed::between_polls(a, b, Source::PollMesos), lo, hi);
+            let h = Observed::harness_between(a, b);
+            covers(h, lo, hi);
+            assert_eq!(h.source, Source::Harness);
+        }
+        // (0, 5]: 3 ms ± 3 ms; never ± 2 ms (the old harness bracket, 2 ms ± 2 ms, lost 5).
+        let o = Observed::harness_between(Timestamp::from_millis(0), Timestamp::from_millis(5));
+        assert_eq!((o.at.as_millis(), o.error_ms), (3, 3));
+        // Even spans stay exact: (10 000, 15 000] is 12 500 ± 2 500.
+        let o = Observed::harness_between(
+            Timestamp::from_millis(10_000),
+            Timestamp::from_millis(15_000),
+        );
+        assert_eq!((o.at.as_millis(), o.error_ms), (12_500, 2_500));
+        // A clock read backwards collapses to the first reading.
+        let o = Observed::harness_between(Timestamp::from_millis(9), Timestamp::from_millis(4));
+        assert_eq!((o.at.as_millis(), o.error_ms), (9, 0));
+        // The old `between_polls` figures are unchanged (no snapshot moves).
+        let o = Observed::between_polls(
+            Timestamp::from_millis(10_000),
+            Timestamp::from_millis(15_001),
+            Source::PollScheduler,
+        );
+        assert_eq!((o.at.as_millis(), o.error_ms), (12_501, 2_501));
     }
 
     #[test]

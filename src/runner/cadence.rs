@@ -5,10 +5,15 @@
 //!   the short `poll_interval`: its error bound is half the gap between two polls. So does the
 //!   phase a heal waits for: the operator reacts to it.
 //! - A phase the server timestamps itself (scaling activities, Mesos registration and task
-//!   status times) is exact whenever it is read: its API is polled every `max_poll_interval`.
-//!   The recovery plan is polled once the new task runs; its bracket starts at the task's own
-//!   RUNNING timestamp, so it stays tight unless the recovery completes within
-//!   `max_poll_interval` of the start (the bootstrap streaming takes minutes).
+//!   status times) is exact whenever it is read: its API is polled every `max_poll_interval`,
+//!   as long as the stamp is sure to come. A phase whose stamp did not arrive is a polled
+//!   phase: the group's `InService` once the group shows a replacement no activity names, or
+//!   while no activity came since the fault and no earlier run had the stamp (the first run:
+//!   anything may happen); any phase an earlier run of the suite had to time by polling.
+//! - The recovery plan is polled once the new task runs; its bracket starts at the task's own
+//!   RUNNING timestamp. So that its polls start in time, the task's RUNNING is awaited
+//!   densely unless every earlier recovery of the suite took longer than a gentle poll after
+//!   it (a first run: densely).
 //! - Once a suite has seen a phase, a short-interval phase is only polled often from half
 //!   its earliest time after the fault on (the unreachable-agent timeout takes minutes: the
 //!   task cannot be lost before), unless that quiet window would be shorter than two gentle
@@ -20,12 +25,19 @@ use crate::time::{Dur, Timestamp};
 use crate::vocab::Phase;
 
 use super::feed::{Feed, Feeds, PerFeed};
-use super::observe::Tracker;
+use super::observe::{GroupStamp, Tracker};
 
 /// The earliest each phase was seen after the fault in this suite's runs so far (the lower
-/// edge of its bound).
+/// edge of its bound), and whether a poll ever had to time it (its server stamp did not
+/// arrive).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct History([Option<Dur>; Phase::ALL.len()]);
+pub(crate) struct History {
+    earliest: [Option<Dur>; Phase::ALL.len()],
+    polled: [bool; Phase::ALL.len()],
+    /// The shortest time from the task running again to the recovery's completion (upper
+    /// edge of the one to the lower edge of the other).
+    recovery_lag: Option<Dur>,
+}
 
 impl History {
     /// Remembers a finished run's phases.
@@ -34,17 +46,42 @@ impl History {
             if let Some(o) = tracker.get(p) {
                 let lo = Timestamp::from_millis(o.at.as_millis() - o.error_ms as i64);
                 let after = lo.since(fault_at);
-                let earliest = &mut self.0[p as usize];
+                let earliest = &mut self.earliest[p as usize];
                 *earliest = Some(earliest.map_or(after, |d| d.min(after)));
+                self.polled[p as usize] |= o.source.is_poll();
             }
         }
+        if let (Some(run), Some(done)) = (
+            tracker.get(Phase::TaskRunning),
+            tracker.get(Phase::RecoveryComplete),
+        ) {
+            let lag = (done.at.as_millis() - done.error_ms as i64)
+                - (run.at.as_millis() + run.error_ms as i64);
+            let lag = Dur::from_millis(lag.max(0) as u64);
+            self.recovery_lag = Some(self.recovery_lag.map_or(lag, |d| d.min(lag)));
+        }
+    }
+
+    /// Whether every earlier run's recovery took longer than `d` after the task ran again.
+    fn recovers_slower_than(&self, d: Dur) -> bool {
+        self.recovery_lag.is_some_and(|lag| lag > d)
+    }
+
+    /// Whether earlier runs saw `phase` and a server stamp timed it every time.
+    fn stamped(&self, phase: Phase) -> bool {
+        self.earliest[phase as usize].is_some() && !self.polled[phase as usize]
+    }
+
+    /// Whether a poll had to time `phase` in an earlier run: its stamp may not come.
+    fn polled(&self, phase: Phase) -> bool {
+        self.polled[phase as usize]
     }
 
     /// Whether `phase` may be near `elapsed` after the fault: always until it was seen once,
     /// then from half its earliest time on. A quiet window shorter than two gentle polls
     /// saves nothing worth a wider bound: a phase that early is always near.
     fn near(&self, phase: Phase, elapsed: Dur, gentle: Dur) -> bool {
-        self.0[phase as usize].is_none_or(|earliest| {
+        self.earliest[phase as usize].is_none_or(|earliest| {
             let quiet = earliest.as_millis() / 2;
             quiet < 2 * gentle.as_millis() || elapsed.as_millis() >= quiet
         })
@@ -82,12 +119,40 @@ impl Cadence {
     }
 
     /// Whether a poll can only time `phase` to within half its interval, or someone waits for
-    /// it.
-    fn pressing(&self, phase: Phase) -> bool {
-        matches!(
+    /// it. A phase whose server stamp did not arrive (in this run, or ever in an earlier one)
+    /// is a polled phase; so is the group's `InService` until activities promise a stamp,
+    /// unless every earlier run had one. The recovery plan is asked only once the task runs
+    /// again: unless every earlier recovery took longer than a gentle poll after that, the
+    /// task's RUNNING is awaited densely too (else the plan's bracket starts a gentle poll
+    /// late).
+    fn pressing(
+        &self,
+        phase: Phase,
+        pending: &[Phase],
+        tracker: &Tracker,
+        history: &History,
+    ) -> bool {
+        if matches!(
             phase,
             Phase::InstanceTerminated | Phase::AgentLost | Phase::RecoveryComplete
         ) || self.heal_waits_for == Some(phase)
+            || history.polled(phase)
+        {
+            return true;
+        }
+        let a_gentle_poll_late = Dur::from_millis(self.gentle.as_millis() + self.dense.as_millis());
+        if phase == Phase::TaskRunning
+            && pending.contains(&Phase::RecoveryComplete)
+            && !history.recovers_slower_than(a_gentle_poll_late)
+        {
+            return true;
+        }
+        phase == Phase::ReplacementInService
+            && match tracker.in_service_stamp() {
+                GroupStamp::Missing => true,
+                GroupStamp::Promised => false,
+                GroupStamp::Unknown => !history.stamped(phase),
+            }
     }
 
     /// How often `feed` is asked now; `None`: not at all. `pending`: the phases still
@@ -118,7 +183,9 @@ impl Cadence {
             // Recovery only completes after the task runs again.
             return None;
         }
-        let dense = mine.any(|p| self.pressing(p) && history.near(p, elapsed, self.gentle));
+        let dense = mine.any(|p| {
+            self.pressing(p, pending, tracker, history) && history.near(p, elapsed, self.gentle)
+        });
         Some(if dense { self.dense } else { self.gentle })
     }
 
@@ -215,7 +282,7 @@ mod tests {
     impl History {
         fn seen(p: Phase, earliest: Dur) -> Self {
             let mut h = Self::default();
-            h.0[p as usize] = Some(earliest);
+            h.earliest[p as usize] = Some(earliest);
             h
         }
     }
@@ -234,10 +301,10 @@ mod tests {
             )
             .unwrap();
         assert_eq!(at, after(Dur::from_secs(5)));
-        // Instance terminated (EC2), agent lost (Mesos) and task lost (the heal's trigger);
-        // not the scaling activities (server-stamped), not the recovery plan (no task runs
-        // again yet).
-        assert_eq!(feeds(f), [Feed::Ec2, Feed::Agents, Feed::Pods]);
+        // Instance terminated (EC2), the group's InService (no activity has promised a stamp
+        // yet, and no earlier run had one), agent lost (Mesos) and task lost (the heal's
+        // trigger); not the recovery plan (no task runs again yet).
+        assert_eq!(feeds(f), [Feed::Ec2, Feed::Asg, Feed::Agents, Feed::Pods]);
     }
 
     #[test]
@@ -245,18 +312,163 @@ mod tests {
         let sc = reference();
         let c = Cadence::new(&sc, fault(), true);
         let pending = [Phase::ReplacementLaunched, Phase::ReplacementInService];
+        // Earlier runs had the activities' stamps.
+        let history = History::seen(Phase::ReplacementInService, Dur::from_secs(20));
         let (at, f) = c
-            .next(
-                &pending,
-                &fresh_tracker(),
-                &History::default(),
-                fault(),
-                fault(),
-            )
+            .next(&pending, &fresh_tracker(), &history, fault(), fault())
             .unwrap();
         assert_eq!(at, after(Dur::from_secs(30)));
         // The pods are watched for the stop conditions, gently too.
         assert_eq!(feeds(f), [Feed::Asg, Feed::Watch]);
+    }
+
+    /// The group with the victim's replacement `i-new` (in service or not) and the
+    /// activities the poll listed.
+    fn group_poll(tracker: &mut Tracker, at: Timestamp, in_service: bool, acts: &[&str]) {
+        use crate::cluster::{
+            ActivityObs, ActivityStatus, AsgMemberObs, AsgObs, InstanceId, LifecycleState,
+        };
+        let called = super::super::observe::Called {
+            sent: at,
+            received: at,
+        };
+        let asg = AsgObs {
+            name: "g".into(),
+            desired_capacity: 1,
+            min_size: 1,
+            max_size: 1,
+            tags: Vec::new(),
+            instances: vec![AsgMemberObs {
+                id: InstanceId::new("i-new"),
+                lifecycle: if in_service {
+                    LifecycleState::InService
+                } else {
+                    LifecycleState::Pending
+                },
+                healthy: true,
+            }],
+        };
+        let activities = acts
+            .iter()
+            .map(|d| ActivityObs {
+                id: d.to_string(),
+                description: d.to_string(),
+                cause: String::new(),
+                start_time: at,
+                end_time: None,
+                status: ActivityStatus::InProgress,
+            })
+            .collect();
+        tracker.update(&super::super::observe::Snapshot {
+            asg: Some((called, asg)),
+            activities: Some((called, activities)),
+            ..Default::default()
+        });
+    }
+
+    fn one_victim_tracker() -> Tracker {
+        Tracker::new(
+            FaultKind::TerminateInstance,
+            "server",
+            Baseline::default(),
+            vec![crate::journal::Victim {
+                instance: crate::cluster::InstanceId::new("i-old"),
+                private_ip: None,
+                asg: None,
+                agent: None,
+                pod: None,
+                task: None,
+            }],
+            fault(),
+        )
+    }
+
+    fn asg_every(c: &Cadence, tracker: &Tracker, history: &History, now: Timestamp) -> Dur {
+        let pending = [Phase::ReplacementInService];
+        let (at, f) = c.next(&pending, tracker, history, fault(), now).unwrap();
+        assert!(f.has(Feed::Asg));
+        at.since(now)
+    }
+
+    #[test]
+    fn the_groups_in_service_is_polled_densely_while_no_activity_promises_a_stamp() {
+        let sc = reference();
+        let stamped = History::seen(Phase::ReplacementInService, Dur::from_secs(20));
+        let (dense, gentle) = (Dur::from_secs(5), Dur::from_secs(30));
+        let mut c = Cadence::new(&sc, fault(), true);
+        let now = after(Dur::from_secs(10));
+        c.asked(Feeds(u8::MAX), now);
+
+        // No activity, no replacement yet: dense on a first run, gentle after runs that
+        // always had the stamp.
+        let mut t = one_victim_tracker();
+        assert_eq!(t.in_service_stamp(), GroupStamp::Unknown);
+        assert_eq!(asg_every(&c, &t, &History::default(), now), dense);
+        assert_eq!(asg_every(&c, &t, &stamped, now), gentle);
+
+        // The group shows a replacement no activity names: a polled phase, dense whatever
+        // the history says.
+        group_poll(&mut t, now, false, &[]);
+        assert_eq!(t.in_service_stamp(), GroupStamp::Missing);
+        assert_eq!(asg_every(&c, &t, &stamped, now), dense);
+        assert_eq!(asg_every(&c, &t, &History::default(), now), dense);
+
+        // An activity names it: its EndTime will come, gently.
+        let mut t = one_victim_tracker();
+        group_poll(&mut t, now, false, &["Launching a new EC2 instance: i-new"]);
+        assert_eq!(t.in_service_stamp(), GroupStamp::Promised);
+        assert_eq!(asg_every(&c, &t, &History::default(), now), gentle);
+
+        // Activities came (the victim's termination) but none names the replacement (paged
+        // away): dense.
+        let mut t = one_victim_tracker();
+        group_poll(&mut t, now, false, &["Terminating EC2 instance: i-old"]);
+        assert_eq!(t.in_service_stamp(), GroupStamp::Missing);
+        assert_eq!(asg_every(&c, &t, &stamped, now), dense);
+    }
+
+    #[test]
+    fn the_task_running_again_is_awaited_densely_unless_recoveries_take_long_after_it() {
+        let sc = reference();
+        let c = Cadence::new(&sc, fault(), true);
+        let tracker = fresh_tracker();
+        let pending = [Phase::TaskRunning, Phase::RecoveryComplete];
+        let pods_every = |history: &History| {
+            let (at, f) = c
+                .next(&pending, &tracker, history, fault(), fault())
+                .unwrap();
+            assert!(f.has(Feed::Pods));
+            at.since(fault())
+        };
+        // A first run: the plan may complete a second after RUNNING.
+        let mut history = History::seen(Phase::TaskRunning, Dur::from_secs(20));
+        assert_eq!(pods_every(&history), Dur::from_secs(5));
+        // Earlier recoveries came 1 s after RUNNING: still dense.
+        history.recovery_lag = Some(Dur::from_secs(1));
+        assert_eq!(pods_every(&history), Dur::from_secs(5));
+        // Every earlier recovery took over a gentle poll (and a dense one) after RUNNING: the
+        // plan's polls start in time even when RUNNING is read a gentle poll late.
+        history.recovery_lag = Some(Dur::from_secs(36));
+        assert_eq!(pods_every(&history), Dur::from_secs(30));
+    }
+
+    #[test]
+    fn a_phase_an_earlier_run_had_to_poll_is_polled_densely() {
+        let sc = reference();
+        let c = Cadence::new(&sc, fault(), true);
+        let tracker = fresh_tracker();
+        let mut history = History::seen(Phase::TaskRunning, Dur::from_secs(20));
+        let pending = [Phase::TaskRunning];
+        let (at, _) = c
+            .next(&pending, &tracker, &history, fault(), fault())
+            .unwrap();
+        assert_eq!(at, after(Dur::from_secs(30)));
+        history.polled[Phase::TaskRunning as usize] = true;
+        let (at, f) = c
+            .next(&pending, &tracker, &history, fault(), fault())
+            .unwrap();
+        assert_eq!(at, after(Dur::from_secs(5)));
+        assert!(f.has(Feed::Pods));
     }
 
     #[test]

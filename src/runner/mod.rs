@@ -409,8 +409,7 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
             }
             after = received;
         }
-        let half = after.since(before).as_millis() / 2;
-        let fault = Observed::harness(before.saturating_add(Dur::from_millis(half)), half);
+        let fault = Observed::harness_between(before, after);
         let task = sc.service.as_ref().map_or("server", |s| s.task.as_str());
         let mut tracker = Tracker::new(sc.fault, task, steady.baseline, victims.clone(), before);
         if let Some((p, o)) = tracker.record_harness(Phase::FaultInjected, fault) {
@@ -494,9 +493,7 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         for pod in &pods {
             self.replace_with_retry(&svc, pod).await?;
         }
-        let t1 = self.cluster.now();
-        let half = t1.since(t0).as_millis() / 2;
-        let o = Observed::harness(t0.saturating_add(Dur::from_millis(half)), half);
+        let o = Observed::harness_between(t0, self.cluster.now());
         if let Some((p, o)) = tracker.record_harness(Phase::PodReplaceIssued, o) {
             self.emit_phase(p, o)?;
         }
@@ -526,7 +523,7 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
                     // A reboot leaves no trace to check: never risk a second one.
                     return Err(RunError::Cluster(e));
                 }
-                if self.landed(id).await {
+                if self.landed(id).await? {
                     return Ok((first, self.cluster.now()));
                 }
             }
@@ -539,15 +536,22 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         }
     }
 
-    /// Whether the instance has left `running`: an ambiguous failure's fault landed.
-    async fn landed(&mut self, id: &InstanceId) -> bool {
-        self.cluster
+    /// Whether the instance has left `running`: an ambiguous failure's fault landed. A failed
+    /// look is ridden out (journaled) and counts as not landed.
+    async fn landed(&mut self, id: &InstanceId) -> Result<bool, RunError> {
+        match self
+            .cluster
             .describe_instances(&InstanceFilter::Ids(vec![id.clone()]))
             .await
-            .is_ok_and(|i| {
-                i.iter()
-                    .all(|i| i.state != crate::cluster::InstanceState::Running)
-            })
+        {
+            Ok(i) => Ok(i
+                .iter()
+                .all(|i| i.state != crate::cluster::InstanceState::Running)),
+            Err(e) => {
+                self.ride_out(&e).await?;
+                Ok(false)
+            }
+        }
     }
 
     /// Exponential backoff from a tenth of the poll interval, with jitter derived from the

@@ -86,7 +86,20 @@ struct Track {
     replacement_ip: Option<String>,
     new_agent: Option<AgentId>,
     new_task: Option<TaskId>,
+    /// A scaling activity names the replacement: its `EndTime` will time it in service.
+    named: bool,
     phases: PhaseMap,
+}
+
+/// What the group's scaling activities promise for `replacement_in_service`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GroupStamp {
+    /// Activities came since the fault and name every replacement seen so far.
+    Promised,
+    /// The group shows a replacement no activity names: only polls can time it.
+    Missing,
+    /// No activity since the fault, no replacement yet: nothing known.
+    Unknown,
 }
 
 /// The phase tracker of one run.
@@ -99,6 +112,8 @@ pub(crate) struct Tracker {
     /// When the last successful poll of each feed's API was sent (starts when the fault was
     /// sent): a transition seen now happened after it.
     prev: PerFeed<Timestamp>,
+    /// The group listed a scaling activity since the fault: it keeps them.
+    activities_seen: bool,
     run_phases: PhaseMap,
 }
 
@@ -123,10 +138,12 @@ impl Tracker {
                     replacement_ip: None,
                     new_agent: None,
                     new_task: None,
+                    named: false,
                     phases: PhaseMap::default(),
                 })
                 .collect(),
             prev: PerFeed::splat(fault_sent),
+            activities_seen: false,
             run_phases: PhaseMap::default(),
         }
     }
@@ -157,6 +174,23 @@ impl Tracker {
         self.tracks
             .iter()
             .any(|t| t.replacement.as_ref() == Some(id) && t.replacement_ip.is_some())
+    }
+
+    /// Whether a server stamp is to come for the replacement's `InService`.
+    pub(crate) fn in_service_stamp(&self) -> GroupStamp {
+        let pending = |t: &&Track| !t.phases.contains_key(&Phase::ReplacementInService);
+        if self
+            .tracks
+            .iter()
+            .filter(pending)
+            .any(|t| t.replacement.is_some() && !t.named)
+        {
+            GroupStamp::Missing
+        } else if self.activities_seen {
+            GroupStamp::Promised
+        } else {
+            GroupStamp::Unknown
+        }
     }
 
     pub(crate) fn has(&self, phase: Phase) -> bool {
@@ -300,6 +334,7 @@ impl Tracker {
         }) {
             return;
         }
+        self.activities_seen |= activities.is_some_and(|a| !a.is_empty());
         self.assign_replacements(asg, activities);
         let poll = Observed::between_polls(self.prev[Feed::Asg], now, Source::PollAutoScaling);
         for t in &mut self.tracks {
@@ -312,6 +347,7 @@ impl Tracker {
                 a.iter()
                     .find(|a| a.launched_instance().as_ref() == Some(repl))
             });
+            t.named |= activity.is_some();
             if let Some(slot) = t.phases.vacant(Phase::ReplacementLaunched) {
                 let launch = match activity {
                     Some(a) => Some(Observed::exact(a.start_time, Source::AsgActivity)),

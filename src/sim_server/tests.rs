@@ -845,6 +845,54 @@ async fn scaling_activities_page_with_a_next_token() {
     s.stop().await.unwrap();
 }
 
+#[tokio::test]
+async fn a_group_that_keeps_no_activities_lists_none_while_it_replaces() {
+    let mut profile = Profile::builtin("fast").expect("built-in profile");
+    profile.scaling_activities = crate::cluster::sim::profile::ScalingActivities::None;
+    let s = SimServer::start(ServeConfig {
+        lifetime: Some(LIFETIME),
+        ..ServeConfig::new(profile)
+    })
+    .await
+    .expect("server starts");
+    let group = "Action=DescribeAutoScalingGroups&Version=2011-01-01\
+                 &AutoScalingGroupNames.member.1=dcos-private-agents";
+    let (_, xml) = query(&s, "autoscaling", group).await;
+    let before = texts(&xml, "InstanceId");
+    let victim = before[0].clone();
+    let (status, xml) = query(
+        &s,
+        "ec2",
+        &format!("Action=TerminateInstances&Version=2016-11-15&InstanceId.1={victim}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{xml}");
+    // The group replaces the victim (the fast profile's group does so within seconds) and
+    // never lists an activity.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, acts) = activities(&s, "").await;
+        assert_eq!(status, StatusCode::OK, "{acts}");
+        assert!(texts(&acts, "ActivityId").is_empty(), "{acts}");
+        let (_, xml) = query(&s, "autoscaling", group).await;
+        if texts(&xml, "InstanceId")
+            .iter()
+            .any(|i| !before.contains(i))
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no replacement within 30 s: {xml}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, acts) = activities(&s, "").await;
+    assert_eq!(status, StatusCode::OK, "{acts}");
+    assert!(texts(&acts, "ActivityId").is_empty(), "{acts}");
+    s.stop().await.unwrap();
+}
+
 // ----- API faults --------------------------------------------------------------------------
 
 /// `default` with this `api_faults` section (YAML).

@@ -127,3 +127,90 @@ fn a_flaky_cluster_is_ridden_out_and_still_measured_truthfully() {
         .count();
     assert_eq!(terminates, 20);
 }
+
+/// Issue 13: a group that keeps no scaling activities and replaces a member within seconds.
+/// `replacement_in_service` has no server stamp: it is a polled phase, polled densely from
+/// the first run on; no bound leans on the simulator's usual timings.
+#[test]
+fn without_scaling_activities_an_instant_replacement_is_polled_densely_from_the_first_run() {
+    polled_phases_are_timed_to_half_a_poll("profiles/instant-replacement.yaml", 1);
+}
+
+/// Issue 13: the same world, with a recovery that completes within a second of RUNNING: the
+/// task's RUNNING is awaited densely so that the plan's bracket starts in time.
+#[test]
+fn a_recovery_a_second_after_running_is_timed_to_half_a_poll_from_the_first_run() {
+    // At one poll a second, the victim's pod alone would fill DC/OS's default budget (60
+    // requests a minute) and the budget, not the cadence, would space the polls.
+    polled_phases_are_timed_to_half_a_poll("profiles/instant-recovery.yaml", 2);
+}
+
+/// Every poll-bracketed phase of the reference drill (polled every `poll` seconds) on
+/// `profile` is bounded to half a poll, in every run; the truth lies in every bound.
+fn polled_phases_are_timed_to_half_a_poll(profile: &str, poll: u64) {
+    use chaos_harness::measure::Source;
+    use chaos_harness::time::Dur;
+
+    const RUNS: u32 = 4;
+    let mut sc = load_paths(&[root().join("scenarios/cassandra-node-replace.yaml")]).unwrap()[0]
+        .scenario
+        .clone();
+    sc.poll_interval = Dur::from_secs(poll);
+    sc.max_poll_interval = None; // 30 s
+    let profile = root().join(profile);
+    let profile = Profile::load(profile.to_str().unwrap()).unwrap();
+    let mut cluster = SimCluster::at_epoch(&profile, 13);
+    let mut events: Vec<Event> = Vec::new();
+    run_in_process(&mut cluster, &sc, RUNS, 13, &mut events);
+    assert_eq!(runs_of(&events), RUNS as usize);
+    assert_eq!(assert_truthful(&events, cluster.truth()), 8 * RUNS as usize);
+
+    // Half the poll interval, plus the calls' own time on the simulator's clock.
+    let goal = poll * 500 + 50;
+    let mut in_service = 0;
+    for e in &events {
+        let Event::PhaseObserved {
+            run,
+            phase,
+            error_ms,
+            source,
+            ..
+        } = e
+        else {
+            continue;
+        };
+        let polled = matches!(
+            source,
+            Source::PollEc2 | Source::PollAutoScaling | Source::PollMesos | Source::PollScheduler
+        );
+        if polled {
+            let journal: Vec<String> = events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::PhaseObserved {
+                        run: r,
+                        phase,
+                        at,
+                        error_ms,
+                        source,
+                        ..
+                    } if r == run => Some(format!("{phase:?} {at} ± {error_ms} {source:?}")),
+                    Event::ApiError { run: r, at, .. } if r == run => {
+                        Some(format!("api error at {at}"))
+                    }
+                    _ => None,
+                })
+                .collect();
+            assert!(
+                *error_ms <= goal,
+                "run {run}: {phase:?} ± {error_ms} ms by {source:?}, more than ± {goal} ms:\n{}",
+                journal.join("\n")
+            );
+        }
+        if format!("{phase:?}") == "ReplacementInService" {
+            assert_eq!(*source, Source::PollAutoScaling, "run {run}: no activities");
+            in_service += 1;
+        }
+    }
+    assert_eq!(in_service, RUNS);
+}

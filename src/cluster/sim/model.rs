@@ -17,7 +17,7 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::dist::Dist;
-use super::profile::{Profile, Timings, parse_cidr};
+use super::profile::{Profile, ScalingActivities, Timings, parse_cidr};
 use super::truth::{TruthEvent, TruthKind};
 use crate::cluster::{
     ASG_NAME_TAG, ActivityObs, ActivityStatus, AgentId, AgentObs, Api, AsgLookup, AsgMemberObs,
@@ -1639,6 +1639,10 @@ impl Sim {
                     "ValidationError: AutoScalingGroup name not found - AutoScalingGroup '{asg}' not found"
                 ),
             ));
+        }
+        if self.profile.scaling_activities == ScalingActivities::None {
+            // A group that keeps no activities (or whose history was paged away).
+            return Ok(Vec::new());
         }
         Ok(self
             .asg

@@ -49,6 +49,11 @@ pub struct Profile {
     /// Whether a rebooted host's Mesos agent recovers with the same agent id.
     #[serde(default = "yes")]
     pub(crate) reboot_keeps_agent_id: bool,
+    /// Whether the group keeps scaling activities (`kept`, what AWS does) or `none` (an
+    /// implementation that keeps none, or a history paged away): `DescribeScalingActivities`
+    /// then answers with none, and the harness has no server stamp for the group's phases.
+    #[serde(default, skip_serializing_if = "ScalingActivities::is_kept")]
+    pub(crate) scaling_activities: ScalingActivities,
     pub(crate) timings: Timings,
     /// Faults in the APIs themselves (throttling, 5xx, resets, slow answers, 401s); none
     /// without this section.
@@ -58,6 +63,21 @@ pub struct Profile {
 
 fn yes() -> bool {
     true
+}
+
+/// Whether the simulated group keeps scaling activities.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ScalingActivities {
+    #[default]
+    Kept,
+    None,
+}
+
+impl ScalingActivities {
+    fn is_kept(&self) -> bool {
+        *self == Self::Kept
+    }
 }
 
 /// Which status string a task on a lost agent shows.
