@@ -337,7 +337,7 @@ mod tests {
             desired_capacity: 1,
             min_size: 1,
             max_size: 1,
-            tags: Vec::new(),
+            tags: crate::cluster::Tags::default(),
             instances: vec![AsgMemberObs {
                 id: InstanceId::new("i-new"),
                 lifecycle: if in_service {
