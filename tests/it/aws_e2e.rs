@@ -100,6 +100,36 @@ impl Drop for Server {
 }
 
 /// The reference drill, tightened for a profile sixty times faster than the real cluster.
+/// `run --target aws --runs RUNS --yes --seed SEED --out OUT FILE`, which must end
+/// inconclusive (exit 3: so few runs decide no p99, it needs 299) and nothing else; its
+/// stdout and stderr.
+fn run_undecided(
+    harness: &mut assert_cmd::Command,
+    runs: u32,
+    seed: u64,
+    out: &Path,
+    file: &Path,
+) -> (String, String) {
+    let output = harness
+        .args(["run", "--target", "aws", "--yes", "--runs"])
+        .arg(runs.to_string())
+        .arg("--seed")
+        .arg(seed.to_string())
+        .arg("--out")
+        .arg(out)
+        .arg(file)
+        .output()
+        .expect("the harness runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
 pub(crate) fn fast_drill(dir: &Path) -> PathBuf {
     let body = std::fs::read_to_string(root().join("scenarios/cassandra-node-replace.yaml"))
         .unwrap()
@@ -154,23 +184,7 @@ fn reference_drill_through_the_real_sdk_matches_the_truth_log() {
             .all(|t| !format!("{:?}", t.kind).contains("Fault"))
     );
 
-    let run = server
-        .harness(dir.path())
-        .args([
-            "run", "--target", "aws", "--runs", "3", "--yes", "--seed", "1", "--out",
-        ])
-        .arg(&out)
-        .arg(&file)
-        .assert();
-    let output = run.get_output().clone();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    // Three runs decide no p99 (it needs 299): inconclusive, exit 3.
-    assert_eq!(
-        output.status.code(),
-        Some(3),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let (stdout, stderr) = run_undecided(&mut server.harness(dir.path()), 3, 1, &out, &file);
 
     let r = read_json(&out.join("report.json"));
     assert_eq!(r["target"], "aws");
@@ -329,28 +343,12 @@ fn a_service_account_login_is_renewed_mid_suite() {
     assert!(!said.contains(&stranger[40..80]), "{said}");
 
     let out = dir.path().join("report");
-    let run = server
-        .harness(dir.path())
-        .env_remove("DCOS_ACS_TOKEN")
-        .env(
-            "DCOS_SERVICE_ACCOUNT_CREDENTIAL",
-            format!("file://{}", secret.display()),
-        )
-        .args([
-            "run", "--target", "aws", "--runs", "2", "--yes", "--seed", "3", "--out",
-        ])
-        .arg(&out)
-        .arg(&file)
-        .assert();
-    let output = run.get_output().clone();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    // Two runs decide no p99: inconclusive, exit 3, and nothing aborted.
-    assert_eq!(
-        output.status.code(),
-        Some(3),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    let mut harness = server.harness(dir.path());
+    harness.env_remove("DCOS_ACS_TOKEN").env(
+        "DCOS_SERVICE_ACCOUNT_CREDENTIAL",
+        format!("file://{}", secret.display()),
     );
+    let (stdout, stderr) = run_undecided(&mut harness, 2, 3, &out, &file);
     let r = read_json(&out.join("report.json"));
     let runs = r["scenarios"][0]["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2);
