@@ -2,7 +2,7 @@
 
 use super::Report;
 
-pub(crate) fn render(report: &Report) -> String {
+pub fn render(report: &Report) -> String {
     let mut s = serde_json::to_string_pretty(report).expect("the report model always serialises");
     s.push('\n');
     s

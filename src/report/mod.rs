@@ -9,7 +9,7 @@ mod fixture;
 pub mod folder;
 pub(crate) mod hlog;
 pub(crate) mod html;
-pub(crate) mod json;
+pub mod json;
 pub(crate) mod junit;
 pub(crate) mod markdown;
 mod svg;

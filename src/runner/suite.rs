@@ -158,14 +158,14 @@ impl<C: Cluster> Clusters for &mut C {
 
 /// A fresh simulated cluster per scenario: scenario `i` runs on `profiles[i]`, seeded from the
 /// suite seed and its name, starting at [`crate::cluster::sim::EPOCH`].
-pub(crate) struct SimClusters<'p> {
+pub struct SimClusters<'p> {
     profiles: &'p [Profile],
     seed: u64,
     current: Option<SimCluster>,
 }
 
 impl<'p> SimClusters<'p> {
-    pub(crate) fn new(profiles: &'p [Profile], seed: u64) -> Self {
+    pub fn new(profiles: &'p [Profile], seed: u64) -> Self {
         Self {
             profiles,
             seed,

@@ -9,7 +9,8 @@ mod requests;
 pub(crate) mod yaml;
 
 pub use fault::FaultKind;
-pub(crate) use phase::{Metric, Percentile, Phase};
+pub use phase::Phase;
+pub(crate) use phase::{Metric, Percentile};
 pub use requests::Requests;
 
 use serde::{Deserialize, Serialize};
