@@ -512,13 +512,7 @@ async fn truth_log_follows_a_terminate() {
     )
     .await;
     let victim = texts(&xml, "instanceId").remove(0);
-    let (status, xml) = query(
-        &s,
-        "ec2",
-        &format!("Action=TerminateInstances&Version=2016-11-15&InstanceId.1={victim}"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{xml}");
+    let xml = terminate(&s, &victim).await;
     assert!(xml.contains(
         "<currentState><code>32</code><name>shutting-down</name></currentState><previousState><code>16</code><name>running</name></previousState>"
     ));
@@ -736,6 +730,18 @@ async fn aws_sdk_clients_round_trip() {
 }
 
 /// `DescribeScalingActivities` of the private agents' group, with `extra` parameters.
+/// `TerminateInstances` of `id` over the wire; it must succeed. The answer's XML.
+async fn terminate(s: &SimServer, id: &str) -> String {
+    let (status, xml) = query(
+        s,
+        "ec2",
+        &format!("Action=TerminateInstances&Version=2016-11-15&InstanceId.1={id}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{xml}");
+    xml
+}
+
 async fn activities(s: &SimServer, extra: &str) -> (StatusCode, String) {
     query(
         s,
@@ -758,13 +764,7 @@ async fn scaling_activities_page_with_a_next_token() {
     )
     .await;
     let victim = texts(&xml, "instanceId").remove(0);
-    let (status, xml) = query(
-        &s,
-        "ec2",
-        &format!("Action=TerminateInstances&Version=2016-11-15&InstanceId.1={victim}"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{xml}");
+    terminate(&s, &victim).await;
 
     // The fast profile's group terminates and launches within seconds: poll for both
     // activities (a deadline, not a guess).
@@ -860,13 +860,7 @@ async fn a_group_that_keeps_no_activities_lists_none_while_it_replaces() {
     let (_, xml) = query(&s, "autoscaling", group).await;
     let before = texts(&xml, "InstanceId");
     let victim = before[0].clone();
-    let (status, xml) = query(
-        &s,
-        "ec2",
-        &format!("Action=TerminateInstances&Version=2016-11-15&InstanceId.1={victim}"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{xml}");
+    terminate(&s, &victim).await;
     // The group replaces the victim (the fast profile's group does so within seconds) and
     // never lists an activity.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
