@@ -623,7 +623,7 @@ fn plan_json(name: &str, p: &PlanObs) -> PlanJson {
             .iter()
             .map(|ph| {
                 // Cassandra's replace phase is serial; the SDK's own recovery phases parallel.
-                let permanent = recovery && ph.name == "permanent-node-failure-recovery";
+                let permanent = recovery && ph.name == crate::cluster::PERMANENT_RECOVERY_PHASE;
                 (ph, permanent)
             })
             .map(|(ph, permanent)| PhaseJson {

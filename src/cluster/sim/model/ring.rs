@@ -15,9 +15,7 @@
 //!   such phases over several offer cycles).
 
 use super::{Phase, PlanStatus, Sim, Step, TruthEvent, TruthKind, uuid4};
-
-/// The name of Cassandra's replace phase.
-pub(crate) const PERMANENT_PHASE: &str = "permanent-node-failure-recovery";
+use crate::cluster::PERMANENT_RECOVERY_PHASE as PERMANENT_PHASE;
 
 impl Sim {
     /// The pod's recovery step not yet complete, as `(phase, step)`.
