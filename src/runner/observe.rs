@@ -213,7 +213,7 @@ impl Tracker {
         match &self.ring {
             Some(r) => r.excuse(pod, pods_sent),
             None if self.has(Phase::PodReplaceIssued)
-                && self.plan_read.is_none_or(|t| t <= pods_sent) =>
+                && self.plan_read.is_none_or(|t| t < pods_sent) =>
             {
                 Excuse::Stale
             }

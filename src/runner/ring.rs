@@ -147,8 +147,10 @@ impl Ring {
                 Excuse::None
             }
             PlanStatus::Complete => Excuse::Plan,
-            // Not begun when the plan was read: it may have begun since.
-            _ if self.read.1 <= pods_sent => Excuse::Stale,
+            // Not begun when the plan was read before the pods: it may have begun since. (A
+            // read answered at the very instant the pods' read was sent is no older: the
+            // simulator's calls take no time, and it reads the plan after the pods.)
+            _ if self.read.1 < pods_sent => Excuse::Stale,
             _ => Excuse::None,
         }
     }
@@ -211,6 +213,7 @@ mod tests {
         assert_eq!(ring.excuse(&n3, at(50)), Excuse::None, "not in the ring");
         assert_eq!(ring.excuse(&n2, at(200)), Excuse::Stale, "read again");
         assert_eq!(ring.excuse(&n2, at(50)), Excuse::None, "not begun after");
+        assert_eq!(ring.excuse(&n2, at(110)), Excuse::None, "the same instant");
         let p = plan(&[("node-0", Complete), ("node-1", Complete), ("node-2", Starting)]);
         ring.update(&p, "server", &victims, (at(300), at(310)));
         assert_eq!(ring.excuse(&n1, at(305)), Excuse::Plan, "may be the restart");

@@ -264,6 +264,9 @@ pub struct Sim {
     subnets: Vec<(u32, u32)>,
     empty_task_id: TaskId,
     truth: Vec<TruthEvent>,
+    /// Tests only: a pod whose task is lost when a ring restart begins (see `ring`).
+    #[cfg(test)]
+    sabotage: Option<usize>,
 }
 
 /// A stable pseudo-random number from a text (FNV-1a): names derived from the stack must not
@@ -467,6 +470,8 @@ impl Sim {
             subnets,
             empty_task_id: TaskId::new(""),
             truth: Vec::new(),
+            #[cfg(test)]
+            sabotage: None,
         };
         sim.build(profile, start);
         sim

@@ -98,6 +98,12 @@ impl Sim {
     pub(super) fn set_step(&mut self, phase: usize, step: usize, status: PlanStatus) {
         self.recovery[phase].steps[step].status = status;
         self.record_step(phase, step);
+        #[cfg(test)]
+        if status == PlanStatus::Prepared
+            && let Some(p) = self.sabotage.take()
+        {
+            self.lose_task(p);
+        }
         if status != PlanStatus::Complete {
             return;
         }
@@ -120,6 +126,22 @@ impl Sim {
         } else if ph.serial {
             self.schedule_offers();
         }
+    }
+}
+
+#[cfg(test)]
+impl Sim {
+    /// Collateral damage on cue: when the first restart of a ring begins, `pod`'s task is
+    /// lost for a reason of its own (as if its host failed), not by the plan's doing.
+    pub(crate) fn lose_when_ring_restarts(&mut self, pod: &str) {
+        self.sabotage = self.pods.iter().position(|p| p.name.as_str() == pod);
+    }
+
+    fn lose_task(&mut self, pod: usize) {
+        self.pods[pod].task.state = crate::cluster::TaskState::Lost;
+        self.pods[pod].task.time = self.now;
+        self.record_task(pod);
+        self.task_failed(pod);
     }
 }
 
