@@ -382,8 +382,7 @@ fn victim_truth(
             first(truth, run.fault, |t| {
                 t.kind == TruthKind::RecoveryPhase
                     && t.subject == crate::cluster::PERMANENT_RECOVERY_PHASE
-                    && t
-                        .detail
+                    && t.detail
                         .as_deref()
                         .is_some_and(|d| d.split(", ").any(|s| s == step))
             })

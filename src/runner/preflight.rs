@@ -565,7 +565,15 @@ mod tests {
             ("i-2", LifecycleState::InService),
         ]);
         assert_eq!(
-            collateral("server", &v, &[], &base, Some(&fine_asg), Some(&fine_pods), None),
+            collateral(
+                "server",
+                &v,
+                &[],
+                &base,
+                Some(&fine_asg),
+                Some(&fine_pods),
+                None
+            ),
             None
         );
         // A user-given condition may be stricter than the built-in one.
@@ -573,14 +581,31 @@ mod tests {
             pods_not_running: Some(1),
             instances_not_in_service: None,
         };
-        let why = collateral("server", &v, &[], &base, None, Some(&fine_pods), Some(&strict)).unwrap();
+        let why = collateral(
+            "server",
+            &v,
+            &[],
+            &base,
+            None,
+            Some(&fine_pods),
+            Some(&strict),
+        )
+        .unwrap();
         assert!(why.contains("stop_when.pods_not_running"), "{why}");
         let group = crate::scenario::StopWhen {
             pods_not_running: None,
             instances_not_in_service: Some(2),
         };
         assert_eq!(
-            collateral("server", &v, &[], &base, Some(&fine_asg), None, Some(&group)),
+            collateral(
+                "server",
+                &v,
+                &[],
+                &base,
+                Some(&fine_asg),
+                None,
+                Some(&group)
+            ),
             None,
             "one member out of service is under the limit of two"
         );
@@ -589,7 +614,16 @@ mod tests {
             pods_not_running: Some(1),
             instances_not_in_service: None,
         };
-        let why = collateral("server", &v, &[], &base, None, Some(&fine_pods), Some(&strict)).unwrap();
+        let why = collateral(
+            "server",
+            &v,
+            &[],
+            &base,
+            None,
+            Some(&fine_pods),
+            Some(&strict),
+        )
+        .unwrap();
         assert!(why.contains("stop_when.pods_not_running"), "{why}");
 
         let bad_pods = [

@@ -83,7 +83,10 @@ impl Ring {
         Self {
             phase: id,
             restarts: Vec::new(),
-            read: (Timestamp::from_millis(i64::MIN), Timestamp::from_millis(i64::MIN)),
+            read: (
+                Timestamp::from_millis(i64::MIN),
+                Timestamp::from_millis(i64::MIN),
+            ),
             complete: false,
         }
     }
@@ -197,7 +200,11 @@ mod tests {
         use PlanStatus::*;
         let node0 = PodName::new("node-0");
         let victims = [&node0];
-        let p = plan(&[("node-0", Complete), ("node-1", Prepared), ("node-2", Pending)]);
+        let p = plan(&[
+            ("node-0", Complete),
+            ("node-1", Prepared),
+            ("node-2", Pending),
+        ]);
         let id = Ring::find(&p, "server", &victims, &BTreeSet::new()).expect("a ring");
         // A phase whose victim step was there before the fault is an older run's.
         let known = BTreeSet::from(["id-node-0".to_string()]);
@@ -214,14 +221,33 @@ mod tests {
         assert_eq!(ring.excuse(&n2, at(200)), Excuse::Stale, "read again");
         assert_eq!(ring.excuse(&n2, at(50)), Excuse::None, "not begun after");
         assert_eq!(ring.excuse(&n2, at(110)), Excuse::None, "the same instant");
-        let p = plan(&[("node-0", Complete), ("node-1", Complete), ("node-2", Starting)]);
+        let p = plan(&[
+            ("node-0", Complete),
+            ("node-1", Complete),
+            ("node-2", Starting),
+        ]);
         ring.update(&p, "server", &victims, (at(300), at(310)));
-        assert_eq!(ring.excuse(&n1, at(305)), Excuse::Plan, "may be the restart");
-        assert_eq!(ring.excuse(&n1, at(400)), Excuse::None, "down after its restart");
-        let p = plan(&[("node-0", Complete), ("node-1", Complete), ("node-2", Complete)]);
+        assert_eq!(
+            ring.excuse(&n1, at(305)),
+            Excuse::Plan,
+            "may be the restart"
+        );
+        assert_eq!(
+            ring.excuse(&n1, at(400)),
+            Excuse::None,
+            "down after its restart"
+        );
+        let p = plan(&[
+            ("node-0", Complete),
+            ("node-1", Complete),
+            ("node-2", Complete),
+        ]);
         assert!(ring.update(&p, "server", &victims, (at(500), at(510))));
         assert!(ring.complete());
-        assert!(!ring.update(&p, "server", &victims, (at(600), at(610))), "once");
+        assert!(
+            !ring.update(&p, "server", &victims, (at(600), at(610))),
+            "once"
+        );
     }
 
     #[test]

@@ -352,10 +352,21 @@ fn a_real_loss_during_a_seeds_ring_restart_still_aborts_the_suite() {
     };
     let mut c = cluster();
     let mut events: Vec<Event> = Vec::new();
-    block_on(run_scenario(&mut c, &sc, 1, 1, &mut events, &StopFlag::default()))
-        .expect("the ring's restarts are the run's own recovery");
+    block_on(run_scenario(
+        &mut c,
+        &sc,
+        1,
+        1,
+        &mut events,
+        &StopFlag::default(),
+    ))
+    .expect("the ring's restarts are the run's own recovery");
     let seen = phases(&events);
-    assert_eq!(seen.last().map(String::as_str), Some("ring_restarted"), "{seen:?}");
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("ring_restarted"),
+        "{seen:?}"
+    );
     let restarted = c
         .truth()
         .iter()
@@ -366,7 +377,14 @@ fn a_real_loss_during_a_seeds_ring_restart_still_aborts_the_suite() {
     let mut c = cluster();
     c.sim_mut().lose_when_ring_restarts("node-4");
     let mut events: Vec<Event> = Vec::new();
-    match block_on(run_scenario(&mut c, &sc, 1, 1, &mut events, &StopFlag::default())) {
+    match block_on(run_scenario(
+        &mut c,
+        &sc,
+        1,
+        1,
+        &mut events,
+        &StopFlag::default(),
+    )) {
         Err(RunError::Refused(why)) => {
             assert!(why.contains("node-4-server left RUNNING (LOST)"), "{why}");
         }

@@ -89,7 +89,11 @@ fn random_victims_seeds_included_never_abort_and_the_ring_restart_is_measured_tr
         .iter()
         .filter(|c| c.phase.to_string() == "ring_restarted")
         .count();
-    assert_eq!(ring, seeds.len(), "every ring restart checked against the truth");
+    assert_eq!(
+        ring,
+        seeds.len(),
+        "every ring restart checked against the truth"
+    );
     // The cluster ends where it started: every pod RUNNING.
     let statuses = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -114,7 +118,9 @@ fn a_seed_replaced_through_sim_serve_restarts_the_ring_and_is_measured() {
     let out = dir.path().join("report");
     let output = server
         .harness(dir.path())
-        .args(["run", "--target", "aws", "--yes", "--runs", "1", "--seed", "3"])
+        .args([
+            "run", "--target", "aws", "--yes", "--runs", "1", "--seed", "3",
+        ])
         .arg("--out")
         .arg(&out)
         .arg(&file)
