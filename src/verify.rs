@@ -376,6 +376,17 @@ fn victim_truth(
                     && t.state.as_deref() == Some("COMPLETE")
             })
         }
+        // The seed's replace phase completes with its last restart step.
+        Phase::RingRestarted => {
+            let step = format!("{}:[{}]", v.pod.as_ref()?, run.task);
+            first(truth, run.fault, |t| {
+                t.kind == TruthKind::RecoveryPhase
+                    && t.subject == crate::cluster::PERMANENT_RECOVERY_PHASE
+                    && t.detail
+                        .as_deref()
+                        .is_some_and(|d| d.split(", ").any(|s| s == step))
+            })
+        }
         Phase::SteadyStateVerified | Phase::FaultInjected | Phase::PodReplaceIssued => None,
     }
 }

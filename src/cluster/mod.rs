@@ -346,6 +346,11 @@ pub(crate) const CFN_STACK_TAG: &str = "aws:cloudformation:stack-name";
 pub(crate) const CFN_LOGICAL_ID_TAG: &str = "aws:cloudformation:logical-id";
 pub(crate) const CFN_STACK_ID_TAG: &str = "aws:cloudformation:stack-id";
 
+/// The recovery phase Cassandra's scheduler builds for `pod replace`
+/// (`CassandraRecoveryPlanOverrider`): the replace step, then, when the node is a seed, a
+/// restart of every other node in place.
+pub(crate) const PERMANENT_RECOVERY_PHASE: &str = "permanent-node-failure-recovery";
+
 /// The logical id of the masters' group in the DC/OS CloudFormation template.
 pub(crate) const MASTER_LOGICAL_ID: &str = "MasterServerGroup";
 /// The logical id of the private agents' group in the DC/OS CloudFormation template.

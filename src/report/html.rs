@@ -99,13 +99,22 @@ const STAGES: [Stage; 10] = [
     },
 ];
 
-const RECOVERY: Stage = Stage {
-    name: "rejoin",
-    from: Phase::TaskRunning,
-    to: Phase::RecoveryComplete,
-    unless: None,
-    what: "the recovery plan completes (the node is Up/Normal in the ring)",
-};
+const RECOVERY: [Stage; 2] = [
+    Stage {
+        name: "rejoin",
+        from: Phase::TaskRunning,
+        to: Phase::RecoveryComplete,
+        unless: None,
+        what: "the recovery plan completes (the node is Up/Normal in the ring)",
+    },
+    Stage {
+        name: "ring restart",
+        from: Phase::RecoveryComplete,
+        to: Phase::RingRestarted,
+        unless: None,
+        what: "a seed was replaced: every other node restarts in place, one at a time",
+    },
+];
 
 const CSS: &str = r#"
 :root{--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa;--card:#fff;--pass:#1a7f37;--fail:#cf222e;--inc:#9a6700}
@@ -563,7 +572,7 @@ fn stage_stats(s: &ScenarioReport, st: &Stage) -> Option<StageBar> {
 fn breakdown(o: &mut String, s: &ScenarioReport) {
     let stages: Vec<(&Stage, StageBar)> = STAGES
         .iter()
-        .chain(std::iter::once(&RECOVERY))
+        .chain(RECOVERY.iter())
         .filter_map(|st| stage_stats(s, st).map(|b| (st, b)))
         .collect();
     if stages.is_empty() {

@@ -58,6 +58,7 @@ pub(crate) fn phase_color(p: Phase) -> &'static str {
         Phase::PodReplaceIssued => "#b07aa1",
         Phase::TaskRunning => "#4e79a7",
         Phase::RecoveryComplete => "#59a14f",
+        Phase::RingRestarted => "#2f6b3a",
     }
 }
 

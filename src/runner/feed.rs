@@ -37,7 +37,7 @@ impl Feed {
             Phase::ReplacementLaunched | Phase::ReplacementInService => Some(Feed::Asg),
             Phase::AgentLost | Phase::AgentRegistered => Some(Feed::Agents),
             Phase::TaskLost | Phase::TaskRunning => Some(Feed::Pods),
-            Phase::RecoveryComplete => Some(Feed::Recovery),
+            Phase::RecoveryComplete | Phase::RingRestarted => Some(Feed::Recovery),
             Phase::SteadyStateVerified | Phase::FaultInjected | Phase::PodReplaceIssued => None,
         }
     }

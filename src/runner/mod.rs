@@ -7,6 +7,7 @@ mod cadence;
 mod feed;
 mod observe;
 pub(crate) mod preflight;
+mod ring;
 pub mod suite;
 #[cfg(test)]
 mod tests;
@@ -467,17 +468,55 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         for e in std::mem::take(&mut snap.errors) {
             self.ride_out(&e).await?;
         }
+        let restarted = self.restarted_by_plan(w, snap).await?;
         match preflight::collateral(
             &w.task,
             &w.victims,
+            &restarted,
             w.tracker.baseline(),
             snap.asg.as_ref().map(|(_, a)| a),
-            snap.all_pods.as_deref(),
+            snap.all_pods.as_ref().map(|(_, p)| p.as_slice()),
             self.sc.stop_when.as_ref(),
         ) {
             Some(why) => Err(RunError::Refused(format!("stop condition: {why}"))),
             None => Ok(()),
         }
+    }
+
+    /// The pods beyond the victims that this poll saw not RUNNING because the run's own
+    /// recovery restarts them (a seed's replace restarts the ring). When the plan was last
+    /// read before the pods, it is read again first; a pod still undecided after a failed
+    /// read is judged at the next poll.
+    async fn restarted_by_plan(
+        &mut self,
+        w: &mut Observation,
+        snap: &Snapshot,
+    ) -> Result<Vec<PodName>, RunError> {
+        let Some((called, pods)) = &snap.all_pods else {
+            return Ok(Vec::new());
+        };
+        let down = preflight::pods_down(&w.task, &w.victims, pods);
+        let stale = |w: &Observation| {
+            down.iter()
+                .any(|p| w.tracker.excuse(p, called.sent) == ring::Excuse::Stale)
+        };
+        if stale(w)
+            && let Some(svc) = &self.sc.service
+        {
+            let mut fresh = Snapshot::default();
+            let cluster = &mut *self.cluster;
+            fresh.recovery = timed!(cluster, fresh, cluster.plan(&svc.name, "recovery"));
+            for (p, o) in w.tracker.update(&fresh) {
+                self.emit_phase(p, o)?;
+            }
+            for e in fresh.errors {
+                self.ride_out(&e).await?;
+            }
+        }
+        Ok(down
+            .into_iter()
+            .filter(|p| w.tracker.excuse(p, called.sent) != ring::Excuse::None)
+            .collect())
     }
 
     /// Replaces the victims' pods, as the operator would; the phase is bounded by the calls.
@@ -702,7 +741,7 @@ async fn poll_service<C: Cluster>(
         }
     }
     if feeds.has(Feed::Watch) {
-        snap.all_pods = timed!(cluster, snap, cluster.pod_statuses(service)).map(|(_, p)| p);
+        snap.all_pods = timed!(cluster, snap, cluster.pod_statuses(service));
     }
 }
 
@@ -789,6 +828,9 @@ struct Plan {
     /// `(phase, window since the fault)` in which the phase must not happen.
     absent: Vec<(Phase, Dur)>,
     within: Vec<(Phase, Dur)>,
+    /// The deadline of `ring_restarted`, awaited only once the plan shows that the run's
+    /// recovery restarts the ring (a seed was replaced).
+    ring: Dur,
 }
 
 impl Plan {
@@ -810,6 +852,7 @@ impl Plan {
                 Phase::TaskRunning | Phase::RecoveryComplete => {
                     pods && (sc.heal.replaces() || !replaced)
                 }
+                Phase::RingRestarted => false,
             };
             if implied {
                 awaited.push((p, sc.timeout));
@@ -817,8 +860,13 @@ impl Plan {
         }
         let mut absent = Vec::new();
         let mut within = Vec::new();
+        let mut ring = sc.timeout;
         for e in &sc.expect {
             match e.demand() {
+                Demand::Within(d) if e.phase == Phase::RingRestarted => {
+                    within.push((e.phase, d));
+                    ring = d;
+                }
                 Demand::Within(d) => {
                     within.push((e.phase, d));
                     match awaited.iter_mut().find(|(p, _)| *p == e.phase) {
@@ -836,26 +884,36 @@ impl Plan {
             awaited,
             absent,
             within,
+            ring,
         }
+    }
+
+    /// The awaited phases with their deadlines, `ring_restarted` while the run's recovery
+    /// restarts the ring.
+    fn awaited<'a>(&'a self, tracker: &Tracker) -> impl Iterator<Item = (Phase, Dur)> + 'a {
+        let ring = tracker
+            .ring_restarting()
+            .then_some((Phase::RingRestarted, self.ring));
+        self.awaited.iter().copied().chain(ring)
     }
 
     /// The phases still looked for: every awaited phase not seen yet, past its own deadline
     /// too (a late phase is still measured while the run waits for others, and later phases
     /// may need it), and those in a window in which they must not happen.
     fn pending(&self, tracker: &Tracker, elapsed: Dur) -> Vec<Phase> {
-        let awaited = self.awaited.iter().filter(|(p, _)| !tracker.has(*p));
+        let awaited = self.awaited(tracker).filter(|(p, _)| !tracker.has(*p));
         let absent = self
             .absent
             .iter()
+            .copied()
             .filter(|(p, window)| !tracker.has(*p) && elapsed < *window);
-        awaited.chain(absent).map(|(p, _)| *p).collect()
+        awaited.chain(absent).map(|(p, _)| p).collect()
     }
 
     fn finished(&self, tracker: &Tracker, elapsed: Dur) -> bool {
         let awaited_done = self
-            .awaited
-            .iter()
-            .all(|(p, deadline)| tracker.has(*p) || elapsed >= *deadline);
+            .awaited(tracker)
+            .all(|(p, deadline)| tracker.has(p) || elapsed >= deadline);
         let windows_done = self
             .absent
             .iter()
@@ -870,10 +928,10 @@ impl Plan {
             detail,
         };
         let mut out = Vec::new();
-        for (p, deadline) in &self.awaited {
-            if !tracker.has(*p) {
+        for (p, deadline) in self.awaited(tracker) {
+            if !tracker.has(p) {
                 let detail = format!("{p} was not observed within {deadline}");
-                out.push(failure(*p, FailureKind::NotObserved, detail));
+                out.push(failure(p, FailureKind::NotObserved, detail));
             }
         }
         for (p, d) in &self.within {

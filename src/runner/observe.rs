@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use crate::cluster::{
     ActivityObs, ActivityStatus, AgentId, AgentObs, AsgObs, ClusterError, InstanceId, InstanceObs,
-    InstanceState, LifecycleState, PlanObs, PodObs, TaskId, TaskState,
+    InstanceState, LifecycleState, PlanObs, PodName, PodObs, TaskId, TaskState,
 };
 use crate::journal::{Replacement, Victim};
 use crate::measure::{Observed, Source};
@@ -17,6 +17,7 @@ use crate::time::Timestamp;
 use crate::vocab::{FaultKind, Phase};
 
 use super::feed::{Feed, PerFeed};
+use super::ring::{Excuse, Ring, step_pod};
 
 /// What was true before the fault: ids that do not count as replacements.
 #[derive(Clone, Debug, Default)]
@@ -49,7 +50,7 @@ pub(crate) struct Snapshot {
     /// Descriptions of the group's new members (for their IPs and launch times).
     pub(crate) members: Vec<InstanceObs>,
     /// Every pod's status, for the stop conditions.
-    pub(crate) all_pods: Option<Vec<PodObs>>,
+    pub(crate) all_pods: Option<(Called, Vec<PodObs>)>,
     /// The calls of this poll that failed (throttling, 5xx, …): ridden out, and journaled.
     pub(crate) errors: Vec<ClusterError>,
 }
@@ -115,6 +116,11 @@ pub(crate) struct Tracker {
     /// The group listed a scaling activity since the fault: it keeps them.
     activities_seen: bool,
     run_phases: PhaseMap,
+    /// The ring restart this run's recovery causes (a seed was replaced), once the plan shows
+    /// it.
+    ring: Option<Ring>,
+    /// When the last successful read of the recovery plan came back.
+    plan_read: Option<Timestamp>,
 }
 
 impl Tracker {
@@ -145,6 +151,8 @@ impl Tracker {
             prev: PerFeed::splat(fault_sent),
             activities_seen: false,
             run_phases: PhaseMap::default(),
+            ring: None,
+            plan_read: None,
         }
     }
 
@@ -190,6 +198,26 @@ impl Tracker {
             GroupStamp::Promised
         } else {
             GroupStamp::Unknown
+        }
+    }
+
+    /// Whether this run's recovery restarts the ring and has not finished doing so.
+    pub(crate) fn ring_restarting(&self) -> bool {
+        self.ring.as_ref().is_some_and(|r| !r.complete())
+    }
+
+    /// Whether `pod`, seen not RUNNING by a read of the pods sent at `pods_sent`, is being
+    /// restarted by this run's own recovery plan. Before the plan shows a ring, a pod is
+    /// excused by nothing, unless a replace was issued and the plan not read since the pods.
+    pub(crate) fn excuse(&self, pod: &PodName, pods_sent: Timestamp) -> Excuse {
+        match &self.ring {
+            Some(r) => r.excuse(pod, pods_sent),
+            None if self.has(Phase::PodReplaceIssued)
+                && self.plan_read.is_none_or(|t| t < pods_sent) =>
+            {
+                Excuse::Stale
+            }
+            None => Excuse::None,
         }
     }
 
@@ -244,6 +272,7 @@ impl Tracker {
         }
         if let Some((c, plan)) = &snap.recovery {
             self.on_recovery(c.received, plan);
+            self.on_ring(*c, plan);
         }
         // The group's read brackets its phases (the activities ride along with it); the
         // watch feed only reads what the others read.
@@ -509,6 +538,31 @@ impl Tracker {
         }
     }
 
+    /// Finds and follows the run's ring restart; its end is bracketed by the plan's polls.
+    fn on_ring(&mut self, c: Called, plan: &PlanObs) {
+        self.plan_read = Some(c.received);
+        let victims: Vec<&PodName> = self
+            .tracks
+            .iter()
+            .filter_map(|t| t.victim.pod.as_ref())
+            .collect();
+        if self.ring.is_none() {
+            self.ring = Ring::find(plan, &self.task, &victims, &self.baseline.recovery_steps)
+                .map(Ring::new);
+        }
+        let Some(ring) = &mut self.ring else { return };
+        if ring.update(plan, &self.task, &victims, (c.sent, c.received)) {
+            let o = Observed::between_polls(
+                self.prev[Feed::Recovery],
+                c.received,
+                Source::PollScheduler,
+            );
+            for t in &mut self.tracks {
+                t.phases.insert(Phase::RingRestarted, o);
+            }
+        }
+    }
+
     fn on_recovery(&mut self, now: Timestamp, plan: &PlanObs) {
         let task = &self.task;
         for t in &mut self.tracks {
@@ -522,15 +576,9 @@ impl Tracker {
                 continue;
             };
             let after = Timestamp::from_millis(running.at.as_millis() - running.error_ms as i64);
-            // The step `<pod>:[<task>]`.
-            let is_step = |name: &str| {
-                name.strip_prefix(pod.as_str())
-                    .and_then(|r| r.strip_prefix(":["))
-                    .and_then(|r| r.strip_suffix(']'))
-                    == Some(task.as_str())
-            };
             let complete = plan.steps().any(|s| {
-                is_step(&s.name)
+                // The step `<pod>:[<task>]`.
+                step_pod(&s.name, task) == Some(pod.as_str())
                     && !self.baseline.recovery_steps.contains(&s.id)
                     && s.status == crate::cluster::PlanStatus::Complete
             });

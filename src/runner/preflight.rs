@@ -362,49 +362,42 @@ async fn victim_chain<C: Cluster>(
     })
 }
 
+/// The pods beyond the victims whose task is not RUNNING.
+pub(crate) fn pods_down(
+    task: &str,
+    victims: &[Victim],
+    pods: &[crate::cluster::PodObs],
+) -> Vec<PodName> {
+    pods.iter()
+        .filter(|p| !victims.iter().any(|v| v.pod.as_ref() == Some(&p.name)))
+        .filter(|p| {
+            p.task(task)
+                .is_none_or(|t| t.state != Some(TaskState::Running))
+        })
+        .map(|p| p.name.clone())
+        .collect()
+}
+
 /// A stop condition: something beyond the victims degraded during the run (another pod's task
-/// left RUNNING, another group member left InService). The suite must stop at once.
+/// left RUNNING, another group member left InService). The suite must stop at once. Pods in
+/// `restarted` are restarted by the run's own recovery plan: neither damage nor counted.
 pub(crate) fn collateral(
     task: &str,
     victims: &[Victim],
+    restarted: &[PodName],
     baseline: &Baseline,
     asg: Option<&AsgObs>,
     pods: Option<&[crate::cluster::PodObs]>,
     user: Option<&crate::scenario::StopWhen>,
 ) -> Option<String> {
-    if let Some(w) = user {
-        let down = pods.map_or(0, |pods| {
-            pods.iter()
-                .filter(|p| {
-                    p.task(task)
-                        .is_none_or(|t| t.state != Some(TaskState::Running))
-                })
-                .count() as u32
-        });
-        if let (Some(limit), Some(_)) = (w.pods_not_running, pods)
-            && down >= limit
-        {
-            return Some(format!(
-                "{down} pods are not RUNNING (stop_when.pods_not_running: {limit})"
-            ));
-        }
-        let out = asg.map_or(0, |a| {
-            a.instances
-                .iter()
-                .filter(|m| m.lifecycle != LifecycleState::InService)
-                .count() as u32
-        });
-        if let (Some(limit), Some(_)) = (w.instances_not_in_service, asg)
-            && out >= limit
-        {
-            return Some(format!(
-                "{out} group members are not InService (stop_when.instances_not_in_service: {limit})"
-            ));
-        }
+    if let Some(why) = user.and_then(|w| user_stop(task, restarted, asg, pods, w)) {
+        return Some(why);
     }
     if let Some(pods) = pods {
         for pod in pods {
-            if victims.iter().any(|v| v.pod.as_ref() == Some(&pod.name)) {
+            if victims.iter().any(|v| v.pod.as_ref() == Some(&pod.name))
+                || restarted.contains(&pod.name)
+            {
                 continue;
             }
             match pod.task(task) {
@@ -441,6 +434,47 @@ pub(crate) fn collateral(
                 }
             }
         }
+    }
+    None
+}
+
+/// The scenario's own stop conditions (`stop_when`), counting the victims too but not the
+/// pods the run's own recovery restarts.
+fn user_stop(
+    task: &str,
+    restarted: &[PodName],
+    asg: Option<&AsgObs>,
+    pods: Option<&[crate::cluster::PodObs]>,
+    w: &crate::scenario::StopWhen,
+) -> Option<String> {
+    let down = pods.map_or(0, |pods| {
+        pods.iter()
+            .filter(|p| !restarted.contains(&p.name))
+            .filter(|p| {
+                p.task(task)
+                    .is_none_or(|t| t.state != Some(TaskState::Running))
+            })
+            .count() as u32
+    });
+    if let (Some(limit), Some(_)) = (w.pods_not_running, pods)
+        && down >= limit
+    {
+        return Some(format!(
+            "{down} pods are not RUNNING (stop_when.pods_not_running: {limit})"
+        ));
+    }
+    let out = asg.map_or(0, |a| {
+        a.instances
+            .iter()
+            .filter(|m| m.lifecycle != LifecycleState::InService)
+            .count() as u32
+    });
+    if let (Some(limit), Some(_)) = (w.instances_not_in_service, asg)
+        && out >= limit
+    {
+        return Some(format!(
+            "{out} group members are not InService (stop_when.instances_not_in_service: {limit})"
+        ));
     }
     None
 }
@@ -531,7 +565,15 @@ mod tests {
             ("i-2", LifecycleState::InService),
         ]);
         assert_eq!(
-            collateral("server", &v, &base, Some(&fine_asg), Some(&fine_pods), None),
+            collateral(
+                "server",
+                &v,
+                &[],
+                &base,
+                Some(&fine_asg),
+                Some(&fine_pods),
+                None
+            ),
             None
         );
         // A user-given condition may be stricter than the built-in one.
@@ -539,14 +581,31 @@ mod tests {
             pods_not_running: Some(1),
             instances_not_in_service: None,
         };
-        let why = collateral("server", &v, &base, None, Some(&fine_pods), Some(&strict)).unwrap();
+        let why = collateral(
+            "server",
+            &v,
+            &[],
+            &base,
+            None,
+            Some(&fine_pods),
+            Some(&strict),
+        )
+        .unwrap();
         assert!(why.contains("stop_when.pods_not_running"), "{why}");
         let group = crate::scenario::StopWhen {
             pods_not_running: None,
             instances_not_in_service: Some(2),
         };
         assert_eq!(
-            collateral("server", &v, &base, Some(&fine_asg), None, Some(&group)),
+            collateral(
+                "server",
+                &v,
+                &[],
+                &base,
+                Some(&fine_asg),
+                None,
+                Some(&group)
+            ),
             None,
             "one member out of service is under the limit of two"
         );
@@ -555,23 +614,32 @@ mod tests {
             pods_not_running: Some(1),
             instances_not_in_service: None,
         };
-        let why = collateral("server", &v, &base, None, Some(&fine_pods), Some(&strict)).unwrap();
+        let why = collateral(
+            "server",
+            &v,
+            &[],
+            &base,
+            None,
+            Some(&fine_pods),
+            Some(&strict),
+        )
+        .unwrap();
         assert!(why.contains("stop_when.pods_not_running"), "{why}");
 
         let bad_pods = [
             pod("node-3", TaskState::Lost),
             pod("node-4", TaskState::Lost),
         ];
-        let why = collateral("server", &v, &base, None, Some(&bad_pods), None).unwrap();
+        let why = collateral("server", &v, &[], &base, None, Some(&bad_pods), None).unwrap();
         assert!(why.contains("node-3-server left RUNNING (LOST)"), "{why}");
 
         let bad_asg = asg(&[
             ("i-1", LifecycleState::Terminating),
             ("i-2", LifecycleState::Terminating),
         ]);
-        let why = collateral("server", &v, &base, Some(&bad_asg), None, None).unwrap();
+        let why = collateral("server", &v, &[], &base, Some(&bad_asg), None, None).unwrap();
         assert!(why.contains("i-2"), "{why}");
         let gone = asg(&[("i-1", LifecycleState::InService)]);
-        assert!(collateral("server", &v, &base, Some(&gone), None, None).is_some());
+        assert!(collateral("server", &v, &[], &base, Some(&gone), None, None).is_some());
     }
 }

@@ -332,3 +332,63 @@ fn a_private_ip_names_the_live_instance_only() {
         );
     });
 }
+
+/// Issue 11 item 2: a seed's replace restarts the ring (no abort, `ring_restarted` measured);
+/// a pod lost for a reason of its own while the ring restarts still aborts the suite.
+#[test]
+fn a_real_loss_during_a_seeds_ring_restart_still_aborts_the_suite() {
+    let sc = scenario(
+        "name: seed\nservice: {name: cassandra}\nasg: {name: dcos-private-agents}\n\
+         target: {pod: node-0}\nfault: terminate-instance\nheal: replace-on-task-lost\n",
+    );
+    let phases = |events: &[Event]| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::PhaseObserved { phase, .. } => Some(phase.to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut c = cluster();
+    let mut events: Vec<Event> = Vec::new();
+    block_on(run_scenario(
+        &mut c,
+        &sc,
+        1,
+        1,
+        &mut events,
+        &StopFlag::default(),
+    ))
+    .expect("the ring's restarts are the run's own recovery");
+    let seen = phases(&events);
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("ring_restarted"),
+        "{seen:?}"
+    );
+    let restarted = c
+        .truth()
+        .iter()
+        .filter(|t| t.kind == TruthKind::TaskStatus && t.state.as_deref() == Some("KILLED"))
+        .count();
+    assert_eq!(restarted, 4, "every other node was restarted");
+
+    let mut c = cluster();
+    c.sim_mut().lose_when_ring_restarts("node-4");
+    let mut events: Vec<Event> = Vec::new();
+    match block_on(run_scenario(
+        &mut c,
+        &sc,
+        1,
+        1,
+        &mut events,
+        &StopFlag::default(),
+    )) {
+        Err(RunError::Refused(why)) => {
+            assert!(why.contains("node-4-server left RUNNING (LOST)"), "{why}");
+        }
+        other => panic!("a pod lost outside the plan must abort, got {other:?}"),
+    }
+    assert!(!phases(&events).iter().any(|p| p == "ring_restarted"));
+}

@@ -621,20 +621,31 @@ fn plan_json(name: &str, p: &PlanObs) -> PlanJson {
         phases: p
             .phases
             .iter()
-            .map(|ph| PhaseJson {
+            .map(|ph| {
+                // Cassandra's replace phase is serial; the SDK's own recovery phases parallel.
+                let permanent = recovery && ph.name == crate::cluster::PERMANENT_RECOVERY_PHASE;
+                (ph, permanent)
+            })
+            .map(|(ph, permanent)| PhaseJson {
                 id: ph.id.clone(),
                 name: ph.name.clone(),
-                strategy: "serial",
+                strategy: if recovery && !permanent {
+                    "parallel"
+                } else {
+                    "serial"
+                },
                 status: ph.status.as_str(),
                 steps: ph
                     .steps
                     .iter()
-                    .map(|s| StepJson {
+                    .enumerate()
+                    .map(|(i, s)| StepJson {
                         id: s.id.clone(),
                         name: s.name.clone(),
                         status: s.status.as_str(),
                         message: if recovery {
-                            let kind = if ph.name == "permanent-node-failure-recovery" {
+                            // The replace step comes first; a seed's restarts are transient.
+                            let kind = if permanent && i == 0 {
                                 "PERMANENT"
                             } else {
                                 "TRANSIENT"

@@ -12,6 +12,7 @@ mod progress;
 mod reports;
 mod resume;
 mod safety;
+mod seeds;
 mod snapshots;
 mod truth;
 mod validation;

@@ -29,6 +29,8 @@ use crate::cluster::{
 use crate::time::Timestamp;
 use crate::vocab::FaultKind;
 
+mod ring;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
     Master,
@@ -130,17 +132,22 @@ struct Pod {
     offer_pending: bool,
 }
 
+/// A recovery step: the pod it brings back, and how (`permanent`: replaced on any free
+/// agent; else relaunched in place on its reservations, killing a live task first).
 struct Step {
     id: String,
+    pod: usize,
+    permanent: bool,
     status: PlanStatus,
 }
 
+/// A recovery phase: one transient step (`<pod>:[server]`, parallel), or Cassandra's
+/// `permanent-node-failure-recovery` (serial; see [`ring`]).
 struct Phase {
     id: String,
     name: String,
-    pod: usize,
-    permanent: bool,
-    step: Step,
+    serial: bool,
+    steps: Vec<Step>,
 }
 
 #[derive(Clone, Debug)]
@@ -257,6 +264,9 @@ pub struct Sim {
     subnets: Vec<(u32, u32)>,
     empty_task_id: TaskId,
     truth: Vec<TruthEvent>,
+    /// Tests only: a pod whose task is lost when a ring restart begins (see `ring`).
+    #[cfg(test)]
+    sabotage: Option<usize>,
 }
 
 /// A stable pseudo-random number from a text (FNV-1a): names derived from the stack must not
@@ -381,11 +391,15 @@ fn aggregate(children: impl Iterator<Item = PlanStatus>) -> PlanStatus {
         match s {
             PlanStatus::Error => return PlanStatus::Error,
             PlanStatus::Complete => any_complete = true,
-            other => match pending {
-                None => pending = Some(other),
-                Some(p) if p != other => mixed = true,
-                Some(_) => {}
-            },
+            other => {
+                // Any PREPARED child makes the parent IN_PROGRESS.
+                mixed |= other == PlanStatus::Prepared;
+                match pending {
+                    None => pending = Some(other),
+                    Some(p) if p != other => mixed = true,
+                    Some(_) => {}
+                }
+            }
         }
     }
     match pending {
@@ -456,6 +470,8 @@ impl Sim {
             subnets,
             empty_task_id: TaskId::new(""),
             truth: Vec::new(),
+            #[cfg(test)]
+            sabotage: None,
         };
         sim.build(profile, start);
         sim
@@ -778,14 +794,15 @@ impl Sim {
         self.truth.push(ev);
     }
 
-    fn record_step(&mut self, phase: usize) {
+    fn record_step(&mut self, phase: usize, step: usize) {
         let ph = &self.recovery[phase];
+        let st = &ph.steps[step];
         let ev = TruthEvent {
             at: self.now,
             kind: TruthKind::RecoveryStep,
-            subject: self.pods[ph.pod].step_name.clone(),
-            id: Some(ph.step.id.clone()),
-            state: Some(ph.step.status.as_str().to_string()),
+            subject: self.pods[st.pod].step_name.clone(),
+            id: Some(st.id.clone()),
+            state: Some(st.status.as_str().to_string()),
             detail: Some(ph.name.clone()),
         };
         self.truth.push(ev);
@@ -855,10 +872,10 @@ impl Sim {
             Ev::TaskRunning { pod, epoch } => self.on_task_running(pod, epoch),
             Ev::StepComplete { pod, epoch } => {
                 if self.pods[pod].epoch == epoch
-                    && let Some(ph) = self.active_phase(pod)
-                    && self.recovery[ph].step.status == PlanStatus::Started
+                    && let Some((ph, st)) = self.active_step(pod)
+                    && self.recovery[ph].steps[st].status == PlanStatus::Started
                 {
-                    self.set_step(ph, PlanStatus::Complete);
+                    self.set_step(ph, st, PlanStatus::Complete);
                 }
             }
         }
@@ -919,9 +936,9 @@ impl Sim {
             p.task.state = TaskState::Running;
             p.task.time = self.now;
             self.record_task(pod);
-            if let Some(ph) = self.active_phase(pod) {
-                self.set_step(ph, PlanStatus::Started);
-                let ready = if self.recovery[ph].permanent {
+            if let Some((ph, st)) = self.active_step(pod) {
+                self.set_step(ph, st, PlanStatus::Started);
+                let ready = if self.recovery[ph].steps[st].permanent {
                     self.sample(|t| &t.recovery_complete)
                 } else {
                     self.sample(|t| &t.restart_ready)
@@ -1181,48 +1198,16 @@ impl Sim {
     /// The pod's server task died: recovery wants it back.
     fn task_failed(&mut self, pod: usize) {
         self.cancel_progress(pod);
-        if let Some(ph) = self.active_phase(pod) {
-            if self.recovery[ph].permanent {
+        if let Some((ph, st)) = self.active_step(pod) {
+            if self.recovery[ph].steps[st].permanent {
                 self.pods[pod].reserved = None;
             }
-            if self.recovery[ph].step.status != PlanStatus::Pending {
-                self.set_step(ph, PlanStatus::Pending);
+            if self.recovery[ph].steps[st].status != PlanStatus::Pending {
+                self.set_step(ph, st, PlanStatus::Pending);
             }
         } else {
             self.new_phase(pod, false);
         }
-    }
-
-    /// The pod's recovery phase, if one is not yet complete.
-    fn active_phase(&self, pod: usize) -> Option<usize> {
-        self.recovery
-            .iter()
-            .position(|ph| ph.pod == pod && ph.step.status != PlanStatus::Complete)
-    }
-
-    fn new_phase(&mut self, pod: usize, permanent: bool) {
-        self.recovery.retain(|ph| ph.pod != pod);
-        let name = if permanent {
-            "permanent-node-failure-recovery".to_string()
-        } else {
-            self.pods[pod].step_name.clone()
-        };
-        self.recovery.push(Phase {
-            id: uuid4(&mut self.rng),
-            name,
-            pod,
-            permanent,
-            step: Step {
-                id: uuid4(&mut self.rng),
-                status: PlanStatus::Pending,
-            },
-        });
-        self.record_step(self.recovery.len() - 1);
-    }
-
-    fn set_step(&mut self, phase: usize, status: PlanStatus) {
-        self.recovery[phase].step.status = status;
-        self.record_step(phase);
     }
 
     fn agent_usable(&self, a: usize) -> bool {
@@ -1253,20 +1238,26 @@ impl Sim {
         }
     }
 
-    /// Gives every pending recovery step that has somewhere to go an offer, after the offer
-    /// delay.
+    /// Gives every recovery step that may go on (its phase's turn) and has somewhere to go an
+    /// offer, after the offer delay: a pending step, or a prepared one whose kill is done.
     fn schedule_offers(&mut self) {
         for p in 0..self.pods.len() {
             if self.pods[p].offer_pending {
                 continue;
             }
-            let Some(ph) = self.active_phase(p) else {
+            let Some((ph, st)) = self.active_step(p) else {
                 continue;
             };
-            if self.recovery[ph].step.status != PlanStatus::Pending {
+            if !self.step_may_go(ph, st) {
                 continue;
             }
-            if self.has_candidate(p, self.recovery[ph].permanent) {
+            let step = &self.recovery[ph].steps[st];
+            let wants = match step.status {
+                PlanStatus::Pending => true,
+                PlanStatus::Prepared => !is_active_task(self.pods[p].task.state),
+                _ => false,
+            };
+            if wants && self.has_candidate(p, step.permanent) {
                 self.pods[p].offer_pending = true;
                 let epoch = self.pods[p].epoch;
                 let d = self.sample(|t| &t.offer);
@@ -1276,13 +1267,27 @@ impl Sim {
     }
 
     fn offer(&mut self, pod: usize) {
-        let Some(ph) = self.active_phase(pod) else {
+        let Some((ph, st)) = self.active_step(pod) else {
             return;
         };
-        if self.recovery[ph].step.status != PlanStatus::Pending {
+        let step = &self.recovery[ph].steps[st];
+        let permanent = step.permanent;
+        if !matches!(step.status, PlanStatus::Pending | PlanStatus::Prepared)
+            || !self.step_may_go(ph, st)
+        {
             return;
         }
-        let agent = if self.recovery[ph].permanent {
+        if !permanent && is_active_task(self.pods[pod].task.state) {
+            // A restart in place: the running task is killed first (the step is PREPARED).
+            if self.recovery[ph].steps[st].status == PlanStatus::Pending {
+                self.set_step(ph, st, PlanStatus::Prepared);
+                let id = self.pods[pod].task.id.clone();
+                let d = self.sample(|t| &t.task_kill);
+                self.schedule(d, Ev::TaskKilled { pod, task: id });
+            }
+            return;
+        }
+        let agent = if permanent {
             let free: Vec<usize> = self
                 .listed_agents
                 .iter()
@@ -1311,7 +1316,7 @@ impl Sim {
         p.reserved = Some(agent);
         let epoch = p.epoch;
         self.record_task(pod);
-        self.set_step(ph, PlanStatus::Starting);
+        self.set_step(ph, st, PlanStatus::Starting);
         let starting = self.sample(|t| &t.task_starting);
         let running = self.sample(|t| &t.task_running).max(starting + 1);
         self.schedule(starting, Ev::TaskStarting { pod, epoch });
@@ -1734,12 +1739,16 @@ impl Sim {
                     .map(|ph| PhaseObs {
                         id: ph.id.clone(),
                         name: ph.name.clone(),
-                        status: ph.step.status,
-                        steps: vec![StepObs {
-                            id: ph.step.id.clone(),
-                            name: self.pods[ph.pod].step_name.clone(),
-                            status: ph.step.status,
-                        }],
+                        status: aggregate(ph.steps.iter().map(|s| s.status)),
+                        steps: ph
+                            .steps
+                            .iter()
+                            .map(|s| StepObs {
+                                id: s.id.clone(),
+                                name: self.pods[s.pod].step_name.clone(),
+                                status: s.status,
+                            })
+                            .collect(),
                     })
                     .collect();
                 Ok(PlanObs {
@@ -1776,6 +1785,7 @@ mod tests {
         assert_eq!(aggregate([Complete, Pending].into_iter()), InProgress);
         assert_eq!(aggregate([Starting, Pending].into_iter()), InProgress);
         assert_eq!(aggregate([Pending, Error].into_iter()), Error);
+        assert_eq!(aggregate([Prepared].into_iter()), InProgress);
     }
 
     #[test]

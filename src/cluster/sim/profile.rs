@@ -118,6 +118,9 @@ pub struct Topology {
     pub service: String,
     /// Pod instances `node-0` … `node-<n-1>`, one per private agent.
     pub(crate) pods: u32,
+    /// Cassandra's seed nodes: `node-0` … `node-<seeds-1>` (`LOCAL_SEEDS_COUNT`, default 2).
+    /// Replacing a seed restarts every other node in place, one at a time.
+    pub(crate) seeds: u32,
     /// Private agents, all members of the Auto Scaling group; at least `pods`.
     pub(crate) private_agents: u32,
     /// Public agents (not in the group).
@@ -147,6 +150,7 @@ impl Default for Topology {
         Self {
             service: "cassandra".to_string(),
             pods: 5,
+            seeds: 2,
             private_agents: 5,
             public_agents: 1,
             masters: 1,

@@ -870,16 +870,16 @@ fn replace_of_a_healthy_pod_kills_it_and_reuses_the_freed_agent() {
     // is KILLED.
     let mut c = SimCluster::new(&Profile::default_profile(), 2, start());
     block_on(async {
-        let (old_task, _, old_agent, _) = server(&mut c, "node-1").await;
-        c.pod_replace(SVC, &pod("node-1")).await.unwrap();
-        let (id, state, _, _) = server(&mut c, "node-1").await;
+        let (old_task, _, old_agent, _) = server(&mut c, "node-3").await;
+        c.pod_replace(SVC, &pod("node-3")).await.unwrap();
+        let (id, state, _, _) = server(&mut c, "node-3").await;
         assert_eq!((id, state), (old_task.clone(), Some(TaskState::Running)));
         c.sleep(Dur::from_mins(5)).await;
-        let (id, state, on, _) = server(&mut c, "node-1").await;
+        let (id, state, on, _) = server(&mut c, "node-3").await;
         assert_ne!(id, old_task);
         assert_eq!((state, on), (Some(TaskState::Running), old_agent));
-        // Only node-1 was touched.
-        for p in ["node-0", "node-2", "node-3", "node-4"] {
+        // Only node-3 (no seed) was touched.
+        for p in ["node-0", "node-1", "node-2", "node-4"] {
             assert_eq!(server(&mut c, p).await.1, Some(TaskState::Running));
         }
     });

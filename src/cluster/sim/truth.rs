@@ -57,6 +57,10 @@ pub enum TruthKind {
     /// A recovery step's status changed (`subject` = step name, `id` = step id, `detail` =
     /// phase name).
     RecoveryStep,
+    /// Every step of a recovery phase is COMPLETE (`subject` = phase name, `id` = phase id,
+    /// `state` = `COMPLETE`, `detail` = its step names, comma-separated, in order): for a
+    /// seed's replace, the end of the ring restart.
+    RecoveryPhase,
     /// An API fault was injected (`subject` = the API family, `state` = the fault, `detail` =
     /// the call and the HTTP status or delay). Never made by the model itself: `sim serve`
     /// writes these to its truth log beside the model's events.

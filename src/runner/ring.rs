@@ -1,0 +1,261 @@
+//! The ring restart a run's own recovery causes: replacing a Cassandra seed makes the
+//! scheduler restart every other node in place, one after the other, inside the same
+//! `permanent-node-failure-recovery` phase (`CassandraRecoveryPlanOverrider`). Those nodes
+//! leave RUNNING because of the run's own heal, not as collateral damage; and the run is not
+//! over until that phase is COMPLETE.
+//!
+//! The run's phase is the one holding a step for a victim's pod that was not in the plan
+//! before the fault; its other steps are the restarts. A pod seen not RUNNING is restarted by
+//! the plan when its step is in flight (PREPARED, STARTING, STARTED), or COMPLETE in a read
+//! that may have come after the pods' read; a step COMPLETE before that read, or not yet
+//! begun (PENDING), excuses nothing.
+
+use std::collections::BTreeSet;
+
+use crate::cluster::{PERMANENT_RECOVERY_PHASE, PlanObs, PlanStatus, PodName};
+use crate::time::Timestamp;
+
+/// The pod of a step named `<pod>:[<task>]`.
+pub(crate) fn step_pod<'a>(step: &'a str, task: &str) -> Option<&'a str> {
+    let (pod, rest) = step.split_once(":[")?;
+    (rest.strip_suffix(']') == Some(task)).then_some(pod)
+}
+
+/// One restart step of the ring.
+#[derive(Clone, Debug)]
+struct Restart {
+    pod: PodName,
+    status: PlanStatus,
+    /// When the first read showing the step COMPLETE came back.
+    complete_since: Option<Timestamp>,
+}
+
+/// Whether a pod's absence is the plan's doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Excuse {
+    /// Restarted by the run's own recovery.
+    Plan,
+    /// Not the plan's doing: collateral damage.
+    None,
+    /// The last read of the plan is older than the pods' read: read it again first.
+    Stale,
+}
+
+/// The run's ring restart as the recovery plan last showed it.
+#[derive(Clone, Debug)]
+pub(crate) struct Ring {
+    phase: String,
+    restarts: Vec<Restart>,
+    /// When the last read of the plan was sent and came back.
+    read: (Timestamp, Timestamp),
+    complete: bool,
+}
+
+impl Ring {
+    /// The run's seed-replace phase in `plan`, if it restarts other nodes: a permanent phase
+    /// with a new step (not in `known`) for one of the `victims`' pods.
+    pub(crate) fn find(
+        plan: &PlanObs,
+        task: &str,
+        victims: &[&PodName],
+        known: &BTreeSet<String>,
+    ) -> Option<String> {
+        plan.phases
+            .iter()
+            .filter(|ph| ph.name == PERMANENT_RECOVERY_PHASE)
+            .find(|ph| {
+                let ours = ph.steps.iter().any(|s| {
+                    !known.contains(&s.id)
+                        && step_pod(&s.name, task)
+                            .is_some_and(|p| victims.iter().any(|v| v.as_str() == p))
+                });
+                let others = ph.steps.iter().any(|s| {
+                    step_pod(&s.name, task)
+                        .is_some_and(|p| !victims.iter().any(|v| v.as_str() == p))
+                });
+                ours && others
+            })
+            .map(|ph| ph.id.clone())
+    }
+
+    /// The ring of phase `id`, empty until [`Ring::update`] reads it.
+    pub(crate) fn new(id: String) -> Self {
+        Self {
+            phase: id,
+            restarts: Vec::new(),
+            read: (
+                Timestamp::from_millis(i64::MIN),
+                Timestamp::from_millis(i64::MIN),
+            ),
+            complete: false,
+        }
+    }
+
+    /// Takes in a read of the plan sent at `sent`, answered at `received`; returns whether
+    /// this read is the first to show the whole phase COMPLETE.
+    pub(crate) fn update(
+        &mut self,
+        plan: &PlanObs,
+        task: &str,
+        victims: &[&PodName],
+        (sent, received): (Timestamp, Timestamp),
+    ) -> bool {
+        let Some(ph) = plan.phases.iter().find(|ph| ph.id == self.phase) else {
+            return false;
+        };
+        self.read = (sent, received);
+        for s in &ph.steps {
+            let Some(pod) = step_pod(&s.name, task) else {
+                continue;
+            };
+            if victims.iter().any(|v| v.as_str() == pod) {
+                continue;
+            }
+            let r = match self.restarts.iter_mut().find(|r| r.pod.as_str() == pod) {
+                Some(r) => r,
+                None => {
+                    self.restarts.push(Restart {
+                        pod: PodName::new(pod),
+                        status: s.status,
+                        complete_since: None,
+                    });
+                    self.restarts.last_mut().expect("just pushed")
+                }
+            };
+            r.status = s.status;
+            if s.status == PlanStatus::Complete && r.complete_since.is_none() {
+                r.complete_since = Some(received);
+            }
+        }
+        let done = ph.status == PlanStatus::Complete;
+        let first = done && !self.complete;
+        self.complete |= done;
+        first
+    }
+
+    pub(crate) fn complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Whether `pod`, seen not RUNNING by a read of the pods sent at `pods_sent`, is restarted
+    /// by this ring.
+    pub(crate) fn excuse(&self, pod: &PodName, pods_sent: Timestamp) -> Excuse {
+        let Some(r) = self.restarts.iter().find(|r| &r.pod == pod) else {
+            return Excuse::None;
+        };
+        match r.status {
+            PlanStatus::Prepared | PlanStatus::Starting | PlanStatus::Started => Excuse::Plan,
+            // Complete before the pods were read: the pod went down after its restart.
+            PlanStatus::Complete if r.complete_since.is_some_and(|t| t <= pods_sent) => {
+                Excuse::None
+            }
+            PlanStatus::Complete => Excuse::Plan,
+            // Not begun when the plan was read before the pods: it may have begun since. (A
+            // read answered at the very instant the pods' read was sent is no older: the
+            // simulator's calls take no time, and it reads the plan after the pods.)
+            _ if self.read.1 < pods_sent => Excuse::Stale,
+            _ => Excuse::None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{PhaseObs, StepObs};
+
+    fn at(ms: i64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
+    fn plan(steps: &[(&str, PlanStatus)]) -> PlanObs {
+        let steps: Vec<StepObs> = steps
+            .iter()
+            .map(|(n, s)| StepObs {
+                id: format!("id-{n}"),
+                name: format!("{n}:[server]"),
+                status: *s,
+            })
+            .collect();
+        let all_done = steps.iter().all(|s| s.status == PlanStatus::Complete);
+        let status = if all_done {
+            PlanStatus::Complete
+        } else {
+            PlanStatus::InProgress
+        };
+        PlanObs {
+            status,
+            phases: vec![PhaseObs {
+                id: "ph".into(),
+                name: PERMANENT_RECOVERY_PHASE.into(),
+                status,
+                steps,
+            }],
+            errors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_a_step_in_flight_or_completed_after_the_pods_read_excuses_a_pod() {
+        use PlanStatus::*;
+        let node0 = PodName::new("node-0");
+        let victims = [&node0];
+        let p = plan(&[
+            ("node-0", Complete),
+            ("node-1", Prepared),
+            ("node-2", Pending),
+        ]);
+        let id = Ring::find(&p, "server", &victims, &BTreeSet::new()).expect("a ring");
+        // A phase whose victim step was there before the fault is an older run's.
+        let known = BTreeSet::from(["id-node-0".to_string()]);
+        assert!(Ring::find(&p, "server", &victims, &known).is_none());
+        let mut ring = Ring::new(id);
+        assert!(!ring.update(&p, "server", &victims, (at(100), at(110))));
+        let (n1, n2, n3) = (
+            PodName::new("node-1"),
+            PodName::new("node-2"),
+            PodName::new("node-3"),
+        );
+        assert_eq!(ring.excuse(&n1, at(50)), Excuse::Plan);
+        assert_eq!(ring.excuse(&n3, at(50)), Excuse::None, "not in the ring");
+        assert_eq!(ring.excuse(&n2, at(200)), Excuse::Stale, "read again");
+        assert_eq!(ring.excuse(&n2, at(50)), Excuse::None, "not begun after");
+        assert_eq!(ring.excuse(&n2, at(110)), Excuse::None, "the same instant");
+        let p = plan(&[
+            ("node-0", Complete),
+            ("node-1", Complete),
+            ("node-2", Starting),
+        ]);
+        ring.update(&p, "server", &victims, (at(300), at(310)));
+        assert_eq!(
+            ring.excuse(&n1, at(305)),
+            Excuse::Plan,
+            "may be the restart"
+        );
+        assert_eq!(
+            ring.excuse(&n1, at(400)),
+            Excuse::None,
+            "down after its restart"
+        );
+        let p = plan(&[
+            ("node-0", Complete),
+            ("node-1", Complete),
+            ("node-2", Complete),
+        ]);
+        assert!(ring.update(&p, "server", &victims, (at(500), at(510))));
+        assert!(ring.complete());
+        assert!(
+            !ring.update(&p, "server", &victims, (at(600), at(610))),
+            "once"
+        );
+    }
+
+    #[test]
+    fn a_replace_that_restarts_nothing_is_no_ring() {
+        let node3 = PodName::new("node-3");
+        let p = plan(&[("node-3", PlanStatus::Starting)]);
+        assert!(Ring::find(&p, "server", &[&node3], &BTreeSet::new()).is_none());
+        assert_eq!(step_pod("node-3:[server]", "server"), Some("node-3"));
+        assert_eq!(step_pod("node-3:[repair]", "server"), None);
+    }
+}
