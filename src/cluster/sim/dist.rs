@@ -312,7 +312,11 @@ mod tests {
         let n = 20_000;
         let below = (0..n).filter(|_| d.sample_ms(&mut rng) <= 45_000).count();
         let p = below as f64 / n as f64;
-        assert!((p - d.cdf(45_000.0)).abs() < 0.01, "{p} vs {}", d.cdf(45_000.0));
+        assert!(
+            (p - d.cdf(45_000.0)).abs() < 0.01,
+            "{p} vs {}",
+            d.cdf(45_000.0)
+        );
         assert!((normal_cdf(1.959_963_985) - 0.975).abs() < 1e-7);
         assert!((normal_cdf(-3.0) - 0.001_349_898).abs() < 1e-8);
         let u = Dist::uniform(Dur::from_secs(10), Dur::from_secs(20)).unwrap();

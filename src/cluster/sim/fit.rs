@@ -72,9 +72,8 @@ impl Family {
 pub(crate) struct Fitted {
     pub(crate) dist: Dist,
     pub(crate) family: Family,
-    pub(crate) log_likelihood: f64,
-    /// Kolmogorov–Smirnov distance between the fitted distribution and the midpoints of the
-    /// values known to an interval.
+    /// Kolmogorov–Smirnov distance between the fitted distribution and the values known to
+    /// an interval, each spread over its interval ([`ks_to_intervals`]).
     pub(crate) ks: f64,
     /// Values known to an interval.
     pub(crate) intervals: usize,
@@ -106,8 +105,8 @@ pub(crate) fn fit(data: &[Known]) -> Option<Fitted> {
         return None;
     }
     mids.sort_by(f64::total_cmp);
-    let candidates = [lognormal(data, &mids), uniform(&mids)];
-    let (family, dist, ll) = candidates
+    let candidates = [lognormal(data, &mids), uniform(data, &mids)];
+    let (family, dist, _) = candidates
         .into_iter()
         .flatten()
         .map(|(f, d)| {
@@ -127,10 +126,9 @@ pub(crate) fn fit(data: &[Known]) -> Option<Fitted> {
         }
     };
     Some(Fitted {
-        ks: ks_distance(&mids, |x| dist.cdf(x)),
+        ks: ks_to_intervals(data, |x| dist.cdf(x)),
         dist,
         family,
-        log_likelihood: ll,
         intervals: mids.len(),
         censored: data.len() - mids.len(),
         median_uncertainty,
@@ -177,25 +175,54 @@ fn unclamped_log_likelihood(mu: f64, sigma: f64, data: &[Known]) -> f64 {
         .sum()
 }
 
-fn uniform(mids: &[f64]) -> Option<(Family, Dist)> {
+fn uniform(data: &[Known], mids: &[f64]) -> Option<(Family, Dist)> {
     let (lo, hi) = (mids[0], mids[mids.len() - 1]);
-    let gap = (hi - lo) / (mids.len() - 1) as f64;
-    Dist::uniform(rounded(lo - gap), rounded(hi + gap))
+    let width = (hi - lo).max(1.0);
+    // The interval likelihood of U(a, b), over the ends scaled by the range for the search.
+    let nll = |p: [f64; 2]| {
+        let (a, b) = (lo + p[0] * width, lo + p[1] * width);
+        if b <= a {
+            return f64::INFINITY;
+        }
+        -data
+            .iter()
+            .map(|k| {
+                let top = k.hi.map_or(b, |h| h.min(b));
+                let p = (top - k.lo.max(a)) / (b - a);
+                if p > 0.0 { p.ln() } else { f64::NEG_INFINITY }
+            })
+            .sum::<f64>()
+    };
+    let best = nelder_mead(nll, [0.0, 1.0]);
+    let (a, b) = (lo + best[0] * width, lo + best[1] * width);
+    let gap = (b - a) / (mids.len() - 1) as f64;
+    Dist::uniform(rounded(a - gap), rounded(b + gap))
         .ok()
         .map(|d| (Family::Uniform, d))
 }
 
-/// The Kolmogorov–Smirnov distance between the empirical distribution of `sorted` and `cdf`.
-pub(crate) fn ks_distance(sorted: &[f64], cdf: impl Fn(f64) -> f64) -> f64 {
-    let n = sorted.len() as f64;
-    sorted
-        .iter()
-        .enumerate()
-        .map(|(i, &x)| {
-            let f = cdf(x);
-            (f - i as f64 / n).abs().max(((i + 1) as f64 / n - f).abs())
-        })
-        .fold(0.0, f64::max)
+/// The Kolmogorov–Smirnov distance between `cdf` and the values known to an interval, each
+/// spread evenly over its interval (the empirical distribution as far as the error bounds let
+/// it be known; for exact values, the ordinary one).
+pub(crate) fn ks_to_intervals(data: &[Known], cdf: impl Fn(f64) -> f64) -> f64 {
+    let iv: Vec<(f64, f64)> = data.iter().filter_map(|k| Some((k.lo, k.hi?))).collect();
+    let n = iv.len() as f64;
+    let spread = |x: f64| {
+        iv.iter()
+            .map(|&(lo, hi)| ((x - lo) / (hi - lo)).clamp(0.0, 1.0))
+            .sum::<f64>()
+            / n
+    };
+    let mut xs: Vec<f64> = iv.iter().flat_map(|&(lo, hi)| [lo, hi]).collect();
+    xs.sort_by(f64::total_cmp);
+    let mut d: f64 = 0.0;
+    for w in xs.windows(2) {
+        for t in [0.0, 0.25, 0.5, 0.75] {
+            let x = w[0] + t * (w[1] - w[0]);
+            d = d.max((spread(x) - cdf(x)).abs());
+        }
+    }
+    d
 }
 
 /// Minimises `f` over two parameters from `start` (Nelder–Mead, standard coefficients).
@@ -217,7 +244,12 @@ fn nelder_mead(f: impl Fn([f64; 2]) -> f64, start: [f64; 2]) -> [f64; 2] {
             (pts[best][0] + pts[mid][0]) / 2.0,
             (pts[best][1] + pts[mid][1]) / 2.0,
         ];
-        let along = |t: f64| [c[0] + t * (pts[worst][0] - c[0]), c[1] + t * (pts[worst][1] - c[1])];
+        let along = |t: f64| {
+            [
+                c[0] + t * (pts[worst][0] - c[0]),
+                c[1] + t * (pts[worst][1] - c[1]),
+            ]
+        };
         let r = along(-1.0);
         let fr = f(r);
         if fr < vals[best] {
@@ -242,7 +274,9 @@ fn nelder_mead(f: impl Fn([f64; 2]) -> f64, start: [f64; 2]) -> [f64; 2] {
             }
         }
     }
-    let best = (0..3).min_by(|&a, &b| vals[a].total_cmp(&vals[b])).unwrap_or(0);
+    let best = (0..3)
+        .min_by(|&a, &b| vals[a].total_cmp(&vals[b]))
+        .unwrap_or(0);
     pts[best]
 }
 
@@ -321,9 +355,35 @@ mod tests {
     }
 
     #[test]
-    fn ks_distance_of_a_perfect_grid_is_one_step() {
-        let grid: Vec<f64> = (0..10).map(|i| f64::from(i) + 0.5).collect();
-        let d = ks_distance(&grid, |x| (x / 10.0).clamp(0.0, 1.0));
-        assert!((d - 0.05).abs() < 1e-12, "{d}");
+    fn ks_of_exact_values_is_the_classic_one_and_intervals_smooth_it() {
+        let grid: Vec<Known> = (0..10)
+            .map(|i| Known::between(f64::from(i) * 1000.0 + 500.0, f64::from(i) * 1000.0 + 500.0))
+            .collect();
+        let u = |x: f64| (x / 10_000.0).clamp(0.0, 1.0);
+        let d = ks_to_intervals(&grid, u);
+        assert!((d - 0.05).abs() < 1e-3, "{d}");
+        // The same values known only to their whole second match the uniform exactly.
+        let seconds: Vec<Known> = (0..10)
+            .map(|i| Known::between(f64::from(i) * 1000.0, f64::from(i + 1) * 1000.0))
+            .collect();
+        assert!(ks_to_intervals(&seconds, u) < 1e-9);
+    }
+
+    #[test]
+    fn a_uniform_seen_through_coarse_polls_keeps_its_ends() {
+        // U(0, 30 s) seen through polls every 5 s: each value known to its 5-second window.
+        let truth = Dist::uniform(Dur::ZERO, Dur::from_secs(30)).unwrap();
+        let data: Vec<Known> = draws(&truth, 300, 4)
+            .into_iter()
+            .map(|x| {
+                let w = (x / 5000.0).floor() * 5000.0;
+                Known::between(w, w + 5000.0)
+            })
+            .collect();
+        let f = fit(&data).unwrap();
+        assert_eq!(f.family, Family::Uniform, "{:?}", f.dist);
+        assert!(f.dist.cdf(1000.0) < 0.05, "{:?}", f.dist);
+        assert!(f.dist.cdf(29_000.0) > 0.95, "{:?}", f.dist);
+        assert!(f.ks < 0.05, "{}", f.ks);
     }
 }
