@@ -558,3 +558,132 @@ impl Outcome {
         o
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse_scenario;
+    use crate::time::Timestamp;
+
+    const SPEC: &str = "\
+name: s
+service: {name: cassandra}
+asg: {name: dcos-private-agents}
+target: {pod: node-4}
+fault: terminate-instance
+heal: replace-on-task-lost
+";
+
+    fn scenario(extra: &str) -> Scenario {
+        let text = format!("{SPEC}{extra}");
+        parse_scenario(Path::new("s.yaml"), text.as_bytes()).unwrap()
+    }
+
+    /// A run with phases `(phase, ms after the fault, error ms)`, ended at `ended` ms.
+    fn run(phases: &[(Phase, i64, u64)], ended: i64) -> RunRecord {
+        let at = |ms: i64| Timestamp::from_millis(1_000_000 + ms);
+        let victim = serde_json::from_value(serde_json::json!({
+            "instance": "i-1", "private_ip": "10.0.1.5", "asg": "g", "pod": "node-4"
+        }))
+        .unwrap();
+        let mut r = RunRecord {
+            scenario: "s".into(),
+            run: 1,
+            victims: vec![victim],
+            phases: BTreeMap::new(),
+            ended: Some(at(ended)),
+            aborted: false,
+        };
+        for &(p, ms, error_ms) in [(Phase::FaultInjected, 0, 0)].iter().chain(phases) {
+            let o = Observed::harness(at(ms), error_ms);
+            r.phases.insert(p, o);
+        }
+        r
+    }
+
+    fn step(key: &str) -> &'static Step {
+        STEPS.iter().find(|s| s.key == key).unwrap()
+    }
+
+    #[test]
+    fn a_step_is_the_span_of_its_phases_widened_by_both_error_bounds() {
+        let sc = scenario("");
+        let r = run(
+            &[
+                (Phase::ReplacementLaunched, 30_000, 1),
+                (Phase::ReplacementInService, 180_000, 500),
+            ],
+            900_000,
+        );
+        assert_eq!(
+            known(step("asg_detect"), &sc, &r, false),
+            Some(Known::between(29_999.0, 30_001.0))
+        );
+        assert_eq!(
+            known(step("asg_in_service"), &sc, &r, false),
+            Some(Known::between(149_499.0, 150_501.0))
+        );
+    }
+
+    #[test]
+    fn placement_waits_for_the_new_agent_unless_there_is_a_spare() {
+        let sc = scenario("");
+        let r = run(
+            &[
+                (Phase::PodReplaceIssued, 320_000, 0),
+                (Phase::AgentRegistered, 700_000, 1),
+                (Phase::TaskRunning, 760_000, 1),
+            ],
+            800_000,
+        );
+        let no_spare = known(step("task_running"), &sc, &r, false).unwrap();
+        assert_eq!(no_spare, Known::between(59_998.0, 60_002.0));
+        let spare = known(step("task_running"), &sc, &r, true).unwrap();
+        assert_eq!(spare, Known::between(439_999.0, 440_001.0));
+    }
+
+    #[test]
+    fn a_run_that_ended_waiting_for_a_phase_bounds_its_step_from_below() {
+        // task_running never came: the run gave up at 45 min
+        let r = run(
+            &[
+                (Phase::PodReplaceIssued, 320_000, 0),
+                (Phase::AgentRegistered, 700_000, 1),
+            ],
+            2_700_000,
+        );
+        let got = known(step("task_running"), &scenario(""), &r, false);
+        assert_eq!(got, Some(Known::above(1_999_999.0)));
+        // a scenario that never heals does not wait for task_running: nothing is known
+        let mut sc = scenario("");
+        sc.heal = crate::scenario::HealPolicy::None;
+        assert_eq!(known(step("task_running"), &sc, &r, false), None);
+        // nor does a step whose first phase is missing tell anything
+        assert_eq!(
+            known(step("recovery_complete"), &scenario(""), &r, false),
+            None
+        );
+    }
+
+    #[test]
+    fn the_base_profiles_sections_are_kept_and_its_timings_replaced() {
+        let text = Profile::builtin_text("default").unwrap();
+        let blocks = top_level_blocks(text);
+        let keys: Vec<&str> = blocks.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "description",
+                "topology",
+                "task_lost_status",
+                "reboot_keeps_agent_id",
+                "timings"
+            ]
+        );
+        assert_eq!(
+            blocks.iter().map(|(_, b)| b.concat()).collect::<String>(),
+            text,
+            "the blocks are the whole text"
+        );
+    }
+}

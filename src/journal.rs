@@ -611,6 +611,63 @@ mod tests {
     }
 
     #[test]
+    fn runs_keep_every_phase_drop_discarded_runs_and_mark_aborted_ones() {
+        let at = Timestamp::from_millis;
+        let phase = |run: u32, ms: i64| Event::PhaseObserved {
+            scenario: "s".into(),
+            run,
+            phase: Phase::FaultInjected,
+            at: at(ms),
+            error_ms: 7,
+            source: Source::Harness,
+        };
+        let started = |run: u32| Event::RunStarted {
+            scenario: "s".into(),
+            run,
+            at: at(0),
+        };
+        let events = vec![
+            started(1),
+            phase(1, 10),
+            Event::RunFinished {
+                scenario: "s".into(),
+                run: 1,
+                at: at(50),
+                failures: vec![],
+                replacements: vec![],
+                requests: Default::default(),
+            },
+            started(2),
+            phase(2, 60),
+            Event::RunDiscarded {
+                scenario: "s".into(),
+                run: 2,
+                reason: "interrupted".into(),
+            },
+            started(2),
+            phase(2, 70),
+            Event::Aborted {
+                scenario: Some("s".into()),
+                run: Some(2),
+                at: at(90),
+                reason: "stop".into(),
+            },
+        ];
+        let r = runs(&events);
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].run, r[0].ended, r[0].aborted),
+            (1, Some(at(50)), false)
+        );
+        assert_eq!(r[0].phases[&Phase::FaultInjected].error_ms, 7);
+        assert_eq!(
+            (r[1].run, r[1].ended, r[1].aborted),
+            (2, Some(at(90)), true)
+        );
+        assert_eq!(r[1].phases[&Phase::FaultInjected].at, at(70));
+    }
+
+    #[test]
     fn a_corrupt_middle_line_is_an_error_with_its_line_number() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(JOURNAL_FILE), "garbage\n{}\n").unwrap();
