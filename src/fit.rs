@@ -470,6 +470,54 @@ fn ks_critical(n: usize) -> f64 {
     1.358 / (n as f64).sqrt()
 }
 
+/// A step's row of the summary table; its warnings go to `warnings`.
+fn step_row(s: &StepFit, warnings: &mut Vec<String>) -> [Cell; 8] {
+    let n = s.values.len();
+    let right = |c: String| Cell::new(c).set_alignment(CellAlignment::Right);
+    let Some(f) = &s.fitted else {
+        warnings.push(format!(
+            "{}: {n} values, too few to fit (at least 2 known to an interval); the base profile's distribution stays",
+            s.step.key
+        ));
+        let none = || right("—".into());
+        return [
+            Cell::new(s.step.key),
+            Cell::new(s.step.span()),
+            right(n.to_string()),
+            none(),
+            Cell::new("(base profile's)"),
+            none(),
+            none(),
+            none(),
+        ];
+    };
+    let crit = ks_critical(f.intervals);
+    if f.ks > crit {
+        warnings.push(format!(
+            "{}: KS {:.3} > {crit:.3}: neither family describes these values well; the prediction of this step is rough",
+            s.step.key, f.ks
+        ));
+    }
+    if n < FEW {
+        warnings.push(format!(
+            "{}: only {n} values: its median is known to about ±{:.0}%, and its tail beyond the largest value is the {} family's extrapolation, not data",
+            s.step.key,
+            f.median_uncertainty * 100.0,
+            f.family.as_str()
+        ));
+    }
+    [
+        Cell::new(s.step.key),
+        Cell::new(s.step.span()),
+        right(n.to_string()),
+        right(f.censored.to_string()),
+        Cell::new(f.dist.to_yaml()),
+        right(format!("{:.3}", f.ks)),
+        right(format!("{crit:.3}")),
+        right(format!("{:.0}%", f.median_uncertainty * 100.0)),
+    ]
+}
+
 impl Outcome {
     /// The terminal summary: where the data came from, one row per step, the warnings.
     pub fn render(&self, out: &Path) -> String {
@@ -494,53 +542,7 @@ impl Outcome {
             ]);
         let mut warnings = Vec::new();
         for s in &self.steps {
-            let n = s.values.len();
-            let right = |c: String| Cell::new(c).set_alignment(CellAlignment::Right);
-            match &s.fitted {
-                Some(f) => {
-                    let crit = ks_critical(f.intervals);
-                    t.add_row([
-                        Cell::new(s.step.key),
-                        Cell::new(s.step.span()),
-                        right(n.to_string()),
-                        right(f.censored.to_string()),
-                        Cell::new(f.dist.to_yaml()),
-                        right(format!("{:.3}", f.ks)),
-                        right(format!("{crit:.3}")),
-                        right(format!("{:.0}%", f.median_uncertainty * 100.0)),
-                    ]);
-                    if f.ks > crit {
-                        warnings.push(format!(
-                            "{}: KS {:.3} > {crit:.3}: neither family describes these values well; the prediction of this step is rough",
-                            s.step.key, f.ks
-                        ));
-                    }
-                    if n < FEW {
-                        warnings.push(format!(
-                            "{}: only {n} values: its median is known to about ±{:.0}%, and its tail beyond the largest value is the {} family's extrapolation, not data",
-                            s.step.key,
-                            f.median_uncertainty * 100.0,
-                            f.family.as_str()
-                        ));
-                    }
-                }
-                None => {
-                    t.add_row([
-                        Cell::new(s.step.key),
-                        Cell::new(s.step.span()),
-                        right(n.to_string()),
-                        right("—".into()),
-                        Cell::new("(base profile's)"),
-                        right("—".into()),
-                        right("—".into()),
-                        right("—".into()),
-                    ]);
-                    warnings.push(format!(
-                        "{}: {n} values, too few to fit (at least 2 known to an interval); the base profile's distribution stays",
-                        s.step.key
-                    ));
-                }
-            }
+            t.add_row(step_row(s, &mut warnings));
         }
         let _ = writeln!(o, "{t}");
         for n in &self.notes {
