@@ -1,6 +1,7 @@
 //! The journal: every event of a suite, appended to `journal.jsonl` as it happens, one JSON
 //! object per line. Reports are rendered from it alone.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{AgentId, InstanceId, PodName, TaskId};
-use crate::measure::Source;
+use crate::measure::{Observed, Source};
 use crate::scenario::Scenario;
 use crate::time::Timestamp;
 use crate::vocab::{Phase, Requests, Target};
@@ -43,6 +44,10 @@ pub enum Event {
         file: String,
         /// The run count in effect (the file's `runs`, or `--runs`).
         runs: u32,
+        /// Set when the runs are a model's prediction rather than measurements: the label
+        /// every report shows (`model-based prediction from profile P fitted to N … runs`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prediction: Option<String>,
     },
     RunStarted {
         scenario: String,
@@ -388,6 +393,90 @@ pub fn read(dir: &Path) -> Result<ReadJournal, ReadError> {
     Ok(ReadJournal { events, torn_tail })
 }
 
+/// One run as the journal records it: its victims, every phase with its error bound, and
+/// how it ended. Unlike a report, nothing is summarised away.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct RunRecord {
+    pub(crate) scenario: String,
+    pub(crate) run: u32,
+    pub(crate) victims: Vec<Victim>,
+    pub(crate) phases: BTreeMap<Phase, Observed>,
+    /// When the run ended (finished or aborted); `None` when the journal stops before.
+    pub(crate) ended: Option<Timestamp>,
+    pub(crate) aborted: bool,
+}
+
+/// Every run of the journal that was not discarded, in the order they started.
+pub(crate) fn runs(events: &[Event]) -> Vec<RunRecord> {
+    let mut out: Vec<RunRecord> = Vec::new();
+    let find = |out: &mut Vec<RunRecord>, sc: &str, run: u32| {
+        out.iter()
+            .rposition(|r| r.scenario == sc && r.run == run && r.ended.is_none())
+    };
+    for e in events {
+        match e {
+            Event::RunStarted { scenario, run, .. } => out.push(RunRecord {
+                scenario: scenario.clone(),
+                run: *run,
+                victims: Vec::new(),
+                phases: BTreeMap::new(),
+                ended: None,
+                aborted: false,
+            }),
+            Event::VictimsSelected {
+                scenario,
+                run,
+                victims,
+            } => {
+                if let Some(i) = find(&mut out, scenario, *run) {
+                    out[i].victims = victims.clone();
+                }
+            }
+            Event::PhaseObserved {
+                scenario,
+                run,
+                phase,
+                at,
+                error_ms,
+                source,
+            } => {
+                if let Some(i) = find(&mut out, scenario, *run) {
+                    let o = Observed {
+                        at: *at,
+                        error_ms: *error_ms,
+                        source: *source,
+                    };
+                    out[i].phases.insert(*phase, o);
+                }
+            }
+            Event::RunFinished {
+                scenario, run, at, ..
+            } => {
+                if let Some(i) = find(&mut out, scenario, *run) {
+                    out[i].ended = Some(*at);
+                }
+            }
+            Event::Aborted {
+                scenario, run, at, ..
+            } => {
+                for r in out.iter_mut().filter(|r| r.ended.is_none()) {
+                    let hit = scenario.as_ref().is_none_or(|s| *s == r.scenario)
+                        && run.is_none_or(|n| n == r.run);
+                    if hit {
+                        r.ended = Some(*at);
+                        r.aborted = true;
+                    }
+                }
+            }
+            Event::RunDiscarded { scenario, run, .. } => {
+                out.retain(|r| !(r.scenario == *scenario && r.run == *run));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,6 +608,63 @@ mod tests {
         assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), e);
         let extra = r#"{"phase":"task_lost","kind":"happened","detail":"x","why":1}"#;
         assert!(serde_json::from_str::<RunFailure>(extra).is_err());
+    }
+
+    #[test]
+    fn runs_keep_every_phase_drop_discarded_runs_and_mark_aborted_ones() {
+        let at = Timestamp::from_millis;
+        let phase = |run: u32, ms: i64| Event::PhaseObserved {
+            scenario: "s".into(),
+            run,
+            phase: Phase::FaultInjected,
+            at: at(ms),
+            error_ms: 7,
+            source: Source::Harness,
+        };
+        let started = |run: u32| Event::RunStarted {
+            scenario: "s".into(),
+            run,
+            at: at(0),
+        };
+        let events = vec![
+            started(1),
+            phase(1, 10),
+            Event::RunFinished {
+                scenario: "s".into(),
+                run: 1,
+                at: at(50),
+                failures: vec![],
+                replacements: vec![],
+                requests: Default::default(),
+            },
+            started(2),
+            phase(2, 60),
+            Event::RunDiscarded {
+                scenario: "s".into(),
+                run: 2,
+                reason: "interrupted".into(),
+            },
+            started(2),
+            phase(2, 70),
+            Event::Aborted {
+                scenario: Some("s".into()),
+                run: Some(2),
+                at: at(90),
+                reason: "stop".into(),
+            },
+        ];
+        let r = runs(&events);
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].run, r[0].ended, r[0].aborted),
+            (1, Some(at(50)), false)
+        );
+        assert_eq!(r[0].phases[&Phase::FaultInjected].error_ms, 7);
+        assert_eq!(
+            (r[1].run, r[1].ended, r[1].aborted),
+            (2, Some(at(90)), true)
+        );
+        assert_eq!(r[1].phases[&Phase::FaultInjected].at, at(70));
     }
 
     #[test]

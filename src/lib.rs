@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod cluster;
+pub mod fit;
 pub mod journal;
 pub mod measure;
 pub mod progress;

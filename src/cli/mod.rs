@@ -5,6 +5,7 @@ mod backend;
 mod completions;
 pub mod exit;
 mod plan;
+mod profile;
 mod report;
 mod run;
 mod sim;
@@ -100,6 +101,38 @@ pub(crate) enum Command {
     Sim {
         #[command(subcommand)]
         command: SimCommand,
+    },
+    /// Simulated-cluster profiles.
+    Profile {
+        #[command(subcommand)]
+        command: ProfileCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProfileCommand {
+    /// Fit the simulated cluster's step distributions to the phases of recorded suites and
+    /// write them as a profile.
+    ///
+    /// Reads the journals of REPORT_DIRs (real `--target aws` suites; `sim` ones for a round
+    /// trip, not both), takes every run of a terminate-instance scenario with one victim, and
+    /// fits each step (ASG detect and InService, agent loss, registration, task loss, replace
+    /// to RUNNING, recovery) by maximum likelihood, honouring each phase's error bound and runs
+    /// that ended before a phase. Prints the fit per step with its Kolmogorov–Smirnov distance
+    /// and warns where the values are few. A suite run on the profile (`run --target sim
+    /// --profile FILE`) is labelled a model-based prediction in every report. Exit 0, or 2 on
+    /// bad input.
+    Fit {
+        /// Report folders (each holding `journal.jsonl`).
+        #[arg(required = true, value_name = "REPORT_DIR")]
+        dirs: Vec<PathBuf>,
+        /// The profile file to write.
+        #[arg(long, value_name = "FILE.yaml")]
+        out: PathBuf,
+        /// The profile the fit starts from: its topology, behaviour and the steps no phase
+        /// shows (a built-in name or a file).
+        #[arg(long, value_name = "NAME|FILE", default_value = "default")]
+        base: String,
     },
 }
 
@@ -239,6 +272,9 @@ pub fn main(cli: Cli) -> Result<Exit, CliError> {
             json,
         } => verify_truth::verify_truth(&report_dir, &truth_log, json),
         Command::Sim { command } => sim::sim(command),
+        Command::Profile {
+            command: ProfileCommand::Fit { dirs, out, base },
+        } => profile::fit(&dirs, &out, &base),
         Command::Report {
             dir,
             format,

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{CliError, CompareFormat, Exit, Format, ReportCommand};
+use crate::journal::{self, RunRecord};
 use crate::report::folder::{self, FolderError};
 use crate::report::{self, Report, compare};
 
@@ -39,8 +40,10 @@ fn compare_folders(
     tolerance: compare::Tolerance,
     format: CompareFormat,
 ) -> Result<Exit, CliError> {
+    let (old_runs, new_runs) = (runs(old)?, runs(new)?);
     let (old, new) = (read(old)?, read(new)?);
-    let c = compare::compare(&old, &new, tolerance);
+    let mut c = compare::compare(&old, &new, tolerance);
+    compare::add_distances(&mut c, &old_runs, &new_runs);
     if c.scenarios.is_empty() {
         return Err(CliError::Input(
             "the two reports have no scenario in common; hint: compare runs of the same scenarios"
@@ -56,6 +59,11 @@ fn compare_folders(
         }
     );
     Ok(Exit::of_comparison(&c))
+}
+
+/// Every run of a report folder's journal, with all its phases.
+fn runs(dir: &Path) -> Result<Vec<RunRecord>, CliError> {
+    Ok(journal::runs(&journal::read(dir)?.events))
 }
 
 /// Reading a folder the user named: a missing or unreadable journal is bad input.

@@ -2,6 +2,11 @@
 //! the changes beyond a tolerance flagged. A slowdown beyond the tolerance is a regression
 //! unless the two measurements' error bounds cover it; a metric that was measured before and is
 //! not any more is a regression too (recovery stopped reaching that phase).
+//!
+//! Beside the percentiles, each metric's whole distribution is compared (the runs' values read
+//! from the two journals): the two-sample Kolmogorov–Smirnov distance, flagged where it exceeds
+//! what two samples of one distribution reach in 1 % of draws at these sample sizes. This is
+//! how `report compare REAL SIM` shows where a fitted model and the real cluster disagree.
 
 use std::fmt::{self, Write};
 use std::str::FromStr;
@@ -10,6 +15,8 @@ use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
 use serde::Serialize;
 
 use super::Report;
+use crate::journal::RunRecord;
+use crate::measure::ks;
 use crate::measure::stats::MetricSummary;
 use crate::time::Dur;
 use crate::vocab::Metric;
@@ -106,12 +113,33 @@ pub(crate) struct Row {
     pub(crate) verdict: Change,
 }
 
+/// One metric's two distributions, whole.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct Distance {
+    pub(crate) metric: Metric,
+    /// Runs with a value on each side.
+    pub(crate) old_values: usize,
+    pub(crate) new_values: usize,
+    /// The two-sample Kolmogorov–Smirnov distance, 0 to 1.
+    pub(crate) ks: f64,
+    /// What two samples of one distribution of these sizes exceed in 1 % of draws.
+    pub(crate) critical: f64,
+    /// `ks > critical`: the sample sizes do not explain the difference.
+    pub(crate) differs: bool,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct ScenarioComparison {
     pub(crate) name: String,
     pub(crate) old_runs: u32,
     pub(crate) new_runs: u32,
     pub(crate) rows: Vec<Row>,
+    /// Labels of runs that are a model's prediction, not measurements.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) old_prediction: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) new_prediction: Option<String>,
+    pub(crate) distributions: Vec<Distance>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -143,6 +171,9 @@ pub(crate) fn compare(old: &Report, new: &Report, tolerance: Tolerance) -> Compa
             old_runs: o.runs_finished,
             new_runs: n.runs_finished,
             rows: Vec::new(),
+            old_prediction: o.prediction.clone(),
+            new_prediction: n.prediction.clone(),
+            distributions: Vec::new(),
         };
         for m in Metric::ALL {
             let get = |r: &super::ScenarioReport| {
@@ -188,6 +219,48 @@ pub(crate) fn compare(old: &Report, new: &Report, tolerance: Tolerance) -> Compa
         .map(|n| n.name.clone())
         .collect();
     c
+}
+
+/// A metric's value in each finished run of `scenario`, as the journal's phases give it.
+fn values(runs: &[RunRecord], scenario: &str, m: Metric) -> Vec<u64> {
+    let (from, to) = m.span();
+    runs.iter()
+        .filter(|r| r.scenario == scenario && r.ended.is_some() && !r.aborted)
+        .filter_map(|r| {
+            let d = r.phases.get(&to)?.at.as_millis() - r.phases.get(&from)?.at.as_millis();
+            u64::try_from(d).ok()
+        })
+        .collect()
+}
+
+/// Adds the whole-distribution comparison of every metric both sides measured, from the two
+/// journals' runs.
+pub(crate) fn add_distances(c: &mut Comparison, old: &[RunRecord], new: &[RunRecord]) {
+    for s in &mut c.scenarios {
+        for m in Metric::ALL {
+            let (a, b) = (values(old, &s.name, m), values(new, &s.name, m));
+            if a.is_empty() || b.is_empty() {
+                continue;
+            }
+            let (d, critical) = (ks::two_sample(&a, &b), ks::critical(a.len(), b.len()));
+            s.distributions.push(Distance {
+                metric: m,
+                old_values: a.len(),
+                new_values: b.len(),
+                ks: d,
+                critical,
+                differs: d > critical,
+            });
+        }
+    }
+}
+
+fn distance_word(d: &Distance) -> &'static str {
+    if d.differs {
+        "DIFFERS beyond the sample sizes"
+    } else {
+        "consistent"
+    }
 }
 
 fn judge(old: u64, new: u64, error_ms: u64, tol: Tolerance) -> (Option<f64>, Change) {
@@ -252,6 +325,31 @@ pub(crate) fn render_text(c: &Comparison) -> String {
             ]);
         }
         let _ = writeln!(out, "{t}");
+        for (side, label) in [("old", &s.old_prediction), ("new", &s.new_prediction)] {
+            if let Some(l) = label {
+                let _ = writeln!(out, "{side}: {l}");
+            }
+        }
+        if !s.distributions.is_empty() {
+            let mut t = Table::new();
+            t.load_style(presets::UTF8_BORDERS_ONLY)
+                .set_content_arrangement(ContentArrangement::Disabled)
+                .set_header(["metric", "values old", "values new", "KS", "1% crit", ""]);
+            for d in &s.distributions {
+                t.add_row([
+                    Cell::new(d.metric.as_str()),
+                    Cell::new(d.old_values).set_alignment(CellAlignment::Right),
+                    Cell::new(d.new_values).set_alignment(CellAlignment::Right),
+                    Cell::new(format!("{:.3}", d.ks)).set_alignment(CellAlignment::Right),
+                    Cell::new(format!("{:.3}", d.critical)).set_alignment(CellAlignment::Right),
+                    Cell::new(distance_word(d)),
+                ]);
+            }
+            let _ = writeln!(
+                out,
+                "whole distributions (two-sample Kolmogorov–Smirnov):\n{t}"
+            );
+        }
     }
     for n in &c.only_old {
         let _ = writeln!(out, "{n}: only in OLD; not compared");
@@ -301,6 +399,36 @@ pub(crate) fn render_markdown(c: &Comparison) -> String {
             );
         }
         let _ = writeln!(out);
+        for (side, label) in [("old", &s.old_prediction), ("new", &s.new_prediction)] {
+            if let Some(l) = label {
+                let _ = writeln!(out, "> {side}: **{l}**\n");
+            }
+        }
+        if !s.distributions.is_empty() {
+            let _ = writeln!(
+                out,
+                "Whole distributions (two-sample Kolmogorov–Smirnov; flagged beyond the 1 % critical value):\n"
+            );
+            let _ = writeln!(out, "| metric | values old | values new | KS | 1% crit | |");
+            let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | --- |");
+            for d in &s.distributions {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | {:.3} | {:.3} | {} |",
+                    d.metric,
+                    d.old_values,
+                    d.new_values,
+                    d.ks,
+                    d.critical,
+                    if d.differs {
+                        format!("⚠️ {}", distance_word(d))
+                    } else {
+                        distance_word(d).to_string()
+                    }
+                );
+            }
+            let _ = writeln!(out);
+        }
     }
     for n in &c.only_old {
         let _ = writeln!(out, "- `{n}`: only in OLD; not compared");

@@ -281,6 +281,14 @@ fn scenario(o: &mut String, s: &ScenarioReport) {
     if !s.description.is_empty() {
         let _ = writeln!(o, "<p>{}</p>", esc(s.description.trim()));
     }
+    if let Some(label) = &s.prediction {
+        let _ = writeln!(
+            o,
+            "<p class=\"prediction\"><strong>{}</strong>: {}</p>",
+            esc(label),
+            esc(super::PREDICTION_NOTE)
+        );
+    }
     let _ = writeln!(
         o,
         r#"<p class="muted"><code>{}</code> · fault <code>{}</code> · heal <code>{}</code> · {} of {} runs finished, {} failed</p>"#,

@@ -58,6 +58,10 @@ fn suite(r: &Report, s: &ScenarioReport) -> TestSuite {
         Property::new("runs_finished", s.runs_finished.to_string()),
         Property::new("verdict", s.verdict.as_str()),
     ]);
+    if let Some(label) = &s.prediction {
+        suite.add_property(Property::new("prediction", label.as_str()));
+        suite.set_system_out(format!("{label}: {}\n", super::PREDICTION_NOTE));
+    }
     for slo in &s.slos {
         suite.add_test_case(slo_case(s, slo));
     }

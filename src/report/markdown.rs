@@ -56,6 +56,9 @@ fn scenario(o: &mut String, s: &ScenarioReport) {
     if !s.description.is_empty() {
         let _ = writeln!(o, "{}\n", s.description.trim());
     }
+    if let Some(label) = &s.prediction {
+        let _ = writeln!(o, "> **{label}**: {}\n", super::PREDICTION_NOTE);
+    }
     let _ = writeln!(
         o,
         "`{}` · fault `{}` · heal `{}` · {} of {} runs finished, {} failed\n",

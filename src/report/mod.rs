@@ -49,6 +49,10 @@ pub struct ScenarioReport {
     pub(crate) name: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub(crate) description: String,
+    /// Set when the runs are a model's prediction (a fitted profile), not measurements:
+    /// `model-based prediction from profile P fitted to N real (aws) runs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) prediction: Option<String>,
     pub(crate) file: String,
     pub(crate) fault: &'static str,
     pub(crate) heal: &'static str,
@@ -209,6 +213,9 @@ impl RunReport {
     }
 }
 
+/// What a prediction's verdicts are, after its label.
+pub(crate) const PREDICTION_NOTE: &str = "its verdicts judge the model, not a cluster; compare it with the real runs (`report compare REAL SIM`)";
+
 impl ScenarioReport {
     /// One line on the API economy and the suite's idle time, for the text and Markdown
     /// reports.
@@ -347,7 +354,8 @@ impl Builder {
                 scenario,
                 file,
                 runs,
-            } => self.scenario_started(scenario, file, *runs),
+                prediction,
+            } => self.scenario_started(scenario, file, *runs, prediction.clone()),
             Event::RunStarted { scenario, run, at } => {
                 self.open_runs
                     .insert((scenario.clone(), *run), RunReport::started(*run, *at));
@@ -411,11 +419,18 @@ impl Builder {
         self.report.scenarios.iter_mut().find(|s| s.name == name)
     }
 
-    fn scenario_started(&mut self, scenario: &Scenario, file: &str, runs: u32) {
+    fn scenario_started(
+        &mut self,
+        scenario: &Scenario,
+        file: &str,
+        runs: u32,
+        prediction: Option<String>,
+    ) {
         self.specs.insert(scenario.name.clone(), scenario.clone());
         self.report.scenarios.push(ScenarioReport {
             name: scenario.name.clone(),
             description: scenario.description.clone(),
+            prediction,
             file: file.to_string(),
             fault: scenario.fault.as_str(),
             heal: scenario.heal.as_str(),

@@ -40,6 +40,9 @@ pub fn render_width(r: &Report, width: Option<u16>) -> String {
             "{}: {} ({} of {} runs finished, {} failed)",
             s.name, s.verdict, s.runs_finished, s.runs_requested, s.runs_failed
         ));
+        if let Some(label) = &s.prediction {
+            line(format!("  {label}: {}", super::PREDICTION_NOTE));
+        }
         for slo in &s.slos {
             line(format!("  {}", slo_line(slo)));
         }

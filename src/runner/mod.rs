@@ -821,6 +821,16 @@ async fn recoverable<C: Cluster>(cluster: &mut C, e: &ClusterError) -> bool {
     }
 }
 
+/// The phases a run of `sc` that hit `victims` looks for until it ends (an awaited phase it
+/// did not see by then was not reached by then).
+pub(crate) fn awaited(sc: &Scenario, victims: &[Victim]) -> Vec<Phase> {
+    Plan::new(sc, victims)
+        .awaited
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
 /// What a run waits for, and until when.
 struct Plan {
     /// `(phase, deadline since the fault)`.

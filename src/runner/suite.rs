@@ -145,6 +145,12 @@ pub trait Clusters {
 
     /// The cluster the `i`-th scenario (`l`) runs on.
     fn for_scenario(&mut self, i: usize, l: &Loaded) -> &mut Self::Cluster;
+
+    /// What the `i`-th scenario's runs are when they are not measurements of a cluster but a
+    /// model's prediction (a profile fitted by `profile fit`): the label its reports carry.
+    fn prediction(&self, _i: usize) -> Option<String> {
+        None
+    }
 }
 
 /// One cluster for every scenario: a real one, or a simulated one a test or bench built.
@@ -182,6 +188,10 @@ impl Clusters for SimClusters<'_> {
         self.current
             .insert(SimCluster::at_epoch(&self.profiles[i], seed))
     }
+
+    fn prediction(&self, i: usize) -> Option<String> {
+        self.profiles.get(i).and_then(Profile::prediction)
+    }
 }
 
 /// Runs the suite: `suite_started` (or `suite_resumed`), each scenario's runs on the cluster
@@ -195,7 +205,7 @@ pub async fn run_suite(
 ) -> Result<(), RunError> {
     sink.emit(&opening(plan))?;
     for (i, s) in plan.scenarios.iter().enumerate() {
-        let Some(start) = scenario_start(s, sink)? else {
+        let Some(start) = scenario_start(s, clusters.prediction(i), sink)? else {
             continue;
         };
         run_scenario_from(
@@ -244,7 +254,11 @@ fn opening(plan: &SuitePlan) -> Event {
 
 /// Where a scenario starts, journaling it: a new scenario is announced, a resumed one has
 /// its cut-short run discarded; `None` when it has nothing left to run.
-fn scenario_start(s: &PlannedScenario, sink: &mut dyn Sink) -> Result<Option<Start>, RunError> {
+fn scenario_start(
+    s: &PlannedScenario,
+    prediction: Option<String>,
+    sink: &mut dyn Sink,
+) -> Result<Option<Start>, RunError> {
     match s.start {
         Some(start) if start.first_run > s.runs => Ok(None),
         Some(start) => {
@@ -261,6 +275,7 @@ fn scenario_start(s: &PlannedScenario, sink: &mut dyn Sink) -> Result<Option<Sta
                 scenario: Box::new(s.loaded.scenario.clone()),
                 file: s.loaded.path.display().to_string(),
                 runs: s.runs,
+                prediction,
             })?;
             Ok(Some(Start::FRESH))
         }

@@ -28,6 +28,7 @@ const UNITS: &[(&str, u8)] = &[
     ("journal", 5),
     ("runner", 6),
     ("report", 7),
+    ("fit", 7),
     ("progress", 7),
     ("verify", 7),
     ("cli", 8),

@@ -6,6 +6,7 @@ mod cli;
 mod dcos_client;
 mod economy;
 mod exit_codes;
+mod fit;
 mod house;
 mod layers;
 mod progress;

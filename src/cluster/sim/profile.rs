@@ -15,6 +15,7 @@ use super::api_faults::{ApiFaultKind, ApiFaults};
 use super::dist::Dist;
 use crate::cluster::{Api, TaskState};
 use crate::time::Dur;
+use crate::vocab::Target;
 use crate::vocab::yaml::locate::{LineCol, Locator, Seg};
 use crate::vocab::yaml::{Diagnostic, from_yaml, input_text, yaml_error};
 
@@ -59,6 +60,42 @@ pub struct Profile {
     /// without this section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) api_faults: Option<ApiFaults>,
+    /// The runs `profile fit` fitted the timings to: a suite on this profile is a model-based
+    /// prediction, and its reports say so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) fitted_from: Option<FittedFrom>,
+    /// Where the profile was loaded from: a built-in name or the file's path as given.
+    #[serde(skip)]
+    pub(crate) origin: String,
+}
+
+/// Where a fitted profile's timings come from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FittedFrom {
+    /// Where the runs ran: `aws` (the real cluster) or `sim` (a round trip).
+    pub(crate) target: Target,
+    /// The runs that showed at least one step.
+    pub(crate) runs: u32,
+    /// The report folders read.
+    #[serde(default)]
+    pub(crate) reports: Vec<String>,
+}
+
+impl FittedFrom {
+    /// The label of a suite run on the profile: `model-based prediction from profile P fitted
+    /// to N real (aws) runs`.
+    pub(crate) fn label(&self, profile: &str) -> String {
+        let kind = match self.target {
+            Target::Aws => "real (aws)",
+            Target::Sim => "simulated",
+        };
+        format!(
+            "model-based prediction from profile {profile} fitted to {} {kind} run{}",
+            self.runs,
+            if self.runs == 1 { "" } else { "s" }
+        )
+    }
 }
 
 fn yes() -> bool {
@@ -288,18 +325,23 @@ impl ProfileError {
 impl Profile {
     /// A built-in profile by name (`default`, `fast`, `spare-agent`, `flaky`, `fast-flaky`).
     pub(crate) fn builtin(name: &str) -> Option<Profile> {
-        let text = match name {
+        let text = Self::builtin_text(name)?;
+        let mut p = Self::parse(text, &format!("<built-in profile {name}>"))
+            .expect("built-in profiles are valid (checked by tests)");
+        p.origin = name.to_string();
+        Some(p)
+    }
+
+    /// The YAML text of a built-in profile.
+    pub(crate) fn builtin_text(name: &str) -> Option<&'static str> {
+        Some(match name {
             "default" => DEFAULT_YAML,
             "fast" => FAST_YAML,
             "spare-agent" => SPARE_AGENT_YAML,
             "flaky" => FLAKY_YAML,
             "fast-flaky" => FAST_FLAKY_YAML,
             _ => return None,
-        };
-        Some(
-            Self::parse(text, &format!("<built-in profile {name}>"))
-                .expect("built-in profiles are valid (checked by tests)"),
-        )
+        })
     }
 
     /// The embedded default profile.
@@ -312,7 +354,14 @@ impl Profile {
         if let Some(p) = Self::builtin(name_or_path) {
             return Ok(p);
         }
-        Self::load_file(Path::new(name_or_path))
+        let mut p = Self::load_file(Path::new(name_or_path))?;
+        p.origin = name_or_path.to_string();
+        Ok(p)
+    }
+
+    /// What a suite on this profile is, when it is a model fitted to runs: its label.
+    pub(crate) fn prediction(&self) -> Option<String> {
+        self.fitted_from.as_ref().map(|f| f.label(&self.origin))
     }
 
     pub(crate) fn load_file(path: &Path) -> Result<Profile, ProfileError> {
