@@ -134,7 +134,10 @@ impl Cadence {
     ) -> bool {
         if matches!(
             phase,
-            Phase::InstanceTerminated | Phase::AgentLost | Phase::RecoveryComplete
+            Phase::InstanceTerminated
+                | Phase::AgentDisconnected
+                | Phase::AgentLost
+                | Phase::RecoveryComplete
         ) || self.heal_waits_for == Some(phase)
             || history.polled(phase)
         {

@@ -431,9 +431,7 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
     async fn observe(&mut self, w: &mut Observation) -> Result<(), RunError> {
         let sc = self.sc;
         loop {
-            if should_heal(sc.heal, &w.tracker) {
-                self.heal(&mut w.tracker).await?;
-            }
+            self.heal(&mut w.tracker).await?;
             let now = self.cluster.now();
             let elapsed = now.since(w.fault.at);
             if w.plan.finished(&w.tracker, elapsed) {
@@ -480,22 +478,33 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         }
     }
 
-    /// Replaces the victims' pods, as the operator would; the phase is bounded by the calls.
+    /// Replaces each victim's pod as soon as the scenario's policy says for that victim, as
+    /// the operator would (the runbook: `pod replace` once that pod's task is lost, not once
+    /// every victim's is); each replace is bounded by its calls.
     async fn heal(&mut self, tracker: &mut Tracker) -> Result<(), RunError> {
+        let trigger = match self.sc.heal {
+            HealPolicy::None => return Ok(()),
+            HealPolicy::ReplaceImmediately => None,
+            HealPolicy::ReplaceOnTaskLost => Some(Phase::TaskLost),
+            HealPolicy::ReplaceAfterAgentRegistered => Some(Phase::AgentRegistered),
+        };
+        let due = tracker.awaiting_heal(trigger);
+        if due.is_empty() {
+            return Ok(());
+        }
         let svc = self
             .sc
             .service
             .as_ref()
             .map(|s| s.name.clone())
             .unwrap_or_default();
-        let pods: Vec<PodName> = tracker.victims().filter_map(|v| v.pod.clone()).collect();
-        let t0 = self.cluster.now();
-        for pod in &pods {
-            self.replace_with_retry(&svc, pod).await?;
-        }
-        let o = Observed::harness_between(t0, self.cluster.now());
-        if let Some((p, o)) = tracker.record_harness(Phase::PodReplaceIssued, o) {
-            self.emit_phase(p, o)?;
+        for (victim, pod) in due {
+            let t0 = self.cluster.now();
+            self.replace_with_retry(&svc, &pod).await?;
+            let o = Observed::harness_between(t0, self.cluster.now());
+            if let Some((p, o)) = tracker.record_victim(victim, Phase::PodReplaceIssued, o) {
+                self.emit_phase(p, o)?;
+            }
         }
         Ok(())
     }
@@ -762,18 +771,6 @@ async fn check_stop(stop: &StopFlag) -> Result<(), RunError> {
     }
 }
 
-fn should_heal(policy: HealPolicy, tracker: &Tracker) -> bool {
-    if tracker.has(Phase::PodReplaceIssued) || !tracker.victims().any(|v| v.pod.is_some()) {
-        return false;
-    }
-    match policy {
-        HealPolicy::ReplaceImmediately => true,
-        HealPolicy::ReplaceOnTaskLost => tracker.has(Phase::TaskLost),
-        HealPolicy::ReplaceAfterAgentRegistered => tracker.has(Phase::AgentRegistered),
-        HealPolicy::None => false,
-    }
-}
-
 /// Whether asking again can help: the error is transient, or a refused credential was renewed.
 async fn recoverable<C: Cluster>(cluster: &mut C, e: &ClusterError) -> bool {
     match e {
@@ -803,7 +800,9 @@ impl Plan {
                 Phase::InstanceTerminated
                 | Phase::ReplacementLaunched
                 | Phase::ReplacementInService => replaced,
-                Phase::AgentLost | Phase::AgentRegistered => service,
+                Phase::AgentDisconnected | Phase::AgentRegistered => service,
+                // A rebooted host's agent comes back before the master gives up on it.
+                Phase::AgentLost => service && replaced,
                 Phase::TaskLost => pods,
                 Phase::PodReplaceIssued => false,
                 // Without a heal, a replaced host's pod stays lost; only a reboot heals alone.

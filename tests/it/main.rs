@@ -1,5 +1,6 @@
 //! Integration tests, one binary (one link): the CLI end to end, and the engine in-process.
 
+mod agent_loss;
 mod aws_e2e;
 mod catalogue;
 mod cli;

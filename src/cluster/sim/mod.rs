@@ -11,6 +11,7 @@
 
 pub(crate) mod api_faults;
 pub(crate) mod dist;
+pub(crate) mod mesos_master;
 pub(crate) mod model;
 pub(crate) mod profile;
 pub(crate) mod truth;
