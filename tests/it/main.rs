@@ -13,6 +13,7 @@ mod progress;
 mod reports;
 mod resume;
 mod safety;
+mod scheduler_outage;
 mod snapshots;
 mod truth;
 mod validation;
