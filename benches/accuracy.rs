@@ -1,7 +1,8 @@
 //! Measurement accuracy and API economy of the reference drill
 //! (`scenarios/cassandra-node-replace.yaml`, default profile, 5 s `poll_interval`).
 //!
-//! `cargo bench --bench accuracy -- [--runs N] [--speed K] [--fixed DUR] [--in-process] [--out DIR]`
+//! `cargo bench --bench accuracy -- [--runs N] [--speed K] [--fixed DUR] [--in-process] [--out DIR]
+//! [--profile NAME|FILE]`
 //!
 //! - default: against `sim serve` (in this process, on 127.0.0.1) through the aws backend —
 //!   the real AWS SDK and the reqwest DC/OS client — with both sides on one clock sped up K
@@ -9,6 +10,7 @@
 //!   written beside the journal. Loopback latency is sped up too, so brackets are wider than
 //!   on the real clock: the figures are conservative.
 //! - `--in-process`: against the in-process simulated cluster on virtual time (many runs, fast).
+//! - `--profile`: the simulated cluster (default `default`), e.g. `profiles/dcos-1.10.yaml`.
 //! - `--fixed DUR`: a fixed poller (`poll_interval` = `max_poll_interval` = DUR, no request
 //!   budget) for comparison with the adaptive one.
 //!
@@ -38,6 +40,7 @@ struct Args {
     fixed: Option<Dur>,
     in_process: bool,
     out: Option<PathBuf>,
+    profile: Profile,
 }
 
 fn args() -> Args {
@@ -47,6 +50,7 @@ fn args() -> Args {
         fixed: None,
         in_process: false,
         out: None,
+        profile: Profile::default_profile(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -57,6 +61,9 @@ fn args() -> Args {
             "--fixed" => a.fixed = Some(value().parse().expect("--fixed 1s")),
             "--in-process" => a.in_process = true,
             "--out" => a.out = Some(PathBuf::from(value())),
+            "--profile" => {
+                a.profile = Profile::load(&value()).unwrap_or_else(|e| panic!("{}", e.render()));
+            }
             // `cargo bench` passes `--bench`.
             _ => {}
         }
@@ -83,14 +90,20 @@ async fn suite<C: Cluster>(
     run_suite(&plan, &mut &mut *cluster, sink, &StopFlag::default()).await
 }
 
-async fn against_sim_serve(l: &Loaded, runs: u32, speed: u32, dir: &Path) -> Vec<TruthEvent> {
+async fn against_sim_serve(
+    l: &Loaded,
+    profile: &Profile,
+    runs: u32,
+    speed: u32,
+    dir: &Path,
+) -> Vec<TruthEvent> {
     let clock = Clock::scaled(speed);
     let truth_log = dir.join("truth.jsonl");
     let server = SimServer::start(ServeConfig {
         seed: 42,
         truth_log: Some(truth_log.clone()),
         clock,
-        ..ServeConfig::new(Profile::default_profile())
+        ..ServeConfig::new(profile.clone())
     })
     .await
     .expect("sim serve starts");
@@ -124,7 +137,7 @@ fn main() {
         .unwrap();
     let started = Instant::now();
     let truth = if a.in_process {
-        let mut cluster = SimCluster::at_epoch(&Profile::default_profile(), 42);
+        let mut cluster = SimCluster::at_epoch(&a.profile, 42);
         let mut journal = JournalWriter::open(&dir).expect("journal");
         rt.block_on(suite(&mut cluster, &l, a.runs, &mut journal))
             .expect("the drill runs");
@@ -138,7 +151,7 @@ fn main() {
         }
         truth
     } else {
-        rt.block_on(against_sim_serve(&l, a.runs, a.speed, &dir))
+        rt.block_on(against_sim_serve(&l, &a.profile, a.runs, a.speed, &dir))
     };
     let wall = started.elapsed();
     let report = chaos_harness::report::folder::write_all(&dir).expect("reports");

@@ -346,9 +346,12 @@ fn victim_truth(
         Phase::ReplacementInService => first(truth, run.fault, |t| {
             is(t, TruthKind::ReplacementInService, new_instance)
         }),
-        Phase::AgentLost => first(truth, run.fault, |t| {
+        Phase::AgentDisconnected => first(truth, run.fault, |t| {
             is(t, TruthKind::AgentDisconnected, old_agent)
                 || is(t, TruthKind::AgentUnreachable, old_agent)
+        }),
+        Phase::AgentLost => first(truth, run.fault, |t| {
+            is(t, TruthKind::AgentUnreachable, old_agent)
         }),
         Phase::AgentRegistered => first(truth, run.fault, |t| {
             let new_agent = r.agent.as_ref().map(|a| a.as_str());

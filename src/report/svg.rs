@@ -52,6 +52,7 @@ pub(crate) fn phase_color(p: Phase) -> &'static str {
         Phase::InstanceTerminated => "#9c755f",
         Phase::ReplacementLaunched => "#f28e2b",
         Phase::ReplacementInService => "#e0b31a",
+        Phase::AgentDisconnected => "#c9ced4",
         Phase::AgentLost => "#a0a7b0",
         Phase::AgentRegistered => "#3fa39b",
         Phase::TaskLost => "#e15759",

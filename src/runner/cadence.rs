@@ -135,6 +135,7 @@ impl Cadence {
         if matches!(
             phase,
             Phase::InstanceTerminated
+                | Phase::AgentDisconnected
                 | Phase::AgentLost
                 | Phase::RecoveryComplete
                 | Phase::RingRestarted

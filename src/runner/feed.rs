@@ -35,7 +35,9 @@ impl Feed {
         match phase {
             Phase::InstanceTerminated => Some(Feed::Ec2),
             Phase::ReplacementLaunched | Phase::ReplacementInService => Some(Feed::Asg),
-            Phase::AgentLost | Phase::AgentRegistered => Some(Feed::Agents),
+            Phase::AgentDisconnected | Phase::AgentLost | Phase::AgentRegistered => {
+                Some(Feed::Agents)
+            }
             Phase::TaskLost | Phase::TaskRunning => Some(Feed::Pods),
             Phase::RecoveryComplete | Phase::RingRestarted => Some(Feed::Recovery),
             Phase::SteadyStateVerified | Phase::FaultInjected | Phase::PodReplaceIssued => None,

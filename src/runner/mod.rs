@@ -21,7 +21,7 @@ use cadence::{Cadence, History};
 use feed::{Feed, Feeds};
 pub(crate) use observe::{Called, Snapshot, Tracker};
 
-use crate::cluster::{AsgLookup, Cluster, ClusterError, InstanceFilter, InstanceId, PodName};
+use crate::cluster::{AsgLookup, Cluster, ClusterError, InstanceFilter, InstanceId};
 use crate::journal::{Event, FailureKind, RunFailure, Sink, Victim};
 use crate::measure::Observed;
 use crate::scenario::{Demand, HealPolicy, Scenario};
@@ -432,9 +432,7 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
     async fn observe(&mut self, w: &mut Observation) -> Result<(), RunError> {
         let sc = self.sc;
         loop {
-            if should_heal(sc.heal, &w.tracker) {
-                self.heal(&mut w.tracker).await?;
-            }
+            let owed = self.heal(&mut w.tracker).await?;
             let now = self.cluster.now();
             let elapsed = now.since(w.fault.at);
             if w.plan.finished(&w.tracker, elapsed) {
@@ -447,10 +445,21 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
                 .cadence
                 .next(&pending, &w.tracker, history, w.fault.at, now)
             else {
-                // Nothing to ask: only a deadline or a quiet window is left to run out.
-                self.pause(sc.max_poll_interval()).await?;
+                // Nothing to ask: only a deadline or a quiet window is left to run out (or a
+                // replace to ask again).
+                let wait = if owed {
+                    sc.poll_interval
+                } else {
+                    sc.max_poll_interval()
+                };
+                self.pause(wait).await?;
                 continue;
             };
+            // A replace the scheduler could not take is asked again every `poll_interval`.
+            if owed && due.since(now) > sc.poll_interval {
+                self.pause(sc.poll_interval).await?;
+                continue;
+            }
             self.pause(due.since(now)).await?;
             w.cadence.asked(feeds, self.cluster.now());
             // Handed on by reference: moving a snapshot into the next future copies it.
@@ -519,24 +528,44 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
             .collect())
     }
 
-    /// Replaces the victims' pods, as the operator would; the phase is bounded by the calls.
-    async fn heal(&mut self, tracker: &mut Tracker) -> Result<(), RunError> {
+    /// Replaces each victim's pod as soon as the scenario's policy says for that victim, as
+    /// the operator would (the runbook: `pod replace` once that pod's task is lost, not once
+    /// every victim's is); each replace is bounded by its call. A scheduler that cannot take
+    /// it (throttled, 5xx, Admin Router's 502/503/404 while Marathon relaunches it) is
+    /// journaled and asked again at the next turn, for as long as the run's deadlines allow
+    /// (`pod replace` is safe to repeat: it marks and kills). Returns whether a replace is
+    /// still owed.
+    async fn heal(&mut self, tracker: &mut Tracker) -> Result<bool, RunError> {
+        let trigger = match self.sc.heal {
+            HealPolicy::None => return Ok(false),
+            HealPolicy::ReplaceImmediately => None,
+            HealPolicy::ReplaceOnTaskLost => Some(Phase::TaskLost),
+            HealPolicy::ReplaceAfterAgentRegistered => Some(Phase::AgentRegistered),
+        };
+        let due = tracker.awaiting_heal(trigger);
+        if due.is_empty() {
+            return Ok(false);
+        }
         let svc = self
             .sc
             .service
             .as_ref()
             .map(|s| s.name.clone())
             .unwrap_or_default();
-        let pods: Vec<PodName> = tracker.victims().filter_map(|v| v.pod.clone()).collect();
-        let t0 = self.cluster.now();
-        for pod in &pods {
-            self.replace_with_retry(&svc, pod).await?;
+        let mut owed = false;
+        for (victim, pod) in due {
+            let t0 = self.cluster.now();
+            if let Err(e) = self.cluster.pod_replace(&svc, &pod).await {
+                self.ride_out(&e).await?;
+                owed = true;
+                continue;
+            }
+            let o = Observed::harness_between(t0, self.cluster.now());
+            if let Some((p, o)) = tracker.record_victim(victim, Phase::PodReplaceIssued, o) {
+                self.emit_phase(p, o)?;
+            }
         }
-        let o = Observed::harness_between(t0, self.cluster.now());
-        if let Some((p, o)) = tracker.record_harness(Phase::PodReplaceIssued, o) {
-            self.emit_phase(p, o)?;
-        }
-        Ok(())
+        Ok(owed)
     }
 
     /// Injects the fault exactly once. A throttled call had no effect and is retried with
@@ -605,27 +634,6 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
             .wrapping_mul(0x9e37_79b9_7f4a_7c15)
             >> 40;
         Dur::from_millis(base / 2 + spread % (base / 2 + 1))
-    }
-
-    /// `pod replace` is safe to repeat (it marks and kills), but a throttled or unreachable
-    /// scheduler is simply asked again after a poll interval.
-    async fn replace_with_retry(&mut self, service: &str, pod: &PodName) -> Result<(), RunError> {
-        const ATTEMPTS: u32 = 8;
-        let mut attempt = 1;
-        loop {
-            match self.cluster.pod_replace(service, pod).await {
-                Ok(()) => return Ok(()),
-                Err(e) => {
-                    self.ride_out(&e).await?;
-                    if attempt == ATTEMPTS {
-                        return Err(e.into());
-                    }
-                    attempt += 1;
-                    check_stop(self.stop).await?;
-                    self.pause(self.sc.poll_interval).await?;
-                }
-            }
-        }
     }
 
     /// One poll of the feeds that are due. A failed call leaves its part empty.
@@ -801,18 +809,6 @@ async fn check_stop(stop: &StopFlag) -> Result<(), RunError> {
     }
 }
 
-fn should_heal(policy: HealPolicy, tracker: &Tracker) -> bool {
-    if tracker.has(Phase::PodReplaceIssued) || !tracker.victims().any(|v| v.pod.is_some()) {
-        return false;
-    }
-    match policy {
-        HealPolicy::ReplaceImmediately => true,
-        HealPolicy::ReplaceOnTaskLost => tracker.has(Phase::TaskLost),
-        HealPolicy::ReplaceAfterAgentRegistered => tracker.has(Phase::AgentRegistered),
-        HealPolicy::None => false,
-    }
-}
-
 /// Whether asking again can help: the error is transient, or a refused credential was renewed.
 async fn recoverable<C: Cluster>(cluster: &mut C, e: &ClusterError) -> bool {
     match e {
@@ -855,7 +851,9 @@ impl Plan {
                 Phase::InstanceTerminated
                 | Phase::ReplacementLaunched
                 | Phase::ReplacementInService => replaced,
-                Phase::AgentLost | Phase::AgentRegistered => service,
+                Phase::AgentDisconnected | Phase::AgentRegistered => service,
+                // A rebooted host's agent comes back before the master gives up on it.
+                Phase::AgentLost => service && replaced,
                 Phase::TaskLost => pods,
                 Phase::PodReplaceIssued => false,
                 // Without a heal, a replaced host's pod stays lost; only a reboot heals alone.

@@ -243,6 +243,41 @@ impl Tracker {
         self.roll_up(phase)
     }
 
+    /// Records what the harness did to one victim (its pod replaced). The run-level phase
+    /// comes once every victim with a pod has it; victims without one take that instant.
+    pub(crate) fn record_victim(
+        &mut self,
+        victim: usize,
+        phase: Phase,
+        obs: Observed,
+    ) -> Option<(Phase, Observed)> {
+        if let Some(slot) = self.tracks[victim].phases.vacant(phase) {
+            *slot = Some(obs);
+        }
+        if self
+            .tracks
+            .iter()
+            .any(|t| t.victim.pod.is_some() && !t.phases.contains_key(&phase))
+        {
+            return None;
+        }
+        self.record_harness(phase, obs)
+    }
+
+    /// The victims whose pods are not replaced yet and that have seen `trigger` themselves
+    /// (any, without one), with their pods: each is healed on its own signal.
+    pub(crate) fn awaiting_heal(&self, trigger: Option<Phase>) -> Vec<(usize, PodName)> {
+        self.tracks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                !t.phases.contains_key(&Phase::PodReplaceIssued)
+                    && trigger.is_none_or(|p| t.phases.contains_key(&p))
+            })
+            .filter_map(|(i, t)| Some((i, t.victim.pod.clone()?)))
+            .collect()
+    }
+
     pub(crate) fn replacements(&self) -> Vec<Replacement> {
         self.tracks
             .iter()
@@ -446,15 +481,19 @@ impl Tracker {
         let reboot = !self.fault.leaves_running();
         let fault_at = self.prev_fault();
         for t in &mut self.tracks {
-            if !t.phases.contains_key(&Phase::AgentLost)
-                && let Some(old) = &t.victim.agent
-            {
-                let lost = agents
-                    .iter()
-                    .find(|a| &a.id == old)
-                    .is_none_or(|a| !a.active);
-                if lost {
-                    t.phases.insert(Phase::AgentLost, poll);
+            if let Some(old) = &t.victim.agent {
+                // Inactive first (its connection dropped), then out of `/slaves` (marked
+                // unreachable); a poll may see both at once.
+                let listed = agents.iter().find(|a| &a.id == old);
+                if listed.is_none_or(|a| !a.active)
+                    && let Some(slot) = t.phases.vacant(Phase::AgentDisconnected)
+                {
+                    *slot = Some(poll);
+                }
+                if listed.is_none()
+                    && let Some(slot) = t.phases.vacant(Phase::AgentLost)
+                {
+                    *slot = Some(poll);
                 }
             }
             if t.phases.contains_key(&Phase::AgentRegistered) {

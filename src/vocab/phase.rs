@@ -18,6 +18,7 @@ pub enum Phase {
     InstanceTerminated,
     ReplacementLaunched,
     ReplacementInService,
+    AgentDisconnected,
     AgentLost,
     AgentRegistered,
     TaskLost,
@@ -37,6 +38,7 @@ impl Phase {
         Phase::InstanceTerminated,
         Phase::ReplacementLaunched,
         Phase::ReplacementInService,
+        Phase::AgentDisconnected,
         Phase::AgentLost,
         Phase::AgentRegistered,
         Phase::TaskLost,
@@ -53,6 +55,7 @@ impl Phase {
             Self::InstanceTerminated => "instance_terminated",
             Self::ReplacementLaunched => "replacement_launched",
             Self::ReplacementInService => "replacement_in_service",
+            Self::AgentDisconnected => "agent_disconnected",
             Self::AgentLost => "agent_lost",
             Self::AgentRegistered => "agent_registered",
             Self::TaskLost => "task_lost",
@@ -67,7 +70,8 @@ impl Phase {
     pub(crate) const fn needs_service(self) -> bool {
         matches!(
             self,
-            Self::AgentLost
+            Self::AgentDisconnected
+                | Self::AgentLost
                 | Self::AgentRegistered
                 | Self::TaskLost
                 | Self::PodReplaceIssued

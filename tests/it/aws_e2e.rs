@@ -198,7 +198,7 @@ fn reference_drill_through_the_real_sdk_matches_the_truth_log() {
             .iter()
             .map(|p| p["phase"].as_str().unwrap())
             .collect();
-        assert_eq!(phases.len(), 11, "every phase observed: {phases:?}");
+        assert_eq!(phases.len(), 12, "every phase observed: {phases:?}");
         let (v, n) = (&run["victims"][0], &run["replacements"][0]);
         assert_ne!(v["instance"], n["instance"]);
         assert_ne!(v["agent"], n["agent"]);
@@ -207,7 +207,7 @@ fn reference_drill_through_the_real_sdk_matches_the_truth_log() {
 
     let events = journal::read(&out).unwrap().events;
     let checked = assert_truthful(&events, &server.truth());
-    assert_eq!(checked, 3 * 8, "every truth-backed phase checked");
+    assert_eq!(checked, 3 * 9, "every truth-backed phase checked");
 
     // Secrets never reach the journal, the reports or the output.
     for f in ["journal.jsonl", "report.json", "report.md"] {
@@ -353,7 +353,7 @@ fn a_service_account_login_is_renewed_mid_suite() {
     let runs = r["scenarios"][0]["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2);
     for run in runs {
-        assert_eq!(run["phases"].as_array().unwrap().len(), 11, "{run}");
+        assert_eq!(run["phases"].as_array().unwrap().len(), 12, "{run}");
     }
     let logins = std::fs::read_to_string(&server_log)
         .unwrap()

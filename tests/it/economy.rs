@@ -247,11 +247,11 @@ fn adaptive_polling_asks_less_than_a_fixed_one_second_poller_and_is_as_truthful(
     // Both measure every phase with a truth counterpart within its bound.
     assert_eq!(
         assert_truthful(&adaptive.events, &adaptive.truth),
-        8 * RUNS as usize
+        9 * RUNS as usize
     );
     assert_eq!(
         assert_truthful(&fixed.events, &fixed.truth),
-        8 * RUNS as usize
+        9 * RUNS as usize
     );
 }
 

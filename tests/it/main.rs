@@ -1,5 +1,6 @@
 //! Integration tests, one binary (one link): the CLI end to end, and the engine in-process.
 
+mod agent_loss;
 mod aws_e2e;
 mod catalogue;
 mod cli;
@@ -14,6 +15,7 @@ mod reports;
 mod resume;
 mod safety;
 mod seeds;
+mod scheduler_outage;
 mod snapshots;
 mod truth;
 mod validation;

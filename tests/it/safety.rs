@@ -205,7 +205,7 @@ fn a_drill_on_the_group_found_by_its_stack_through_the_wire() {
     let r = read_json(&out.join("report.json"));
     let run = &r["scenarios"][0]["runs"][0];
     assert_eq!(run["victims"][0]["asg"], "dcos-private-agents");
-    assert_eq!(run["phases"].as_array().unwrap().len(), 11, "{run}");
+    assert_eq!(run["phases"].as_array().unwrap().len(), 12, "{run}");
     let injected = server
         .truth()
         .into_iter()

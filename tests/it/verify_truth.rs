@@ -78,7 +78,7 @@ fn verify_truth_passes_a_real_pair_and_catches_a_bound_that_misses() {
     let all = stdout.lines().find(|l| l.starts_with("all ")).unwrap();
     assert!(all.ends_with("100.0%"), "{all}");
     assert!(
-        all.split_whitespace().nth(1) == Some(&(8 * RUNS).to_string()),
+        all.split_whitespace().nth(1) == Some(&(9 * RUNS).to_string()),
         "every reported phase with a truth counterpart is checked: {all}"
     );
 
@@ -87,7 +87,7 @@ fn verify_truth_passes_a_real_pair_and_catches_a_bound_that_misses() {
     let (code, stdout, _) = verify_truth(&dir, &truth, &["--json"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(v["checks"].as_array().unwrap().len(), 8 * RUNS as usize);
+    assert_eq!(v["checks"].as_array().unwrap().len(), 9 * RUNS as usize);
     assert_eq!(v["unmatched"], 3 * RUNS);
 
     // The bound of one poll-bracketed phase shrunk to nothing: its truth lies outside.

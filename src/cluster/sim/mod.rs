@@ -12,6 +12,7 @@
 pub(crate) mod api_faults;
 pub(crate) mod dist;
 pub(crate) mod fit;
+pub(crate) mod mesos_master;
 pub(crate) mod model;
 pub(crate) mod profile;
 pub(crate) mod truth;

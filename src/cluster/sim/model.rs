@@ -17,6 +17,7 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::dist::Dist;
+use super::mesos_master::Limiter;
 use super::profile::{Profile, ScalingActivities, Timings, parse_cidr};
 use super::truth::{TruthEvent, TruthKind};
 use crate::cluster::{
@@ -179,6 +180,11 @@ enum Ev {
         agent: usize,
         epoch: u32,
     },
+    /// The master's last unanswered ping: it asks the removal rate limiter for a permit.
+    AgentPingsExhausted {
+        agent: usize,
+        epoch: u32,
+    },
     AgentUnreachable {
         agent: usize,
         epoch: u32,
@@ -267,6 +273,8 @@ pub struct Sim {
     /// Tests only: a pod whose task is lost when a ring restart begins (see `ring`).
     #[cfg(test)]
     sabotage: Option<usize>,
+    /// The master's removal rate limiter (with the profile's `mesos_master` flags).
+    removals: Limiter,
 }
 
 /// A stable pseudo-random number from a text (FNV-1a): names derived from the stack must not
@@ -472,6 +480,7 @@ impl Sim {
             truth: Vec::new(),
             #[cfg(test)]
             sabotage: None,
+            removals: Limiter::default(),
         };
         sim.build(profile, start);
         sim
@@ -833,6 +842,7 @@ impl Sim {
                 }
             }
             Ev::AgentInactive { agent, epoch } => self.on_agent_inactive(agent, epoch),
+            Ev::AgentPingsExhausted { agent, epoch } => self.on_pings_exhausted(agent, epoch),
             Ev::AgentUnreachable { agent, epoch } => {
                 if self.agents[agent].epoch == epoch && !self.agents[agent].removed {
                     self.agent_unreachable(agent);
@@ -929,6 +939,20 @@ impl Sim {
         }
     }
 
+    /// The master gives up on a silent agent: it is marked unreachable once the removal rate
+    /// limiter grants a permit (at once, or after the removals queued before it).
+    fn on_pings_exhausted(&mut self, agent: usize, epoch: u32) {
+        if self.agents[agent].epoch == epoch && !self.agents[agent].removed {
+            let rate = self
+                .profile
+                .mesos_master
+                .as_ref()
+                .and_then(|m| m.agent_removal_rate_limit);
+            let at = self.removals.acquire(self.now, rate);
+            self.schedule_at(at.as_millis(), Ev::AgentUnreachable { agent, epoch });
+        }
+    }
+
     /// A pod's task runs again; a recovery step in progress waits for it to be ready.
     fn on_task_running(&mut self, pod: usize, epoch: u32) {
         let p = &mut self.pods[pod];
@@ -958,9 +982,8 @@ impl Sim {
             self.agents[a].epoch += 1;
             let epoch = self.agents[a].epoch;
             let inactive = self.sample(|t| &t.agent_inactive);
-            let unreachable = self.sample(|t| &t.agent_unreachable).max(inactive);
             self.schedule(inactive, Ev::AgentInactive { agent: a, epoch });
-            self.schedule(unreachable, Ev::AgentUnreachable { agent: a, epoch });
+            self.schedule_unreachable(a, epoch, inactive);
             self.stall_pods_on(a);
         }
         if let Some(m) = self.member(inst)
@@ -970,6 +993,23 @@ impl Sim {
             self.asg.members[m].detect_scheduled = true;
             let d = self.sample(|t| &t.asg_detect);
             self.schedule(d, Ev::AsgDetect { inst });
+        }
+    }
+
+    /// The master stops waiting for a silent agent: after its ping timeouts (then a removal
+    /// permit) with the profile's `mesos_master` flags, else after `timings.agent_unreachable`;
+    /// never before it was marked inactive (`inactive` ms from now).
+    fn schedule_unreachable(&mut self, agent: usize, epoch: u32, inactive: u64) {
+        match &self.profile.mesos_master {
+            Some(m) => {
+                let exhausted = m.pings_exhausted_ms(&mut self.rng).max(inactive);
+                self.schedule(exhausted, Ev::AgentPingsExhausted { agent, epoch });
+            }
+            None => {
+                let d = self.profile.timings.agent_unreachable.as_ref();
+                let unreachable = d.map_or(0, |d| d.sample_ms(&mut self.rng)).max(inactive);
+                self.schedule(unreachable, Ev::AgentUnreachable { agent, epoch });
+            }
         }
     }
 
@@ -1423,10 +1463,9 @@ impl Sim {
         let epoch = self.agents[a].epoch;
         let inactive = self.sample(|t| &t.reboot_inactive);
         let back = self.sample(|t| &t.reboot_reregister).max(inactive + 1);
-        let unreachable = self.sample(|t| &t.agent_unreachable).max(inactive);
         self.schedule(inactive, Ev::AgentInactive { agent: a, epoch });
         self.schedule(back, Ev::AgentBack { agent: a, epoch });
-        self.schedule(unreachable, Ev::AgentUnreachable { agent: a, epoch });
+        self.schedule_unreachable(a, epoch, inactive);
         self.stall_pods_on(a);
     }
 

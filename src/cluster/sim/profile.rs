@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api_faults::{ApiFaultKind, ApiFaults};
 use super::dist::Dist;
+use super::mesos_master::MesosMaster;
 use crate::cluster::{Api, TaskState};
 use crate::time::Dur;
 use crate::vocab::Target;
@@ -55,6 +56,10 @@ pub struct Profile {
     /// then answers with none, and the harness has no server stamp for the group's phases.
     #[serde(default, skip_serializing_if = "ScalingActivities::is_kept")]
     pub(crate) scaling_activities: ScalingActivities,
+    /// The Mesos master's agent-loss flags: a lost agent is unreachable after its ping
+    /// timeouts, rate limited. Without them `timings.agent_unreachable` draws the time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) mesos_master: Option<MesosMaster>,
     pub(crate) timings: Timings,
     /// Faults in the APIs themselves (throttling, 5xx, resets, slow answers, 401s); none
     /// without this section.
@@ -261,8 +266,10 @@ pub(crate) struct Timings {
     pub(crate) agent_register: Dist,
     /// The host dies → Mesos marks its agent inactive.
     pub(crate) agent_inactive: Dist,
-    /// The host dies → Mesos marks its agent unreachable (removed; tasks lost).
-    pub(crate) agent_unreachable: Dist,
+    /// The host dies → Mesos marks its agent unreachable (removed; tasks lost). Exactly one
+    /// of this and the profile's `mesos_master` flags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) agent_unreachable: Option<Dist>,
     /// A recovery step waits for an offer from a suitable agent → the task is placed
     /// (`STAGING`).
     pub(crate) offer: Dist,
@@ -481,7 +488,39 @@ impl Profile {
         if let Some(f) = &self.api_faults {
             api_fault_problems(f, &mut err);
         }
+        self.agent_loss_problems(&mut err);
         out
+    }
+
+    /// When a lost agent becomes unreachable is said once: by the master's flags or by a
+    /// timing.
+    fn agent_loss_problems(&self, err: &mut impl FnMut(Vec<Seg>, String)) {
+        match (&self.mesos_master, &self.timings.agent_unreachable) {
+            (Some(_), Some(_)) => err(
+                keys(&["timings", "agent_unreachable"]),
+                "`timings.agent_unreachable` and `mesos_master` both say when a lost agent is unreachable; hint: drop one (the flags decide it from the pings)".into(),
+            ),
+            (None, None) => err(
+                keys(&["timings"]),
+                "nothing says when a lost agent is unreachable; hint: add `timings.agent_unreachable` or the `mesos_master` flags (profiles/README.md)".into(),
+            ),
+            (Some(m), None) => {
+                if m.agent_ping_timeout.is_zero() {
+                    err(
+                        keys(&["mesos_master", "agent_ping_timeout"]),
+                        "`agent_ping_timeout` is zero; hint: DC/OS sets 15s".into(),
+                    );
+                }
+                if m.max_agent_ping_timeouts == 0 {
+                    err(
+                        keys(&["mesos_master", "max_agent_ping_timeouts"]),
+                        "`max_agent_ping_timeouts` is 0; hint: DC/OS sets 20, Mesos' default is 5"
+                            .into(),
+                    );
+                }
+            }
+            (None, Some(_)) => {}
+        }
     }
 }
 
@@ -667,7 +706,7 @@ mod tests {
                 &t.asg_in_service,
                 &t.agent_register,
                 &t.agent_inactive,
-                &t.agent_unreachable,
+                t.agent_unreachable.as_ref().unwrap(),
                 &t.offer,
                 &t.task_starting,
                 &t.task_running,
