@@ -2,6 +2,7 @@
 //! histograms per metric, and SLO verdicts. Pure functions of data.
 
 pub(crate) mod confidence;
+pub(crate) mod decided;
 pub(crate) mod stats;
 
 use std::fmt;
