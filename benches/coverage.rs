@@ -11,8 +11,9 @@
 //! `-- --until-decided` instead judges suites of `runs: {max: R, until: decided}` whose four
 //! SLOs sit 1 ms below the true values: how often each passes when the suite stops, and how
 //! often it passed at any look (an upper bound for any stopping rule). `-- --to-decision`
-//! counts the runs `until: decided` needs for `time_to_cassandra_running p90 ≤ 20m` (max R),
-//! next to the runs a fixed count needs for a pass at the same confidence.
+//! counts the runs `until: decided` needs for `time_to_cassandra_running p90 ≤ 20m` (max R;
+//! `--threshold-s S` for another threshold), next to the runs a fixed count needs for a pass
+//! at the same confidence and how often that many pass.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -232,10 +233,11 @@ fn until_decided(suites: u64, max: u32, truths: &[Vec<u64>]) {
     }
 }
 
-/// The runs `until: decided` needs for `time_to_cassandra_running p90 ≤ 20m`, and a fixed
-/// count's.
-fn to_decision(suites: u64, max: u32) {
-    let slo = "slos:\n  time_to_cassandra_running: {p90: 20m}\n";
+/// The runs `until: decided` needs for `time_to_cassandra_running p90 ≤ threshold`, and a
+/// fixed count's.
+fn to_decision(suites: u64, max: u32, threshold_s: u64) {
+    let slo =
+        format!("slos:\n  time_to_cassandra_running: {{p90: {threshold_s}s, min_runs: 1}}\n");
     let sequential = with_slos(&format!("{slo}runs: {{max: {max}, until: decided}}\n"));
     let mut needed: Vec<u64> = Vec::new();
     let mut verdicts = std::collections::BTreeMap::new();
@@ -253,7 +255,7 @@ fn to_decision(suites: u64, max: u32) {
     let at =
         |q: f64| needed[((q * needed.len() as f64).ceil() as usize).clamp(1, needed.len()) - 1];
     println!(
-        "`until: decided`, time_to_cassandra_running p90 ≤ 20m, {suites} suites: runs needed median {}, p90 {}, min {}, max {}; verdicts {verdicts:?}",
+        "`until: decided`, time_to_cassandra_running p90 ≤ {threshold_s}s, {suites} suites: runs needed median {}, p90 {}, min {}, max {}; verdicts {verdicts:?}",
         at(0.5),
         at(0.9),
         needed[0],
@@ -286,7 +288,7 @@ fn main() {
     let (suites, truth_runs) = (arg("--suites", 1000), arg("--truth", 1_000_000) as u32);
     let started = Instant::now();
     if flag("--to-decision") {
-        to_decision(suites, arg("--runs", 200) as u32);
+        to_decision(suites, arg("--runs", 200) as u32, arg("--threshold-s", 1200));
     } else {
         let truths = truths(truth_runs);
         println!(
