@@ -68,6 +68,8 @@ pub(crate) fn init_logging(v: Verbosity, terminal: bool) {
 /// What progress knows of a scenario before it starts.
 struct Planned {
     runs: u32,
+    /// `until: decided`: `runs` is the most, and the scenario may stop before.
+    until_decided: bool,
     /// `within` deadlines, earliest first.
     deadlines: Vec<(Phase, Dur)>,
     timeout: Dur,
@@ -181,6 +183,7 @@ impl Progress {
             scenario.name.clone(),
             Planned {
                 runs,
+                until_decided: scenario.runs.until_decided,
                 deadlines,
                 timeout: scenario.timeout,
             },
@@ -193,6 +196,7 @@ impl Progress {
 
     fn run_label(&self, scenario: &str, run: u32) -> String {
         match self.planned.get(scenario) {
+            Some(p) if p.until_decided => format!("{scenario} run {run}/≤{}", p.runs),
             Some(p) => format!("{scenario} run {run}/{}", p.runs),
             None => format!("{scenario} run {run}"),
         }

@@ -144,14 +144,20 @@ pub(crate) struct RunArgs {
     pub(crate) paths: Vec<PathBuf>,
     /// Finish the interrupted suite whose report folder this is: finished runs are kept,
     /// the interrupted one is redone, the rest run.
-    #[arg(long, conflicts_with_all = ["paths", "out", "seed", "runs", "profile"])]
+    #[arg(long, conflicts_with_all = ["paths", "out", "seed", "runs", "profile", "until_decided"])]
     pub(crate) resume: Option<PathBuf>,
     /// Where faults go.
     #[arg(long, value_enum, default_value_t = Target::Sim)]
     pub(crate) target: Target,
-    /// Override every scenario's run count.
+    /// Override every scenario's run count (with --until-decided or `until: decided`: the
+    /// most runs).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub(crate) runs: Option<u32>,
+    /// Stop each scenario as soon as every SLO is decided (as `runs: {max: N, until:
+    /// decided}`), judged on intervals valid however often they are looked at; the run count
+    /// is the most runs.
+    #[arg(long)]
+    pub(crate) until_decided: bool,
     /// Seed for victim choice and the simulated cluster (default: from the clock; printed).
     #[arg(long)]
     pub(crate) seed: Option<u64>,

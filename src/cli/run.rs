@@ -56,7 +56,12 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, CliError> {
 
 /// A new suite of the scenarios `args` names, into a folder that holds no journal yet.
 fn fresh_plan(args: &RunArgs) -> Result<(SuitePlan, PathBuf), CliError> {
-    let loaded = load_paths(&args.paths)?;
+    let mut loaded = load_paths(&args.paths)?;
+    if args.until_decided {
+        loaded
+            .iter_mut()
+            .for_each(|l| l.scenario.runs.until_decided = true);
+    }
     let out = args
         .out
         .clone()

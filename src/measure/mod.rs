@@ -3,6 +3,7 @@
 
 pub(crate) mod confidence;
 pub mod ks;
+pub(crate) mod decided;
 pub(crate) mod stats;
 
 use std::fmt;

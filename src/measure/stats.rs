@@ -10,7 +10,8 @@
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::{Sample, Verdict, confidence};
+use super::confidence::{self, Mode};
+use super::{Sample, Verdict};
 use crate::time::Dur;
 use crate::vocab::{Metric, Percentile};
 
@@ -188,7 +189,7 @@ struct Bounds {
 impl MetricHistogram {
     /// The observed percentile, the interval of the true one (for `max`: of the slowest run),
     /// and the runs above `threshold_ms`.
-    fn bounds(&self, p: Percentile, confidence: f64, threshold_ms: u64) -> Bounds {
+    fn bounds(&self, p: Percentile, o: &Objective, threshold_ms: u64) -> Bounds {
         let mut low: Vec<u64> = self
             .samples
             .iter()
@@ -208,7 +209,7 @@ impl MetricHistogram {
                 upper: high.last().copied(),
             }
         } else {
-            let r = confidence::ranks(high.len(), p.quantile(), confidence);
+            let r = o.mode.ranks(high.len(), p.quantile(), o.confidence);
             IntervalMs {
                 lower: r.lower.map_or(0, |l| low[l - 1]),
                 upper: r.upper.map(|u| high[u - 1]),
@@ -223,7 +224,7 @@ impl MetricHistogram {
 }
 
 /// An objective to judge: `metric percentile <= threshold`, at least `min_runs` runs, at
-/// `confidence`.
+/// `confidence`, on the interval of `mode` (fixed count, or looked at after every run).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Objective {
     pub(crate) metric: Metric,
@@ -231,6 +232,7 @@ pub(crate) struct Objective {
     pub(crate) threshold: Dur,
     pub(crate) min_runs: u32,
     pub(crate) confidence: f64,
+    pub(crate) mode: Mode,
 }
 
 /// Judges the objective over the histogram: pass when the whole interval of the true
@@ -239,7 +241,7 @@ pub(crate) fn judge(o: Objective, hist: Option<&MetricHistogram>) -> SloResult {
     let threshold_ms = o.threshold.as_millis();
     let hist = hist.filter(|h| h.count() > 0);
     let runs = hist.map_or(0, MetricHistogram::count);
-    let bounds = hist.map(|h| h.bounds(o.percentile, o.confidence, threshold_ms));
+    let bounds = hist.map(|h| h.bounds(o.percentile, &o, threshold_ms));
     let population = o.percentile != Percentile::MAX;
     let (verdict, reason, runs_needed) = match &bounds {
         None => (
@@ -267,7 +269,8 @@ pub(crate) fn judge(o: Objective, hist: Option<&MetricHistogram>) -> SloResult {
 /// The fewest runs with which a pass is possible with `above` of them above the threshold,
 /// `min_runs` at least.
 fn floor(o: &Objective, above: usize) -> u64 {
-    confidence::runs_needed(o.percentile.quantile(), o.confidence, above).max(u64::from(o.min_runs))
+    confidence::runs_needed(o.mode, o.percentile.quantile(), o.confidence, above)
+        .max(u64::from(o.min_runs))
 }
 
 /// The verdict, its reason and (when inconclusive) the runs needed.
@@ -280,7 +283,11 @@ fn decide(o: &Objective, b: &Bounds, runs: u64) -> (Verdict, String, Option<u64>
         format!("the slowest of {runs} runs")
     };
     let how = if population {
-        format!("at {} confidence", percent(o.confidence))
+        let looked = match o.mode {
+            Mode::Fixed => "",
+            Mode::Sequential => " (sequential)",
+        };
+        format!("at {} confidence{looked}", percent(o.confidence))
     } else {
         "error bounds included".to_string()
     };
@@ -365,6 +372,7 @@ mod tests {
             threshold,
             min_runs,
             confidence: 0.95,
+            mode: Mode::Fixed,
         }
     }
 

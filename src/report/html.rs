@@ -291,13 +291,11 @@ fn scenario(o: &mut String, s: &ScenarioReport) {
     }
     let _ = writeln!(
         o,
-        r#"<p class="muted"><code>{}</code> · fault <code>{}</code> · heal <code>{}</code> · {} of {} runs finished, {} failed</p>"#,
+        r#"<p class="muted"><code>{}</code> · fault <code>{}</code> · heal <code>{}</code> · {}</p>"#,
         esc(&s.file),
         s.fault,
         s.heal,
-        s.runs_finished,
-        s.runs_requested,
-        s.runs_failed
+        esc(&s.runs_words())
     );
     if let Some(why) = &s.aborted {
         let _ = writeln!(

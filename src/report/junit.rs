@@ -12,6 +12,7 @@ use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite}
 
 use super::{ExpectationResult, Report, ScenarioReport};
 use crate::measure::Verdict;
+use crate::measure::confidence::Mode;
 use crate::measure::stats::SloResult;
 use crate::time::Dur;
 
@@ -55,12 +56,16 @@ fn suite(r: &Report, s: &ScenarioReport) -> TestSuite {
         Property::new("fault", s.fault),
         Property::new("heal", s.heal),
         Property::new("runs_requested", s.runs_requested.to_string()),
+        Property::new("runs_mode", s.mode.as_str()),
         Property::new("runs_finished", s.runs_finished.to_string()),
         Property::new("verdict", s.verdict.as_str()),
     ]);
     if let Some(label) = &s.prediction {
         suite.add_property(Property::new("prediction", label.as_str()));
         suite.set_system_out(format!("{label}: {}\n", super::PREDICTION_NOTE));
+    }
+    if let Some(stopped) = s.stopped {
+        suite.add_property(Property::new("runs_stopped", stopped.as_str()));
     }
     for slo in &s.slos {
         suite.add_test_case(slo_case(s, slo));
@@ -187,7 +192,10 @@ fn expectation_case(s: &ScenarioReport, e: &ExpectationResult) -> TestCase {
 }
 
 fn runs_case(s: &ScenarioReport) -> TestCase {
-    let name = format!("runs: {} requested", s.runs_requested);
+    let name = match s.mode {
+        Mode::Fixed => format!("runs: {} requested", s.runs_requested),
+        Mode::Sequential => format!("runs: at most {}, until decided", s.runs_requested),
+    };
     let other = s.unattributed_failures();
     let status = if let Some(why) = &s.aborted {
         let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
@@ -222,7 +230,7 @@ fn runs_case(s: &ScenarioReport) -> TestCase {
                     .collect::<String>(),
             );
         st
-    } else if s.runs_finished < s.runs_requested {
+    } else if s.runs_finished < s.runs_requested && s.stopped.is_none() {
         let mut st = TestCaseStatus::skipped();
         st.set_type("inconclusive").set_message(format!(
             "inconclusive: only {} of {} runs finished",

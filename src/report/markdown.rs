@@ -61,8 +61,11 @@ fn scenario(o: &mut String, s: &ScenarioReport) {
     }
     let _ = writeln!(
         o,
-        "`{}` · fault `{}` · heal `{}` · {} of {} runs finished, {} failed\n",
-        s.file, s.fault, s.heal, s.runs_finished, s.runs_requested, s.runs_failed
+        "`{}` · fault `{}` · heal `{}` · {}\n",
+        s.file,
+        s.fault,
+        s.heal,
+        s.runs_words()
     );
     if let Some(why) = &s.aborted {
         let _ = writeln!(o, "> **Aborted:** {why}\n");

@@ -20,7 +20,9 @@ use std::collections::BTreeMap;
 use serde::{Serialize, Serializer};
 
 use crate::journal::{Event, Replacement, RunFailure, SCHEMA_VERSION, Victim};
-use crate::measure::stats::{MetricHistogram, MetricSummary, Objective, SloResult, judge};
+use crate::measure::confidence::Mode;
+use crate::measure::decided::{self, Tally};
+use crate::measure::stats::{MetricHistogram, MetricSummary, SloResult};
 use crate::measure::{Observed, Sample, Source, Verdict};
 use crate::scenario::Scenario;
 use crate::time::{Dur, Timestamp};
@@ -59,7 +61,13 @@ pub struct ScenarioReport {
     pub(crate) verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) aborted: Option<String>,
+    /// The run count, or with `until: decided` the most runs.
     pub(crate) runs_requested: u32,
+    /// `fixed` (the run count) or `sequential` (`until: decided`: looked at after every run).
+    pub(crate) mode: Mode,
+    /// Why a sequential scenario stopped; absent for a fixed count, and while it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) stopped: Option<Stopped>,
     pub runs_finished: u32,
     pub(crate) runs_failed: u32,
     #[serde(serialize_with = "metrics_in_order")]
@@ -79,6 +87,25 @@ pub struct ScenarioReport {
     pub(crate) runs: Vec<RunReport>,
     #[serde(skip)]
     pub(crate) histograms: Vec<(Metric, MetricHistogram)>,
+}
+
+/// Why a sequential scenario stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Stopped {
+    /// Every SLO was decided.
+    Decided,
+    /// The most runs were made and some SLO is still undecided.
+    MaxReached,
+}
+
+impl Stopped {
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Self::Decided => "decided",
+            Self::MaxReached => "max_reached",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -193,18 +220,19 @@ impl RunReport {
         self.phases.iter().find(|x| x.phase == p)
     }
 
+    /// The run's observation of a phase, if it was observed.
+    pub(crate) fn observed(&self, p: Phase) -> Option<Observed> {
+        self.phase(p).map(|x| Observed {
+            at: x.at,
+            error_ms: x.error_ms,
+            source: x.source,
+        })
+    }
+
     /// The run's value of a metric with its error bound, when both of its phases were observed.
     pub(crate) fn sample(&self, m: Metric) -> Option<Sample> {
         let (from, to) = m.span();
-        let obs = |p: &PhaseReport| Observed {
-            at: p.at,
-            error_ms: p.error_ms,
-            source: p.source,
-        };
-        Some(Sample::between(
-            &obs(self.phase(from)?),
-            &obs(self.phase(to)?),
-        ))
+        Some(Sample::between(&self.observed(from)?, &self.observed(to)?))
     }
 
     /// Whether the run counts towards the metrics (it finished, passed or failed).
@@ -217,6 +245,26 @@ impl RunReport {
 pub(crate) const PREDICTION_NOTE: &str = "its verdicts judge the model, not a cluster; compare it with the real runs (`report compare REAL SIM`)";
 
 impl ScenarioReport {
+    /// The runs in words, with the stopping rule: `20 of 20 runs finished, 0 failed` (a
+    /// fixed count), `until decided: decided after 7 runs (at most 60), 0 failed`.
+    pub(crate) fn runs_words(&self) -> String {
+        let (done, max, failed) = (self.runs_finished, self.runs_requested, self.runs_failed);
+        match (self.mode, self.stopped) {
+            (Mode::Fixed, _) => format!("{done} of {max} runs finished, {failed} failed"),
+            (_, Some(Stopped::Decided)) => {
+                format!("until decided: decided after {done} runs (at most {max}), {failed} failed")
+            }
+            (_, Some(Stopped::MaxReached)) => {
+                format!(
+                    "until decided: undecided after {done} runs, the most allowed, {failed} failed"
+                )
+            }
+            (_, None) => {
+                format!("until decided: {done} runs finished (at most {max}), {failed} failed")
+            }
+        }
+    }
+
     /// One line on the API economy and the suite's idle time, for the text and Markdown
     /// reports.
     pub(crate) fn economy_line(&self) -> Option<String> {
@@ -437,6 +485,8 @@ impl Builder {
             verdict: Verdict::Pass,
             aborted: None,
             runs_requested: runs,
+            mode: decided::mode(scenario),
+            stopped: None,
             runs_finished: 0,
             runs_failed: 0,
             api_errors: 0,
@@ -630,44 +680,20 @@ fn economy(sr: &mut ScenarioReport, spec: &Scenario) {
 }
 
 fn judge_scenario(sr: &mut ScenarioReport, spec: &Scenario) {
-    let mut hists: BTreeMap<Metric, MetricHistogram> = BTreeMap::new();
+    let mut tally = Tally::default();
     for r in sr.runs.iter().filter(|r| r.verdict != RunVerdict::Aborted) {
-        let get = |p: Phase| {
-            r.phases.iter().find(|x| x.phase == p).map(|x| Observed {
-                at: x.at,
-                error_ms: x.error_ms,
-                source: x.source,
-            })
-        };
-        for m in Metric::ALL {
-            let (from, to) = m.span();
-            if let (Some(a), Some(b)) = (get(from), get(to)) {
-                hists.entry(m).or_default().record(Sample::between(&a, &b));
-            }
-        }
+        tally.record(|p| r.observed(p));
     }
-    sr.metrics = Metric::ALL
-        .into_iter()
-        .filter_map(|m| hists.get(&m).map(|h| (m, h.summary())))
-        .collect();
-    sr.slos = spec
-        .slos
-        .0
-        .iter()
-        .flat_map(|slo| {
-            let h = hists.get(&slo.metric);
-            slo.objectives.iter().map(move |(p, d)| {
-                let objective = Objective {
-                    metric: slo.metric,
-                    percentile: *p,
-                    threshold: *d,
-                    min_runs: slo.min_runs,
-                    confidence: spec.confidence,
-                };
-                judge(objective, h)
-            })
-        })
-        .collect();
+    sr.slos = tally.judge(spec);
+    let histograms = tally.into_histograms();
+    sr.metrics = histograms.iter().map(|(m, h)| (*m, h.summary())).collect();
+    let decided = decided::all_decided(&sr.slos);
+    sr.stopped = match sr.mode {
+        Mode::Fixed => None,
+        _ if decided => Some(Stopped::Decided),
+        _ if sr.runs_finished >= sr.runs_requested => Some(Stopped::MaxReached),
+        _ => None,
+    };
     let mut v = if sr.runs_failed > 0 {
         Verdict::Fail
     } else {
@@ -676,10 +702,11 @@ fn judge_scenario(sr: &mut ScenarioReport, spec: &Scenario) {
     for s in &sr.slos {
         v = v.worst(s.verdict);
     }
-    if sr.runs_finished < sr.runs_requested && v == Verdict::Pass {
+    // Fewer runs than asked for leave a pass open, unless they stopped because all is decided.
+    if sr.runs_finished < sr.runs_requested && v == Verdict::Pass && sr.stopped.is_none() {
         v = Verdict::Inconclusive;
     }
     sr.verdict = v;
-    sr.histograms = hists.into_iter().collect();
+    sr.histograms = histograms;
     sr.expectations = expect::judge(&spec.expect, &sr.runs);
 }

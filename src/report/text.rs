@@ -36,10 +36,7 @@ pub fn render_width(r: &Report, width: Option<u16>) -> String {
         }
     };
     for s in &r.scenarios {
-        line(format!(
-            "{}: {} ({} of {} runs finished, {} failed)",
-            s.name, s.verdict, s.runs_finished, s.runs_requested, s.runs_failed
-        ));
+        line(format!("{}: {} ({})", s.name, s.verdict, s.runs_words()));
         if let Some(label) = &s.prediction {
             line(format!("  {label}: {}", super::PREDICTION_NOTE));
         }

@@ -4,6 +4,7 @@
 //! [`Event`]s to a [`Sink`] and never reads them back.
 
 mod cadence;
+mod count;
 mod feed;
 mod observe;
 pub(crate) mod preflight;
@@ -18,6 +19,7 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use cadence::{Cadence, History};
+use count::{Counter, Counting};
 use feed::{Feed, Feeds};
 pub(crate) use observe::{Called, Snapshot, Tracker};
 
@@ -107,17 +109,22 @@ pub(crate) fn scenario_seed(seed: u64, name: &str) -> u64 {
 /// Where a scenario starts: at run 1, or (on resume) at a later run, with the finished runs
 /// replayed silently first when the backend is deterministic (the simulator), so that the
 /// cluster and the victim choice are where an uninterrupted suite would have them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) struct Start {
     pub(crate) first_run: u32,
     pub(crate) replay: bool,
+    /// The finished runs the journal holds, counted (what `until: decided` judges).
+    pub(crate) counted: Counter,
 }
 
 impl Start {
-    pub(crate) const FRESH: Start = Start {
-        first_run: 1,
-        replay: false,
-    };
+    pub(crate) fn fresh(scenario: &Scenario) -> Start {
+        Start {
+            first_run: 1,
+            replay: false,
+            counted: Counter::new(&scenario.name),
+        }
+    }
 }
 
 /// Runs the runs of one scenario against `cluster`. Returns after the last run, or with the
@@ -130,10 +137,12 @@ pub async fn run_scenario<C: Cluster>(
     sink: &mut dyn Sink,
     stop: &StopFlag,
 ) -> Result<(), RunError> {
-    run_scenario_from(cluster, scenario, runs, seed, sink, stop, Start::FRESH).await
+    let start = Start::fresh(scenario);
+    run_scenario_from(cluster, scenario, runs, seed, sink, stop, start).await
 }
 
-/// [`run_scenario`], starting where `start` says.
+/// [`run_scenario`], starting where `start` says. With `until: decided` it stops before the
+/// next run as soon as every SLO is decided over the runs finished.
 pub(crate) async fn run_scenario_from<C: Cluster>(
     cluster: &mut C,
     scenario: &Scenario,
@@ -155,8 +164,15 @@ pub(crate) async fn run_scenario_from<C: Cluster>(
             run_once(cluster, &mut ctx, run, &mut rng, &mut Discard, stop).await?;
         }
     }
+    let mut sink = Counting {
+        counter: start.counted,
+        inner: sink,
+    };
     for run in start.first_run.max(1)..=runs {
-        match run_once(cluster, &mut ctx, run, &mut rng, sink, stop).await {
+        if run > 1 && scenario.runs.until_decided && sink.counter.tally.decided(scenario) {
+            break;
+        }
+        match run_once(cluster, &mut ctx, run, &mut rng, &mut sink, stop).await {
             Ok(()) => {}
             Err(e) => {
                 sink.emit(&Event::Aborted {

@@ -13,6 +13,7 @@ use crate::scenario::parse::Loaded;
 use crate::time::Timestamp;
 use crate::vocab::Target;
 
+use super::count::Counter;
 use super::{RunError, Start, StopFlag, run_scenario_from, scenario_seed};
 
 /// One scenario of a suite: its file, its run count, and where it starts when the journal
@@ -38,7 +39,8 @@ pub struct SuitePlan {
 }
 
 impl SuitePlan {
-    /// A new suite of `loaded`, each scenario with `runs` runs when given, else its own count.
+    /// A new suite of `loaded`, each scenario with `runs` runs (at most, with `until:
+    /// decided`) when given, else its own count.
     pub fn fresh(
         loaded: Vec<Loaded>,
         target: Target,
@@ -48,10 +50,14 @@ impl SuitePlan {
     ) -> Self {
         let scenarios = loaded
             .into_iter()
-            .map(|loaded| PlannedScenario {
-                runs: runs.unwrap_or(loaded.scenario.runs),
-                loaded,
-                start: None,
+            .map(|mut loaded| {
+                let max = runs.unwrap_or(loaded.scenario.runs.max);
+                loaded.scenario.runs.max = max;
+                PlannedScenario {
+                    runs: max,
+                    loaded,
+                    start: None,
+                }
             })
             .collect();
         Self {
@@ -122,9 +128,12 @@ impl SuitePlan {
             let name = s.loaded.scenario.name.as_str();
             if began.contains(name) {
                 let done = finished_runs.get(name).copied().unwrap_or(0);
+                let mut counted = Counter::new(name);
+                events.iter().for_each(|e| counted.see(e));
                 s.start = Some(Start {
                     first_run: done + 1,
                     replay,
+                    counted,
                 });
             }
         }
@@ -133,9 +142,10 @@ impl SuitePlan {
 
     /// The runs of each scenario already finished (0 for a fresh suite).
     pub(crate) fn done(&self) -> impl Iterator<Item = (&PlannedScenario, u32)> {
-        self.scenarios
-            .iter()
-            .map(|s| (s, s.start.map_or(0, |st| st.first_run.saturating_sub(1))))
+        self.scenarios.iter().map(|s| {
+            let done = s.start.as_ref().map_or(1, |st| st.first_run);
+            (s, done.saturating_sub(1))
+        })
     }
 }
 
@@ -259,7 +269,7 @@ fn scenario_start(
     prediction: Option<String>,
     sink: &mut dyn Sink,
 ) -> Result<Option<Start>, RunError> {
-    match s.start {
+    match &s.start {
         Some(start) if start.first_run > s.runs => Ok(None),
         Some(start) => {
             // The run that was cut short left a partial record: discard it.
@@ -268,7 +278,7 @@ fn scenario_start(
                 run: start.first_run,
                 reason: "interrupted; redone on resume".into(),
             })?;
-            Ok(Some(start))
+            Ok(Some(start.clone()))
         }
         None => {
             sink.emit(&Event::ScenarioStarted {
@@ -277,7 +287,7 @@ fn scenario_start(
                 runs: s.runs,
                 prediction,
             })?;
-            Ok(Some(Start::FRESH))
+            Ok(Some(Start::fresh(&s.loaded.scenario)))
         }
     }
 }
@@ -287,13 +297,18 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::scenario::load_paths;
+    use crate::measure::Verdict;
+    use crate::measure::confidence::Mode;
+    use crate::report::{self, Report, Stopped};
+    use crate::scenario::{Scenario, SloSpec, Slos, load_paths};
+    use crate::time::Dur;
+    use crate::vocab::{Metric, Percentile};
 
     fn reference(runs: u32) -> Vec<Loaded> {
         let path =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/cassandra-node-replace.yaml");
         let mut loaded = load_paths(&[path]).unwrap();
-        loaded[0].scenario.runs = runs;
+        loaded[0].scenario.runs.max = runs;
         loaded
     }
 
@@ -351,13 +366,8 @@ mod tests {
         assert!(resumed.resumed && !resumed.finished);
         let (s, done) = resumed.done().next().unwrap();
         assert_eq!((s.runs, done), (3, 1));
-        assert_eq!(
-            s.start,
-            Some(Start {
-                first_run: 2,
-                replay: true
-            })
-        );
+        let start = s.start.as_ref().unwrap();
+        assert_eq!((start.first_run, start.replay), (2, true));
         run(&resumed, &mut events).unwrap();
         assert!(matches!(&events[cut], Event::SuiteResumed { .. }));
         assert!(matches!(
@@ -379,5 +389,137 @@ mod tests {
     #[test]
     fn a_journal_without_a_suite_is_nothing_to_resume() {
         assert!(SuitePlan::resume(&[]).is_none());
+    }
+
+    /// The reference scenario judged only on `metric p ≤ threshold`, `until: decided`.
+    fn until_decided(max: u32, metric: Metric, p: u32, threshold: Dur) -> Vec<Loaded> {
+        let mut loaded = reference(max);
+        let sc = &mut loaded[0].scenario;
+        sc.runs.until_decided = true;
+        sc.slos = Slos(vec![SloSpec {
+            metric,
+            objectives: vec![(Percentile::from_hundredths(p * 100), threshold)],
+            min_runs: 1,
+        }]);
+        loaded
+    }
+
+    /// The report of the events, and the verdict of its one SLO after each of its runs.
+    fn judged(events: &[Event], sc: &Scenario) -> (Report, Vec<Verdict>) {
+        let mut counter = Counter::new(&sc.name);
+        let mut after_each = Vec::new();
+        for e in events {
+            counter.see(e);
+            if matches!(e, Event::RunFinished { .. }) {
+                after_each.push(counter.tally.judge(sc)[0].verdict);
+            }
+        }
+        (report::build(events, false), after_each)
+    }
+
+    #[test]
+    fn until_decided_stops_at_the_first_decided_verdict() {
+        // The true p50 of the replacement is near 3 minutes: 30 minutes passes and 10 seconds
+        // fails, each clearly, after a handful of runs.
+        for (threshold, verdict) in [
+            (Dur::from_mins(30), Verdict::Pass),
+            (Dur::from_secs(10), Verdict::Fail),
+        ] {
+            let loaded = until_decided(60, Metric::TimeToAsgReplacement, 50, threshold);
+            let sc = loaded[0].scenario.clone();
+            let plan = SuitePlan::fresh(loaded, Target::Sim, 7, None, None);
+            let mut events = Vec::new();
+            run(&plan, &mut events).unwrap();
+            let (r, after_each) = judged(&events, &sc);
+            let s = &r.scenarios[0];
+            let n = after_each.len();
+            assert!(n < 10, "{threshold}: {n} runs");
+            assert_eq!(after_each[n - 1], verdict, "{threshold}");
+            assert!(
+                after_each[..n - 1]
+                    .iter()
+                    .all(|v| *v == Verdict::Inconclusive),
+                "{threshold}: {after_each:?}"
+            );
+            assert_eq!(
+                (s.mode, s.stopped),
+                (Mode::Sequential, Some(Stopped::Decided))
+            );
+            assert_eq!((s.runs_finished, s.runs_requested), (n as u32, 60));
+            assert_eq!(s.verdict, verdict);
+            assert!(
+                s.slos[0].reason.contains("(sequential)"),
+                "{}",
+                s.slos[0].reason
+            );
+            assert!(matches!(events.last(), Some(Event::SuiteFinished { .. })));
+        }
+    }
+
+    #[test]
+    fn until_decided_runs_to_max_when_it_cannot_decide() {
+        // A threshold at the true p50 (3m 07.5s, BENCHMARKS §7) is never decided in 25 runs.
+        let loaded = until_decided(
+            25,
+            Metric::TimeToAsgReplacement,
+            50,
+            Dur::from_millis(187_500),
+        );
+        let sc = loaded[0].scenario.clone();
+        let plan = SuitePlan::fresh(loaded, Target::Sim, 7, None, None);
+        let mut events = Vec::new();
+        run(&plan, &mut events).unwrap();
+        let (r, after_each) = judged(&events, &sc);
+        let s = &r.scenarios[0];
+        assert_eq!(after_each, [Verdict::Inconclusive; 25]);
+        assert_eq!(
+            (s.runs_finished, s.stopped),
+            (25, Some(Stopped::MaxReached))
+        );
+        assert_eq!(s.verdict, Verdict::Inconclusive);
+        assert_eq!(
+            s.runs_words(),
+            "until decided: undecided after 25 runs, the most allowed, 0 failed"
+        );
+        // The same runs at a fixed count: the fixed interval is the narrower one.
+        let fixed = report::build(&events.iter().map(fixed_count).collect::<Vec<_>>(), false);
+        let (seq_i, fixed_i) = (
+            s.slos[0].interval_ms.unwrap(),
+            fixed.scenarios[0].slos[0].interval_ms.unwrap(),
+        );
+        assert!(seq_i.lower <= fixed_i.lower && seq_i.upper >= fixed_i.upper);
+        assert_eq!(fixed.scenarios[0].mode, Mode::Fixed);
+    }
+
+    /// The event as a fixed-count suite would have journaled it.
+    fn fixed_count(e: &Event) -> Event {
+        let mut e = e.clone();
+        if let Event::ScenarioStarted { scenario, .. } = &mut e {
+            scenario.runs.until_decided = false;
+        }
+        e
+    }
+
+    #[test]
+    fn a_resumed_until_decided_scenario_counts_the_journaled_runs() {
+        let loaded = until_decided(60, Metric::TimeToAsgReplacement, 50, Dur::from_mins(30));
+        let plan = SuitePlan::fresh(loaded, Target::Sim, 7, None, None);
+        let mut whole = Vec::new();
+        run(&plan, &mut whole).unwrap();
+        let decided_after = runs_finished(&whole).len();
+        // Cut inside the last run, and after it (before `suite_finished`).
+        for back in [3, 1] {
+            let mut events = whole[..whole.len() - back].to_vec();
+            let resumed = SuitePlan::resume(&events).unwrap();
+            run(&resumed, &mut events).unwrap();
+            assert_eq!(
+                runs_finished(&events).len(),
+                decided_after,
+                "cut {back} back"
+            );
+            let r = report::build(&events, false);
+            assert_eq!(r.scenarios[0].stopped, Some(Stopped::Decided));
+            assert_eq!(r.scenarios[0].runs_finished as usize, decided_after);
+        }
     }
 }

@@ -59,9 +59,12 @@ pub struct Scenario {
     #[serde(default = "default_confidence")]
     #[schemars(extend("exclusiveMinimum" = 0.5, "exclusiveMaximum" = 1))]
     pub(crate) confidence: f64,
-    /// How many kill → recovery cycles to run.
-    #[serde(default = "default_runs")]
-    pub(crate) runs: u32,
+    /// How many kill → recovery cycles to run: a count (`runs: 300`), or at most `max` and
+    /// no more than it takes to decide (`runs: {max: 60, until: decided}`): the verdicts are
+    /// looked at after every run, on intervals that stay valid however often they are looked
+    /// at, and the scenario stops as soon as every SLO is decided (pass or fail).
+    #[serde(default)]
+    pub(crate) runs: Runs,
     /// Extra wait after steady state is verified, before the next run.
     #[serde(default)]
     pub(crate) cooldown: Dur,
@@ -109,8 +112,22 @@ impl Scenario {
 fn default_confidence() -> f64 {
     0.95
 }
-fn default_runs() -> u32 {
-    10
+/// The run count of a scenario (`runs`), and whether it stops once its verdicts are decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Runs {
+    /// The run count, or with `until_decided` the most runs.
+    pub max: u32,
+    /// `until: decided`: stop as soon as every SLO has a decided verdict.
+    pub until_decided: bool,
+}
+
+impl Default for Runs {
+    fn default() -> Self {
+        Self {
+            max: 10,
+            until_decided: false,
+        }
+    }
 }
 fn default_steady_state_timeout() -> Dur {
     Dur::from_mins(30)

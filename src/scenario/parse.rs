@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{DEFAULT_SLO_MIN_RUNS, Demand, HealPolicy, Scenario, SloSpec, Slos, Target};
+use super::{DEFAULT_SLO_MIN_RUNS, Demand, HealPolicy, Runs, Scenario, SloSpec, Slos, Target};
 use crate::time::Dur;
 use crate::vocab::yaml::locate::{LineCol, Locator, Seg, yaml_path};
 use crate::vocab::yaml::{Diagnostic, from_yaml, input_text, yaml_error};
@@ -332,19 +332,30 @@ fn check_target(s: &Scenario, t: &Target, err: &mut impl FnMut(At, String)) {
 }
 
 fn check_timing(s: &Scenario, err: &mut impl FnMut(At, String)) {
-    if s.runs == 0 {
+    let (count, at) = if s.runs.until_decided {
+        ("`max`", yaml_path!["runs", "max"])
+    } else {
+        ("`runs`", yaml_path!["runs"])
+    };
+    if s.runs.max == 0 {
         err(
-            at_value(yaml_path!["runs"]),
-            "`runs` is 0; hint: run at least once".into(),
+            at_value(at),
+            format!("{count} is 0; hint: run at least once"),
         );
     }
-    if s.runs > 1_000_000 {
+    if s.runs.max > 1_000_000 {
         err(
-            at_value(yaml_path!["runs"]),
+            at_value(at),
             format!(
-                "`runs` {} is more than a million; hint: is this a typo?",
-                s.runs
+                "{count} {} is more than a million; hint: is this a typo?",
+                s.runs.max
             ),
+        );
+    }
+    if s.runs.until_decided && s.slos.is_empty() {
+        err(
+            at_value(yaml_path!["runs", "until"]),
+            "`until: decided` waits for the SLOs' verdicts, but the scenario has no `slos`; hint: add an SLO, or give a run count, e.g. `runs: 20`".into(),
         );
     }
     for (key, d) in [
@@ -566,15 +577,124 @@ fn check_slos(s: &Scenario, err: &mut impl FnMut(At, String)) {
                 at_value(yaml_path!["slos", m.as_str(), "min_runs"]),
                 "`min_runs` is 0; hint: a verdict needs at least one run".into(),
             );
-        } else if slo.min_runs > s.runs {
+        } else if slo.min_runs > s.runs.max {
             err(
                 at_value(yaml_path!["slos", m.as_str(), "min_runs"]),
                 format!(
                     "`min_runs` {} exceeds `runs` {}: the SLO could never be judged; hint: raise `runs` or lower `min_runs`",
-                    slo.min_runs, s.runs
+                    slo.min_runs, s.runs.max
                 ),
             );
         }
+    }
+}
+
+/// `runs: 300` or `runs: {max: 60, until: decided}`.
+impl Serialize for Runs {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        if !self.until_decided {
+            return s.serialize_u32(self.max);
+        }
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("max", &self.max)?;
+        map.serialize_entry("until", "decided")?;
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Runs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Runs;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a run count, e.g. `runs: 20`, or `runs: {max: 60, until: decided}`")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Runs, E> {
+                let max = u32::try_from(v).map_err(|_| {
+                    E::custom(format!(
+                        "`runs` {v} is more than a million; hint: is this a typo?"
+                    ))
+                })?;
+                Ok(Runs {
+                    max,
+                    until_decided: false,
+                })
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Runs, E> {
+                let v = u64::try_from(v).map_err(|_| {
+                    E::custom(format!("`runs` {v} is negative; hint: run at least once"))
+                })?;
+                self.visit_u64(v)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Runs, E> {
+                Err(E::custom(if v.fract() == 0.0 && v > 0.0 {
+                    format!("`runs` {v} is more than a million; hint: is this a typo?")
+                } else {
+                    format!("`runs` {v} is not a whole number; hint: write digits only, e.g. `20`")
+                }))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Runs, E> {
+                Err(E::custom(format!(
+                    "`runs` `{v}` is not a run count; hint: write digits, e.g. `runs: 20`, or `runs: {{max: 60, until: decided}}`"
+                )))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Runs, A::Error> {
+                let (mut max, mut until) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "max" => max = Some(map.next_value::<u32>()?),
+                        "until" => until = Some(map.next_value::<String>()?),
+                        other => {
+                            return Err(de::Error::custom(format!(
+                                "unknown key `{other}` in `runs`; hint: `runs: {{max: 60, until: decided}}`"
+                            )));
+                        }
+                    }
+                }
+                match (max, until.as_deref()) {
+                    (Some(max), Some("decided")) => Ok(Runs {
+                        max,
+                        until_decided: true,
+                    }),
+                    (_, Some(other)) if other != "decided" => Err(de::Error::custom(format!(
+                        "`until: {other}` is not a stopping rule; hint: the only rule is `until: decided`"
+                    ))),
+                    (None, _) => Err(de::Error::custom(
+                        "`runs` needs `max`, the most runs to make; hint: `runs: {max: 60, until: decided}`",
+                    )),
+                    (Some(_), _) => Err(de::Error::custom(
+                        "`runs: {max: …}` needs `until: decided`; hint: for a fixed count write `runs: N`",
+                    )),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl schemars::JsonSchema for Runs {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Runs".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "How many kill → recovery cycles to run: a count (default 10), or `{max: N, until: decided}`: after every run the SLO verdicts are looked at, on confidence sequences that stay valid however often they are looked at, and the scenario stops as soon as every SLO is decided (pass or fail), after `max` runs at the latest. Expectations are judged run by run and never keep a scenario running.",
+            "oneOf": [
+                {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                {
+                    "type": "object",
+                    "properties": {
+                        "max": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                        "until": {"enum": ["decided"]}
+                    },
+                    "required": ["max", "until"],
+                    "additionalProperties": false
+                }
+            ]
+        })
     }
 }
 
@@ -764,6 +884,81 @@ runs: 5
         let mut d = parse(src).unwrap_err();
         assert_eq!(d.len(), 1, "{d:?}");
         d.remove(0)
+    }
+
+    #[test]
+    fn runs_is_a_count_or_a_stopping_rule() {
+        let fixed = parse(GOOD).unwrap().runs;
+        assert_eq!((fixed.max, fixed.until_decided), (5, false));
+        let until = GOOD.replace("runs: 5", "runs: {max: 60, until: decided}");
+        let s = parse(&until).unwrap();
+        assert_eq!((s.runs.max, s.runs.until_decided), (60, true));
+        // Both forms survive the journal (JSON) as written.
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            json["runs"],
+            serde_json::json!({"max": 60, "until": "decided"})
+        );
+        assert_eq!(
+            serde_json::to_value(parse(GOOD).unwrap()).unwrap()["runs"],
+            5
+        );
+        let multi = GOOD.replace("runs: 5", "runs:\n  max: 60\n  until: decided");
+        assert_eq!(parse(&multi).unwrap().runs, s.runs);
+    }
+
+    #[test]
+    fn a_bad_stopping_rule_is_refused_where_written() {
+        for (runs, line, col, words) in [
+            (
+                "{max: 60, until: forever}",
+                10,
+                7,
+                "`until: forever` is not a stopping rule",
+            ),
+            ("{until: decided}", 10, 7, "needs `max`"),
+            ("{max: 60}", 10, 7, "needs `until: decided`"),
+            (
+                "{max: 60, until: decided, min: 3}",
+                10,
+                7,
+                "unknown key `min`",
+            ),
+            ("{max: 0, until: decided}", 10, 13, "`max` is 0"),
+            (
+                "{max: 2000000, until: decided}",
+                10,
+                13,
+                "`max` 2000000 is more than a million",
+            ),
+            (
+                "{max: 2, until: decided}",
+                9,
+                61,
+                "`min_runs` 3 exceeds `runs` 2",
+            ),
+            ("-3", 10, 7, "negative"),
+        ] {
+            // `max: 0` also breaks `min_runs`: the first problem is the one at `runs`.
+            let d = parse(&GOOD.replace("runs: 5", &format!("runs: {runs}")))
+                .unwrap_err()
+                .remove(0);
+            assert!(d.message.contains(words), "{runs}: {d}");
+            assert_eq!(d.line, line, "{runs}: {d}");
+            // The parser's own errors point into the mapping; ours at the value.
+            eprintln!("LOC {runs} {} {}", d.line, d.column);
+            assert!(d.column >= col, "{runs}: {d}");
+            assert!(d.hint.is_some(), "{runs}: {d}");
+        }
+        let no_slos = GOOD
+            .replace(
+                "slos:\n  time_to_cassandra_running: {p50: 18m, p99: 25m, min_runs: 3}\n",
+                "",
+            )
+            .replace("runs: 5", "runs: {max: 60, until: decided}");
+        let d = one_error(&no_slos);
+        assert!(d.message.contains("no `slos`"), "{d}");
+        assert_eq!((d.line, d.column), (8, 24), "{d}");
     }
 
     #[test]

@@ -128,6 +128,11 @@ fn the_whole_scenarios_folder_passes() {
             "{name} in\n{stdout}"
         );
     }
+    // `runs: {max: 1000, until: decided}` stops once its SLOs are decided.
+    assert!(
+        stdout.contains("cassandra-replace-immediately: pass (until decided: decided after "),
+        "{stdout}"
+    );
 }
 
 #[test]

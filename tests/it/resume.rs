@@ -20,9 +20,9 @@ fn journal_lines(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
-/// Starts the suite (or its resumption) and SIGKILLs it once the journal holds `kill_at` lines.
-/// Returns whether the kill happened before the process finished on its own.
-fn run_and_kill(dir: &Path, resume: bool, kill_at: usize) -> bool {
+/// Starts the suite `args` describes (or its resumption) and SIGKILLs it once the journal holds
+/// `kill_at` lines. Returns whether the kill happened before the process finished on its own.
+fn run_and_kill(dir: &Path, args: &[String], resume: bool, kill_at: usize) -> bool {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("chaos-harness"));
     cmd.current_dir(crate::root())
         .stdout(Stdio::null())
@@ -30,9 +30,7 @@ fn run_and_kill(dir: &Path, resume: bool, kill_at: usize) -> bool {
     if resume {
         cmd.args(["run", "--quiet", "--resume"]).arg(dir);
     } else {
-        cmd.args(["run", "--quiet", "--seed", "5", "--runs", RUNS, "--out"])
-            .arg(dir)
-            .args(SUITE);
+        cmd.args(["run", "--quiet", "--out"]).arg(dir).args(args);
     }
     let mut child = cmd.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -53,16 +51,18 @@ fn run_and_kill(dir: &Path, resume: bool, kill_at: usize) -> bool {
     }
 }
 
-#[test]
-fn sigkill_at_many_points_then_resume_gives_the_uninterrupted_report() {
+/// Runs the suite `args` describes whole (it exits `code`), then again, SIGKILLed at points
+/// spread over it and resumed each time, and checks that both end with the same report.
+/// Returns that report.
+fn killed_and_resumed_matches_whole(args: &[String], code: i32) -> serde_json::Value {
     let tmp = tempfile::tempdir().unwrap();
     let whole = tmp.path().join("whole");
     bin()
-        .args(["run", "--quiet", "--seed", "5", "--runs", RUNS, "--out"])
+        .args(["run", "--quiet", "--out"])
         .arg(&whole)
-        .args(SUITE)
+        .args(args)
         .assert()
-        .code(3); // 150 runs cannot decide a p99 (it needs 299)
+        .code(code);
     let total = journal_lines(&whole);
 
     let cut = tmp.path().join("cut");
@@ -77,7 +77,7 @@ fn sigkill_at_many_points_then_resume_gives_the_uninterrupted_report() {
     ];
     let mut kills = 0;
     for (i, &at) in points.iter().enumerate() {
-        if run_and_kill(&cut, i > 0, at.max(journal_lines(&cut) + 1)) {
+        if run_and_kill(&cut, args, i > 0, at.max(journal_lines(&cut) + 1)) {
             kills += 1;
         }
     }
@@ -89,7 +89,7 @@ fn sigkill_at_many_points_then_resume_gives_the_uninterrupted_report() {
         .args(["run", "--quiet", "--resume"])
         .arg(&cut)
         .assert()
-        .code(3);
+        .code(code);
 
     let a = std::fs::read_to_string(whole.join("report.json")).unwrap();
     let b = std::fs::read_to_string(cut.join("report.json")).unwrap();
@@ -106,18 +106,57 @@ fn sigkill_at_many_points_then_resume_gives_the_uninterrupted_report() {
             b.lines().nth(line).unwrap_or("")
         );
     }
-    let r = read_json(&cut.join("report.json"));
-    for s in r["scenarios"].as_array().unwrap() {
-        assert_eq!(s["runs"].as_array().unwrap().len(), 150);
-    }
     // Resuming a finished suite runs nothing more.
     let before = journal_lines(&cut);
     bin()
         .args(["run", "--quiet", "--resume"])
         .arg(&cut)
         .assert()
-        .code(3);
+        .code(code);
     assert_eq!(journal_lines(&cut), before);
+    read_json(&cut.join("report.json"))
+}
+
+#[test]
+fn sigkill_at_many_points_then_resume_gives_the_uninterrupted_report() {
+    let mut args: Vec<String> = ["--seed", "5", "--runs", RUNS].map(String::from).to_vec();
+    args.extend(SUITE.map(String::from));
+    // 150 runs cannot decide a p99 (it needs 299).
+    let r = killed_and_resumed_matches_whole(&args, 3);
+    for s in r["scenarios"].as_array().unwrap() {
+        assert_eq!(s["runs"].as_array().unwrap().len(), 150);
+    }
+}
+
+/// An `until: decided` scenario (the reference drill judged on its p90 alone: decided after a
+/// few dozen runs) before a fixed one: resumed at any point, it stops where the uninterrupted
+/// suite stopped, with the same verdicts.
+#[test]
+fn an_until_decided_suite_resumed_after_sigkill_stops_where_the_whole_one_did() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = std::fs::read_to_string(crate::root().join(SUITE[0])).unwrap();
+    let slos_at = reference.find("slos:").unwrap();
+    let decided = format!(
+        "{}slos:\n  time_to_cassandra_running: {{p90: 20m}}\nruns: {{max: 100, until: decided}}\n",
+        &reference[..slos_at]
+    );
+    let reboot = std::fs::read_to_string(crate::root().join(SUITE[1]))
+        .unwrap()
+        .replace("runs: 300", "runs: 30");
+    let dir = tmp.path().join("suite");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("a-decided.yaml"), decided).unwrap();
+    std::fs::write(dir.join("b-reboot.yaml"), reboot).unwrap();
+    let args = ["--seed".to_string(), "5".into(), dir.display().to_string()];
+    // The reboot drill's p99 cannot be decided in 30 runs.
+    let r = killed_and_resumed_matches_whole(&args, 3);
+    let s = &r["scenarios"][0];
+    assert_eq!(s["mode"], "sequential");
+    assert_eq!(s["stopped"], "decided");
+    assert_eq!(s["verdict"], "pass");
+    let n = s["runs_finished"].as_u64().unwrap();
+    assert!((40..100).contains(&n), "{n} runs");
+    assert_eq!(r["scenarios"][1]["runs_finished"], 30);
 }
 
 #[test]
