@@ -446,15 +446,27 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
                 .cadence
                 .next(&pending, &w.tracker, history, w.fault.at, now)
             else {
-                // Nothing to ask: only a deadline or a quiet window is left to run out.
-                self.pause(sc.max_poll_interval()).await?;
+                // Nothing to ask: only a deadline or a quiet window is left to run out; the
+                // run ends when the first of them does.
+                let wait = w.plan.next_end(&w.tracker, elapsed);
+                self.pause(wait.unwrap_or(sc.max_poll_interval())).await?;
                 continue;
             };
-            self.pause(due.since(now)).await?;
+            // No poll past the end of the run: a window or deadline that runs out first ends
+            // it.
+            match w.plan.next_end(&w.tracker, elapsed) {
+                Some(end) if end < due.since(now) => {
+                    self.pause(end).await?;
+                    continue;
+                }
+                _ => self.pause(due.since(now)).await?,
+            }
+            let feeds = self.reads(feeds, &w.tracker);
             w.cadence.asked(feeds, self.cluster.now());
             // Handed on by reference: moving a snapshot into the next future copies it.
             let mut snap = self.poll(&w.tracker, feeds, w.sent).await;
             self.take_in(w, &mut snap).await?;
+            w.cadence.shown(feeds, w.tracker.changed());
         }
     }
 
@@ -589,6 +601,21 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         }
     }
 
+    /// What a poll of `feeds` reads. The watch's read of the group is the group feed's while
+    /// that awaits phases (a change it shows brings the activities that stamp them); without a
+    /// service, the group feed's read is all the watch reads.
+    fn reads(&self, mut feeds: Feeds, tracker: &Tracker) -> Feeds {
+        if self.sc.fault.leaves_running() && self.ctx.lookup.is_some() {
+            if feeds.has(Feed::Watch) && !tracker.has(Phase::ReplacementInService) {
+                feeds.insert(Feed::Asg);
+            }
+            if feeds.has(Feed::Asg) && self.sc.service.is_none() {
+                feeds.insert(Feed::Watch);
+            }
+        }
+        feeds
+    }
+
     /// One poll of the feeds that are due. A failed call leaves its part empty.
     async fn poll(&mut self, tracker: &Tracker, feeds: Feeds, fault_sent: Timestamp) -> Snapshot {
         let (cluster, sc) = (&mut *self.cluster, self.sc);
@@ -645,7 +672,9 @@ async fn poll_group<C: Cluster>(
         return;
     }
     let asg = groups.remove(0);
-    if !tracker.has(Phase::ReplacementInService) {
+    // Activities name each replacement as it launches and stamp it in service: they can
+    // only say something new when the group moved.
+    if !tracker.has(Phase::ReplacementInService) && tracker.group_moved(&asg) {
         snap.activities = timed!(
             cluster,
             snap,
@@ -849,6 +878,17 @@ impl Plan {
             .iter()
             .filter(|(p, window)| !tracker.has(*p) && elapsed < *window);
         awaited.chain(absent).map(|(p, _)| *p).collect()
+    }
+
+    /// How long until the next deadline of a phase not seen yet or the end of a window runs
+    /// out, `elapsed` after the fault.
+    fn next_end(&self, tracker: &Tracker, elapsed: Dur) -> Option<Dur> {
+        self.awaited
+            .iter()
+            .chain(&self.absent)
+            .filter(|(p, end)| !tracker.has(*p) && *end > elapsed)
+            .map(|(_, end)| Dur::from_millis(end.as_millis() - elapsed.as_millis()))
+            .min()
     }
 
     fn finished(&self, tracker: &Tracker, elapsed: Dur) -> bool {
