@@ -2,7 +2,7 @@
 //! (`scenarios/cassandra-node-replace.yaml`, default profile, 5 s `poll_interval`).
 //!
 //! `cargo bench --bench accuracy -- [--runs N] [--speed K] [--fixed DUR] [--in-process] [--out DIR]
-//! [--profile NAME|FILE]`
+//! [--scenario FILE] [--profile NAME|FILE] [--poll DUR]`
 //!
 //! - default: against `sim serve` (in this process, on 127.0.0.1) through the aws backend —
 //!   the real AWS SDK and the reqwest DC/OS client — with both sides on one clock sped up K
@@ -10,9 +10,10 @@
 //!   written beside the journal. Loopback latency is sped up too, so brackets are wider than
 //!   on the real clock: the figures are conservative.
 //! - `--in-process`: against the in-process simulated cluster on virtual time (many runs, fast).
-//! - `--profile`: the simulated cluster (default `default`), e.g. `profiles/dcos-1.10.yaml`.
 //! - `--fixed DUR`: a fixed poller (`poll_interval` = `max_poll_interval` = DUR, no request
 //!   budget) for comparison with the adaptive one.
+//! - `--scenario FILE`, `--profile NAME|FILE`, `--poll DUR`: another drill, another simulated
+//!   world (e.g. `profiles/instant-replacement.yaml`), another `poll_interval` (adaptive).
 //!
 //! Prints the error of every reported phase against the truth (as `chaos-harness verify-truth`
 //! does; with `--out DIR` the journal, reports and truth log stay in DIR so the command can be
@@ -26,7 +27,7 @@ use std::time::Instant;
 use chaos_harness::cluster::Cluster;
 use chaos_harness::cluster::aws::{AwsClients, AwsCluster, DcosClient};
 use chaos_harness::cluster::sim::{Profile, SimCluster, TruthEvent};
-use chaos_harness::journal::{JournalWriter, Sink};
+use chaos_harness::journal::{Event, JournalWriter, Sink};
 use chaos_harness::runner::suite::{SuitePlan, run_suite};
 use chaos_harness::runner::{RunError, StopFlag};
 use chaos_harness::scenario::parse::Loaded;
@@ -40,7 +41,9 @@ struct Args {
     fixed: Option<Dur>,
     in_process: bool,
     out: Option<PathBuf>,
+    scenario: PathBuf,
     profile: Profile,
+    poll: Option<Dur>,
 }
 
 fn args() -> Args {
@@ -50,7 +53,10 @@ fn args() -> Args {
         fixed: None,
         in_process: false,
         out: None,
+        scenario: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/cassandra-node-replace.yaml"),
         profile: Profile::default_profile(),
+        poll: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -61,9 +67,11 @@ fn args() -> Args {
             "--fixed" => a.fixed = Some(value().parse().expect("--fixed 1s")),
             "--in-process" => a.in_process = true,
             "--out" => a.out = Some(PathBuf::from(value())),
+            "--scenario" => a.scenario = PathBuf::from(value()),
             "--profile" => {
                 a.profile = Profile::load(&value()).unwrap_or_else(|e| panic!("{}", e.render()));
             }
+            "--poll" => a.poll = Some(value().parse().expect("--poll 1s")),
             // `cargo bench` passes `--bench`.
             _ => {}
         }
@@ -71,11 +79,9 @@ fn args() -> Args {
     a
 }
 
-fn reference() -> Loaded {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/cassandra-node-replace.yaml");
-    load_paths(&[path])
-        .expect("the reference scenario is valid")
+fn drill(path: &Path) -> Loaded {
+    load_paths(&[path.to_path_buf()])
+        .expect("the scenario is valid")
         .remove(0)
 }
 
@@ -123,7 +129,10 @@ async fn against_sim_serve(
 
 fn main() {
     let a = args();
-    let mut l = reference();
+    let mut l = drill(&a.scenario);
+    if let Some(d) = a.poll {
+        l.scenario.poll_interval = d;
+    }
     if let Some(d) = a.fixed {
         fix(&mut l.scenario, d);
     }
@@ -188,6 +197,17 @@ fn main() {
             q.per_minute.dcos
         );
     }
+    let mut runs = run_lengths(&events);
+    runs.sort();
+    if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
+        println!(
+            "run length (run started → run finished, cluster clock; wall clock × 1/{}): min {}, p50 {}, max {}",
+            if a.in_process { 0 } else { a.speed },
+            first.human(),
+            runs[runs.len() / 2].human(),
+            last.human()
+        );
+    }
     if let Some(t) = &s.time_use {
         println!(
             "time use: {} suite, {} recovery, {} cooldown, {} idle ({} %)",
@@ -207,6 +227,20 @@ fn main() {
     }
     assert!(acc.all_inside(), "a truth lies outside its reported bound");
     assert_eq!(s.runs_finished, a.runs, "every run finishes");
+}
+
+/// Each run's length, from its start (steady state is waited for) to its end.
+fn run_lengths(events: &[Event]) -> Vec<Dur> {
+    let mut started = None;
+    let mut out = Vec::new();
+    for e in events {
+        match e {
+            Event::RunStarted { at, .. } => started = Some(*at),
+            Event::RunFinished { at, .. } => out.extend(started.take().map(|s| at.since(s))),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// A fixed poller: every API every `d`, no request budget.

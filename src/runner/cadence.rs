@@ -1,5 +1,5 @@
-//! Adaptive polling: each API is asked on its own cadence, often only while a transition it
-//! shows may be near, gently otherwise.
+//! Adaptive polling: each API is asked on its own cadence, densely while a transition it
+//! shows may be near or is under way, gently otherwise.
 //!
 //! - A phase only a poll can time (instance terminated, agent lost, recovery complete) needs
 //!   the short `poll_interval`: its error bound is half the gap between two polls. So does the
@@ -9,11 +9,16 @@
 //!   as long as the stamp is sure to come. A phase whose stamp did not arrive is a polled
 //!   phase: the group's `InService` once the group shows a replacement no activity names, or
 //!   while no activity came since the fault and no earlier run had the stamp (the first run:
-//!   anything may happen); any phase an earlier run of the suite had to time by polling.
+//!   anything may happen); a phase an earlier run of the suite had to time by polling, when a
+//!   verdict leans on it.
+//! - Change drives the rest. A feed that shows a change (a state transition, an instance,
+//!   agent or task appearing or leaving, a plan step moving) is read again after
+//!   `poll_interval`, then twice as late at each read that shows none, up to
+//!   `max_poll_interval`.
 //! - The recovery plan is polled once the new task runs; its bracket starts at the task's own
-//!   RUNNING timestamp. So that its polls start in time, the task's RUNNING is awaited
-//!   densely unless every earlier recovery of the suite took longer than a gentle poll after
-//!   it (a first run: densely).
+//!   RUNNING timestamp. While a victim's pod shows the new task launched but not running, the
+//!   pod is read at least as often as the quickest recovery of the suite took after RUNNING
+//!   (densely in a first run), so that the plan's first read comes before it completes.
 //! - Once a suite has seen a phase, a short-interval phase is only polled often from half
 //!   its earliest time after the fault on (the unreachable-agent timeout takes minutes: the
 //!   task cannot be lost before), unless that quiet window would be shorter than two gentle
@@ -62,11 +67,6 @@ impl History {
         }
     }
 
-    /// Whether every earlier run's recovery took longer than `d` after the task ran again.
-    fn recovers_slower_than(&self, d: Dur) -> bool {
-        self.recovery_lag.is_some_and(|lag| lag > d)
-    }
-
     /// Whether earlier runs saw `phase` and a server stamp timed it every time.
     fn stamped(&self, phase: Phase) -> bool {
         self.earliest[phase as usize].is_some() && !self.polled[phase as usize]
@@ -94,44 +94,86 @@ pub(crate) struct Cadence {
     dense: Dur,
     gentle: Dur,
     heal_waits_for: Option<Phase>,
+    /// The phases a verdict leans on: an expectation's, an SLO's ends, the heal's trigger.
+    judged: [bool; Phase::ALL.len()],
     /// Pods and the group are watched to the end for the stop conditions.
     watch: bool,
     /// The fault replaces the instance: the group shows the replacement's IP.
     replaces: bool,
     last: PerFeed<Timestamp>,
+    /// Reads of each feed in a row that showed no change since its last change.
+    calm: PerFeed<u32>,
+    /// Whether the feed showed a change in this run.
+    moved: PerFeed<bool>,
 }
 
 impl Cadence {
     /// Every feed counts as asked at `fault_sent`. `group`: the group to watch is known.
     pub(crate) fn new(sc: &Scenario, fault_sent: Timestamp, group: bool) -> Self {
+        let heal_waits_for = match sc.heal {
+            HealPolicy::ReplaceOnTaskLost => Some(Phase::TaskLost),
+            HealPolicy::ReplaceAfterAgentRegistered => Some(Phase::AgentRegistered),
+            HealPolicy::ReplaceImmediately | HealPolicy::None => None,
+        };
+        let mut judged = [false; Phase::ALL.len()];
+        let slo_ends = sc.slos.0.iter().flat_map(|s| {
+            let (from, to) = s.metric.span();
+            [from, to]
+        });
+        for p in sc
+            .expect
+            .iter()
+            .map(|e| e.phase)
+            .chain(slo_ends)
+            .chain(heal_waits_for)
+        {
+            judged[p as usize] = true;
+        }
         Self {
             dense: sc.poll_interval,
             gentle: sc.max_poll_interval(),
-            heal_waits_for: match sc.heal {
-                HealPolicy::ReplaceOnTaskLost => Some(Phase::TaskLost),
-                HealPolicy::ReplaceAfterAgentRegistered => Some(Phase::AgentRegistered),
-                HealPolicy::ReplaceImmediately | HealPolicy::None => None,
-            },
+            heal_waits_for,
+            judged,
             watch: sc.service.is_some() || group,
             replaces: sc.fault.leaves_running(),
             last: PerFeed::splat(fault_sent),
+            calm: PerFeed::splat(0),
+            moved: PerFeed::splat(false),
         }
     }
 
+    /// Notes what the last poll showed: `asked` were read, `changed` showed a change.
+    pub(crate) fn shown(&mut self, asked: Feeds, changed: Feeds) {
+        for f in Feed::ALL {
+            if changed.has(f) {
+                self.calm[f] = 0;
+                self.moved[f] = true;
+            } else if asked.has(f) {
+                self.calm[f] = self.calm[f].saturating_add(1);
+            }
+        }
+    }
+
+    /// How often a feed with awaited phases is read while none of them presses: densely after
+    /// a change it showed, backing off (twice the interval at each read that shows none)
+    /// towards `max_poll_interval`; gently before its first change.
+    fn settled(&self, feed: Feed) -> Dur {
+        if !self.moved[feed] {
+            return self.gentle;
+        }
+        let backed_off = self
+            .dense
+            .as_millis()
+            .saturating_mul(1 << self.calm[feed].min(20));
+        Dur::from_millis(backed_off.min(self.gentle.as_millis()))
+    }
+
     /// Whether a poll can only time `phase` to within half its interval, or someone waits for
-    /// it. A phase whose server stamp did not arrive (in this run, or ever in an earlier one)
-    /// is a polled phase; so is the group's `InService` until activities promise a stamp,
-    /// unless every earlier run had one. The recovery plan is asked only once the task runs
-    /// again: unless every earlier recovery took longer than a gentle poll after that, the
-    /// task's RUNNING is awaited densely too (else the plan's bracket starts a gentle poll
-    /// late).
-    fn pressing(
-        &self,
-        phase: Phase,
-        pending: &[Phase],
-        tracker: &Tracker,
-        history: &History,
-    ) -> bool {
+    /// it. The group's `InService` is a polled phase until activities promise a stamp, unless
+    /// every earlier run had one; a phase whose stamp an earlier run did not get is a polled
+    /// phase when a verdict leans on it (an expectation, an SLO, the heal: the others are
+    /// read as their feed moves, which keeps the request budget).
+    fn pressing(&self, phase: Phase, tracker: &Tracker, history: &History) -> bool {
         if matches!(
             phase,
             Phase::InstanceTerminated
@@ -140,14 +182,7 @@ impl Cadence {
                 | Phase::RecoveryComplete
                 | Phase::RingRestarted
         ) || self.heal_waits_for == Some(phase)
-            || history.polled(phase)
-        {
-            return true;
-        }
-        let a_gentle_poll_late = Dur::from_millis(self.gentle.as_millis() + self.dense.as_millis());
-        if phase == Phase::TaskRunning
-            && pending.contains(&Phase::RecoveryComplete)
-            && !history.recovers_slower_than(a_gentle_poll_late)
+            || (history.polled(phase) && self.judged[phase as usize])
         {
             return true;
         }
@@ -187,10 +222,42 @@ impl Cadence {
             // Recovery only completes after the task runs again.
             return None;
         }
-        let dense = mine.any(|p| {
-            self.pressing(p, pending, tracker, history) && history.near(p, elapsed, self.gentle)
-        });
-        Some(if dense { self.dense } else { self.gentle })
+        let dense = mine
+            .any(|p| self.pressing(p, tracker, history) && history.near(p, elapsed, self.gentle));
+        let every = if dense {
+            self.dense
+        } else {
+            self.settled(feed)
+        };
+        Some(
+            match self.awaiting_running(feed, pending, tracker, history) {
+                Some(d) => every.min(d),
+                None => every,
+            },
+        )
+    }
+
+    /// The recovery plan is asked only once the task runs again, and its bracket starts at
+    /// the task's RUNNING. While a victim's pod shows its new task launched but not running,
+    /// the pod is read at least as often as the shortest recovery of the suite took after
+    /// RUNNING (densely without one): the plan's first read then comes before the recovery
+    /// completes, unless this one is the quickest yet.
+    fn awaiting_running(
+        &self,
+        feed: Feed,
+        pending: &[Phase],
+        tracker: &Tracker,
+        history: &History,
+    ) -> Option<Dur> {
+        (feed == Feed::Pods
+            && pending.contains(&Phase::TaskRunning)
+            && pending.contains(&Phase::RecoveryComplete)
+            && tracker.relaunching())
+        .then(|| {
+            history
+                .recovery_lag
+                .map_or(self.dense, |lag| lag.max(self.dense))
+        })
     }
 
     /// When the next poll is due, and which feeds it asks then. `None`: nothing to ask.
@@ -284,6 +351,7 @@ mod tests {
     }
 
     impl History {
+        /// One earlier run, which saw `p` at `earliest`.
         fn seen(p: Phase, earliest: Dur) -> Self {
             let mut h = Self::default();
             h.earliest[p as usize] = Some(earliest);
@@ -431,29 +499,115 @@ mod tests {
         assert_eq!(asg_every(&c, &t, &stamped, now), dense);
     }
 
+    /// A tracker of one victim whose pod `node-4` ran task `old`, after a read that shows
+    /// the pod's task `id` in `state`.
+    fn pod_read(id: &str, state: crate::cluster::TaskState) -> Tracker {
+        use crate::cluster::{PodName, PodObs, TaskId, TaskObs};
+        let mut t = Tracker::new(
+            FaultKind::TerminateInstance,
+            "server",
+            Baseline::default(),
+            vec![crate::journal::Victim {
+                instance: crate::cluster::InstanceId::new("i-old"),
+                private_ip: None,
+                asg: None,
+                agent: None,
+                pod: Some(PodName::new("node-4")),
+                task: Some(TaskId::new("old")),
+            }],
+            fault(),
+        );
+        let called = super::super::observe::Called {
+            sent: fault(),
+            received: fault(),
+        };
+        let pod = PodObs {
+            name: PodName::new("node-4"),
+            tasks: vec![TaskObs {
+                name: "node-4-server".into(),
+                id: TaskId::new(id),
+                state: Some(state),
+                agent: None,
+                status_time: Some(fault()),
+            }],
+        };
+        t.update(&super::super::observe::Snapshot {
+            pods: Some((called, vec![pod])),
+            ..Default::default()
+        });
+        t
+    }
+
     #[test]
-    fn the_task_running_again_is_awaited_densely_unless_recoveries_take_long_after_it() {
+    fn a_relaunched_task_is_read_as_often_as_the_quickest_recovery_after_running() {
+        use crate::cluster::TaskState;
         let sc = reference();
         let c = Cadence::new(&sc, fault(), true);
-        let tracker = fresh_tracker();
         let pending = [Phase::TaskRunning, Phase::RecoveryComplete];
-        let pods_every = |history: &History| {
+        let pods_every = |tracker: &Tracker, history: &History| {
             let (at, f) = c
-                .next(&pending, &tracker, history, fault(), fault())
+                .next(&pending, tracker, history, fault(), fault())
                 .unwrap();
             assert!(f.has(Feed::Pods));
             at.since(fault())
         };
-        // A first run: the plan may complete a second after RUNNING.
         let mut history = History::seen(Phase::TaskRunning, Dur::from_secs(20));
-        assert_eq!(pods_every(&history), Dur::from_secs(5));
-        // Earlier recoveries came 1 s after RUNNING: still dense.
-        history.recovery_lag = Some(Dur::from_secs(1));
-        assert_eq!(pods_every(&history), Dur::from_secs(5));
-        // Every earlier recovery took over a gentle poll (and a dense one) after RUNNING: the
-        // plan's polls start in time even when RUNNING is read a gentle poll late.
-        history.recovery_lag = Some(Dur::from_secs(36));
-        assert_eq!(pods_every(&history), Dur::from_secs(30));
+        // The old task still runs: RUNNING again is not near, the pod is read gently.
+        let old = pod_read("old", TaskState::Running);
+        assert!(!old.relaunching());
+        assert_eq!(pods_every(&old, &history), Dur::from_secs(30));
+        // The new task is launched: densely while no recovery was timed yet ...
+        let staging = pod_read("new", TaskState::Staging);
+        assert!(staging.relaunching());
+        assert_eq!(pods_every(&staging, &history), Dur::from_secs(5));
+        // ... then at the quickest recovery after RUNNING, never more often than densely,
+        // never less often than gently.
+        for (lag, every) in [(12, 12), (1, 5), (120, 30)] {
+            history.recovery_lag = Some(Dur::from_secs(lag));
+            assert_eq!(pods_every(&staging, &history), Dur::from_secs(every));
+        }
+        // Running: nothing is launching any more.
+        assert!(!pod_read("new", TaskState::Running).relaunching());
+    }
+
+    #[test]
+    fn a_feed_that_shows_a_change_is_read_densely_again_then_backs_off() {
+        let sc = reference();
+        // A later run: agent registration is server-stamped, its feed is read gently.
+        let history = History::seen(Phase::AgentRegistered, Dur::from_secs(20));
+        let pending = [Phase::AgentRegistered];
+        let tracker = fresh_tracker();
+        let mut c = Cadence::new(&sc, fault(), true);
+        let (mut last, mut clock) = (fault(), fault());
+        // Seconds from the last read of the agents to the next; that read shows a change or
+        // not. The watch's reads between show none.
+        let mut agents_every = |c: &mut Cadence, changed: bool| loop {
+            let (at, f) = c
+                .next(&pending, &tracker, &history, fault(), clock)
+                .unwrap();
+            clock = at;
+            c.asked(f, at);
+            let mut moved = Feeds::default();
+            if f.has(Feed::Agents) && changed {
+                moved.insert(Feed::Agents);
+            }
+            c.shown(f, moved);
+            if f.has(Feed::Agents) {
+                let every = at.since(last).as_millis() / 1000;
+                last = at;
+                return every;
+            }
+        };
+        assert_eq!(agents_every(&mut c, true), 30);
+        // A change: 5 s, then twice as late at each read that shows none, up to 30 s.
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            seen.push(agents_every(&mut c, false));
+        }
+        assert_eq!(seen, [5, 10, 20, 30, 30]);
+        // Another change: densely again.
+        assert_eq!(agents_every(&mut c, true), 30);
+        assert_eq!(agents_every(&mut c, false), 5);
     }
 
     #[test]
@@ -473,6 +627,21 @@ mod tests {
             .unwrap();
         assert_eq!(at, after(Dur::from_secs(5)));
         assert!(f.has(Feed::Pods));
+        // Unless no verdict leans on it (no expectation, SLO or heal names the agent's
+        // registration): then its feed is read as it moves, gently while it does not.
+        let mut history = History::seen(Phase::AgentRegistered, Dur::from_secs(20));
+        history.polled[Phase::AgentRegistered as usize] = true;
+        let (at, f) = c
+            .next(
+                &[Phase::AgentRegistered],
+                &tracker,
+                &history,
+                fault(),
+                fault(),
+            )
+            .unwrap();
+        assert_eq!(at, after(Dur::from_secs(30)));
+        assert!(f.has(Feed::Agents));
     }
 
     #[test]

@@ -462,25 +462,37 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
                 .next(&pending, &w.tracker, history, w.fault.at, now)
             else {
                 // Nothing to ask: only a deadline or a quiet window is left to run out (or a
-                // replace to ask again).
+                // replace to ask again); the run ends when the first of them does.
+                let end = w.plan.next_end(&w.tracker, elapsed);
                 let wait = if owed {
-                    sc.poll_interval
+                    end.map_or(sc.poll_interval, |e| e.min(sc.poll_interval))
                 } else {
-                    sc.max_poll_interval()
+                    end.unwrap_or(sc.max_poll_interval())
                 };
                 self.pause(wait).await?;
                 continue;
             };
-            // A replace the scheduler could not take is asked again every `poll_interval`.
-            if owed && due.since(now) > sc.poll_interval {
-                self.pause(sc.poll_interval).await?;
+            // A replace the scheduler could not take is asked again every `poll_interval`, and
+            // no poll goes past the end of the run: a window or deadline that runs out first
+            // ends it.
+            let mut wait = due.since(now);
+            if owed {
+                wait = wait.min(sc.poll_interval);
+            }
+            if let Some(end) = w.plan.next_end(&w.tracker, elapsed) {
+                wait = wait.min(end);
+            }
+            if wait < due.since(now) {
+                self.pause(wait).await?;
                 continue;
             }
-            self.pause(due.since(now)).await?;
+            self.pause(wait).await?;
+            let feeds = self.reads(feeds, &w.tracker);
             w.cadence.asked(feeds, self.cluster.now());
             // Handed on by reference: moving a snapshot into the next future copies it.
             let mut snap = self.poll(&w.tracker, feeds, w.sent).await;
             self.take_in(w, &mut snap).await?;
+            w.cadence.shown(feeds, w.tracker.changed());
         }
     }
 
@@ -652,6 +664,21 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         Dur::from_millis(base / 2 + spread % (base / 2 + 1))
     }
 
+    /// What a poll of `feeds` reads. The watch's read of the group is the group feed's while
+    /// that awaits phases (a change it shows brings the activities that stamp them); without a
+    /// service, the group feed's read is all the watch reads.
+    fn reads(&self, mut feeds: Feeds, tracker: &Tracker) -> Feeds {
+        if self.sc.fault.leaves_running() && self.ctx.lookup.is_some() {
+            if feeds.has(Feed::Watch) && !tracker.has(Phase::ReplacementInService) {
+                feeds.insert(Feed::Asg);
+            }
+            if feeds.has(Feed::Asg) && self.sc.service.is_none() {
+                feeds.insert(Feed::Watch);
+            }
+        }
+        feeds
+    }
+
     /// One poll of the feeds that are due. A failed call leaves its part empty.
     async fn poll(&mut self, tracker: &Tracker, feeds: Feeds, fault_sent: Timestamp) -> Snapshot {
         let (cluster, sc) = (&mut *self.cluster, self.sc);
@@ -708,7 +735,9 @@ async fn poll_group<C: Cluster>(
         return;
     }
     let asg = groups.remove(0);
-    if !tracker.has(Phase::ReplacementInService) {
+    // Activities name each replacement as it launches and stamp it in service: they can
+    // only say something new when the group moved.
+    if !tracker.has(Phase::ReplacementInService) && tracker.group_moved(&asg) {
         snap.activities = timed!(
             cluster,
             snap,
@@ -932,6 +961,17 @@ impl Plan {
             .copied()
             .filter(|(p, window)| !tracker.has(*p) && elapsed < *window);
         awaited.chain(absent).map(|(p, _)| p).collect()
+    }
+
+    /// How long until the next deadline of a phase not seen yet or the end of a window runs
+    /// out, `elapsed` after the fault.
+    fn next_end(&self, tracker: &Tracker, elapsed: Dur) -> Option<Dur> {
+        self.awaited
+            .iter()
+            .chain(&self.absent)
+            .filter(|(p, end)| !tracker.has(*p) && *end > elapsed)
+            .map(|(_, end)| Dur::from_millis(end.as_millis() - elapsed.as_millis()))
+            .min()
     }
 
     fn finished(&self, tracker: &Tracker, elapsed: Dur) -> bool {

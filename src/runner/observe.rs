@@ -6,6 +6,7 @@
 //! transition is bracketed by the previous poll of the same API.
 
 use std::collections::BTreeSet;
+use std::hash::{Hash, Hasher};
 
 use crate::cluster::{
     ActivityObs, ActivityStatus, AgentId, AgentObs, AsgObs, ClusterError, InstanceId, InstanceObs,
@@ -16,7 +17,7 @@ use crate::measure::{Observed, Source};
 use crate::time::Timestamp;
 use crate::vocab::{FaultKind, Phase};
 
-use super::feed::{Feed, PerFeed};
+use super::feed::{Feed, Feeds, PerFeed};
 use super::ring::{Excuse, Ring, step_pod};
 
 /// What was true before the fault: ids that do not count as replacements.
@@ -87,6 +88,8 @@ struct Track {
     replacement_ip: Option<String>,
     new_agent: Option<AgentId>,
     new_task: Option<TaskId>,
+    /// The pod's last read showed a new task launched but not running yet.
+    relaunching: bool,
     /// A scaling activity names the replacement: its `EndTime` will time it in service.
     named: bool,
     phases: PhaseMap,
@@ -121,6 +124,11 @@ pub(crate) struct Tracker {
     ring: Option<Ring>,
     /// When the last successful read of the recovery plan came back.
     plan_read: Option<Timestamp>,
+    /// What each feed showed at its last read, fingerprinted: a read that differs shows a
+    /// change.
+    shown: PerFeed<Option<u64>>,
+    /// The feeds whose last read showed a change (or proved a phase).
+    changed: Feeds,
 }
 
 impl Tracker {
@@ -144,6 +152,7 @@ impl Tracker {
                     replacement_ip: None,
                     new_agent: None,
                     new_task: None,
+                    relaunching: false,
                     named: false,
                     phases: PhaseMap::default(),
                 })
@@ -153,7 +162,83 @@ impl Tracker {
             run_phases: PhaseMap::default(),
             ring: None,
             plan_read: None,
+            shown: PerFeed::splat(None),
+            changed: Feeds::default(),
         }
+    }
+
+    /// The feeds whose read in the last poll showed a change: a state transition, an
+    /// instance, agent or task appearing or leaving, a plan step moving, a phase proved.
+    pub(crate) fn changed(&self) -> Feeds {
+        self.changed
+    }
+
+    /// Whether `asg` differs from the group's last read (its members or their states): only
+    /// then can the scaling activities say something new.
+    pub(crate) fn group_moved(&self, asg: &AsgObs) -> bool {
+        self.shown[Feed::Asg] != Some(fingerprint_group(asg))
+    }
+
+    /// Fingerprints what `snap` shows per feed; notes the feeds whose reads changed.
+    fn note_changes(&mut self, snap: &Snapshot, phases: &[(Phase, Observed)]) {
+        let mut changed = Feeds::default();
+        let reads = [
+            (
+                Feed::Ec2,
+                snap.ec2.as_ref().map(|(_, i)| {
+                    fingerprint(i, |i, h| {
+                        i.id.hash(h);
+                        i.state.hash(h);
+                    })
+                }),
+            ),
+            (
+                Feed::Asg,
+                snap.asg.as_ref().map(|(_, a)| fingerprint_group(a)),
+            ),
+            (
+                Feed::Agents,
+                snap.agents.as_ref().map(|(_, a)| {
+                    fingerprint(a, |a, h| {
+                        a.id.hash(h);
+                        a.active.hash(h);
+                        a.reregistered_time.hash(h);
+                    })
+                }),
+            ),
+            (
+                Feed::Pods,
+                snap.pods.as_ref().map(|(_, p)| {
+                    fingerprint(p, |p, h| {
+                        for t in &p.tasks {
+                            t.id.hash(h);
+                            t.state.hash(h);
+                        }
+                    })
+                }),
+            ),
+            (
+                Feed::Recovery,
+                snap.recovery.as_ref().map(|(_, p)| {
+                    fingerprint(p.steps(), |s, h| {
+                        s.id.hash(h);
+                        s.status.hash(h);
+                    })
+                }),
+            ),
+        ];
+        for (feed, read) in reads {
+            let Some(print) = read else { continue };
+            if self.shown[feed].replace(print) != Some(print) {
+                changed.insert(feed);
+            }
+        }
+        for (p, _) in phases {
+            if let Some(feed) = Feed::of(*p) {
+                changed.insert(feed);
+            }
+        }
+        self.changed = changed;
     }
 
     pub(crate) fn baseline(&self) -> &Baseline {
@@ -219,6 +304,12 @@ impl Tracker {
             }
             None => Excuse::None,
         }
+    }
+
+    /// Whether a victim's pod showed, at its last read, a new task launched that does not
+    /// run yet: its RUNNING is near.
+    pub(crate) fn relaunching(&self) -> bool {
+        self.tracks.iter().any(|t| t.relaunching)
     }
 
     pub(crate) fn has(&self, phase: Phase) -> bool {
@@ -322,10 +413,12 @@ impl Tracker {
                 self.prev[feed] = c.sent;
             }
         }
-        Phase::ALL
+        let phases: Vec<_> = Phase::ALL
             .into_iter()
             .filter_map(|p| self.roll_up(p))
-            .collect()
+            .collect();
+        self.note_changes(snap, &phases);
+        phases
     }
 
     /// A run-level phase exists once every victim has it; it is the latest of them. Each
@@ -562,6 +655,10 @@ impl Tracker {
                     *slot = Some(o);
                 }
             }
+            t.relaunching = task.is_some_and(|task| {
+                Some(&task.id) != old
+                    && matches!(task.state, Some(TaskState::Staging | TaskState::Starting))
+            });
             if !t.phases.contains_key(&Phase::TaskRunning)
                 && let Some(task) = task
                 && Some(&task.id) != old
@@ -632,6 +729,39 @@ impl Tracker {
     }
 }
 
+/// FNV-1a: a cheap hash of the few small values one read shows.
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// A fingerprint of `items` as `each` hashes them, in order.
+fn fingerprint<T>(items: impl IntoIterator<Item = T>, each: impl Fn(T, &mut Fnv)) -> u64 {
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    for i in items {
+        each(i, &mut h);
+    }
+    h.finish()
+}
+
+/// The group's members and their states.
+fn fingerprint_group(asg: &AsgObs) -> u64 {
+    fingerprint(&asg.instances, |m, h| {
+        m.id.hash(h);
+        m.lifecycle.hash(h);
+        m.healthy.hash(h);
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -649,6 +779,49 @@ mod tests {
 
     fn at(ms: i64) -> Timestamp {
         Timestamp::from_millis(ms)
+    }
+
+    #[test]
+    fn a_read_that_differs_from_the_last_one_of_its_feed_is_a_change() {
+        let mut t = Tracker::new(
+            FaultKind::RebootInstance,
+            "server",
+            Baseline::default(),
+            vec![victim("i-a")],
+            at(0),
+        );
+        let agent = |id: &str, active: bool| AgentObs {
+            id: AgentId::new(id),
+            hostname: "10.0.1.5".into(),
+            active,
+            registered_time: at(0),
+            reregistered_time: None,
+            public: false,
+        };
+        let read = |t: &mut Tracker, agents: Vec<AgentObs>, ms: i64| {
+            let called = Called {
+                sent: at(ms),
+                received: at(ms),
+            };
+            t.update(&Snapshot {
+                agents: Some((called, agents)),
+                ..Default::default()
+            });
+            t.changed()
+        };
+        // The first read of a feed is a change (nothing was known), the same again is none.
+        assert!(read(&mut t, vec![agent("S1", true)], 1_000).has(Feed::Agents));
+        assert_eq!(
+            read(&mut t, vec![agent("S1", true)], 2_000),
+            Feeds::default()
+        );
+        // An agent going inactive, one appearing: changes; nothing read of the others.
+        let c = read(&mut t, vec![agent("S1", false)], 3_000);
+        assert!(c.has(Feed::Agents) && !c.has(Feed::Pods) && !c.has(Feed::Asg));
+        assert!(read(&mut t, vec![agent("S1", false), agent("S2", true)], 4_000).has(Feed::Agents));
+        // A poll that did not read the feed shows no change of it.
+        assert_eq!(t.update(&Snapshot::default()), Vec::new());
+        assert_eq!(t.changed(), Feeds::default());
     }
 
     #[test]
