@@ -351,41 +351,83 @@ pub struct ReadJournal {
     pub torn_tail: bool,
 }
 
-/// Reads `dir/journal.jsonl`. A last line without its newline (the process died while writing
-/// it) is ignored and reported; any other bad line is an error.
+/// Reads `dir/journal.jsonl` whole. A last line without its newline (the process died while
+/// writing it) is ignored and reported; any other bad line is an error.
 pub fn read(dir: &Path) -> Result<ReadJournal, ReadError> {
-    let path = dir.join(JOURNAL_FILE);
-    let io_err = |source| ReadError::Io {
-        path: path.clone(),
-        source,
-    };
-    let mut reader = BufReader::new(File::open(&path).map_err(io_err)?);
     let mut events = Vec::new();
-    let mut torn_tail = false;
-    let mut buf = String::new();
-    let mut line_no = 0;
-    loop {
-        buf.clear();
-        let n = reader.read_line(&mut buf).map_err(io_err)?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        if !buf.ends_with('\n') {
-            torn_tail = true;
-            break;
-        }
-        if buf.trim().is_empty() {
-            continue;
-        }
-        let event = serde_json::from_str(&buf).map_err(|e| ReadError::Corrupt {
-            path: path.clone(),
-            line: line_no,
-            message: e.to_string(),
-        })?;
-        events.push(event);
+    let mut reader = Events::open(dir)?;
+    for e in reader.by_ref() {
+        events.push(e?);
     }
-    Ok(ReadJournal { events, torn_tail })
+    Ok(ReadJournal {
+        events,
+        torn_tail: reader.torn_tail,
+    })
+}
+
+/// The events of `dir/journal.jsonl` one at a time, so that reading a journal of any length
+/// costs the memory of one line. A torn last line ends the events and sets
+/// [`Events::torn_tail`]; any other bad line is an error.
+pub struct Events {
+    path: PathBuf,
+    reader: BufReader<File>,
+    buf: String,
+    line_no: usize,
+    pub torn_tail: bool,
+}
+
+impl Events {
+    pub fn open(dir: &Path) -> Result<Self, ReadError> {
+        let path = dir.join(JOURNAL_FILE);
+        let file = File::open(&path).map_err(|source| ReadError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Self {
+            path,
+            reader: BufReader::with_capacity(1 << 16, file),
+            buf: String::new(),
+            line_no: 0,
+            torn_tail: false,
+        })
+    }
+}
+
+impl Iterator for Events {
+    type Item = Result<Event, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            self.buf.clear();
+            let n = match self.reader.read_line(&mut self.buf) {
+                Ok(n) => n,
+                Err(source) => {
+                    return Some(Err(ReadError::Io {
+                        path: self.path.clone(),
+                        source,
+                    }));
+                }
+            };
+            if n == 0 || self.torn_tail {
+                return None;
+            }
+            self.line_no += 1;
+            if !self.buf.ends_with('\n') {
+                self.torn_tail = true;
+                return None;
+            }
+            if self.buf.trim().is_empty() {
+                continue;
+            }
+            return Some(
+                serde_json::from_str(&self.buf).map_err(|e| ReadError::Corrupt {
+                    path: self.path.clone(),
+                    line: self.line_no,
+                    message: e.to_string(),
+                }),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
