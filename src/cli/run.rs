@@ -133,6 +133,9 @@ fn execute(
     } else {
         JournalWriter::open(out).map_err(cannot_write)?
     };
+    if plan.target.simulated() {
+        journal = journal.per_run();
+    }
     let mut sink = Tee {
         journal: &mut journal,
         progress: display,

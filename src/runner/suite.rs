@@ -162,7 +162,7 @@ impl<C: Cluster> Clusters for &mut C {
 }
 
 /// A fresh simulated cluster per scenario: scenario `i` runs on `profiles[i]`, seeded from the
-/// suite seed and its name, starting at [`crate::cluster::sim::EPOCH`].
+/// suite seed and its name, starting at [`crate::cluster::sim::EPOCH`], without a truth log.
 pub struct SimClusters<'p> {
     profiles: &'p [Profile],
     seed: u64,
@@ -185,7 +185,7 @@ impl Clusters for SimClusters<'_> {
     fn for_scenario(&mut self, i: usize, l: &Loaded) -> &mut SimCluster {
         let seed = scenario_seed(self.seed, &l.scenario.name);
         self.current
-            .insert(SimCluster::at_epoch(&self.profiles[i], seed))
+            .insert(SimCluster::at_epoch(&self.profiles[i], seed).without_truth())
     }
 }
 
