@@ -347,6 +347,16 @@ impl Sink for JournalWriter {
     }
 }
 
+/// A run's lines still held when the writer goes (the suite stopped inside a run) are handed
+/// over all the same.
+impl Drop for JournalWriter {
+    fn drop(&mut self) {
+        if !self.line.is_empty() {
+            let _ = self.file.write_all(&self.line);
+        }
+    }
+}
+
 /// Why a journal could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -500,6 +510,10 @@ mod tests {
         .unwrap();
         assert_eq!(lines(), 2);
         assert_eq!(read(dir.path()).unwrap().events[0], sample());
+        // A run the writer is dropped in is handed over all the same.
+        w.emit(&sample()).unwrap();
+        drop(w);
+        assert_eq!(lines(), 3);
     }
 
     #[test]

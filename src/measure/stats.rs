@@ -628,6 +628,43 @@ mod tests {
         assert_eq!(r.runs_needed, Some(299));
     }
 
+    /// Past [`EXACT_VALUES`] values the order statistics come from the histogram, rounded
+    /// outward: never inside the exact value, and at most 0.1 % beyond it.
+    #[test]
+    fn ranks_past_the_exact_values_are_rounded_outward() {
+        let mut r = Ranked::default();
+        let mut all: Vec<u64> = (0..EXACT_VALUES as u64 * 3)
+            .map(|i| 60_000 + (i * 7_919) % 1_000_003)
+            .collect();
+        for &v in &all {
+            r.record(v);
+        }
+        all.sort_unstable();
+        assert_eq!(r.len(), all.len());
+        assert!(r.exact.is_empty(), "the values were let go");
+        for k in [1, 2, 1000, all.len() / 2, all.len() - 1, all.len()] {
+            let exact = all[k - 1];
+            let (lo, hi) = (r.at_rank(k, false), r.at_rank(k, true));
+            assert!(
+                lo <= exact && exact <= hi,
+                "rank {k}: {exact} outside [{lo}, {hi}]"
+            );
+            assert!(
+                (hi - lo) as f64 <= exact as f64 * 0.001,
+                "rank {k}: [{lo}, {hi}]"
+            );
+        }
+        let t = all[all.len() / 2];
+        let above = all.iter().filter(|&&v| v > t).count();
+        let counted = r.count_above(t);
+        assert!(counted >= above && counted <= above + all.len() / 500);
+        // The weights add up to every value.
+        assert_eq!(
+            r.weighted().iter().map(|w| w.1).sum::<u64>(),
+            all.len() as u64
+        );
+    }
+
     #[test]
     fn missing_metric_is_inconclusive() {
         let r = judge(

@@ -529,19 +529,21 @@ fn timeline(o: &mut String, s: &ScenarioReport) {
         ms(max_err)
     );
     if shown.len() < with_fault.len() || s.runs_kept.is_some() {
-        let _ = write!(
-            o,
-            " {} of {} runs shown (failed runs first, then the earliest); {} in <code>report.json</code>.",
-            shown.len(),
-            if s.runs_kept.is_some() {
-                s.runs_total() as usize
-            } else {
-                with_fault.len()
-            },
-            kept_words(s)
-        );
+        o.push_str(&shown_note(s, shown.len(), with_fault.len()));
     }
     o.push_str("</figcaption></figure>\n");
+}
+
+/// `N of M runs shown (…); … in report.json.`
+fn shown_note(s: &ScenarioReport, shown: usize, with_fault: usize) -> String {
+    let of = match s.runs_kept {
+        Some(_) => s.runs_total() as usize,
+        None => with_fault,
+    };
+    format!(
+        " {shown} of {of} runs shown (failed runs first, then the earliest); {} in <code>report.json</code>.",
+        kept_words(s)
+    )
 }
 
 /// Every run is in `report.json`, or which ones are.

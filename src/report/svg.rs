@@ -261,6 +261,22 @@ fn threshold_marks(o: &mut String, thresholds: &[Threshold], x: &Scale, bottom: 
     }
 }
 
+/// Bins: a round width cutting the values' range into about 2·√n bins (6 to 40), aligned
+/// on multiples of the width: `(first bin's start, width, runs in each bin)`.
+fn bins(values: &[(u64, u64)]) -> (u64, u64, Vec<u64>) {
+    let vmin = values.first().map_or(0, |v| v.0);
+    let vmax = values.last().map_or(0, |v| v.0);
+    let runs: u64 = values.iter().map(|v| v.1).sum();
+    let want = ((runs as f64).sqrt() * 2.0).clamp(6.0, 40.0) as u64;
+    let width = nice_step((vmax - vmin).max(1), want);
+    let first = vmin / width * width;
+    let mut counts = vec![0u64; ((vmax - first) / width + 1) as usize];
+    for (v, k) in values {
+        counts[((v - first) / width) as usize] += k;
+    }
+    (first, width, counts)
+}
+
 /// A histogram of a metric's values with the SLO thresholds drawn. `values` are
 /// `(value, how many runs)` in increasing order.
 pub(crate) fn histogram(title: &str, values: &[(u64, u64)], thresholds: &[Threshold]) -> String {
@@ -274,19 +290,7 @@ pub(crate) fn histogram(title: &str, values: &[(u64, u64)], thresholds: &[Thresh
         DIST_LEFT,
         DIST_W - DIST_RIGHT,
     );
-    // Bins: a round width cutting the values' range into about 2·√n bins (6 to 40), aligned
-    // on multiples of the width.
-    let vmin = values.first().map_or(0, |v| v.0);
-    let vmax = values.last().map_or(0, |v| v.0);
-    let total: u64 = values.iter().map(|v| v.1).sum();
-    let want = ((total as f64).sqrt() * 2.0).clamp(6.0, 40.0) as u64;
-    let width = nice_step((vmax - vmin).max(1), want);
-    let first = vmin / width * width;
-    let bins = ((vmax - first) / width + 1) as usize;
-    let mut counts = vec![0u64; bins];
-    for (v, k) in values {
-        counts[((v - first) / width) as usize] += k;
-    }
+    let (first, width, counts) = bins(values);
     let cmax = counts.iter().copied().max().unwrap_or(0).max(1);
     let ystep = [
         1u64, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000,

@@ -293,3 +293,103 @@ impl Tally {
         (kept, note)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::report::fixture::{Run, journal};
+    use crate::report::{build, json};
+    use crate::vocab::Phase;
+
+    const SPEC: &str = "\
+name: t
+service: {name: cassandra}
+asg: {name: dcos-private-agents}
+target: {pod: node-4}
+fault: terminate-instance
+slos:
+  time_to_cassandra_running: {p50: 15m}
+expect:
+  - {phase: task_running, within: 20m}
+";
+
+    /// `n` runs of 10 min + the run's number in ms; every 7th fails (at 5 min: a run that
+    /// fails is not among the slowest here).
+    fn report_of(n: u32) -> crate::report::Report {
+        let phases: Vec<[(Phase, u64, u64); 1]> = (1..=n)
+            .map(|i| {
+                let ms = if i % 7 == 0 {
+                    300_000
+                } else {
+                    600_000 + u64::from(i)
+                };
+                [(Phase::TaskRunning, ms, 1)]
+            })
+            .collect();
+        let late = ["task_running took 21m, expected within 20m"];
+        let runs: Vec<Run> = (1..=n)
+            .map(|i| Run {
+                run: i,
+                phases: &phases[i as usize - 1],
+                failures: if i % 7 == 0 { &late } else { &[] },
+            })
+            .collect();
+        build(&journal(SPEC, &runs), false)
+    }
+
+    #[test]
+    fn up_to_the_first_thousand_runs_every_run_is_kept() {
+        let r = report_of(super::KEEP_FIRST);
+        let s = &r.scenarios[0];
+        assert_eq!(s.runs.len(), super::KEEP_FIRST as usize);
+        assert!(s.runs_kept.is_none());
+        assert!(!json::render(&r).contains("runs_kept"));
+    }
+
+    #[test]
+    fn past_them_the_runs_that_matter_are_kept_and_said_so() {
+        let n = 20_000;
+        let r = report_of(n);
+        let s = &r.scenarios[0];
+        let kept: Vec<u32> = s.runs.iter().map(|x| x.run).collect();
+        // The first thousand, …
+        assert!((1..=super::KEEP_FIRST).all(|i| kept.contains(&i)));
+        // … the first hundred failed runs after them (every 7th), …
+        let failed_after: Vec<u32> = kept
+            .iter()
+            .copied()
+            .filter(|&i| i > super::KEEP_FIRST && i % 7 == 0)
+            .collect();
+        let first_failed: Vec<u32> = (1001..).step_by(7).take(super::KEEP_FAILED).collect();
+        assert_eq!(failed_after[..super::KEEP_FAILED], first_failed[..]);
+        assert!(
+            failed_after[super::KEEP_FAILED..]
+                .iter()
+                .all(|i| i % 200 == 0)
+        );
+        // … the five slowest runs (the last passing ones) and every 200th run.
+        assert!(
+            [20_000, 19_998, 19_997, 19_996, 19_995]
+                .iter()
+                .all(|i| kept.contains(i))
+        );
+        assert!(!kept.contains(&19_994));
+        assert!((1..=100).all(|k| kept.contains(&(k * 200))));
+        let note = s.runs_kept.as_ref().expect("a note on the runs kept");
+        assert_eq!((note.kept, note.of), (kept.len(), n));
+        assert!(note.rule.contains("every 200th run"), "{}", note.rule);
+        // Every figure is over all runs.
+        assert_eq!(s.runs_finished, n);
+        assert_eq!(s.runs_failed, n / 7);
+        assert_eq!(s.metrics[0].1.count, u64::from(n));
+        assert_eq!(s.expectations[0].runs_broken(), n / 7);
+        assert_eq!(s.expectations[0].failed_runs.len(), crate::report::LISTED);
+    }
+
+    #[test]
+    fn report_json_does_not_grow_with_the_runs() {
+        let size = |n| json::render(&report_of(n)).len();
+        let (a, b) = (size(5_000), size(40_000));
+        // Eight times the runs: the same runs kept (bar a few), the same lists.
+        assert!(b < a + a / 10, "{a} bytes for 5000 runs, {b} for 40000");
+    }
+}

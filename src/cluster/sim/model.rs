@@ -1037,11 +1037,10 @@ impl Sim {
         if let Some(act) = member
             .launch_activity
             .and_then(|la| self.asg.activities.get_mut(la))
+            && act.status == ActivityStatus::InProgress
         {
-            if act.status == ActivityStatus::InProgress {
-                act.status = ActivityStatus::Failed;
-                act.end = Some(self.now.floor_to_second().max(act.start.floor_to_second()));
-            }
+            act.status = ActivityStatus::Failed;
+            act.end = Some(self.now.floor_to_second().max(act.start.floor_to_second()));
         }
         let id = self.instances[inst].id.to_string();
         self.record(TruthKind::AsgUnhealthy, id.clone(), None, None, None);
@@ -1571,8 +1570,10 @@ impl Sim {
     /// The hostname (private IP) of any agent ever registered, also one removed from
     /// `/slaves` (the scheduler still knows the IP of a task on it).
     pub(crate) fn agent_hostname(&self, id: &AgentId) -> Option<&str> {
+        // The newest first: the agents asked about are the recent ones.
         self.agents
             .iter()
+            .rev()
             .find(|a| a.id == *id)
             .map(|a| a.hostname.as_str())
     }
