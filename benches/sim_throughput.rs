@@ -22,7 +22,8 @@ fn suite(scenario: &Scenario, profile: &Profile, runs: u32, seed: u64) -> Vec<Ev
         .unwrap();
     let mut events: Vec<Event> = Vec::with_capacity(runs as usize * 16);
     rt.block_on(async {
-        let mut cluster = SimCluster::at_epoch(profile, seed);
+        // As `run` simulates: without the truth log only tests and `sim serve` read.
+        let mut cluster = SimCluster::at_epoch(profile, seed).without_truth();
         runner::run_scenario(
             &mut cluster,
             scenario,

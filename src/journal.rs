@@ -287,11 +287,14 @@ impl Sink for Vec<Event> {
     }
 }
 
-/// Appends events to `journal.jsonl`: each event is one `write` of one whole line, handed to
-/// the OS before the runner takes its next action.
+/// Appends events to `journal.jsonl`: each event is one whole line, handed to the OS before
+/// the runner takes its next action. A simulated suite ([`JournalWriter::per_run`]) hands
+/// over a run's lines together when the run ends (a run takes microseconds there, and a run
+/// cut short is redone on resume anyway), every other event at once.
 pub struct JournalWriter {
     file: File,
     line: Vec<u8>,
+    per_run: bool,
 }
 
 impl JournalWriter {
@@ -303,7 +306,14 @@ impl JournalWriter {
         Ok(Self {
             file,
             line: Vec::with_capacity(512),
+            per_run: false,
         })
+    }
+
+    /// Hands a run's lines to the OS together when the run ends (for simulated suites).
+    pub fn per_run(mut self) -> Self {
+        self.per_run = true;
+        self
     }
 
     /// Opens an existing journal to append to it, first cutting off a torn last line (the
@@ -324,11 +334,31 @@ impl JournalWriter {
 
 impl Sink for JournalWriter {
     fn emit(&mut self, event: &Event) -> io::Result<()> {
-        self.line.clear();
         serde_json::to_writer(&mut self.line, event)?;
         self.line.push(b'\n');
+        let inside_a_run = matches!(
+            event,
+            Event::RunStarted { .. }
+                | Event::VictimsSelected { .. }
+                | Event::PhaseObserved { .. }
+                | Event::ApiError { .. }
+        );
+        if self.per_run && inside_a_run {
+            return Ok(());
+        }
         self.file.write_all(&self.line)?;
+        self.line.clear();
         self.file.flush()
+    }
+}
+
+/// A run's lines still held when the writer goes (the suite stopped inside a run) are handed
+/// over all the same.
+impl Drop for JournalWriter {
+    fn drop(&mut self) {
+        if !self.line.is_empty() {
+            let _ = self.file.write_all(&self.line);
+        }
     }
 }
 
@@ -356,41 +386,83 @@ pub struct ReadJournal {
     pub torn_tail: bool,
 }
 
-/// Reads `dir/journal.jsonl`. A last line without its newline (the process died while writing
-/// it) is ignored and reported; any other bad line is an error.
+/// Reads `dir/journal.jsonl` whole. A last line without its newline (the process died while
+/// writing it) is ignored and reported; any other bad line is an error.
 pub fn read(dir: &Path) -> Result<ReadJournal, ReadError> {
-    let path = dir.join(JOURNAL_FILE);
-    let io_err = |source| ReadError::Io {
-        path: path.clone(),
-        source,
-    };
-    let mut reader = BufReader::new(File::open(&path).map_err(io_err)?);
     let mut events = Vec::new();
-    let mut torn_tail = false;
-    let mut buf = String::new();
-    let mut line_no = 0;
-    loop {
-        buf.clear();
-        let n = reader.read_line(&mut buf).map_err(io_err)?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        if !buf.ends_with('\n') {
-            torn_tail = true;
-            break;
-        }
-        if buf.trim().is_empty() {
-            continue;
-        }
-        let event = serde_json::from_str(&buf).map_err(|e| ReadError::Corrupt {
-            path: path.clone(),
-            line: line_no,
-            message: e.to_string(),
-        })?;
-        events.push(event);
+    let mut reader = Events::open(dir)?;
+    for e in reader.by_ref() {
+        events.push(e?);
     }
-    Ok(ReadJournal { events, torn_tail })
+    Ok(ReadJournal {
+        events,
+        torn_tail: reader.torn_tail,
+    })
+}
+
+/// The events of `dir/journal.jsonl` one at a time, so that reading a journal of any length
+/// costs the memory of one line. A torn last line ends the events and sets
+/// [`Events::torn_tail`]; any other bad line is an error.
+pub struct Events {
+    path: PathBuf,
+    reader: BufReader<File>,
+    buf: String,
+    line_no: usize,
+    pub torn_tail: bool,
+}
+
+impl Events {
+    pub fn open(dir: &Path) -> Result<Self, ReadError> {
+        let path = dir.join(JOURNAL_FILE);
+        let file = File::open(&path).map_err(|source| ReadError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Self {
+            path,
+            reader: BufReader::with_capacity(1 << 16, file),
+            buf: String::new(),
+            line_no: 0,
+            torn_tail: false,
+        })
+    }
+}
+
+impl Iterator for Events {
+    type Item = Result<Event, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            self.buf.clear();
+            let n = match self.reader.read_line(&mut self.buf) {
+                Ok(n) => n,
+                Err(source) => {
+                    return Some(Err(ReadError::Io {
+                        path: self.path.clone(),
+                        source,
+                    }));
+                }
+            };
+            if n == 0 || self.torn_tail {
+                return None;
+            }
+            self.line_no += 1;
+            if !self.buf.ends_with('\n') {
+                self.torn_tail = true;
+                return None;
+            }
+            if self.buf.trim().is_empty() {
+                continue;
+            }
+            return Some(
+                serde_json::from_str(&self.buf).map_err(|e| ReadError::Corrupt {
+                    path: self.path.clone(),
+                    line: self.line_no,
+                    message: e.to_string(),
+                }),
+            );
+        }
+    }
 }
 
 /// One run as the journal records it: its victims, every phase with its error bound, and
@@ -505,6 +577,32 @@ mod tests {
         assert_eq!(r.events.len(), 2);
         assert_eq!(r.events[0], sample());
         assert!(!r.torn_tail);
+    }
+
+    #[test]
+    fn a_per_run_writer_hands_a_run_over_when_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = JournalWriter::open(dir.path()).unwrap().per_run();
+        let lines = || {
+            std::fs::read_to_string(dir.path().join(JOURNAL_FILE))
+                .unwrap()
+                .lines()
+                .count()
+        };
+        w.emit(&sample()).unwrap();
+        assert_eq!(lines(), 0, "a run's first line waits for the run's end");
+        w.emit(&Event::RunDiscarded {
+            scenario: "s".into(),
+            run: 1,
+            reason: "x".into(),
+        })
+        .unwrap();
+        assert_eq!(lines(), 2);
+        assert_eq!(read(dir.path()).unwrap().events[0], sample());
+        // A run the writer is dropped in is handed over all the same.
+        w.emit(&sample()).unwrap();
+        drop(w);
+        assert_eq!(lines(), 3);
     }
 
     #[test]

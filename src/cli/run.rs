@@ -82,13 +82,22 @@ fn fresh_plan(args: &RunArgs) -> Result<(SuitePlan, PathBuf), CliError> {
 
 /// The rest of the suite the journal in `dir` records.
 fn resume_plan(dir: &Path) -> Result<SuitePlan, CliError> {
-    let read = journal::read(dir)?;
-    if read.torn_tail {
+    let mut events = journal::Events::open(dir)?;
+    let mut bad = None;
+    let plan = SuitePlan::resume(
+        events
+            .by_ref()
+            .map_while(|e| e.map_err(|e| bad = Some(e)).ok()),
+    );
+    if let Some(e) = bad {
+        return Err(e.into());
+    }
+    if events.torn_tail {
         eprintln!(
             "warning: the journal's last line is torn (the writer was cut off); it is dropped"
         );
     }
-    SuitePlan::resume(&read.events).ok_or_else(|| {
+    plan.ok_or_else(|| {
         CliError::Input(format!(
             "{} holds no suite to resume; hint: start one with `run PATH… --out {}`",
             dir.display(),
@@ -129,6 +138,9 @@ fn execute(
     } else {
         JournalWriter::open(out).map_err(cannot_write)?
     };
+    if plan.target.simulated() {
+        journal = journal.per_run();
+    }
     let mut sink = Tee {
         journal: &mut journal,
         progress: display,

@@ -1,11 +1,18 @@
 //! HDR histograms per metric and SLO verdicts over them.
 //!
 //! Each metric keeps an HDR histogram of the measured values (the figures reports show) and
-//! every run's value with its error bound. An SLO judges the true percentile, not the observed
-//! one: the interval it lies in at the scenario's confidence comes from the order statistics
-//! ([`confidence`]) of the values shifted down by their error bounds (the lower end) and up
-//! (the upper end). pass = the whole interval at or below the threshold, fail = wholly above,
-//! else inconclusive, saying how many runs a pass needs at least.
+//! the order statistics of every run's value shifted down and up by its error bound
+//! ([`Ranked`]). An SLO judges the true percentile, not the observed one: the interval it lies
+//! in at the scenario's confidence comes from the order statistics ([`confidence`]) of the
+//! values shifted down by their error bounds (the lower end) and up (the upper end). pass =
+//! the whole interval at or below the threshold, fail = wholly above, else inconclusive,
+//! saying how many runs a pass needs at least.
+//!
+//! Memory does not grow with the runs: a [`Ranked`] keeps every value exactly up to
+//! [`EXACT_VALUES`] of them, then only an HDR histogram, whose order statistics are rounded
+//! outward (a lower end down to its bucket's lowest value, an upper end up to its highest):
+//! past that many runs an interval is at most 0.1 % wider than the exact one, never narrower,
+//! so its coverage holds.
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -20,6 +27,107 @@ const SIGFIG: u8 = 3;
 /// The largest value a histogram holds; larger ones saturate (a week).
 const MAX_MS: u64 = 7 * 24 * 3_600_000;
 
+/// Values kept one by one before a [`Ranked`] keeps only their histogram: 2^15 runs of
+/// exact order statistics, 256 KiB.
+pub(crate) const EXACT_VALUES: usize = 1 << 15;
+
+fn hdr() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_MS, SIGFIG).expect("static bounds are valid")
+}
+
+/// Values (ms) whose order statistics are asked for: exact up to [`EXACT_VALUES`] of them,
+/// then an HDR histogram (three significant digits) whose ranks are rounded outward.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Ranked {
+    exact: Vec<u64>,
+    /// Every value, once there were more than [`EXACT_VALUES`] (then `exact` is empty).
+    hist: Option<Box<Histogram<u64>>>,
+}
+
+impl Ranked {
+    pub(crate) fn record(&mut self, v: u64) {
+        match &mut self.hist {
+            Some(h) => h.saturating_record(v),
+            None if self.exact.len() < EXACT_VALUES => self.exact.push(v),
+            None => {
+                let mut h = hdr();
+                for x in self.exact.drain(..).chain([v]) {
+                    h.saturating_record(x);
+                }
+                self.exact = Vec::new();
+                self.hist = Some(Box::new(h));
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.hist
+            .as_ref()
+            .map_or(self.exact.len(), |h| h.len() as usize)
+    }
+
+    /// `(value, how many)` in increasing order: each value on its own while exact (ties
+    /// repeated), else each histogram bucket at its highest value.
+    pub(crate) fn weighted(&self) -> Vec<(u64, u64)> {
+        match &self.hist {
+            None => {
+                let mut v = self.exact.clone();
+                v.sort_unstable();
+                v.into_iter().map(|x| (x, 1)).collect()
+            }
+            Some(h) => h
+                .iter_recorded()
+                .map(|b| (b.value_iterated_to(), b.count_since_last_iteration()))
+                .collect(),
+        }
+    }
+
+    /// The values sorted, each with its bucket's lowest and highest value (both the value
+    /// itself while exact).
+    fn sorted(&self) -> Vec<(u64, u64, u64)> {
+        match &self.hist {
+            None => self
+                .weighted()
+                .into_iter()
+                .map(|(v, _)| (v, v, 1))
+                .collect(),
+            Some(h) => h
+                .iter_recorded()
+                .map(|b| {
+                    let hi = b.value_iterated_to();
+                    (h.lowest_equivalent(hi), hi, b.count_since_last_iteration())
+                })
+                .collect(),
+        }
+    }
+
+    /// The `k`-th smallest value (1-based, `k` ≤ [`Ranked::len`]) rounded outward: `up` to
+    /// its bucket's highest value, else down to its lowest (exact while exact).
+    pub(crate) fn at_rank(&self, k: usize, up: bool) -> u64 {
+        let mut seen = 0;
+        for (lo, hi, n) in self.sorted() {
+            seen += n as usize;
+            if seen >= k {
+                return if up { hi } else { lo };
+            }
+        }
+        0
+    }
+
+    /// How many values lie above `t`: exact while exact, else every value whose bucket
+    /// reaches above `t` (never fewer than the truth).
+    pub(crate) fn count_above(&self, t: u64) -> usize {
+        match &self.hist {
+            None => self.exact.iter().filter(|&&v| v > t).count(),
+            Some(h) => h
+                .iter_recorded()
+                .filter(|b| b.value_iterated_to() > t)
+                .map(|b| b.count_since_last_iteration() as usize)
+                .sum(),
+        }
+    }
+}
+
 /// The distribution of one metric over a scenario's counted runs.
 #[derive(Clone, Debug)]
 pub(crate) struct MetricHistogram {
@@ -29,20 +137,25 @@ pub(crate) struct MetricHistogram {
     max: u64,
     sum: u128,
     max_error_ms: u64,
-    /// Every run's value and error bound, for the order statistics of the verdicts.
-    samples: Vec<(u64, u64)>,
+    /// Each run's value, for the figures that draw every run.
+    values: Ranked,
+    /// Each run's value less its error bound, and plus it: the order statistics of the
+    /// verdicts.
+    low: Ranked,
+    high: Ranked,
 }
 
 impl Default for MetricHistogram {
     fn default() -> Self {
         Self {
-            central: Histogram::new_with_bounds(1, MAX_MS, SIGFIG)
-                .expect("static bounds are valid"),
+            central: hdr(),
             min: u64::MAX,
             max: 0,
             sum: 0,
             max_error_ms: 0,
-            samples: Vec::new(),
+            values: Ranked::default(),
+            low: Ranked::default(),
+            high: Ranked::default(),
         }
     }
 }
@@ -68,8 +181,15 @@ impl MetricHistogram {
         self.max = self.max.max(v);
         self.sum += u128::from(v);
         self.max_error_ms = self.max_error_ms.max(s.error_ms);
-        self.samples.push((v, s.error_ms));
+        self.values.record(v);
+        self.low.record(v.saturating_sub(s.error_ms));
+        self.high.record(v.saturating_add(s.error_ms));
         self.central.saturating_record(v);
+    }
+
+    /// Each run's value (ms), for the figures that draw every run.
+    pub(crate) fn values(&self) -> &Ranked {
+        &self.values
     }
 
     pub(crate) fn count(&self) -> u64 {
@@ -190,29 +310,18 @@ impl MetricHistogram {
     /// The observed percentile, the interval of the true one (for `max`: of the slowest run),
     /// and the runs above `threshold_ms`.
     fn bounds(&self, p: Percentile, o: &Objective, threshold_ms: u64) -> Bounds {
-        let mut low: Vec<u64> = self
-            .samples
-            .iter()
-            .map(|&(v, e)| v.saturating_sub(e))
-            .collect();
-        let mut high: Vec<u64> = self
-            .samples
-            .iter()
-            .map(|&(v, e)| v.saturating_add(e))
-            .collect();
-        low.sort_unstable();
-        high.sort_unstable();
-        let above = high.iter().filter(|&&h| h > threshold_ms).count();
+        let n = self.high.len();
+        let above = self.high.count_above(threshold_ms);
         let interval = if p == Percentile::MAX {
             IntervalMs {
-                lower: low.last().copied().unwrap_or(0),
-                upper: high.last().copied(),
+                lower: self.low.at_rank(n, false),
+                upper: (n > 0).then(|| self.high.at_rank(n, true)),
             }
         } else {
-            let r = o.mode.ranks(high.len(), p.quantile(), o.confidence);
+            let r = o.mode.ranks(n, p.quantile(), o.confidence);
             IntervalMs {
-                lower: r.lower.map_or(0, |l| low[l - 1]),
-                upper: r.upper.map(|u| high[u - 1]),
+                lower: r.lower.map_or(0, |l| self.low.at_rank(l, false)),
+                upper: r.upper.map(|u| self.high.at_rank(u, true)),
             }
         };
         Bounds {
@@ -525,6 +634,43 @@ mod tests {
             "only 3 of the 6 runs needed; p99 ≤ 10m needs at least 299 runs with none above 10m (3 so far)"
         );
         assert_eq!(r.runs_needed, Some(299));
+    }
+
+    /// Past [`EXACT_VALUES`] values the order statistics come from the histogram, rounded
+    /// outward: never inside the exact value, and at most 0.1 % beyond it.
+    #[test]
+    fn ranks_past_the_exact_values_are_rounded_outward() {
+        let mut r = Ranked::default();
+        let mut all: Vec<u64> = (0..EXACT_VALUES as u64 * 3)
+            .map(|i| 60_000 + (i * 7_919) % 1_000_003)
+            .collect();
+        for &v in &all {
+            r.record(v);
+        }
+        all.sort_unstable();
+        assert_eq!(r.len(), all.len());
+        assert!(r.exact.is_empty(), "the values were let go");
+        for k in [1, 2, 1000, all.len() / 2, all.len() - 1, all.len()] {
+            let exact = all[k - 1];
+            let (lo, hi) = (r.at_rank(k, false), r.at_rank(k, true));
+            assert!(
+                lo <= exact && exact <= hi,
+                "rank {k}: {exact} outside [{lo}, {hi}]"
+            );
+            assert!(
+                (hi - lo) as f64 <= exact as f64 * 0.001,
+                "rank {k}: [{lo}, {hi}]"
+            );
+        }
+        let t = all[all.len() / 2];
+        let above = all.iter().filter(|&&v| v > t).count();
+        let counted = r.count_above(t);
+        assert!(counted >= above && counted <= above + all.len() / 500);
+        // The weights add up to every value.
+        assert_eq!(
+            r.weighted().iter().map(|w| w.1).sum::<u64>(),
+            all.len() as u64
+        );
     }
 
     #[test]

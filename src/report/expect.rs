@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::{RunReport, RunVerdict};
+use super::{LISTED, RunReport, RunVerdict};
 use crate::journal::{FailureKind, RunFailure};
 use crate::measure::Verdict;
 use crate::scenario::{Demand, Expectation};
@@ -23,9 +23,16 @@ pub struct ExpectationResult {
     /// The finished runs it was checked on.
     pub(crate) runs: u32,
     pub(crate) verdict: Verdict,
-    /// The runs that broke it, with the runner's words.
+    /// The runs that broke it, with the runner's words (the first
+    /// [`LISTED`](super::LISTED)).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) failed_runs: Vec<FailedRun>,
+    /// How many runs broke it, when `failed_runs` does not list them all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) runs_broken: Option<u32>,
+    /// How many runs broke it.
+    #[serde(skip)]
+    broken: u32,
 }
 
 impl ExpectationResult {
@@ -33,7 +40,7 @@ impl ExpectationResult {
     pub(crate) fn note(&self, named: usize) -> String {
         let mut runs: Vec<String> = self.failed_runs.iter().map(|f| f.run.to_string()).collect();
         runs.dedup();
-        match runs.len() {
+        match self.broken as usize {
             0 => format!("held in all {} runs", self.runs),
             k if k > named => format!(
                 "broken in {k} runs: run {} and {} more",
@@ -42,6 +49,11 @@ impl ExpectationResult {
             ),
             _ => format!("broken in run {}", runs.join(", ")),
         }
+    }
+
+    /// How many runs broke it.
+    pub(crate) fn runs_broken(&self) -> u32 {
+        self.broken
     }
 }
 
@@ -84,12 +96,8 @@ impl ExpectationResult {
     }
 }
 
-/// Judges each expectation over the finished runs (aborted runs are not counted).
-pub(crate) fn judge(expect: &[Expectation], runs: &[RunReport]) -> Vec<ExpectationResult> {
-    let finished: Vec<&RunReport> = runs
-        .iter()
-        .filter(|r| r.verdict != RunVerdict::Aborted)
-        .collect();
+/// Each expectation before any run.
+pub(crate) fn results(expect: &[Expectation]) -> Vec<ExpectationResult> {
     expect
         .iter()
         .map(|e| {
@@ -97,41 +105,80 @@ pub(crate) fn judge(expect: &[Expectation], runs: &[RunReport]) -> Vec<Expectati
                 Demand::Within(d) => (ExpectKind::Within, d),
                 Demand::AbsentFor(d) => (ExpectKind::AbsentFor, d),
             };
-            let mut r = ExpectationResult {
+            ExpectationResult {
                 phase: e.phase,
                 kind,
                 limit_ms: limit.as_millis(),
-                runs: finished.len() as u32,
-                verdict: Verdict::Pass,
+                runs: 0,
+                verdict: Verdict::Inconclusive,
                 failed_runs: Vec::new(),
-            };
-            r.failed_runs = finished
-                .iter()
-                .flat_map(|run| {
-                    run.broken
-                        .iter()
-                        .filter(|f| r.covers(f))
-                        .map(|f| FailedRun {
-                            run: run.run,
-                            failure: f.detail.clone(),
-                        })
-                })
-                .collect();
-            r.verdict = if !r.failed_runs.is_empty() {
-                Verdict::Fail
-            } else if finished.is_empty() {
-                Verdict::Inconclusive
-            } else {
-                Verdict::Pass
-            };
-            r
+                runs_broken: None,
+                broken: 0,
+            }
         })
         .collect()
+}
+
+impl ExpectationResult {
+    /// Judges it on one more run (aborted runs are not counted).
+    pub(crate) fn fold(&mut self, run: &RunReport) {
+        if run.verdict == RunVerdict::Aborted {
+            return;
+        }
+        self.runs += 1;
+        let mut broke = false;
+        for f in &run.broken {
+            if !self.covers(f) {
+                continue;
+            }
+            broke = true;
+            if self.failed_runs.len() < LISTED {
+                self.failed_runs.push(FailedRun {
+                    run: run.run,
+                    failure: f.detail.clone(),
+                });
+            }
+        }
+        self.broken += u32::from(broke);
+        self.runs_broken = (self.failed_runs.len() == LISTED).then_some(self.broken);
+        self.verdict = if self.broken > 0 {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        };
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn judge(expect: &[Expectation], runs: &[RunReport]) -> Vec<ExpectationResult> {
+        let mut r = results(expect);
+        for run in runs {
+            r.iter_mut().for_each(|e| e.fold(run));
+        }
+        r
+    }
+
+    #[test]
+    fn a_long_list_of_broken_runs_is_named_in_part_and_counted() {
+        let expect = vec![Expectation {
+            phase: Phase::TaskRunning,
+            within: Some(Dur::from_mins(30)),
+            absent_for: None,
+        }];
+        let runs: Vec<RunReport> = (1..=LISTED as u32 + 5)
+            .map(|i| run(i, &["task_running took 31m 02.0s, expected within 30m"]))
+            .collect();
+        let r = judge(&expect, &runs);
+        assert_eq!(r[0].failed_runs.len(), LISTED);
+        assert_eq!(r[0].runs_broken, Some(LISTED as u32 + 5));
+        assert!(
+            r[0].note(2)
+                .starts_with("broken in 1005 runs: run 1, 2 and 1003 more")
+        );
+    }
 
     fn run(n: u32, failures: &[&str]) -> RunReport {
         RunReport {

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Report, build, hlog, html, json, junit, markdown};
+use super::{Builder, Report, hlog, html, json, junit, markdown};
 use crate::journal::{self, ReadError};
 
 /// A report folder that cannot be read or written.
@@ -20,11 +20,16 @@ pub enum FolderError {
     },
 }
 
-/// The report of the folder `dir`, built from its journal alone. A torn last line is left out
-/// and flagged in [`Report::journal_torn_tail`].
+/// The report of the folder `dir`, built from its journal alone, one event at a time. A torn
+/// last line is left out and flagged in [`Report::journal_torn_tail`].
 pub(crate) fn read(dir: &Path) -> Result<Report, FolderError> {
-    let read = journal::read(dir)?;
-    Ok(build(&read.events, read.torn_tail))
+    let mut b = Builder::new(false);
+    let mut events = journal::Events::open(dir)?;
+    for e in events.by_ref() {
+        b.on(&e?);
+    }
+    b.report.journal_torn_tail = events.torn_tail;
+    Ok(b.finish())
 }
 
 /// Renders every report file of `dir` from its journal; returns the report.

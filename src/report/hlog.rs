@@ -13,7 +13,6 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
 use super::ScenarioReport;
-use crate::vocab::Phase;
 
 /// The folder of a report folder that holds the histogram logs.
 pub(crate) const DIR: &str = "histograms";
@@ -28,18 +27,8 @@ pub(crate) fn render(s: &ScenarioReport) -> Option<String> {
     if s.histograms.is_empty() {
         return None;
     }
-    let start = s
-        .runs
-        .iter()
-        .filter_map(|r| r.phase(Phase::FaultInjected))
-        .map(|p| p.at)
-        .min()?;
-    let end = s
-        .runs
-        .iter()
-        .flat_map(|r| r.phases.iter().map(|p| p.at))
-        .max()
-        .unwrap_or(start);
+    let start = s.tally.first_fault?;
+    let end = s.tally.last_phase.unwrap_or(start);
     let start_time =
         SystemTime::UNIX_EPOCH + Duration::from_millis(start.as_millis().max(0) as u64);
     let span = end.since(start).to_std();
@@ -73,6 +62,7 @@ pub(crate) fn render(s: &ScenarioReport) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use crate::vocab::Phase;
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
     use hdrhistogram::Histogram;

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use super::svg::{self, Deadline, StageBar, Threshold, TimelineRow, esc};
 use super::{Report, RunVerdict, ScenarioReport};
 use crate::measure::Verdict;
+use crate::measure::stats::Ranked;
 use crate::time::Dur;
 use crate::vocab::{Metric, Phase};
 
@@ -98,6 +99,15 @@ const STAGES: [Stage; 10] = [
         what: "the task comes back on its own agent, without a replace",
     },
 ];
+
+/// Each stage of the breakdown as `(from, to, unless)`, in its order: what the report's
+/// tally measures over every run.
+pub(super) fn stage_spans() -> impl Iterator<Item = (Phase, Phase, Option<Phase>)> {
+    STAGES
+        .iter()
+        .chain(RECOVERY.iter())
+        .map(|st| (st.from, st.to, st.unless))
+}
 
 const RECOVERY: [Stage; 2] = [
     Stage {
@@ -191,7 +201,7 @@ fn verdict_cell(v: Verdict) -> String {
 
 pub(crate) fn render(r: &Report) -> String {
     let mut o = String::new();
-    let runs: usize = r.scenarios.iter().map(|s| s.runs.len()).sum();
+    let runs: u32 = r.scenarios.iter().map(ScenarioReport::runs_total).sum();
     let _ = write!(
         o,
         r#"<!DOCTYPE html>
@@ -438,14 +448,13 @@ fn distributions(o: &mut String, s: &ScenarioReport) {
 }
 
 fn metric_figure(o: &mut String, s: &ScenarioReport, m: Metric) {
-    let values: Vec<u64> = s
-        .samples(m)
-        .iter()
-        .map(|(_, x)| x.value.as_millis())
-        .collect();
-    let Some((_, x)) = s.metrics.iter().find(|(mm, _)| *mm == m) else {
+    let (Some((_, x)), Some((_, h))) = (
+        s.metrics.iter().find(|(mm, _)| *mm == m),
+        s.histograms.iter().find(|(mm, _)| *mm == m),
+    ) else {
         return;
     };
+    let values = h.values().weighted();
     let th = thresholds(s, m);
     let (from, to) = m.span();
     let _ = writeln!(
@@ -534,44 +543,50 @@ fn timeline(o: &mut String, s: &ScenarioReport) {
         ),
         ms(max_err)
     );
-    if shown.len() < with_fault.len() {
-        let _ = write!(
-            o,
-            " {} of {} runs shown (failed runs first, then the earliest); every run is in <code>report.json</code>.",
-            shown.len(),
-            with_fault.len()
-        );
+    if shown.len() < with_fault.len() || s.runs_kept.is_some() {
+        o.push_str(&shown_note(s, shown.len(), with_fault.len()));
     }
     o.push_str("</figcaption></figure>\n");
 }
 
-/// `(median start since the fault, durations)` of a stage over the counted runs.
-fn stage_stats(s: &ScenarioReport, st: &Stage) -> Option<StageBar> {
-    let mut starts = Vec::new();
-    let mut durs = Vec::new();
-    for r in s.runs.iter().filter(|r| r.counted()) {
-        if st.unless.is_some_and(|p| r.phase(p).is_some()) {
-            continue;
-        }
-        if let (Some(a), Some(b)) = (r.phase(st.from), r.phase(st.to)) {
-            starts.push(a.since_fault_ms.max(0) as u64);
-            durs.push(b.at.since(a.at).as_millis());
-        }
+/// `N of M runs shown (…); … in report.json.`
+fn shown_note(s: &ScenarioReport, shown: usize, with_fault: usize) -> String {
+    let of = match s.runs_kept {
+        Some(_) => s.runs_total() as usize,
+        None => with_fault,
+    };
+    format!(
+        " {shown} of {of} runs shown (failed runs first, then the earliest); {} in <code>report.json</code>.",
+        kept_words(s)
+    )
+}
+
+/// Every run is in `report.json`, or which ones are.
+fn kept_words(s: &ScenarioReport) -> String {
+    match &s.runs_kept {
+        None => "every run is".to_string(),
+        Some(k) => format!("{} runs are (<code>runs_kept</code> says which)", k.kept),
     }
-    if durs.is_empty() {
+}
+
+/// `(median start since the fault, durations)` of a stage over the counted runs.
+fn stage_stats(s: &ScenarioReport, i: usize, st: &Stage) -> Option<StageBar> {
+    let t = s.tally.stages.get(i)?;
+    let runs = t.durations.len();
+    if runs == 0 {
         return None;
     }
-    starts.sort_unstable();
-    durs.sort_unstable();
-    let q = |v: &[u64], q: f64| v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1];
+    // The ⌈n·q⌉-th smallest (the lower value's bucket when there are too many to keep).
+    let q =
+        |v: &Ranked, q: f64| v.at_rank(((runs as f64 * q).ceil() as usize).clamp(1, runs), false);
     Some(StageBar {
         name: st.name,
         from: st.from,
         to: st.to,
-        start_ms: q(&starts, 0.5),
-        median_ms: q(&durs, 0.5),
-        p90_ms: q(&durs, 0.9),
-        runs: durs.len(),
+        start_ms: q(&t.starts, 0.5),
+        median_ms: q(&t.durations, 0.5),
+        p90_ms: q(&t.durations, 0.9),
+        runs,
     })
 }
 
@@ -579,7 +594,8 @@ fn breakdown(o: &mut String, s: &ScenarioReport) {
     let stages: Vec<(&Stage, StageBar)> = STAGES
         .iter()
         .chain(RECOVERY.iter())
-        .filter_map(|st| stage_stats(s, st).map(|b| (st, b)))
+        .enumerate()
+        .filter_map(|(i, st)| stage_stats(s, i, st).map(|b| (st, b)))
         .collect();
     if stages.is_empty() {
         return;
@@ -622,15 +638,16 @@ fn breakdown(o: &mut String, s: &ScenarioReport) {
 
 fn failed_runs(o: &mut String, s: &ScenarioReport) {
     let failed: Vec<_> = s.runs.iter().filter(|r| !r.failures.is_empty()).collect();
+    let count = s.tally.with_failures as usize;
     if failed.is_empty() {
         return;
     }
     let _ = write!(
         o,
         r#"<h3>Failed runs</h3><details{}><summary>{} of {} runs failed</summary><table><tr><th class="num">run</th><th>victim</th><th>why</th></tr>"#,
-        if failed.len() <= 10 { " open" } else { "" },
-        failed.len(),
-        s.runs.len()
+        if count <= 10 { " open" } else { "" },
+        count,
+        s.runs_total()
     );
     for r in failed.iter().take(TIMELINE_ROWS) {
         let victim = r.victim_label();
@@ -643,11 +660,15 @@ fn failed_runs(o: &mut String, s: &ScenarioReport) {
         );
     }
     o.push_str("</table></details>\n");
-    if failed.len() > TIMELINE_ROWS {
+    if count > TIMELINE_ROWS {
+        let kept = if failed.len() < count {
+            format!("the first {} are", failed.len())
+        } else {
+            "every one is".to_string()
+        };
         let _ = writeln!(
             o,
-            r#"<p class="muted">{} failed runs in all; every one is in <code>report.json</code>.</p>"#,
-            failed.len()
+            r#"<p class="muted">{count} failed runs in all; {kept} in <code>report.json</code>.</p>"#
         );
     }
 }

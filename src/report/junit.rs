@@ -10,6 +10,7 @@ use std::fmt::Write;
 
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
+use super::tally::Listed;
 use super::{ExpectationResult, Report, ScenarioReport};
 use crate::measure::Verdict;
 use crate::measure::confidence::Mode;
@@ -83,15 +84,16 @@ fn case(s: &ScenarioReport, name: String, status: TestCaseStatus) -> TestCase {
     c
 }
 
-fn named_runs(runs: &[u32]) -> String {
+/// The first runs by number, and how many more of `total` there are.
+fn named_runs(runs: &[u32], total: usize) -> String {
     let mut out = runs
         .iter()
         .take(RUNS_NAMED)
         .map(u32::to_string)
         .collect::<Vec<_>>()
         .join(", ");
-    if runs.len() > RUNS_NAMED {
-        let _ = write!(out, " and {} more", runs.len() - RUNS_NAMED);
+    if total > RUNS_NAMED {
+        let _ = write!(out, " and {} more", total - RUNS_NAMED);
     }
     out
 }
@@ -108,17 +110,17 @@ fn slo_case(s: &ScenarioReport, slo: &SloResult) -> TestCase {
         ),
         None => "no value observed".to_string(),
     };
-    let over = s.runs_over(slo.metric, threshold);
-    let over_runs: Vec<u32> = over.iter().map(|(r, _)| *r).collect();
-    let broke = if over.is_empty() {
+    let none = Listed::default();
+    let over = s.runs_over(slo.metric, slo.threshold_ms).unwrap_or(&none);
+    let broke = if over.runs == 0 {
         String::new()
     } else {
         format!(
             "; {} of {} runs over {}: run {}",
-            over.len(),
+            over.runs,
             slo.runs,
             threshold,
-            named_runs(&over_runs)
+            named_runs(&over.run_numbers(), over.runs)
         )
     };
     let needed = slo.runs_needed.map_or(String::new(), |n| {
@@ -128,8 +130,11 @@ fn slo_case(s: &ScenarioReport, slo: &SloResult) -> TestCase {
         "{}\n{} over {} runs (min_runs {}{needed}); threshold {}\n",
         slo.reason, observed, slo.runs, slo.min_runs, threshold
     );
-    for (run, v) in &over {
+    for (run, v) in &over.items {
         let _ = writeln!(details, "run {run}: {} = {}", slo.metric, v.human());
+    }
+    if over.items.len() < over.total {
+        let _ = writeln!(details, "… and {} more", over.total - over.items.len());
     }
     let status = match slo.verdict {
         Verdict::Pass => {
@@ -162,15 +167,16 @@ fn expectation_case(s: &ScenarioReport, e: &ExpectationResult) -> TestCase {
         Verdict::Fail => {
             let mut runs: Vec<u32> = e.failed_runs.iter().map(|f| f.run).collect();
             runs.dedup();
+            let broken = e.runs_broken() as usize;
             let first = &e.failed_runs[0].failure;
             let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
             st.set_type("expectation")
                 .set_message(format!(
                     "{} of {} runs broke `{}`: run {} (run {}: {first})",
-                    runs.len(),
+                    broken,
                     e.runs,
                     e.label(),
-                    named_runs(&runs),
+                    named_runs(&runs, broken),
                     e.failed_runs[0].run
                 ))
                 .set_description(
@@ -191,6 +197,19 @@ fn expectation_case(s: &ScenarioReport, e: &ExpectationResult) -> TestCase {
     case(s, name, status)
 }
 
+/// `run N: failure` per line, and how many more there are.
+fn listed(l: &Listed<String>) -> String {
+    let mut out: String = l
+        .items
+        .iter()
+        .map(|(run, f)| format!("run {run}: {f}\n"))
+        .collect();
+    if l.items.len() < l.total {
+        let _ = writeln!(out, "… and {} more", l.total - l.items.len());
+    }
+    out
+}
+
 fn runs_case(s: &ScenarioReport) -> TestCase {
     let name = match s.mode {
         Mode::Fixed => format!("runs: {} requested", s.runs_requested),
@@ -203,32 +222,18 @@ fn runs_case(s: &ScenarioReport) -> TestCase {
             "aborted after {} of {} runs: {why}",
             s.runs_finished, s.runs_requested
         ));
-        st.set_description(
-            other
-                .iter()
-                .map(|(run, f)| format!("run {run}: {f}\n"))
-                .collect::<String>(),
-        );
+        st.set_description(listed(other));
         st
-    } else if !other.is_empty() {
-        let mut runs: Vec<u32> = other.iter().map(|(r, _)| *r).collect();
-        runs.dedup();
+    } else if let Some((first_run, first)) = other.items.first() {
         let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
         st.set_type("run")
             .set_message(format!(
-                "{} of {} runs failed: run {} (run {}: {})",
-                runs.len(),
+                "{} of {} runs failed: run {} (run {first_run}: {first})",
+                other.runs,
                 s.runs_requested,
-                named_runs(&runs),
-                other[0].0,
-                other[0].1
+                named_runs(&other.run_numbers(), other.runs),
             ))
-            .set_description(
-                other
-                    .iter()
-                    .map(|(run, f)| format!("run {run}: {f}\n"))
-                    .collect::<String>(),
-            );
+            .set_description(listed(other));
         st
     } else if s.runs_finished < s.runs_requested && s.stopped.is_none() {
         let mut st = TestCaseStatus::skipped();

@@ -149,33 +149,20 @@ fn expectations(o: &mut String, s: &ScenarioReport) {
 fn phase_breakdown(o: &mut String, s: &ScenarioReport) {
     let mut rows = Vec::new();
     for p in Phase::ALL {
-        let mut at: Vec<i64> = Vec::new();
-        let mut err: u64 = 0;
-        let mut sources: Vec<&'static str> = Vec::new();
-        for r in &s.runs {
-            if let Some(x) = r.phases.iter().find(|x| x.phase == p) {
-                at.push(x.since_fault_ms);
-                err = err.max(x.error_ms);
-                if !sources.contains(&x.source.as_str()) {
-                    sources.push(x.source.as_str());
-                }
-            }
-        }
-        if at.is_empty() || p == Phase::SteadyStateVerified {
+        let Some(t) = s.tally.phases.get(&p) else {
+            continue;
+        };
+        if p == Phase::SteadyStateVerified {
             continue;
         }
-        at.sort_unstable();
-        let median = at[(at.len() - 1) / 2];
+        // The lower median (its bucket's lowest value when there are too many to keep).
+        let median = t.since_fault.at_rank(t.runs.div_ceil(2), false);
         rows.push(format!(
             "| `{p}` | {} | {} | {} | {} |",
-            at.len(),
-            if median < 0 {
-                format!("−{}", ms(median.unsigned_abs()))
-            } else {
-                ms(median as u64)
-            },
-            ms(err),
-            sources.join(", ")
+            t.runs,
+            ms(median),
+            ms(t.max_error_ms),
+            t.sources.join(", ")
         ));
     }
     if rows.is_empty() {
@@ -193,7 +180,8 @@ fn phase_breakdown(o: &mut String, s: &ScenarioReport) {
 }
 
 fn runs(o: &mut String, s: &ScenarioReport) {
-    let listed: Vec<_> = if s.runs.len() <= RUN_LIST_LIMIT {
+    let total = s.runs_total() as usize;
+    let listed: Vec<_> = if total <= RUN_LIST_LIMIT {
         s.runs.iter().collect()
     } else {
         s.runs
@@ -228,12 +216,12 @@ fn runs(o: &mut String, s: &ScenarioReport) {
             r.failures.join("; ")
         );
     }
-    if s.runs.len() > RUN_LIST_LIMIT {
-        let _ = writeln!(
-            o,
-            "\n{} runs in all; every run and phase is in `report.json`.",
-            s.runs.len()
-        );
+    if total > RUN_LIST_LIMIT {
+        let kept = match &s.runs_kept {
+            None => "every run and phase is".to_string(),
+            Some(k) => format!("{} of them are (`runs_kept` says which)", k.kept),
+        };
+        let _ = writeln!(o, "\n{total} runs in all; {kept} in `report.json`.");
     }
     let _ = writeln!(o);
 }

@@ -13,6 +13,7 @@ pub mod json;
 pub(crate) mod junit;
 pub(crate) mod markdown;
 mod svg;
+mod tally;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,11 @@ use crate::time::{Dur, Timestamp};
 use crate::vocab::{Metric, Phase, Requests, Target};
 
 pub use expect::ExpectationResult;
+pub use tally::KeptRuns;
+
+/// Entries a list of runs names (failed runs of an expectation, runs over a threshold, runs
+/// that failed for no expectation); the rest are counted.
+pub(crate) const LISTED: usize = 1000;
 
 /// Everything a report shows (DESIGN §5).
 #[derive(Clone, Debug, Serialize)]
@@ -84,9 +90,18 @@ pub struct ScenarioReport {
     /// Where the suite's time went (finished runs only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_use: Option<TimeUse>,
+    /// Which runs `runs` holds, when it does not hold them all (every figure above is over
+    /// all of them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs_kept: Option<KeptRuns>,
+    /// The runs kept whole: all of them up to [`tally::KEEP_FIRST`], else those `runs_kept`
+    /// names.
     pub(crate) runs: Vec<RunReport>,
     #[serde(skip)]
     pub(crate) histograms: Vec<(Metric, MetricHistogram)>,
+    /// Every run folded: the figures the renderers draw over all runs.
+    #[serde(skip)]
+    pub(crate) tally: tally::Tally,
 }
 
 /// Why a sequential scenario stopped.
@@ -296,39 +311,26 @@ impl ScenarioReport {
         Some(line)
     }
 
-    /// Each counted run's value of a metric, in run order: `(run, sample)`.
-    pub(crate) fn samples(&self, m: Metric) -> Vec<(u32, Sample)> {
-        self.runs
-            .iter()
-            .filter(|r| r.counted())
-            .filter_map(|r| r.sample(m).map(|s| (r.run, s)))
-            .collect()
-    }
-
-    /// The runs whose value of the metric exceeds a threshold, with those values.
-    pub(crate) fn runs_over(&self, m: Metric, threshold: Dur) -> Vec<(u32, Dur)> {
-        self.samples(m)
-            .into_iter()
-            .filter(|(_, s)| s.value > threshold)
-            .map(|(run, s)| (run, s.value))
-            .collect()
-    }
-
     /// The failures of runs that no expectation of the scenario names (aborted or interrupted
-    /// runs, phases missed by the scenario's `timeout`): `(run, failure)`.
-    pub(crate) fn unattributed_failures(&self) -> Vec<(u32, &str)> {
-        self.runs
+    /// runs, phases missed by the scenario's `timeout`): `(run, failure)`, the first
+    /// [`LISTED`] of them, with how many there are and about how many runs.
+    pub(crate) fn unattributed_failures(&self) -> &tally::Listed<String> {
+        &self.tally.unattributed
+    }
+
+    /// The counted runs whose value of the metric exceeds an SLO's threshold, with those
+    /// values.
+    pub(crate) fn runs_over(&self, m: Metric, threshold_ms: u64) -> Option<&tally::Listed<Dur>> {
+        self.tally
+            .over
             .iter()
-            .flat_map(|r| {
-                let broken = r
-                    .broken
-                    .iter()
-                    .filter(|f| !self.expectations.iter().any(|e| e.covers(f)))
-                    .map(|f| f.detail.as_str());
-                let cut_short = r.failures.iter().skip(r.broken.len()).map(String::as_str);
-                broken.chain(cut_short).map(move |f| (r.run, f))
-            })
-            .collect()
+            .find(|o| o.metric == m && o.threshold_ms == threshold_ms)
+            .map(|o| &o.runs)
+    }
+
+    /// All runs, kept whole or not (finished, aborted, interrupted).
+    pub(crate) fn runs_total(&self) -> u32 {
+        self.tally.runs
     }
 }
 
@@ -345,7 +347,7 @@ fn metrics_in_order<S: Serializer>(
 }
 
 /// Folds a journal into a report. Only the events decide; nothing else is read.
-pub fn build(events: &[Event], journal_torn_tail: bool) -> Report {
+pub fn build<'a>(events: impl IntoIterator<Item = &'a Event>, journal_torn_tail: bool) -> Report {
     let mut b = Builder::new(journal_torn_tail);
     for e in events {
         b.on(e);
@@ -363,6 +365,8 @@ struct Builder {
     /// Runs started and not finished (yet).
     open_runs: BTreeMap<RunKey, RunReport>,
     fault_at: BTreeMap<RunKey, Timestamp>,
+    /// Aborted runs: folded in at the end unless a resume discards them first.
+    aborted_runs: Vec<(String, RunReport)>,
     finished: bool,
 }
 
@@ -382,6 +386,7 @@ impl Builder {
             specs: BTreeMap::new(),
             open_runs: BTreeMap::new(),
             fault_at: BTreeMap::new(),
+            aborted_runs: Vec::new(),
             finished: false,
         }
     }
@@ -487,6 +492,7 @@ impl Builder {
             runs_requested: runs,
             mode: decided::mode(scenario),
             stopped: None,
+            runs_kept: None,
             runs_finished: 0,
             runs_failed: 0,
             api_errors: 0,
@@ -497,6 +503,7 @@ impl Builder {
             time_use: None,
             runs: Vec::new(),
             histograms: Vec::new(),
+            tally: tally::Tally::new(scenario, runs),
         });
     }
 
@@ -524,12 +531,12 @@ impl Builder {
 
     /// A finished run joins its scenario (a run of no started scenario is dropped).
     fn run_finished(&mut self, key: &RunKey, mut r: RunReport) {
-        let fault_at = self.fault_at.get(key).copied();
+        let fault_at = self.fault_at.remove(key);
         if let Some(sr) = self.scenario(&key.0) {
             finish_phases(&mut r, fault_at);
             sr.runs_finished += 1;
             sr.runs_failed += u32::from(!r.broken.is_empty());
-            sr.runs.push(r);
+            sr.tally.fold(r);
         }
     }
 
@@ -538,9 +545,8 @@ impl Builder {
         let key = (scenario.to_string(), run);
         self.open_runs.remove(&key);
         self.fault_at.remove(&key);
-        if let Some(sr) = self.scenario(scenario) {
-            sr.runs.retain(|r| r.run != run);
-        }
+        self.aborted_runs
+            .retain(|(name, r)| !(name == scenario && r.run == run));
     }
 
     /// The suite stopped: the run in progress, if any, is kept as aborted.
@@ -548,13 +554,13 @@ impl Builder {
         self.report.aborted = Some(reason.to_string());
         if let (Some(name), Some(run)) = (scenario, run) {
             let key = (name.to_string(), run);
-            let fault_at = self.fault_at.get(&key).copied();
+            let fault_at = self.fault_at.remove(&key);
             if let Some(mut r) = self.open_runs.remove(&key)
-                && let Some(sr) = self.scenario(name)
+                && self.scenario(name).is_some()
             {
                 r.failures = vec![format!("aborted: {reason}")];
                 finish_phases(&mut r, fault_at);
-                sr.runs.push(r);
+                self.aborted_runs.push((key.0, r));
             }
         }
         if let Some(sr) = scenario.and_then(|n| self.scenario(n)) {
@@ -564,10 +570,15 @@ impl Builder {
 
     fn finish(mut self) -> Report {
         // A run still open at the end of the journal was cut short (crash or kill).
+        let mut cut_short = std::mem::take(&mut self.aborted_runs);
         for ((name, _), mut r) in std::mem::take(&mut self.open_runs) {
+            r.failures = vec!["interrupted: the journal ends inside this run".into()];
+            cut_short.push((name, r));
+        }
+        cut_short.sort_by_key(|(_, r)| r.run);
+        for (name, r) in cut_short {
             if let Some(sr) = self.scenario(&name) {
-                r.failures = vec!["interrupted: the journal ends inside this run".into()];
-                sr.runs.push(r);
+                sr.tally.fold(r);
             }
         }
         let mut report = self.report;
@@ -575,7 +586,7 @@ impl Builder {
             report.aborted = Some("the journal ends before the suite finished".into());
         }
         for sr in &mut report.scenarios {
-            sr.runs.sort_by_key(|r| r.run);
+            (sr.runs, sr.runs_kept) = sr.tally.keeps();
             if let Some(spec) = self.specs.get(&sr.name) {
                 judge_scenario(sr, spec);
                 economy(sr, spec);
@@ -635,40 +646,21 @@ fn finish_phases(r: &mut RunReport, fault_at: Option<Timestamp>) {
 
 /// Requests and time use over the finished runs.
 fn economy(sr: &mut ScenarioReport, spec: &Scenario) {
-    let finished: Vec<(&RunReport, Timestamp)> = sr
-        .runs
-        .iter()
-        .filter_map(|r| Some((r, r.finished?)))
-        .collect();
-    let (Some((first, _)), Some((_, last_end))) = (finished.first(), finished.last()) else {
+    let e = &sr.tally.economy;
+    let (Some((_, first_start)), Some((_, last_end))) = (e.first, e.last) else {
         return;
     };
-    let total = finished
-        .iter()
-        .fold(Requests::default(), |acc, (r, _)| acc + r.requests);
-    let run_ms: u64 = finished
-        .iter()
-        .map(|(r, end)| end.since(r.started).as_millis())
-        .sum();
     sr.requests = Some(RequestSummary {
-        total,
-        per_run: Rates::of(total, finished.len() as f64),
-        per_minute: Rates::of(total, run_ms as f64 / 60_000.0),
+        total: e.total,
+        per_run: Rates::of(e.total, e.finished as f64),
+        per_minute: Rates::of(e.total, e.run_ms as f64 / 60_000.0),
     });
-    let duration_ms = last_end.since(first.started).as_millis();
-    let recovery_ms: u64 = finished
-        .iter()
-        .filter_map(|(r, end)| {
-            let fault = r.phases.iter().find(|p| p.phase == Phase::FaultInjected)?;
-            Some(end.since(fault.at).as_millis())
-        })
-        .sum();
-    let cooldown_ms =
-        spec.cooldown.as_millis() * finished.iter().filter(|(r, _)| r.run > 1).count() as u64;
-    let idle_ms = duration_ms.saturating_sub(recovery_ms + cooldown_ms);
+    let duration_ms = last_end.since(first_start).as_millis();
+    let cooldown_ms = spec.cooldown.as_millis() * e.after_first;
+    let idle_ms = duration_ms.saturating_sub(e.recovery_ms + cooldown_ms);
     sr.time_use = Some(TimeUse {
         duration_ms,
-        recovery_ms,
+        recovery_ms: e.recovery_ms,
         cooldown_ms,
         idle_ms,
         idle_percent: if duration_ms == 0 {
@@ -680,10 +672,7 @@ fn economy(sr: &mut ScenarioReport, spec: &Scenario) {
 }
 
 fn judge_scenario(sr: &mut ScenarioReport, spec: &Scenario) {
-    let mut tally = Tally::default();
-    for r in sr.runs.iter().filter(|r| r.verdict != RunVerdict::Aborted) {
-        tally.record(|p| r.observed(p));
-    }
+    let tally = std::mem::take(&mut sr.tally.metrics);
     sr.slos = tally.judge(spec);
     let histograms = tally.into_histograms();
     sr.metrics = histograms.iter().map(|(m, h)| (*m, h.summary())).collect();
@@ -708,5 +697,5 @@ fn judge_scenario(sr: &mut ScenarioReport, spec: &Scenario) {
     }
     sr.verdict = v;
     sr.histograms = histograms;
-    sr.expectations = expect::judge(&spec.expect, &sr.runs);
+    sr.expectations = std::mem::take(&mut sr.tally.expectations);
 }

@@ -171,9 +171,9 @@ const DIST_BOTTOM: f64 = 36.0;
 /// The x axis both distribution charts of a metric share: the values, and the thresholds that
 /// are not far beyond them (a threshold far out is named at the edge instead of squashing the
 /// data).
-fn dist_axis(values: &[u64], thresholds: &[Threshold]) -> TimeAxis {
-    let vmin = values.iter().copied().min().unwrap_or(0);
-    let vmax = values.iter().copied().max().unwrap_or(0);
+fn dist_axis(values: &[(u64, u64)], thresholds: &[Threshold]) -> TimeAxis {
+    let vmin = values.first().map_or(0, |v| v.0);
+    let vmax = values.last().map_or(0, |v| v.0);
     let reach = vmax.saturating_mul(3) / 2;
     let max = thresholds
         .iter()
@@ -263,8 +263,25 @@ fn threshold_marks(o: &mut String, thresholds: &[Threshold], x: &Scale, bottom: 
     }
 }
 
-/// A histogram of a metric's values with the SLO thresholds drawn.
-pub(crate) fn histogram(title: &str, values: &[u64], thresholds: &[Threshold]) -> String {
+/// Bins: a round width cutting the values' range into about 2·√n bins (6 to 40), aligned
+/// on multiples of the width: `(first bin's start, width, runs in each bin)`.
+fn bins(values: &[(u64, u64)]) -> (u64, u64, Vec<u64>) {
+    let vmin = values.first().map_or(0, |v| v.0);
+    let vmax = values.last().map_or(0, |v| v.0);
+    let runs: u64 = values.iter().map(|v| v.1).sum();
+    let want = ((runs as f64).sqrt() * 2.0).clamp(6.0, 40.0) as u64;
+    let width = nice_step((vmax - vmin).max(1), want);
+    let first = vmin / width * width;
+    let mut counts = vec![0u64; ((vmax - first) / width + 1) as usize];
+    for (v, k) in values {
+        counts[((v - first) / width) as usize] += k;
+    }
+    (first, width, counts)
+}
+
+/// A histogram of a metric's values with the SLO thresholds drawn. `values` are
+/// `(value, how many runs)` in increasing order.
+pub(crate) fn histogram(title: &str, values: &[(u64, u64)], thresholds: &[Threshold]) -> String {
     let mut o = String::new();
     svg_open(&mut o, DIST_W, DIST_H, "chart hist", title);
     let axis = dist_axis(values, thresholds);
@@ -275,21 +292,11 @@ pub(crate) fn histogram(title: &str, values: &[u64], thresholds: &[Threshold]) -
         DIST_LEFT,
         DIST_W - DIST_RIGHT,
     );
-    // Bins: a round width cutting the values' range into about 2·√n bins (6 to 40), aligned
-    // on multiples of the width.
-    let vmin = values.iter().copied().min().unwrap_or(0);
-    let vmax = values.iter().copied().max().unwrap_or(0);
-    let want = ((values.len() as f64).sqrt() * 2.0).clamp(6.0, 40.0) as u64;
-    let width = nice_step((vmax - vmin).max(1), want);
-    let first = vmin / width * width;
-    let bins = ((vmax - first) / width + 1) as usize;
-    let mut counts = vec![0u64; bins];
-    for v in values {
-        counts[((v - first) / width) as usize] += 1;
-    }
+    let (first, width, counts) = bins(values);
     let cmax = counts.iter().copied().max().unwrap_or(0).max(1);
     let ystep = [
-        1u64, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000,
+        1u64, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000,
+        200_000, 500_000, 1_000_000,
     ]
     .into_iter()
     .find(|s| cmax.div_ceil(*s) <= 5)
@@ -346,7 +353,7 @@ pub(crate) fn histogram(title: &str, values: &[u64], thresholds: &[Threshold]) -
 
 /// The empirical CDF of a metric's values, with each SLO objective drawn as its threshold and
 /// the observed percentile (a dot, with the interval the true value lies in as a bar).
-pub(crate) fn cdf(title: &str, values: &[u64], thresholds: &[Threshold]) -> String {
+pub(crate) fn cdf(title: &str, values: &[(u64, u64)], thresholds: &[Threshold]) -> String {
     let mut o = String::new();
     svg_open(&mut o, DIST_W, DIST_H, "chart cdf", title);
     let axis = dist_axis(values, thresholds);
@@ -379,14 +386,14 @@ pub(crate) fn cdf(title: &str, values: &[u64], thresholds: &[Threshold]) -> Stri
     }
     o.push_str("</g>\n");
     time_axis(&mut o, &axis, &x, top, bottom);
-    let mut sorted = values.to_vec();
-    sorted.sort_unstable();
-    if !sorted.is_empty() {
-        let total = sorted.len() as f64;
+    if !values.is_empty() {
+        let total = values.iter().map(|v| v.1).sum::<u64>() as f64;
         let mut d = format!("M{} {}", n(x.px0), n(y.at(0.0)));
-        for (i, v) in sorted.iter().enumerate() {
+        let mut below = 0;
+        for (v, k) in values {
+            below += k;
             let px = x.at_clamped(*v as f64);
-            let _ = write!(d, " H{} V{}", n(px), n(y.at((i + 1) as f64 / total)));
+            let _ = write!(d, " H{} V{}", n(px), n(y.at(below as f64 / total)));
         }
         let _ = write!(d, " H{}", n(x.px1));
         let _ = writeln!(o, r#"<path class="cdf" d="{d}"/>"#);
@@ -722,7 +729,7 @@ mod tests {
 
     #[test]
     fn histogram_counts_every_value_once() {
-        let values: Vec<u64> = (0..100).map(|i| 600_000 + i * 3_000).collect();
+        let values: Vec<(u64, u64)> = (0..100).map(|i| (600_000 + i * 3_000, 1)).collect();
         let svg = histogram("t", &values, &[]);
         let total: u64 = svg
             .match_indices(" run")

@@ -210,6 +210,36 @@ struct RunCtx<'a, 'r, C> {
     started: Timestamp,
 }
 
+/// A set of phases in the order they were added, without a heap allocation (the observe loop
+/// asks for one at every poll).
+#[derive(Clone, Copy)]
+struct Phases {
+    slots: [Phase; Phase::ALL.len()],
+    len: usize,
+}
+
+impl Default for Phases {
+    fn default() -> Self {
+        Self {
+            slots: [Phase::SteadyStateVerified; Phase::ALL.len()],
+            len: 0,
+        }
+    }
+}
+
+impl Phases {
+    fn push(&mut self, p: Phase) {
+        if !self.as_slice().contains(&p) {
+            self.slots[self.len] = p;
+            self.len += 1;
+        }
+    }
+
+    fn as_slice(&self) -> &[Phase] {
+        &self.slots[..self.len]
+    }
+}
+
 /// What a run watches once the fault is in.
 struct Observation {
     tracker: Tracker,
@@ -457,9 +487,9 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
             check_stop(self.stop).await?;
             let pending = w.plan.pending(&w.tracker, elapsed);
             let history = &self.ctx.history;
-            let Some((due, feeds)) = w
-                .cadence
-                .next(&pending, &w.tracker, history, w.fault.at, now)
+            let Some((due, feeds)) =
+                w.cadence
+                    .next(pending.as_slice(), &w.tracker, history, w.fault.at, now)
             else {
                 // Nothing to ask: only a deadline or a quiet window is left to run out (or a
                 // replace to ask again); the run ends when the first of them does.
@@ -953,22 +983,25 @@ impl Plan {
     /// The phases still looked for: every awaited phase not seen yet, past its own deadline
     /// too (a late phase is still measured while the run waits for others, and later phases
     /// may need it), and those in a window in which they must not happen.
-    fn pending(&self, tracker: &Tracker, elapsed: Dur) -> Vec<Phase> {
+    fn pending(&self, tracker: &Tracker, elapsed: Dur) -> Phases {
         let awaited = self.awaited(tracker).filter(|(p, _)| !tracker.has(*p));
         let absent = self
             .absent
             .iter()
             .copied()
             .filter(|(p, window)| !tracker.has(*p) && elapsed < *window);
-        awaited.chain(absent).map(|(p, _)| p).collect()
+        let mut out = Phases::default();
+        for (p, _) in awaited.chain(absent) {
+            out.push(p);
+        }
+        out
     }
 
     /// How long until the next deadline of a phase not seen yet or the end of a window runs
     /// out, `elapsed` after the fault.
     fn next_end(&self, tracker: &Tracker, elapsed: Dur) -> Option<Dur> {
-        self.awaited
-            .iter()
-            .chain(&self.absent)
+        self.awaited(tracker)
+            .chain(self.absent.iter().copied())
             .filter(|(p, end)| !tracker.has(*p) && *end > elapsed)
             .map(|(_, end)| Dur::from_millis(end.as_millis() - elapsed.as_millis()))
             .min()

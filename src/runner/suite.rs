@@ -73,12 +73,14 @@ impl SuitePlan {
     /// The rest of the suite a journal records: which scenarios and runs are done, which run
     /// was cut short (it is redone; its partial record is discarded), what is left (the whole
     /// suite is in `suite_started`). `None` when the journal holds no suite.
-    pub(crate) fn resume(events: &[Event]) -> Option<Self> {
+    pub(crate) fn resume<E: std::borrow::Borrow<Event>>(
+        events: impl IntoIterator<Item = E>,
+    ) -> Option<Self> {
         let mut plan: Option<Self> = None;
-        let mut finished_runs: BTreeMap<&str, u32> = BTreeMap::new();
-        let mut began: BTreeSet<&str> = BTreeSet::new();
+        let mut finished_runs: BTreeMap<String, u32> = BTreeMap::new();
+        let mut began: BTreeSet<String> = BTreeSet::new();
         for e in events {
-            match e {
+            match e.borrow() {
                 Event::SuiteStarted {
                     target,
                     seed,
@@ -107,11 +109,14 @@ impl SuitePlan {
                     });
                 }
                 Event::ScenarioStarted { scenario, .. } => {
-                    began.insert(&scenario.name);
+                    began.insert(scenario.name.clone());
                 }
-                Event::RunFinished { scenario, run, .. } => {
-                    finished_runs.insert(scenario, *run);
-                }
+                Event::RunFinished { scenario, run, .. } => match finished_runs.get_mut(scenario) {
+                    Some(last) => *last = *run,
+                    None => {
+                        finished_runs.insert(scenario.clone(), *run);
+                    }
+                },
                 Event::SuiteFinished { .. } => {
                     plan.iter_mut().for_each(|p| p.finished = true);
                 }
@@ -173,7 +178,7 @@ impl<C: Cluster> Clusters for &mut C {
 }
 
 /// A fresh simulated cluster per scenario: scenario `i` runs on `profiles[i]`, seeded from the
-/// suite seed and its name, starting at [`crate::cluster::sim::EPOCH`].
+/// suite seed and its name, starting at [`crate::cluster::sim::EPOCH`], without a truth log.
 pub struct SimClusters<'p> {
     profiles: &'p [Profile],
     seed: u64,
@@ -196,7 +201,7 @@ impl Clusters for SimClusters<'_> {
     fn for_scenario(&mut self, i: usize, l: &Loaded) -> &mut SimCluster {
         let seed = scenario_seed(self.seed, &l.scenario.name);
         self.current
-            .insert(SimCluster::at_epoch(&self.profiles[i], seed))
+            .insert(SimCluster::at_epoch(&self.profiles[i], seed).without_truth())
     }
 
     fn prediction(&self, i: usize) -> Option<String> {
@@ -388,7 +393,7 @@ mod tests {
 
     #[test]
     fn a_journal_without_a_suite_is_nothing_to_resume() {
-        assert!(SuitePlan::resume(&[]).is_none());
+        assert!(SuitePlan::resume(&[] as &[Event]).is_none());
     }
 
     /// The reference scenario judged only on `metric p ≤ threshold`, `until: decided`.

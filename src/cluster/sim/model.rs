@@ -88,8 +88,44 @@ struct Asg {
     tags: Tags,
     desired: u32,
     members: Vec<Member>,
-    /// Oldest first.
-    activities: Vec<Activity>,
+    activities: Activities,
+}
+
+/// How long Auto Scaling keeps a group's scaling activities (aws-asg.md: "only the last six
+/// weeks").
+const ACTIVITY_RETENTION_MS: i64 = 42 * 24 * 3_600_000;
+
+/// A group's scaling activities, oldest first; those older than the retention are dropped as
+/// new ones come, so that a long suite's memory does not grow with its runs. Members refer to
+/// an activity by its number in the group's whole history.
+#[derive(Default)]
+struct Activities {
+    kept: std::collections::VecDeque<Activity>,
+    /// How many were dropped: the number of the first one kept.
+    dropped: usize,
+}
+
+impl Activities {
+    /// Appends an activity started at `now`, dropping those older than the retention; returns
+    /// its number.
+    fn push(&mut self, a: Activity, now: Timestamp) -> usize {
+        let horizon = now.as_millis() - ACTIVITY_RETENTION_MS;
+        while self
+            .kept
+            .front()
+            .is_some_and(|old| old.start.as_millis() < horizon)
+        {
+            self.kept.pop_front();
+            self.dropped += 1;
+        }
+        self.kept.push_back(a);
+        self.dropped + self.kept.len() - 1
+    }
+
+    /// The activity numbered `i`, unless it was dropped.
+    fn get_mut(&mut self, i: usize) -> Option<&mut Activity> {
+        self.kept.get_mut(i.checked_sub(self.dropped)?)
+    }
 }
 
 struct Agent {
@@ -275,6 +311,9 @@ pub struct Sim {
     sabotage: Option<usize>,
     /// The master's removal rate limiter (with the profile's `mesos_master` flags).
     removals: Limiter,
+    /// Whether the truth is recorded (for tests, benches and `sim serve --truth-log`); a suite
+    /// that never reads it does not keep it, so that its memory does not grow with the runs.
+    keep_truth: bool,
 }
 
 /// A stable pseudo-random number from a text (FNV-1a): names derived from the stack must not
@@ -448,7 +487,7 @@ impl Sim {
                 .into(),
                 desired: topo.private_agents,
                 members: Vec::new(),
-                activities: Vec::new(),
+                activities: Activities::default(),
             },
             fixed: [
                 (MASTER_LOGICAL_ID, "mesos-master"),
@@ -481,6 +520,7 @@ impl Sim {
             #[cfg(test)]
             sabotage: None,
             removals: Limiter::default(),
+            keep_truth: true,
         };
         sim.build(profile, start);
         sim
@@ -745,6 +785,12 @@ impl Sim {
         &self.truth
     }
 
+    /// Stops recording the truth (and forgets what was recorded).
+    pub(crate) fn forget_truth(&mut self) {
+        self.keep_truth = false;
+        self.truth = Vec::new();
+    }
+
     pub(crate) fn profile(&self) -> &Profile {
         &self.profile
     }
@@ -780,6 +826,9 @@ impl Sim {
         state: Option<&str>,
         detail: Option<String>,
     ) {
+        if !self.keep_truth {
+            return;
+        }
         self.truth.push(TruthEvent {
             at: self.now,
             kind,
@@ -791,6 +840,9 @@ impl Sim {
     }
 
     fn record_task(&mut self, pod: usize) {
+        if !self.keep_truth {
+            return;
+        }
         let p = &self.pods[pod];
         let ev = TruthEvent {
             at: self.now,
@@ -804,6 +856,9 @@ impl Sim {
     }
 
     fn record_step(&mut self, phase: usize, step: usize) {
+        if !self.keep_truth {
+            return;
+        }
         let ph = &self.recovery[phase];
         let st = &ph.steps[step];
         let ev = TruthEvent {
@@ -1036,12 +1091,13 @@ impl Sim {
         member.lifecycle = LifecycleState::Terminating;
         member.healthy = false;
         // A launch still in flight for this instance fails with it.
-        if let Some(la) = member.launch_activity {
-            let act = &mut self.asg.activities[la];
-            if act.status == ActivityStatus::InProgress {
-                act.status = ActivityStatus::Failed;
-                act.end = Some(self.now.floor_to_second().max(act.start.floor_to_second()));
-            }
+        if let Some(act) = member
+            .launch_activity
+            .and_then(|la| self.asg.activities.get_mut(la))
+            && act.status == ActivityStatus::InProgress
+        {
+            act.status = ActivityStatus::Failed;
+            act.end = Some(self.now.floor_to_second().max(act.start.floor_to_second()));
         }
         let id = self.instances[inst].id.to_string();
         self.record(TruthKind::AsgUnhealthy, id.clone(), None, None, None);
@@ -1056,8 +1112,8 @@ impl Sim {
             end: None,
             status: ActivityStatus::InProgress,
         };
-        self.asg.activities.push(activity);
-        self.asg.members[m].terminate_activity = Some(self.asg.activities.len() - 1);
+        let a = self.asg.activities.push(activity, self.now);
+        self.asg.members[m].terminate_activity = Some(a);
         let d = self.sample(|t| &t.asg_launch_start);
         self.schedule(d, Ev::LaunchStart);
         match self.instances[inst].state {
@@ -1083,8 +1139,10 @@ impl Sim {
     /// The Terminating activity succeeds and the instance leaves the group.
     fn finish_member(&mut self, m: usize) {
         let member = self.asg.members.remove(m);
-        if let Some(a) = member.terminate_activity {
-            let act = &mut self.asg.activities[a];
+        if let Some(act) = member
+            .terminate_activity
+            .and_then(|a| self.asg.activities.get_mut(a))
+        {
             let mut end = self.now.floor_to_second();
             if end < act.start {
                 end = Timestamp::from_millis(act.start.as_millis() + 999).floor_to_second();
@@ -1136,13 +1194,13 @@ impl Sim {
             end: None,
             status: ActivityStatus::InProgress,
         };
-        self.asg.activities.push(activity);
+        let launch = self.asg.activities.push(activity, self.now);
         self.asg.members.push(Member {
             inst,
             lifecycle: LifecycleState::Pending,
             healthy: true,
             detect_scheduled: false,
-            launch_activity: Some(self.asg.activities.len() - 1),
+            launch_activity: Some(launch),
             terminate_activity: None,
         });
         let zone = self.profile.topology.private_subnets[subnet].zone.clone();
@@ -1167,8 +1225,10 @@ impl Sim {
             return;
         }
         self.asg.members[m].lifecycle = LifecycleState::InService;
-        if let Some(a) = self.asg.members[m].launch_activity {
-            let act = &mut self.asg.activities[a];
+        if let Some(act) = self.asg.members[m]
+            .launch_activity
+            .and_then(|a| self.asg.activities.get_mut(a))
+        {
             act.status = ActivityStatus::Successful;
             act.end = Some(self.now.floor_to_second());
         }
@@ -1554,8 +1614,10 @@ impl Sim {
     /// The hostname (private IP) of any agent ever registered, also one removed from
     /// `/slaves` (the scheduler still knows the IP of a task on it).
     pub(crate) fn agent_hostname(&self, id: &AgentId) -> Option<&str> {
+        // The newest first: the agents asked about are the recent ones.
         self.agents
             .iter()
+            .rev()
             .find(|a| a.id == *id)
             .map(|a| a.hostname.as_str())
     }
@@ -1691,6 +1753,7 @@ impl Sim {
         Ok(self
             .asg
             .activities
+            .kept
             .iter()
             .rev()
             .take_while(|a| a.start >= since)
