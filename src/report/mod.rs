@@ -22,7 +22,7 @@ use serde::{Serialize, Serializer};
 
 use crate::journal::{Event, Replacement, RunFailure, SCHEMA_VERSION, Victim};
 use crate::measure::confidence::Mode;
-use crate::measure::decided::{self, Tally};
+use crate::measure::decided;
 use crate::measure::stats::{MetricHistogram, MetricSummary, SloResult};
 use crate::measure::{Observed, Sample, Source, Verdict};
 use crate::scenario::Scenario;

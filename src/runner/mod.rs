@@ -23,7 +23,7 @@ use count::{Counter, Counting};
 use feed::{Feed, Feeds};
 pub(crate) use observe::{Called, Snapshot, Tracker};
 
-use crate::cluster::{AsgLookup, Cluster, ClusterError, InstanceFilter, InstanceId};
+use crate::cluster::{AsgLookup, Cluster, ClusterError, InstanceFilter, InstanceId, PodName};
 use crate::journal::{Event, FailureKind, RunFailure, Sink, Victim};
 use crate::measure::Observed;
 use crate::scenario::{Demand, HealPolicy, Scenario};

@@ -79,8 +79,10 @@ impl SuitePlan {
         let mut plan: Option<Self> = None;
         let mut finished_runs: BTreeMap<String, u32> = BTreeMap::new();
         let mut began: BTreeSet<String> = BTreeSet::new();
+        let mut counters: BTreeMap<String, Counter> = BTreeMap::new();
         for e in events {
-            match e.borrow() {
+            let e = e.borrow();
+            match e {
                 Event::SuiteStarted {
                     target,
                     seed,
@@ -110,6 +112,9 @@ impl SuitePlan {
                 }
                 Event::ScenarioStarted { scenario, .. } => {
                     began.insert(scenario.name.clone());
+                    counters
+                        .entry(scenario.name.clone())
+                        .or_insert_with(|| Counter::new(&scenario.name));
                 }
                 Event::RunFinished { scenario, run, .. } => match finished_runs.get_mut(scenario) {
                     Some(last) => *last = *run,
@@ -125,6 +130,7 @@ impl SuitePlan {
                 }
                 _ => {}
             }
+            counters.values_mut().for_each(|c| c.see(e));
         }
         let mut plan = plan?;
         // Only the simulator can replay finished runs to where an uninterrupted suite would be.
@@ -133,8 +139,7 @@ impl SuitePlan {
             let name = s.loaded.scenario.name.as_str();
             if began.contains(name) {
                 let done = finished_runs.get(name).copied().unwrap_or(0);
-                let mut counted = Counter::new(name);
-                events.iter().for_each(|e| counted.see(e));
+                let counted = counters.remove(name).unwrap_or_else(|| Counter::new(name));
                 s.start = Some(Start {
                     first_run: done + 1,
                     replay,

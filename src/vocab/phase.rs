@@ -32,7 +32,7 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub(crate) const ALL: [Phase; 12] = [
+    pub(crate) const ALL: [Phase; 13] = [
         Phase::SteadyStateVerified,
         Phase::FaultInjected,
         Phase::InstanceTerminated,
