@@ -236,8 +236,7 @@ fn until_decided(suites: u64, max: u32, truths: &[Vec<u64>]) {
 /// The runs `until: decided` needs for `time_to_cassandra_running p90 ≤ threshold`, and a
 /// fixed count's.
 fn to_decision(suites: u64, max: u32, threshold_s: u64) {
-    let slo =
-        format!("slos:\n  time_to_cassandra_running: {{p90: {threshold_s}s, min_runs: 1}}\n");
+    let slo = format!("slos:\n  time_to_cassandra_running: {{p90: {threshold_s}s, min_runs: 1}}\n");
     let sequential = with_slos(&format!("{slo}runs: {{max: {max}, until: decided}}\n"));
     let mut needed: Vec<u64> = Vec::new();
     let mut verdicts = std::collections::BTreeMap::new();
@@ -288,7 +287,11 @@ fn main() {
     let (suites, truth_runs) = (arg("--suites", 1000), arg("--truth", 1_000_000) as u32);
     let started = Instant::now();
     if flag("--to-decision") {
-        to_decision(suites, arg("--runs", 200) as u32, arg("--threshold-s", 1200));
+        to_decision(
+            suites,
+            arg("--runs", 200) as u32,
+            arg("--threshold-s", 1200),
+        );
     } else {
         let truths = truths(truth_runs);
         println!(
