@@ -2,8 +2,8 @@
 //! histograms per metric, and SLO verdicts. Pure functions of data.
 
 pub(crate) mod confidence;
-pub mod ks;
 pub(crate) mod decided;
+pub mod ks;
 pub(crate) mod stats;
 
 use std::fmt;

@@ -146,5 +146,5 @@ fn a_seed_replaced_through_sim_serve_restarts_the_ring_and_is_measured() {
         "{}",
         acc.render()
     );
-    assert_eq!(assert_truthful(&events, &server.truth()), 9);
+    assert_eq!(assert_truthful(&events, &server.truth()), 10);
 }
