@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use serde::{Serialize, Serializer};
 
-use crate::journal::{Event, Replacement, RunFailure, SCHEMA_VERSION, Victim};
+use crate::journal::{Event, Replacement, RunFailure, Victim};
 use crate::measure::confidence::Mode;
 use crate::measure::decided;
 use crate::measure::stats::{MetricHistogram, MetricSummary, SloResult};
@@ -35,6 +35,11 @@ pub use tally::KeptRuns;
 /// Entries a list of runs names (failed runs of an expectation, runs over a threshold, runs
 /// that failed for no expectation); the rest are counted.
 pub(crate) const LISTED: usize = 1000;
+
+/// The version of `report.json`'s shape, apart from the journal's: 2 since each SLO carries
+/// its interval (`interval_ms`, `confidence`, `runs_needed` in place of `lower_ms` /
+/// `upper_ms`), a scenario its `mode` / `stopped`, `runs_kept` and `prediction`.
+pub(crate) const REPORT_SCHEMA_VERSION: u32 = 2;
 
 /// Everything a report shows (DESIGN §5).
 #[derive(Clone, Debug, Serialize)]
@@ -374,7 +379,7 @@ impl Builder {
     fn new(journal_torn_tail: bool) -> Self {
         Self {
             report: Report {
-                schema_version: SCHEMA_VERSION,
+                schema_version: REPORT_SCHEMA_VERSION,
                 target: Target::Sim,
                 simulated: true,
                 seed: 0,
