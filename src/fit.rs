@@ -66,7 +66,7 @@ pub(crate) const STEPS: [Step; 8] = [
     Step {
         key: "agent_inactive",
         start: Start::At(Phase::FaultInjected),
-        end: Phase::AgentLost,
+        end: Phase::AgentDisconnected,
         absorbs: &[],
     },
     Step {
