@@ -35,7 +35,7 @@ fn reference_drill_report_holds_the_contract_and_is_reproducible() {
     assert_eq!(json_a, json_b, "same seed, same report");
 
     let r = read_json(&a.join("report.json"));
-    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["schema_version"], 2);
     assert_eq!(r["target"], "sim");
     assert_eq!(r["simulated"], true);
     assert_eq!(r["seed"], 42);
