@@ -211,7 +211,14 @@ fn start_of(start: Start, run: &RunRecord, spare: bool) -> Option<&Observed> {
                 return Some(replace);
             }
             let registered = run.phases.get(&Phase::AgentRegistered)?;
-            Some(if registered.at > replace.at {
+            // A task that ran before the new agent registered found another free agent (the
+            // run's own world had a spare, e.g. a scenario's `profile: spare-agent`): it
+            // waited for the replace only.
+            let ran_first = run
+                .phases
+                .get(&Phase::TaskRunning)
+                .is_some_and(|t| t.at < registered.at);
+            Some(if registered.at > replace.at && !ran_first {
                 registered
             } else {
                 replace
@@ -642,6 +649,17 @@ heal: replace-on-task-lost
         assert_eq!(no_spare, Known::between(59_998.0, 60_002.0));
         let spare = known(step("task_running"), &sc, &r, true).unwrap();
         assert_eq!(spare, Known::between(439_999.0, 440_001.0));
+        // Running before the new agent registered: the run's world had a spare agent.
+        let early = run(
+            &[
+                (Phase::PodReplaceIssued, 0, 0),
+                (Phase::TaskRunning, 51_000, 1),
+                (Phase::AgentRegistered, 600_000, 1),
+            ],
+            700_000,
+        );
+        let ran_first = known(step("task_running"), &sc, &early, false).unwrap();
+        assert_eq!(ran_first, Known::between(50_999.0, 51_001.0));
     }
 
     #[test]
