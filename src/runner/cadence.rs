@@ -439,6 +439,12 @@ mod tests {
     }
 
     fn one_victim_tracker() -> Tracker {
+        victim_tracker(None)
+    }
+
+    /// A tracker of one terminated victim `i-old`, with its pod and task when given.
+    fn victim_tracker(pod: Option<(&str, &str)>) -> Tracker {
+        use crate::cluster::{PodName, TaskId};
         Tracker::new(
             FaultKind::TerminateInstance,
             "server",
@@ -448,8 +454,8 @@ mod tests {
                 private_ip: None,
                 asg: None,
                 agent: None,
-                pod: None,
-                task: None,
+                pod: pod.map(|(p, _)| PodName::new(p)),
+                task: pod.map(|(_, t)| TaskId::new(t)),
             }],
             fault(),
         )
@@ -503,20 +509,7 @@ mod tests {
     /// the pod's task `id` in `state`.
     fn pod_read(id: &str, state: crate::cluster::TaskState) -> Tracker {
         use crate::cluster::{PodName, PodObs, TaskId, TaskObs};
-        let mut t = Tracker::new(
-            FaultKind::TerminateInstance,
-            "server",
-            Baseline::default(),
-            vec![crate::journal::Victim {
-                instance: crate::cluster::InstanceId::new("i-old"),
-                private_ip: None,
-                asg: None,
-                agent: None,
-                pod: Some(PodName::new("node-4")),
-                task: Some(TaskId::new("old")),
-            }],
-            fault(),
-        );
+        let mut t = victim_tracker(Some(("node-4", "old")));
         let called = super::super::observe::Called {
             sent: fault(),
             received: fault(),
