@@ -24,13 +24,12 @@ use chaos_harness::runner::StopFlag;
 use chaos_harness::runner::suite::{SimClusters, SuitePlan, run_suite};
 use chaos_harness::scenario::load_paths;
 use chaos_harness::scenario::parse::Loaded;
-use chaos_harness::time::Timestamp;
-use chaos_harness::vocab::{Phase, Target};
+use chaos_harness::vocab::Target;
 
-const METRICS: [(&str, Phase); 2] = [
-    ("time_to_asg_replacement", Phase::ReplacementInService),
-    ("time_to_cassandra_running", Phase::TaskRunning),
-];
+#[path = "../tests/support/headline.rs"]
+mod headline;
+use headline::{Headline, METRICS};
+
 const PERCENTILES: [(&str, f64); 2] = [("p50", 0.50), ("p90", 0.90)];
 
 fn arg(name: &str, default: u64) -> u64 {
@@ -66,31 +65,6 @@ fn with_slos(slos: &str) -> Loaded {
     load_paths(&[file])
         .expect("the coverage scenario is valid")
         .remove(0)
-}
-
-/// Keeps only each run's two headline metrics, in ms.
-#[derive(Default)]
-struct Metrics {
-    fault: Option<Timestamp>,
-    values: [Vec<u64>; 2],
-}
-
-impl Sink for Metrics {
-    fn emit(&mut self, e: &Event) -> std::io::Result<()> {
-        if let Event::PhaseObserved { phase, at, .. } = e {
-            if *phase == Phase::FaultInjected {
-                self.fault = Some(*at);
-            }
-            for (i, (_, p)) in METRICS.iter().enumerate() {
-                if phase == p
-                    && let Some(f) = self.fault
-                {
-                    self.values[i].push(at.since(f).as_millis());
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 fn suite(l: &Loaded, runs: Option<u32>, seed: u64, sink: &mut dyn Sink) {
@@ -132,7 +106,7 @@ fn slos(json: &serde_json::Value) -> Vec<(usize, usize, serde_json::Value)> {
 
 /// The true p50 and p90 of both metrics, in ms, from `runs` runs (seed 7).
 fn truths(runs: u32) -> Vec<Vec<u64>> {
-    let mut truth = Metrics::default();
+    let mut truth = Headline::default();
     suite(&reference(), Some(runs), 7, &mut truth);
     truth
         .values

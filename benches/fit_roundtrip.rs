@@ -10,19 +10,17 @@
 use std::path::Path;
 
 use chaos_harness::cluster::sim::Profile;
-use chaos_harness::journal::{Event, JournalWriter, Sink};
+use chaos_harness::journal::{JournalWriter, Sink};
 use chaos_harness::measure::ks;
 use chaos_harness::runner::StopFlag;
 use chaos_harness::runner::suite::{SimClusters, SuitePlan, run_suite};
 use chaos_harness::scenario::load_paths;
 use chaos_harness::scenario::parse::Loaded;
-use chaos_harness::time::Timestamp;
-use chaos_harness::vocab::{Phase, Target};
+use chaos_harness::vocab::Target;
 
-const METRICS: [(&str, Phase); 2] = [
-    ("time_to_asg_replacement", Phase::ReplacementInService),
-    ("time_to_cassandra_running", Phase::TaskRunning),
-];
+#[path = "../tests/support/headline.rs"]
+mod headline;
+use headline::{Headline, METRICS};
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -30,31 +28,6 @@ fn arg(name: &str, default: u64) -> u64 {
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(default)
-}
-
-/// Keeps only each run's two headline metrics, in ms.
-#[derive(Default)]
-struct Headline {
-    fault: Option<Timestamp>,
-    values: [Vec<u64>; 2],
-}
-
-impl Sink for Headline {
-    fn emit(&mut self, e: &Event) -> std::io::Result<()> {
-        if let Event::PhaseObserved { phase, at, .. } = e {
-            if *phase == Phase::FaultInjected {
-                self.fault = Some(*at);
-            }
-            for (i, (_, p)) in METRICS.iter().enumerate() {
-                if phase == p
-                    && let Some(f) = self.fault
-                {
-                    self.values[i].push(at.since(f).as_millis());
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 fn suite(l: &Loaded, profile: &Profile, runs: u32, seed: u64, sink: &mut dyn Sink) {

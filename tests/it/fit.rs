@@ -6,13 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use chaos_harness::cluster::sim::Profile;
-use chaos_harness::journal::{Event, Sink};
 use chaos_harness::measure::ks;
 use chaos_harness::runner::StopFlag;
 use chaos_harness::runner::suite::{SimClusters, SuitePlan, run_suite};
 use chaos_harness::scenario::load_paths;
-use chaos_harness::time::Timestamp;
-use chaos_harness::vocab::{Phase, Target};
+use chaos_harness::vocab::Target;
+
+use crate::headline::Headline;
 
 use crate::{bin, read_json, root};
 
@@ -163,33 +163,6 @@ fn profile_fit_refuses_bad_input_with_2() {
         "{err}"
     );
     assert!(!out.exists());
-}
-
-/// The two headline metrics of every run, in ms, taken from the journal as it streams by.
-#[derive(Default)]
-struct Headline {
-    fault: Option<Timestamp>,
-    values: [Vec<u64>; 2],
-}
-
-impl Sink for Headline {
-    fn emit(&mut self, e: &Event) -> std::io::Result<()> {
-        if let Event::PhaseObserved { phase, at, .. } = e {
-            let slot = match phase {
-                Phase::FaultInjected => {
-                    self.fault = Some(*at);
-                    None
-                }
-                Phase::ReplacementInService => Some(0),
-                Phase::TaskRunning => Some(1),
-                _ => None,
-            };
-            if let (Some(i), Some(f)) = (slot, self.fault) {
-                self.values[i].push(at.since(f).as_millis());
-            }
-        }
-        Ok(())
-    }
 }
 
 fn headline(profile: &Profile, runs: u32, seed: u64) -> [Vec<u64>; 2] {

@@ -8,6 +8,8 @@ mod dcos_client;
 mod economy;
 mod exit_codes;
 mod fit;
+#[path = "../support/headline.rs"]
+mod headline;
 mod house;
 mod layers;
 mod progress;
