@@ -391,8 +391,8 @@ impl ActivityObs {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AgentObs {
     pub(crate) id: AgentId,
-    /// On DC/OS on AWS: the EC2 private IPv4.
-    pub(crate) hostname: String,
+    /// On DC/OS on AWS: the EC2 private IPv4 (shared: every poll lists every agent again).
+    pub(crate) hostname: Arc<str>,
     pub(crate) active: bool,
     /// `registered_time` (unix seconds, µs precision), as a stamp.
     pub(crate) registered_time: Timestamp,
@@ -433,19 +433,19 @@ impl PodObs {
     }
 }
 
-/// One step of a plan.
+/// One step of a plan. Ids and names are shared: every poll of the plan lists them again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StepObs {
-    pub(crate) id: String,
-    pub name: String,
+    pub(crate) id: Arc<str>,
+    pub name: Arc<str>,
     pub(crate) status: PlanStatus,
 }
 
 /// One phase of a plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct PhaseObs {
-    pub(crate) id: String,
-    pub(crate) name: String,
+    pub(crate) id: Arc<str>,
+    pub(crate) name: Arc<str>,
     pub status: PlanStatus,
     pub steps: Vec<StepObs>,
 }

@@ -194,22 +194,38 @@ impl Cadence {
             }
     }
 
-    /// How often `feed` is asked now; `None`: not at all. `pending`: the phases still
-    /// awaited.
-    fn interval(
+    /// Per feed, whether it awaits one of the `pending` phases and, if so, whether one of them
+    /// presses now: one pass over the phases for every feed.
+    fn pressed(
         &self,
-        feed: Feed,
         pending: &[Phase],
         tracker: &Tracker,
         history: &History,
         elapsed: Dur,
+    ) -> PerFeed<Option<bool>> {
+        let mut pressed = PerFeed::splat(None);
+        for &p in pending {
+            let Some(feed) = Feed::of(p) else { continue };
+            if pressed[feed] != Some(true) {
+                pressed[feed] = Some(
+                    self.pressing(p, tracker, history) && history.near(p, elapsed, self.gentle),
+                );
+            }
+        }
+        pressed
+    }
+
+    /// How often `feed` is asked now; `None`: not at all. `pressed`: whether the feed awaits
+    /// phases and whether one of them presses; `pending`: the phases still awaited.
+    fn interval(
+        &self,
+        feed: Feed,
+        pressed: Option<bool>,
+        pending: &[Phase],
+        tracker: &Tracker,
+        history: &History,
     ) -> Option<Dur> {
-        let mut mine = pending
-            .iter()
-            .copied()
-            .filter(|p| Feed::of(*p) == Some(feed))
-            .peekable();
-        if mine.peek().is_none() {
+        let Some(dense) = pressed else {
             // The new agent is matched by its host's IP, which the group's new member gives.
             let needs_ip = feed == Feed::Asg
                 && self.replaces
@@ -217,13 +233,11 @@ impl Cadence {
                 && !tracker.replacement_ips_known();
             let watching = feed == Feed::Watch && self.watch;
             return (needs_ip || watching).then_some(self.gentle);
-        }
+        };
         if feed == Feed::Recovery && !tracker.has(Phase::TaskRunning) {
             // Recovery only completes after the task runs again.
             return None;
         }
-        let dense = mine
-            .any(|p| self.pressing(p, tracker, history) && history.near(p, elapsed, self.gentle));
         let every = if dense {
             self.dense
         } else {
@@ -269,9 +283,9 @@ impl Cadence {
         fault_at: Timestamp,
         now: Timestamp,
     ) -> Option<(Timestamp, Feeds)> {
-        let elapsed = now.since(fault_at);
+        let pressed = self.pressed(pending, tracker, history, now.since(fault_at));
         let due = Feed::ALL.map(|f| {
-            let every = self.interval(f, pending, tracker, history, elapsed)?;
+            let every = self.interval(f, pressed[f], pending, tracker, history)?;
             Some((f, self.last[f].saturating_add(every)))
         });
         let at = due.iter().flatten().map(|(_, t)| *t).min()?;

@@ -599,7 +599,7 @@ impl Tracker {
             };
             let Some(host) = host else { continue };
             let found = agents.iter().find_map(|a| {
-                if a.hostname != host || !a.active {
+                if &*a.hostname != host || !a.active {
                     return None;
                 }
                 if !self.baseline.agents.contains(&a.id) {
@@ -715,7 +715,7 @@ impl Tracker {
             let complete = plan.steps().any(|s| {
                 // The step `<pod>:[<task>]`.
                 step_pod(&s.name, task) == Some(pod.as_str())
-                    && !self.baseline.recovery_steps.contains(&s.id)
+                    && !self.baseline.recovery_steps.contains(&*s.id)
                     && s.status == crate::cluster::PlanStatus::Complete
             });
             if complete {
@@ -729,8 +729,17 @@ impl Tracker {
     }
 }
 
-/// FNV-1a: a cheap hash of the few small values one read shows.
+/// A cheap hash of the few small values one read shows, eight bytes at a step (ids are tens
+/// of bytes long, and each poll hashes every id it read): FNV-1a's mixing on words.
 struct Fnv(u64);
+
+impl Fnv {
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0 ^ word)
+            .wrapping_mul(0x0100_0000_01b3)
+            .rotate_left(29);
+    }
+}
 
 impl Hasher for Fnv {
     fn finish(&self) -> u64 {
@@ -738,8 +747,17 @@ impl Hasher for Fnv {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.mix(u64::from_le_bytes(w.try_into().expect("eight bytes")));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut last = [0; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            // The length in the byte no rest fills keeps `ab` and `ab\0` apart.
+            last[7] = rest.len() as u8;
+            self.mix(u64::from_le_bytes(last));
         }
     }
 }

@@ -187,7 +187,7 @@ async fn pod_host<C: Cluster>(
     let host = agents
         .iter()
         .find(|a| a.id == agent)
-        .map(|a| a.hostname.clone())
+        .map(|a| a.hostname.to_string())
         .ok_or_else(|| {
             RunError::Refused(format!("agent {agent} of pod {pod} is not registered"))
         })?;
@@ -298,7 +298,7 @@ pub(super) fn guard<'a>(
     let agent = inst
         .private_ip
         .as_ref()
-        .and_then(|ip| agents.iter().find(|a| &a.hostname == ip));
+        .and_then(|ip| agents.iter().find(|a| *a.hostname == **ip));
     let public_group = |tags: &[(String, String)]| {
         tags.iter()
             .any(|(k, v)| k == CFN_LOGICAL_ID_TAG && v == PUBLIC_AGENTS_LOGICAL_ID)
@@ -491,7 +491,7 @@ pub(crate) fn baseline(
             .unwrap_or_default(),
         agents: agents.iter().map(|a| a.id.clone()).collect(),
         recovery_steps: recovery
-            .map(|p| p.steps().map(|s| s.id.clone()).collect::<BTreeSet<_>>())
+            .map(|p| p.steps().map(|s| s.id.to_string()).collect::<BTreeSet<_>>())
             .unwrap_or_default(),
     }
 }

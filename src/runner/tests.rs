@@ -214,7 +214,7 @@ fn the_guard_lets_only_private_agents_of_the_group_through() {
     // A private agent of the group, opted in: through, with its agent.
     let (group, found) = guard(&with_dcos, None, &agents, &instance("10.0.1.5", &opted)).unwrap();
     assert_eq!(
-        (group.as_str(), found.map(|a| a.hostname.as_str())),
+        (group.as_str(), found.map(|a| &*a.hostname)),
         ("g", Some("10.0.1.5"))
     );
     let refusal = |inst: &InstanceObs, sc: &Scenario| match guard(sc, None, &agents, inst) {

@@ -623,12 +623,12 @@ fn plan_json(name: &str, p: &PlanObs) -> PlanJson {
             .iter()
             .map(|ph| {
                 // Cassandra's replace phase is serial; the SDK's own recovery phases parallel.
-                let permanent = recovery && ph.name == crate::cluster::PERMANENT_RECOVERY_PHASE;
+                let permanent = recovery && &*ph.name == crate::cluster::PERMANENT_RECOVERY_PHASE;
                 (ph, permanent)
             })
             .map(|(ph, permanent)| PhaseJson {
-                id: ph.id.clone(),
-                name: ph.name.clone(),
+                id: ph.id.to_string(),
+                name: ph.name.to_string(),
                 strategy: if recovery && !permanent {
                     "parallel"
                 } else {
@@ -640,8 +640,8 @@ fn plan_json(name: &str, p: &PlanObs) -> PlanJson {
                     .iter()
                     .enumerate()
                     .map(|(i, s)| StepJson {
-                        id: s.id.clone(),
-                        name: s.name.clone(),
+                        id: s.id.to_string(),
+                        name: s.name.to_string(),
                         status: s.status.as_str(),
                         message: if recovery {
                             // The replace step comes first; a seed's restarts are transient.

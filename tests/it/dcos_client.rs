@@ -127,7 +127,7 @@ fn plans_answer_202_and_417_with_a_body() {
     with_server(TOKEN, async |c| {
         let p = c.plan("cassandra", "recovery").await.unwrap();
         assert_eq!(p.status, PlanStatus::Starting);
-        assert_eq!(p.steps().next().unwrap().name, "node-4:[server]");
+        assert_eq!(&*p.steps().next().unwrap().name, "node-4:[server]");
         let d = c.plan("cassandra", "deploy").await.unwrap();
         assert_eq!(d.errors, vec!["bad config".to_string()]);
     });

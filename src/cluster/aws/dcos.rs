@@ -886,7 +886,7 @@ impl Slave {
             || self.reserved_resources.contains_key("slave_public");
         AgentObs {
             id: AgentId::new(self.id),
-            hostname: self.hostname,
+            hostname: self.hostname.into(),
             active: self.active.unwrap_or(true),
             registered_time: Timestamp::from_unix_seconds_f64(self.registered_time),
             reregistered_time: self.reregistered_time.map(Timestamp::from_unix_seconds_f64),
@@ -1015,15 +1015,15 @@ impl PlanJson {
                 .phases
                 .into_iter()
                 .map(|p| PhaseObs {
-                    id: p.id,
-                    name: p.name,
+                    id: p.id.into(),
+                    name: p.name.into(),
                     status: plan_status(&p.status),
                     steps: p
                         .steps
                         .into_iter()
                         .map(|s| StepObs {
-                            id: s.id,
-                            name: s.name,
+                            id: s.id.into(),
+                            name: s.name.into(),
                             status: plan_status(&s.status),
                         })
                         .collect(),
@@ -1225,7 +1225,7 @@ mod tests {
         let agents: Vec<AgentObs> = slaves.slaves.into_iter().map(Slave::into_obs).collect();
         assert_eq!(agents.len(), 6);
         assert_eq!(agents.iter().filter(|a| a.public).count(), 1);
-        assert_eq!(agents[0].hostname, "10.0.1.23");
+        assert_eq!(&*agents[0].hostname, "10.0.1.23");
         assert_eq!(agents[0].registered_time.as_millis(), 1_700_470_011_582);
     }
 
@@ -1277,7 +1277,7 @@ mod tests {
         let plan = serde_json::from_str::<PlanJson>(plan).unwrap().into_obs();
         assert_eq!(plan.status, PlanStatus::InProgress);
         assert!(plan.errors.is_empty());
-        assert_eq!(plan.steps().next().unwrap().id, "");
+        assert_eq!(&*plan.steps().next().unwrap().id, "");
         assert!(plan.phases[1].steps.is_empty());
         let errors = r#"{"phases": null, "errors": ["boom", null], "status": "ERROR"}"#;
         let errors = serde_json::from_str::<PlanJson>(errors).unwrap().into_obs();
@@ -1372,7 +1372,7 @@ mod tests {
             "message": "…"}]}], "errors": ["boom"], "status": "STARTING", "strategy": "parallel"}"#;
         let plan = serde_json::from_str::<PlanJson>(body).unwrap().into_obs();
         assert_eq!(plan.status, PlanStatus::Starting);
-        assert_eq!(plan.steps().next().unwrap().name, "node-4:[server]");
+        assert_eq!(&*plan.steps().next().unwrap().name, "node-4:[server]");
         assert_eq!(plan.errors, vec!["boom".to_string()]);
         let empty = serde_json::from_str::<PlanJson>(
             r#"{"phases": [], "errors": [], "status": "COMPLETE"}"#,

@@ -131,7 +131,8 @@ impl Activities {
 struct Agent {
     id: AgentId,
     inst: usize,
-    hostname: String,
+    /// Shared with every `/slaves` answer that lists the agent.
+    hostname: Arc<str>,
     public: bool,
     active: bool,
     removed: bool,
@@ -159,7 +160,7 @@ struct Pod {
     name: PodName,
     server_name: Arc<str>,
     repair_name: Arc<str>,
-    step_name: String,
+    step_name: Arc<str>,
     init: Option<InitTask>,
     task: ServerTask,
     /// The agent holding this pod's reservations; `None` once a replace abandoned them.
@@ -172,7 +173,7 @@ struct Pod {
 /// A recovery step: the pod it brings back, and how (`permanent`: replaced on any free
 /// agent; else relaunched in place on its reservations, killing a live task first).
 struct Step {
-    id: String,
+    id: Arc<str>,
     pod: usize,
     permanent: bool,
     status: PlanStatus,
@@ -181,8 +182,8 @@ struct Step {
 /// A recovery phase: one transient step (`<pod>:[server]`, parallel), or Cassandra's
 /// `permanent-node-failure-recovery` (serial; see [`ring`]).
 struct Phase {
-    id: String,
-    name: String,
+    id: Arc<str>,
+    name: Arc<str>,
     serial: bool,
     steps: Vec<Step>,
 }
@@ -596,7 +597,7 @@ impl Sim {
                 }
             });
             self.pods.push(Pod {
-                step_name: format!("{name}:[server]"),
+                step_name: format!("{name}:[server]").into(),
                 repair_name: format!("{name}-repair").into(),
                 name: PodName::new(&name),
                 server_name,
@@ -618,26 +619,26 @@ impl Sim {
         let mut steps = Vec::new();
         for p in 0..self.pods.len() {
             steps.push(StepObs {
-                id: uuid4(&mut self.rng),
+                id: uuid4(&mut self.rng).into(),
                 name: self.pods[p].step_name.clone(),
                 status: PlanStatus::Complete,
             });
         }
         let mut phases = vec![PhaseObs {
-            id: uuid4(&mut self.rng),
-            name: "node-deploy".to_string(),
+            id: uuid4(&mut self.rng).into(),
+            name: "node-deploy".into(),
             status: PlanStatus::Complete,
             steps,
         }];
         if let Some(p0) = self.pods.first() {
             let name = format!("{}:[init_system_keyspaces]", p0.name);
             phases.push(PhaseObs {
-                id: uuid4(&mut self.rng),
-                name: "keyspace-deploy".to_string(),
+                id: uuid4(&mut self.rng).into(),
+                name: "keyspace-deploy".into(),
                 status: PlanStatus::Complete,
                 steps: vec![StepObs {
-                    id: uuid4(&mut self.rng),
-                    name,
+                    id: uuid4(&mut self.rng).into(),
+                    name: name.into(),
                     status: PlanStatus::Complete,
                 }],
             });
@@ -739,7 +740,7 @@ impl Sim {
         self.agents.push(Agent {
             id,
             inst,
-            hostname: i.ip.clone(),
+            hostname: i.ip.as_str().into(),
             public: i.role == Role::Public,
             active: true,
             removed: false,
@@ -864,10 +865,10 @@ impl Sim {
         let ev = TruthEvent {
             at: self.now,
             kind: TruthKind::RecoveryStep,
-            subject: self.pods[st.pod].step_name.clone(),
-            id: Some(st.id.clone()),
+            subject: self.pods[st.pod].step_name.to_string(),
+            id: Some(st.id.to_string()),
             state: Some(st.status.as_str().to_string()),
-            detail: Some(ph.name.clone()),
+            detail: Some(ph.name.to_string()),
         };
         self.truth.push(ev);
     }
@@ -989,7 +990,7 @@ impl Sim {
         if a.epoch == epoch && a.active && !a.removed {
             a.active = false;
             let id = a.id.to_string();
-            let host = a.hostname.clone();
+            let host = a.hostname.to_string();
             self.record(TruthKind::AgentDisconnected, id, None, None, Some(host));
         }
     }
@@ -1241,7 +1242,7 @@ impl Sim {
     fn register_agent(&mut self, inst: usize) {
         let a = self.new_agent(inst, self.now);
         let id = self.agents[a].id.to_string();
-        let host = self.agents[a].hostname.clone();
+        let host = self.agents[a].hostname.to_string();
         self.record(TruthKind::AgentRegistered, id, None, None, Some(host));
         self.schedule_offers();
     }
@@ -1252,7 +1253,7 @@ impl Sim {
         a.removed = true;
         a.active = false;
         let id = a.id.to_string();
-        let host = a.hostname.clone();
+        let host = a.hostname.to_string();
         self.record(TruthKind::AgentUnreachable, id, None, None, Some(host));
         let lost = self.profile.task_lost_status.on_agent_removed();
         self.fail_tasks_on(agent, lost);
@@ -1276,7 +1277,7 @@ impl Sim {
         a.removed = false;
         a.reregistered = Some(self.now);
         let id = a.id.to_string();
-        let host = a.hostname.clone();
+        let host = a.hostname.to_string();
         self.record(TruthKind::AgentReregistered, id, None, None, Some(host));
         let gone = self.profile.task_lost_status.on_agent_rebooted();
         self.fail_tasks_on(agent, gone);
@@ -1619,7 +1620,7 @@ impl Sim {
             .iter()
             .rev()
             .find(|a| a.id == *id)
-            .map(|a| a.hostname.as_str())
+            .map(|a| &*a.hostname)
     }
 
     /// EC2 `DescribeInstances` with one filter.

@@ -51,7 +51,7 @@ async fn host_of(c: &mut SimCluster, p: &str) -> InstanceObs {
         .find(|a| a.id == agent)
         .unwrap()
         .hostname
-        .clone();
+        .to_string();
     let found = c
         .describe_instances(&InstanceFilter::PrivateIp(host))
         .await
@@ -72,8 +72,8 @@ async fn step_status(c: &mut SimCluster, step: &str) -> Option<(String, PlanStat
     plan.phases.iter().find_map(|ph| {
         ph.steps
             .iter()
-            .find(|s| s.name == step)
-            .map(|s| (ph.name.clone(), s.status))
+            .find(|s| &*s.name == step)
+            .map(|s| (ph.name.to_string(), s.status))
     })
 }
 
@@ -184,7 +184,7 @@ fn steady_state_looks_like_the_fixtures() {
             );
             let subnet = ["10.0.1.", "10.0.2.", "10.0.3."][i % 3];
             assert!(m.private_ip.as_deref().unwrap().starts_with(subnet));
-            assert!(m.private_ip.as_deref().unwrap() == agents[i].hostname);
+            assert!(m.private_ip.as_deref().unwrap() == &*agents[i].hostname);
         }
 
         let recovery = c.plan(SVC, "recovery").await.unwrap();
@@ -192,7 +192,7 @@ fn steady_state_looks_like_the_fixtures() {
         assert!(recovery.phases.is_empty());
         let deploy = c.plan(SVC, "deploy").await.unwrap();
         assert_eq!(deploy.status, PlanStatus::Complete);
-        assert!(deploy.steps().any(|s| s.name == "node-4:[server]"));
+        assert!(deploy.steps().any(|s| &*s.name == "node-4:[server]"));
 
         // The group was created more than six weeks ago: no activity history is left.
         let acts = c
@@ -374,7 +374,7 @@ fn terminate_drill_by_hand() {
                 }
                 for a in &agents {
                     if !old_agents.contains(&a.id) {
-                        assert_ne!(a.hostname, old_ip);
+                        assert_ne!(*a.hostname, old_ip);
                         assert!(a.active && a.registered_time > t0);
                         s.new_agent.get_or_insert(a.id.clone());
                     }
@@ -514,7 +514,8 @@ fn raw_drill(profile: &Profile, seed: u64) -> (Dur, Dur) {
         .into_iter()
         .find(|a| Some(&a.id) == old.agent.as_ref())
         .unwrap()
-        .hostname;
+        .hostname
+        .to_string();
     let victim = sim
         .describe_instances(&InstanceFilter::PrivateIp(host))
         .unwrap()
@@ -711,7 +712,12 @@ fn reboot_with_a_new_agent_id_needs_a_replace() {
         c.sleep(Dur::from_mins(10)).await;
         let agents = c.agents().await.unwrap();
         assert!(agents.iter().all(|a| a.id != old_agent), "old id removed");
-        let new_agent = agents.iter().find(|a| a.hostname == ip).unwrap().id.clone();
+        let new_agent = agents
+            .iter()
+            .find(|a| *a.hostname == ip)
+            .unwrap()
+            .id
+            .clone();
         let (id, state, _, _) = server(&mut c, "node-4").await;
         assert_eq!(
             (id, state),
@@ -1138,7 +1144,7 @@ async fn faulty_drill(c: &mut SimCluster, backoff: Dur) -> Vec<ClusterError> {
         .find(|a| Some(&a.id) == t.agent.as_ref())
         .unwrap()
         .hostname
-        .clone();
+        .to_string();
     let victim = ride_out!(
         errors,
         c,

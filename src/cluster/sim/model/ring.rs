@@ -70,19 +70,19 @@ impl Sim {
         let steps = pods
             .iter()
             .map(|&p| Step {
-                id: uuid4(&mut self.rng),
+                id: uuid4(&mut self.rng).into(),
                 pod: p,
                 permanent: replaced.contains(&p) && permanent,
                 status: PlanStatus::Pending,
             })
             .collect();
         let name = if permanent {
-            PERMANENT_PHASE.to_string()
+            PERMANENT_PHASE.into()
         } else {
             self.pods[pod].step_name.clone()
         };
         self.recovery.push(Phase {
-            id: uuid4(&mut self.rng),
+            id: uuid4(&mut self.rng).into(),
             name,
             serial: permanent,
             steps,
@@ -112,13 +112,13 @@ impl Sim {
             let steps: Vec<&str> = ph
                 .steps
                 .iter()
-                .map(|s| self.pods[s.pod].step_name.as_str())
+                .map(|s| &*self.pods[s.pod].step_name)
                 .collect();
             let ev = TruthEvent {
                 at: self.now,
                 kind: TruthKind::RecoveryPhase,
-                subject: ph.name.clone(),
-                id: Some(ph.id.clone()),
+                subject: ph.name.to_string(),
+                id: Some(ph.id.to_string()),
                 state: Some(PlanStatus::Complete.as_str().to_string()),
                 detail: Some(steps.join(", ")),
             };
@@ -164,7 +164,7 @@ mod tests {
             .unwrap()
             .phases
             .iter()
-            .flat_map(|ph| ph.steps.iter().map(|st| (st.name.clone(), st.status)))
+            .flat_map(|ph| ph.steps.iter().map(|st| (st.name.to_string(), st.status)))
             .collect()
     }
 
@@ -205,7 +205,7 @@ mod tests {
         );
         let plan = s.plan(SVC, "recovery").unwrap();
         assert_eq!(plan.phases.len(), 1);
-        assert_eq!(plan.phases[0].name, PERMANENT_PHASE);
+        assert_eq!(&*plan.phases[0].name, PERMANENT_PHASE);
         // Step by step: never two steps in flight, never a later one before an earlier one.
         let mut t = s.now();
         let end = Timestamp::from_millis(t.as_millis() + Dur::from_mins(120).as_millis() as i64);
