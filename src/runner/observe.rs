@@ -730,7 +730,8 @@ impl Tracker {
 }
 
 /// A cheap hash of the few small values one read shows, eight bytes at a step (ids are tens
-/// of bytes long, and each poll hashes every id it read): FNV-1a's mixing on words.
+/// of bytes long, and each poll hashes every id it read): FNV-1a's step on words, rotated so
+/// that a word's high bytes reach the low bits of the next step.
 struct Fnv(u64);
 
 impl Fnv {

@@ -18,7 +18,7 @@ use crate::time::Timestamp;
 
 /// The pod of a step named `<pod>:[<task>]` (the pod ends at the first `:[`). Taken apart
 /// from the end: every read of the plan asks it of every step, and a substring search
-/// (`split_once(":[")`) was most of the cost of reading a plan.
+/// (`split_once(":[")`) cost about 3 % of a simulated run.
 pub(crate) fn step_pod<'a>(step: &'a str, task: &str) -> Option<&'a str> {
     let pod = step
         .strip_suffix(']')?
