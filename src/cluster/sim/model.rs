@@ -1991,6 +1991,7 @@ mod tests {
             s.forget_truth();
             let service = s.service().to_string();
             let mut slots = 0;
+            let first = host_of(&s, 4);
             for round in 0..40 {
                 let victim = host_of(&s, 4);
                 let fault = if reboot {
@@ -2014,6 +2015,12 @@ mod tests {
             }
             assert!(slots <= 2 * size + 4, "{slots} slots after 40 drills");
             assert!(s.truth().is_empty(), "a truth not asked for is not kept");
+            if !reboot {
+                // Freed long ago, the first victim's zone is still known: its scaling
+                // activities are kept six weeks and name it.
+                assert!(!s.by_id.contains_key(&first));
+                assert!(s.instance_zone(&first).is_some());
+            }
         }
     }
 
