@@ -31,6 +31,14 @@ use crate::time::Timestamp;
 use crate::vocab::FaultKind;
 
 mod ring;
+mod slots;
+
+use slots::{Key, Slots};
+
+/// A handle to an instance of the model (its slot and generation).
+type Inst = Key<Instance>;
+/// A handle to a Mesos agent of the model.
+type AgentKey = Key<Agent>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
@@ -51,13 +59,13 @@ struct Instance {
     reason: String,
     asg_tag: Option<String>,
     tags: Tags,
-    agent: Option<usize>,
+    agent: Option<AgentKey>,
     /// The group terminates this instance as soon as it is `stopped`.
     asg_terminate_on_stop: bool,
 }
 
 struct Member {
-    inst: usize,
+    inst: Inst,
     lifecycle: LifecycleState,
     healthy: bool,
     detect_scheduled: bool,
@@ -67,6 +75,10 @@ struct Member {
 
 struct Activity {
     id: String,
+    /// The instance launched or terminated, and its subnet (the activity's details name the
+    /// zone, also once EC2 forgot the instance).
+    instance: InstanceId,
+    subnet: usize,
     description: String,
     cause: String,
     start: Timestamp,
@@ -80,7 +92,7 @@ struct Activity {
 struct FixedGroup {
     name: String,
     tags: Tags,
-    members: Vec<usize>,
+    members: Vec<Inst>,
 }
 
 struct Asg {
@@ -130,7 +142,9 @@ impl Activities {
 
 struct Agent {
     id: AgentId,
-    inst: usize,
+    /// The registration's number (the `S<n>` of the id): `/slaves` lists agents in this order.
+    seq: u32,
+    inst: Inst,
     /// Shared with every `/slaves` answer that lists the agent.
     hostname: Arc<str>,
     public: bool,
@@ -145,7 +159,7 @@ struct Agent {
 struct ServerTask {
     id: TaskId,
     state: TaskState,
-    agent: usize,
+    agent: AgentKey,
     time: Timestamp,
 }
 
@@ -164,7 +178,7 @@ struct Pod {
     init: Option<InitTask>,
     task: ServerTask,
     /// The agent holding this pod's reservations; `None` once a replace abandoned them.
-    reserved: Option<usize>,
+    reserved: Option<AgentKey>,
     /// Bumped to cancel this pod's scheduled launch progress.
     epoch: u32,
     offer_pending: bool,
@@ -191,43 +205,43 @@ struct Phase {
 #[derive(Clone, Debug)]
 enum Ev {
     InstanceRunning {
-        inst: usize,
+        inst: Inst,
     },
     InstanceStopped {
-        inst: usize,
+        inst: Inst,
     },
     InstanceTerminated {
-        inst: usize,
+        inst: Inst,
     },
     /// EC2 forgets a terminated instance after about an hour.
     InstanceForgotten {
-        inst: usize,
+        inst: Inst,
     },
     AsgDetect {
-        inst: usize,
+        inst: Inst,
     },
     LaunchStart,
     InService {
-        inst: usize,
+        inst: Inst,
     },
     AgentRegister {
-        inst: usize,
+        inst: Inst,
     },
     AgentInactive {
-        agent: usize,
+        agent: AgentKey,
         epoch: u32,
     },
     /// The master's last unanswered ping: it asks the removal rate limiter for a permit.
     AgentPingsExhausted {
-        agent: usize,
+        agent: AgentKey,
         epoch: u32,
     },
     AgentUnreachable {
-        agent: usize,
+        agent: AgentKey,
         epoch: u32,
     },
     AgentBack {
-        agent: usize,
+        agent: AgentKey,
         epoch: u32,
     },
     TaskKilled {
@@ -283,19 +297,21 @@ pub struct Sim {
     now: Timestamp,
     seq: u64,
     queue: BinaryHeap<Scheduled>,
-    /// Every instance ever, by handle; forgotten ones stay as tombstones so handles in
-    /// scheduled events remain valid.
-    instances: Vec<Instance>,
+    /// The instances, by handle: a private instance EC2 forgot is freed once its group let
+    /// go of it (events still queued for it are void); terminated masters and public agents
+    /// stay, as their groups keep listing them.
+    instances: Slots<Instance>,
     /// Instances EC2 still describes, by id and in launch order.
-    by_id: BTreeMap<InstanceId, usize>,
-    listed: Vec<usize>,
+    by_id: BTreeMap<InstanceId, Inst>,
+    listed: Vec<Inst>,
     /// The private agents' group (`SlaveServerGroup`): the one faults are aimed at.
     asg: Asg,
     /// The masters' and the public agents' groups, in that order.
     fixed: Vec<FixedGroup>,
-    agents: Vec<Agent>,
+    /// The agents, by handle: one removed for good is freed once no pod names it.
+    agents: Slots<Agent>,
     /// Agents in `/slaves` (not marked unreachable), in registration order.
-    listed_agents: Vec<usize>,
+    listed_agents: Vec<AgentKey>,
     next_agent_seq: u32,
     agent_prefix: String,
     service: String,
@@ -474,7 +490,7 @@ impl Sim {
             now: start,
             seq: 0,
             queue: BinaryHeap::new(),
-            instances: Vec::new(),
+            instances: Slots::default(),
             by_id: BTreeMap::new(),
             listed: Vec::new(),
             asg: Asg {
@@ -501,7 +517,7 @@ impl Sim {
                 members: Vec::new(),
             })
             .collect(),
-            agents: Vec::new(),
+            agents: Slots::default(),
             listed_agents: Vec::new(),
             next_agent_seq: 0,
             agent_prefix: format!("{}-S", topo.mesos_master_uuid),
@@ -579,7 +595,7 @@ impl Sim {
 
     /// The service deploys node-0 … node-N serially, one per private agent, some minutes
     /// after the last agent registered at `registered` (ms).
-    fn deploy_pods(&mut self, private: &[usize], pods: usize, registered: i64) {
+    fn deploy_pods(&mut self, private: &[Inst], pods: usize, registered: i64) {
         let mut t = registered + self.rng.random_range(120_000..300_000i64);
         for (p, &host) in private.iter().take(pods).enumerate() {
             t += self.rng.random_range(60_000..150_000i64);
@@ -683,7 +699,7 @@ impl Sim {
         net: (u32, u32),
         subnet: usize,
         launch: Timestamp,
-    ) -> usize {
+    ) -> Inst {
         let hi = self.rng.next_u64();
         let lo = self.rng.next_u32() & 0xf;
         let id = InstanceId::new(format!("i-{:017x}", (u128::from(hi) << 4) | u128::from(lo)));
@@ -709,14 +725,7 @@ impl Sim {
         }
         tags.extend(inherited.iter().cloned());
         let asg_tag = Some(group.clone());
-        match role {
-            Role::Master => self.fixed[0].members.push(self.instances.len()),
-            Role::Public => self.fixed[1].members.push(self.instances.len()),
-            Role::Private => {}
-        }
-        self.by_id.insert(id.clone(), self.instances.len());
-        self.listed.push(self.instances.len());
-        self.instances.push(Instance {
+        let inst = self.instances.insert(Instance {
             id,
             role,
             ip_num,
@@ -730,15 +739,24 @@ impl Sim {
             agent: None,
             asg_terminate_on_stop: false,
         });
-        self.instances.len() - 1
+        match role {
+            Role::Master => self.fixed[0].members.push(inst),
+            Role::Public => self.fixed[1].members.push(inst),
+            Role::Private => {}
+        }
+        self.by_id.insert(self.instances[inst].id.clone(), inst);
+        self.listed.push(inst);
+        inst
     }
 
-    fn new_agent(&mut self, inst: usize, at: Timestamp) -> usize {
-        let id = AgentId::new(format!("{}{}", self.agent_prefix, self.next_agent_seq));
+    fn new_agent(&mut self, inst: Inst, at: Timestamp) -> AgentKey {
+        let seq = self.next_agent_seq;
+        let id = AgentId::new(format!("{}{seq}", self.agent_prefix));
         self.next_agent_seq += 1;
         let i = &self.instances[inst];
-        self.agents.push(Agent {
+        let a = self.agents.insert(Agent {
             id,
+            seq,
             inst,
             hostname: i.ip.as_str().into(),
             public: i.role == Role::Public,
@@ -748,7 +766,6 @@ impl Sim {
             reregistered: None,
             epoch: 0,
         });
-        let a = self.agents.len() - 1;
         self.instances[inst].agent = Some(a);
         self.listed_agents.push(a);
         a
@@ -875,7 +892,35 @@ impl Sim {
 
     // ----- events ------------------------------------------------------------------------
 
+    /// Whether the instance or agent an event is about still exists: one freed since (see
+    /// [`Sim::free_instance`], [`Sim::sweep_agents`]) could no longer change, so its events
+    /// are void.
+    fn is_live(&self, ev: &Ev) -> bool {
+        match *ev {
+            Ev::InstanceRunning { inst }
+            | Ev::InstanceStopped { inst }
+            | Ev::InstanceTerminated { inst }
+            | Ev::InstanceForgotten { inst }
+            | Ev::AsgDetect { inst }
+            | Ev::InService { inst }
+            | Ev::AgentRegister { inst } => self.instances.contains(inst),
+            Ev::AgentInactive { agent, .. }
+            | Ev::AgentPingsExhausted { agent, .. }
+            | Ev::AgentUnreachable { agent, .. }
+            | Ev::AgentBack { agent, .. } => self.agents.contains(agent),
+            Ev::LaunchStart
+            | Ev::TaskKilled { .. }
+            | Ev::Offer { .. }
+            | Ev::TaskStarting { .. }
+            | Ev::TaskRunning { .. }
+            | Ev::StepComplete { .. } => true,
+        }
+    }
+
     fn handle(&mut self, ev: Ev) {
+        if !self.is_live(&ev) {
+            return;
+        }
         match ev {
             Ev::InstanceRunning { inst } => {
                 if self.instances[inst].state == InstanceState::Pending {
@@ -907,7 +952,10 @@ impl Sim {
             Ev::AgentBack { agent, epoch } => {
                 let inst = self.agents[agent].inst;
                 if self.agents[agent].epoch == epoch
-                    && self.instances[inst].state == InstanceState::Running
+                    && self
+                        .instances
+                        .get(inst)
+                        .is_some_and(|i| i.state == InstanceState::Running)
                 {
                     self.agent_back(agent);
                 }
@@ -948,7 +996,7 @@ impl Sim {
     }
 
     /// A stopping instance has stopped; one the group replaces when stopped is terminated.
-    fn on_instance_stopped(&mut self, inst: usize) {
+    fn on_instance_stopped(&mut self, inst: Inst) {
         if self.instances[inst].state == InstanceState::Stopping {
             self.instances[inst].state = InstanceState::Stopped;
             let id = self.instances[inst].id.to_string();
@@ -960,7 +1008,7 @@ impl Sim {
     }
 
     /// A terminating instance is gone: forgotten an hour later, and out of the group.
-    fn on_instance_terminated(&mut self, inst: usize) {
+    fn on_instance_terminated(&mut self, inst: Inst) {
         if self.instances[inst].state == InstanceState::ShuttingDown {
             self.instances[inst].state = InstanceState::Terminated;
             let id = self.instances[inst].id.to_string();
@@ -975,17 +1023,56 @@ impl Sim {
     }
 
     /// A terminated instance drops out of `DescribeInstances`; its IP is free again.
-    fn on_instance_forgotten(&mut self, inst: usize) {
+    fn on_instance_forgotten(&mut self, inst: Inst) {
         let i = &mut self.instances[inst];
         self.by_id.remove(&i.id);
         self.listed.retain(|&l| l != inst);
         self.used_ips.remove(&i.ip_num);
         i.tags = Tags::default();
         i.reason = String::new();
+        self.free_instance(inst);
+    }
+
+    /// Frees a private instance EC2 forgot once its group let go of it too: nothing can
+    /// reach it any more (it is in no listing and no group, its events would find it
+    /// terminated and do nothing). Its agent may then go as well.
+    fn free_instance(&mut self, inst: Inst) {
+        let i = &self.instances[inst];
+        let forgotten = i.state == InstanceState::Terminated && !self.by_id.contains_key(&i.id);
+        if i.role == Role::Private && forgotten && self.member(inst).is_none() {
+            self.instances.remove(inst);
+            self.sweep_agents();
+        }
+    }
+
+    /// Frees every agent that can never be seen again: removed from `/slaves`, not its live
+    /// instance's agent (so it cannot come back), and named by no pod (a task's or a
+    /// reservation's agent, or the agent an init task ran on: the scheduler still shows it).
+    fn sweep_agents(&mut self) {
+        let dead: Vec<AgentKey> =
+            self.agents
+                .iter()
+                .filter(|&(key, a)| {
+                    let home = self.instances.get(a.inst).is_some_and(|i| {
+                        i.state != InstanceState::Terminated && i.agent == Some(key)
+                    });
+                    a.removed
+                        && !home
+                        && !self.pods.iter().any(|p| {
+                            p.task.agent == key
+                                || p.reserved == Some(key)
+                                || p.init.as_ref().is_some_and(|t| t.agent == a.id)
+                        })
+                })
+                .map(|(key, _)| key)
+                .collect();
+        for key in dead {
+            self.agents.remove(key);
+        }
     }
 
     /// The master stops hearing from an agent.
-    fn on_agent_inactive(&mut self, agent: usize, epoch: u32) {
+    fn on_agent_inactive(&mut self, agent: AgentKey, epoch: u32) {
         let a = &mut self.agents[agent];
         if a.epoch == epoch && a.active && !a.removed {
             a.active = false;
@@ -997,7 +1084,7 @@ impl Sim {
 
     /// The master gives up on a silent agent: it is marked unreachable once the removal rate
     /// limiter grants a permit (at once, or after the removals queued before it).
-    fn on_pings_exhausted(&mut self, agent: usize, epoch: u32) {
+    fn on_pings_exhausted(&mut self, agent: AgentKey, epoch: u32) {
         if self.agents[agent].epoch == epoch && !self.agents[agent].removed {
             let rate = self
                 .profile
@@ -1028,12 +1115,12 @@ impl Sim {
         }
     }
 
-    fn member(&self, inst: usize) -> Option<usize> {
+    fn member(&self, inst: Inst) -> Option<usize> {
         self.asg.members.iter().position(|m| m.inst == inst)
     }
 
     /// The instance left `running` (or `pending`): its agent is lost and the group notices.
-    fn host_down(&mut self, inst: usize) {
+    fn host_down(&mut self, inst: Inst) {
         if let Some(a) = self.instances[inst].agent {
             self.agents[a].epoch += 1;
             let epoch = self.agents[a].epoch;
@@ -1055,7 +1142,7 @@ impl Sim {
     /// The master stops waiting for a silent agent: after its ping timeouts (then a removal
     /// permit) with the profile's `mesos_master` flags, else after `timings.agent_unreachable`;
     /// never before it was marked inactive (`inactive` ms from now).
-    fn schedule_unreachable(&mut self, agent: usize, epoch: u32, inactive: u64) {
+    fn schedule_unreachable(&mut self, agent: AgentKey, epoch: u32, inactive: u64) {
         match &self.profile.mesos_master {
             Some(m) => {
                 let exhausted = m.pings_exhausted_ms(&mut self.rng).max(inactive);
@@ -1070,7 +1157,7 @@ impl Sim {
     }
 
     /// Launch progress of tasks on a dead host stops where it is.
-    fn stall_pods_on(&mut self, agent: usize) {
+    fn stall_pods_on(&mut self, agent: AgentKey) {
         for p in 0..self.pods.len() {
             if self.pods[p].task.agent == agent && is_active_task(self.pods[p].task.state) {
                 self.cancel_progress(p);
@@ -1083,7 +1170,7 @@ impl Sim {
         self.pods[pod].offer_pending = false;
     }
 
-    fn asg_detect(&mut self, inst: usize) {
+    fn asg_detect(&mut self, inst: Inst) {
         let Some(m) = self.member(inst) else { return };
         if self.asg.members[m].lifecycle == LifecycleState::Terminating {
             return;
@@ -1104,6 +1191,8 @@ impl Sim {
         self.record(TruthKind::AsgUnhealthy, id.clone(), None, None, None);
         let activity = Activity {
             id: uuid4(&mut self.rng),
+            instance: self.instances[inst].id.clone(),
+            subnet: self.instances[inst].subnet,
             description: format!("Terminating EC2 instance: {id}"),
             cause: format!(
                 "At {} an instance was taken out of service in response to an EC2 health check indicating it has been terminated or stopped.",
@@ -1126,7 +1215,7 @@ impl Sim {
     }
 
     /// The group terminates an instance it took out of service (a stopped one).
-    fn asg_terminate(&mut self, inst: usize) {
+    fn asg_terminate(&mut self, inst: Inst) {
         let i = &mut self.instances[inst];
         i.asg_terminate_on_stop = false;
         i.state = InstanceState::ShuttingDown;
@@ -1140,6 +1229,7 @@ impl Sim {
     /// The Terminating activity succeeds and the instance leaves the group.
     fn finish_member(&mut self, m: usize) {
         let member = self.asg.members.remove(m);
+        let inst = member.inst;
         if let Some(act) = member
             .terminate_activity
             .and_then(|a| self.asg.activities.get_mut(a))
@@ -1151,12 +1241,13 @@ impl Sim {
             act.end = Some(end);
             act.status = ActivityStatus::Successful;
         }
-        let id = self.instances[member.inst].id.to_string();
+        let id = self.instances[inst].id.to_string();
         self.record(TruthKind::AsgMemberRemoved, id, None, None, None);
+        self.free_instance(inst);
     }
 
     fn launch_replacement(&mut self) {
-        let live: Vec<usize> = self
+        let live: Vec<Inst> = self
             .asg
             .members
             .iter()
@@ -1185,6 +1276,8 @@ impl Sim {
         let id = self.instances[inst].id.to_string();
         let activity = Activity {
             id: uuid4(&mut self.rng),
+            instance: self.instances[inst].id.clone(),
+            subnet,
             description: format!("Launching a new EC2 instance: {id}"),
             cause: format!(
                 "At {} an instance was started in response to a difference between desired and actual capacity, increasing the capacity from {capacity} to {}.",
@@ -1218,7 +1311,7 @@ impl Sim {
         self.schedule(in_service, Ev::InService { inst });
     }
 
-    fn in_service(&mut self, inst: usize) {
+    fn in_service(&mut self, inst: Inst) {
         let Some(m) = self.member(inst) else { return };
         if self.asg.members[m].lifecycle != LifecycleState::Pending
             || self.instances[inst].state != InstanceState::Running
@@ -1239,7 +1332,7 @@ impl Sim {
         self.schedule(d, Ev::AgentRegister { inst });
     }
 
-    fn register_agent(&mut self, inst: usize) {
+    fn register_agent(&mut self, inst: Inst) {
         let a = self.new_agent(inst, self.now);
         let id = self.agents[a].id.to_string();
         let host = self.agents[a].hostname.to_string();
@@ -1247,7 +1340,7 @@ impl Sim {
         self.schedule_offers();
     }
 
-    fn agent_unreachable(&mut self, agent: usize) {
+    fn agent_unreachable(&mut self, agent: AgentKey) {
         self.listed_agents.retain(|&l| l != agent);
         let a = &mut self.agents[agent];
         a.removed = true;
@@ -1257,10 +1350,11 @@ impl Sim {
         self.record(TruthKind::AgentUnreachable, id, None, None, Some(host));
         let lost = self.profile.task_lost_status.on_agent_removed();
         self.fail_tasks_on(agent, lost);
+        self.sweep_agents();
     }
 
     /// The rebooted host is back and its agent registers again.
-    fn agent_back(&mut self, agent: usize) {
+    fn agent_back(&mut self, agent: AgentKey) {
         if !self.profile.reboot_keeps_agent_id {
             // A new agent id on the same host; the old id is eventually marked unreachable.
             let inst = self.agents[agent].inst;
@@ -1268,7 +1362,10 @@ impl Sim {
             return;
         }
         if self.agents[agent].removed {
-            let at = self.listed_agents.partition_point(|&l| l < agent);
+            let seq = self.agents[agent].seq;
+            let at = self
+                .listed_agents
+                .partition_point(|&l| self.agents[l].seq < seq);
             self.listed_agents.insert(at, agent);
         }
         let a = &mut self.agents[agent];
@@ -1284,7 +1381,7 @@ impl Sim {
     }
 
     /// Every live task on `agent` takes `state` now; the scheduler wants them back.
-    fn fail_tasks_on(&mut self, agent: usize, state: TaskState) {
+    fn fail_tasks_on(&mut self, agent: AgentKey, state: TaskState) {
         for p in 0..self.pods.len() {
             if self.pods[p].task.agent == agent && is_active_task(self.pods[p].task.state) {
                 self.pods[p].task.state = state;
@@ -1311,16 +1408,18 @@ impl Sim {
         }
     }
 
-    fn agent_usable(&self, a: usize) -> bool {
+    fn agent_usable(&self, a: AgentKey) -> bool {
         let agent = &self.agents[a];
         agent.active
             && !agent.removed
-            && self.instances[agent.inst].state == InstanceState::Running
-            && self.instances[agent.inst].agent == Some(a)
+            && self
+                .instances
+                .get(agent.inst)
+                .is_some_and(|i| i.state == InstanceState::Running && i.agent == Some(a))
     }
 
     /// A private agent with no reservation and no live server task of this service.
-    fn agent_free(&self, a: usize) -> bool {
+    fn agent_free(&self, a: AgentKey) -> bool {
         !self.agents[a].public
             && self.agent_usable(a)
             && self.pods.iter().all(|p| {
@@ -1389,7 +1488,7 @@ impl Sim {
             return;
         }
         let agent = if permanent {
-            let free: Vec<usize> = self
+            let free: Vec<AgentKey> = self
                 .listed_agents
                 .iter()
                 .copied()
@@ -1426,7 +1525,7 @@ impl Sim {
 
     // ----- actions -----------------------------------------------------------------------
 
-    fn find_instance(&self, id: &InstanceId) -> ClusterResult<usize> {
+    fn find_instance(&self, id: &InstanceId) -> ClusterResult<Inst> {
         self.by_id.get(id).copied().ok_or_else(|| {
             not_found(
                 Api::Ec2,
@@ -1516,7 +1615,7 @@ impl Sim {
     }
 
     /// The host goes down for a reboot and comes back; EC2 keeps it `running`.
-    fn host_reboot(&mut self, inst: usize) {
+    fn host_reboot(&mut self, inst: Inst) {
         let Some(a) = self.instances[inst].agent else {
             return;
         };
@@ -1603,8 +1702,17 @@ impl Sim {
     /// The availability zone of an instance (`Placement.AvailabilityZone`), also of one EC2
     /// already forgot.
     pub(crate) fn instance_zone(&self, id: &InstanceId) -> Option<&str> {
-        let i = self.instances.iter().rev().find(|i| i.id == *id)?;
         let topo = &self.profile.topology;
+        let Some((_, i)) = self.instances.iter().find(|(_, i)| i.id == *id) else {
+            // Freed: a private instance a kept scaling activity still names.
+            let a = self
+                .asg
+                .activities
+                .kept
+                .iter()
+                .find(|a| a.instance == *id)?;
+            return Some(&topo.private_subnets[a.subnet].zone);
+        };
         Some(match i.role {
             Role::Master => &topo.master_subnet.zone,
             Role::Public => &topo.public_subnet.zone,
@@ -1612,15 +1720,13 @@ impl Sim {
         })
     }
 
-    /// The hostname (private IP) of any agent ever registered, also one removed from
-    /// `/slaves` (the scheduler still knows the IP of a task on it).
+    /// The hostname (private IP) of an agent, also one removed from `/slaves` while a pod
+    /// still names it (the scheduler still knows the IP of a task on it).
     pub(crate) fn agent_hostname(&self, id: &AgentId) -> Option<&str> {
-        // The newest first: the agents asked about are the recent ones.
         self.agents
             .iter()
-            .rev()
-            .find(|a| a.id == *id)
-            .map(|a| &*a.hostname)
+            .find(|(_, a)| a.id == *id)
+            .map(|(_, a)| &*a.hostname)
     }
 
     /// EC2 `DescribeInstances` with one filter.
@@ -1868,6 +1974,56 @@ impl Sim {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The instance hosting `pod`'s server task.
+    fn host_of(s: &Sim, pod: usize) -> InstanceId {
+        let agent = &s.agents[s.pods[pod].task.agent];
+        s.instances[agent.inst].id.clone()
+    }
+
+    #[test]
+    fn drill_after_drill_the_model_holds_what_a_cluster_of_its_size_needs() {
+        for reboot in [false, true] {
+            let mut profile = Profile::default_profile();
+            profile.reboot_keeps_agent_id = false;
+            let topo = &profile.topology;
+            let size = (topo.masters + topo.private_agents + topo.public_agents) as usize;
+            let mut s = Sim::new(&profile, 5, crate::cluster::sim::EPOCH);
+            s.forget_truth();
+            let service = s.service().to_string();
+            let mut slots = 0;
+            let first = host_of(&s, 4);
+            for round in 0..40 {
+                let victim = host_of(&s, 4);
+                let fault = if reboot {
+                    FaultKind::RebootInstance
+                } else {
+                    FaultKind::TerminateInstance
+                };
+                s.inject(fault, &victim).unwrap();
+                let t = s.now().as_millis();
+                s.advance_to(Timestamp::from_millis(t + 20 * 60_000));
+                s.pod_replace(&service, &PodName::new("node-4")).unwrap();
+                s.advance_to(Timestamp::from_millis(t + 4 * 3_600_000));
+                let plan = s.plan(&service, "recovery").unwrap();
+                assert_eq!(plan.status, PlanStatus::Complete, "round {round}");
+                assert_eq!(s.agents().len(), size - topo.masters as usize);
+                // One instance (and agent) more than the cluster's while a drill's victim is
+                // still remembered; never one per drill.
+                assert!(s.instances.len() <= size + 1, "round {round}");
+                assert!(s.agents.len() <= size - topo.masters as usize + 1);
+                slots = slots.max(s.instances.slots_len() + s.agents.slots_len());
+            }
+            assert!(slots <= 2 * size + 4, "{slots} slots after 40 drills");
+            assert!(s.truth().is_empty(), "a truth not asked for is not kept");
+            if !reboot {
+                // Freed long ago, the first victim's zone is still known: its scaling
+                // activities are kept six weeks and name it.
+                assert!(!s.by_id.contains_key(&first));
+                assert!(s.instance_zone(&first).is_some());
+            }
+        }
+    }
 
     #[test]
     fn uuids_are_version_4() {

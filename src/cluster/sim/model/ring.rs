@@ -109,23 +109,32 @@ impl Sim {
         }
         let ph = &self.recovery[phase];
         if ph.steps.iter().all(|s| s.status == PlanStatus::Complete) {
-            let steps: Vec<&str> = ph
-                .steps
-                .iter()
-                .map(|s| &*self.pods[s.pod].step_name)
-                .collect();
-            let ev = TruthEvent {
-                at: self.now,
-                kind: TruthKind::RecoveryPhase,
-                subject: ph.name.to_string(),
-                id: Some(ph.id.to_string()),
-                state: Some(PlanStatus::Complete.as_str().to_string()),
-                detail: Some(steps.join(", ")),
-            };
-            self.truth.push(ev);
+            self.record_phase(phase);
         } else if ph.serial {
             self.schedule_offers();
         }
+    }
+
+    /// The truth of a phase whose last step completed (when the truth is kept).
+    fn record_phase(&mut self, phase: usize) {
+        if !self.keep_truth {
+            return;
+        }
+        let ph = &self.recovery[phase];
+        let steps: Vec<&str> = ph
+            .steps
+            .iter()
+            .map(|s| &*self.pods[s.pod].step_name)
+            .collect();
+        let ev = TruthEvent {
+            at: self.now,
+            kind: TruthKind::RecoveryPhase,
+            subject: ph.name.to_string(),
+            id: Some(ph.id.to_string()),
+            state: Some(PlanStatus::Complete.as_str().to_string()),
+            detail: Some(steps.join(", ")),
+        };
+        self.truth.push(ev);
     }
 }
 
