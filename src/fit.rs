@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
 
 use crate::cluster::sim::Profile;
+use crate::cluster::sim::dist::Dist;
 use crate::cluster::sim::fit::{Fitted, Known, fit};
 use crate::cluster::sim::profile::FittedFrom;
 use crate::journal::{self, Event, ReadError, RunRecord};
@@ -178,8 +179,8 @@ fn read_suite(dir: &Path) -> Result<Suite, FitError> {
             ))
         } else if r.victims.len() != 1 {
             Some("several victims: their steps overlap".to_string())
-        } else if !r.phases.contains_key(&Phase::FaultInjected) || r.ended.is_none() {
-            Some("no fault injected, or no end recorded".to_string())
+        } else if !r.phases.contains_key(&Phase::FaultInjected) {
+            Some("no fault injected".to_string())
         } else {
             None
         };
@@ -238,9 +239,19 @@ fn known(step: &Step, sc: &Scenario, run: &RunRecord, spare: bool) -> Option<Kno
     if !runner::awaited(sc, &run.victims).contains(&step.end) {
         return None;
     }
-    let ended = run.ended?;
+    // A run cut short by an interruption its suite never resumed from has no end: it was
+    // still waiting at its last phase.
+    let ended = run
+        .ended
+        .or_else(|| run.phases.values().map(|o| o.at).max())?;
     let waited = ended.as_millis() - start.at.as_millis() - start.error_ms as i64;
     Some(Known::above(waited as f64))
+}
+
+/// The base profile's distribution of the step `key`.
+fn base_dist(profile: &Profile, key: &str) -> Option<Dist> {
+    let timings = serde_json::to_value(&profile.timings).ok()?;
+    serde_json::from_value(timings.get(key)?.clone()).ok()
 }
 
 /// Fits every step to the runs in `dirs`, on the base profile `base` (a built-in name or a
@@ -276,7 +287,7 @@ pub fn fit_reports(dirs: &[PathBuf], base: &str) -> Result<Outcome, FitError> {
                 .collect();
             StepFit {
                 step,
-                fitted: fit(&values),
+                fitted: fit(&values, base_dist(&base_profile, step.key).as_ref()),
                 values,
             }
         })
@@ -335,7 +346,8 @@ fn profile_text(
     out.push_str(
         "# A fitted step is the time between two phases of a run, known to within their error\n\
          # bounds, or only from below when the run ended first; each is fitted by maximum\n\
-         # likelihood (lognormal or uniform, the likelier), see profiles/README.md.\n",
+         # likelihood (lognormal, lognormal clamped where the values pile up, or uniform:\n\
+         # the likeliest for its parameters), see profiles/README.md.\n",
     );
     let _ = writeln!(
         out,
@@ -501,7 +513,7 @@ fn step_row(s: &StepFit, warnings: &mut Vec<String>) -> [Cell; 8] {
     let crit = ks_critical(f.intervals);
     if f.ks > crit {
         warnings.push(format!(
-            "{}: KS {:.3} > {crit:.3}: neither family describes these values well; the prediction of this step is rough",
+            "{}: KS {:.3} > {crit:.3}: no family describes these values well; the prediction of this step is rough",
             s.step.key, f.ks
         ));
     }
@@ -678,6 +690,11 @@ heal: replace-on-task-lost
         let mut sc = scenario("");
         sc.heal = crate::scenario::HealPolicy::None;
         assert_eq!(known(step("task_running"), &sc, &r, false), None);
+        // a run cut short (interrupted, never resumed) was still waiting at its last phase
+        let mut cut = r.clone();
+        cut.ended = None;
+        let got = known(step("agent_unreachable"), &scenario(""), &cut, false);
+        assert_eq!(got, Some(Known::above(700_000.0)));
         // nor does a step whose first phase is missing tell anything
         assert_eq!(
             known(step("recovery_complete"), &scenario(""), &r, false),

@@ -20,7 +20,15 @@ pub(super) fn sim(command: SimCommand) -> Result<Exit, CliError> {
         service_accounts,
         token_lifetime,
     } = command;
-    let profile = Profile::load(&profile).map_err(CliError::Profile)?;
+    let loaded = Profile::load(&profile).map_err(CliError::Profile)?;
+    if let Some(label) = loaded.prediction() {
+        // The harness sees only the AWS and DC/OS APIs here, as on a real cluster: a suite
+        // run with `--target aws` against this server cannot know it is a prediction.
+        eprintln!(
+            "note: profile {profile} is a model fitted to runs ({label}); suites run against this server with `--target aws` are model-based predictions too, but their reports cannot say so (they see only the AWS and DC/OS APIs); for labelled predictions run `chaos-harness run --target sim --profile {profile}`"
+        );
+    }
+    let profile = loaded;
     let cfg = ServeConfig {
         seed,
         token,

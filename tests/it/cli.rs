@@ -135,6 +135,75 @@ fn the_whole_scenarios_folder_passes() {
     );
 }
 
+/// Issue 12: "a real suite of 20 runs says plainly which SLOs it cannot decide". Twenty runs
+/// of the reference drill; a report is rendered from the journal alone, so the journal is made
+/// the one a real suite writes (`suite_started` says `target: aws`, `simulated: false`) and
+/// the report rendered from it again: the p50s are decided, and each p99 says it cannot be,
+/// with the interval and the runs it needs, in the text summary and in `report.md`.
+#[test]
+fn a_real_suite_of_20_runs_says_plainly_which_slos_it_cannot_decide() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    bin()
+        .args([
+            "run",
+            "scenarios/cassandra-node-replace.yaml",
+            "--runs",
+            "20",
+        ])
+        .args(["--seed", "42", "--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .code(3);
+    let journal = out.join("journal.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let (first, rest) = text.split_once('\n').unwrap();
+    let real = first.replace(
+        "\"target\":\"sim\",\"simulated\":true",
+        "\"target\":\"aws\",\"simulated\":false",
+    );
+    assert_ne!(real, first, "{first}");
+    std::fs::write(&journal, format!("{real}\n{rest}")).unwrap();
+    bin()
+        .arg("report")
+        .arg(&out)
+        .arg("--write")
+        .assert()
+        .code(3);
+    let shown = bin().arg("report").arg(&out).assert().code(3);
+    let summary = String::from_utf8(shown.get_output().stdout.clone()).unwrap();
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(summary.contains("(target aws, seed 42)"), "{summary}");
+    for (metric, p99) in [
+        ("time_to_asg_replacement", "8m"),
+        ("time_to_cassandra_running", "25m"),
+    ] {
+        assert!(summary.contains(&format!("{metric} p50 ≤ ")), "{summary}");
+        let p50 = summary
+            .lines()
+            .find(|l| l.contains(&format!("{metric} p50 ≤ ")))
+            .unwrap();
+        assert!(p50.contains(": pass, true p50 within ["), "{p50}");
+        let undecided = format!("{metric} p99 ≤ {p99}: inconclusive, true p99 within [");
+        let line = summary
+            .lines()
+            .find(|l| l.contains(&undecided))
+            .unwrap_or_else(|| panic!("{undecided} in\n{summary}"));
+        assert!(
+            line.ends_with(&format!(
+                ", ∞) at 95 %; needs at least 299 runs with none above {p99} (20 so far)"
+            )),
+            "{line}"
+        );
+        assert!(
+            md.contains(&format!(
+                "⚠️ inconclusive: p99 ≤ {p99} needs at least 299 runs with none above {p99} (20 so far)"
+            )),
+            "{md}"
+        );
+    }
+}
+
 #[test]
 fn an_asg_only_scenario_measures_only_aws_phases() {
     let dir = tempfile::tempdir().unwrap();

@@ -192,17 +192,32 @@ impl Dist {
     }
 
     /// A lognormal of location `mu` and spread `sigma` (of the log of milliseconds), as a
-    /// fit finds it: clamped only at its 10⁻⁶ tails, so that the clamp changes no figure a
-    /// prediction of 10⁵ runs shows. Durations are rounded as [`rounded`] says.
-    pub(crate) fn lognormal_of(mu: f64, sigma: f64) -> Result<Self, String> {
+    /// fit finds it: clamped at `clamp`'s ends where it names them (where the data pile up),
+    /// else only at its 10⁻⁶ tails, so that such a clamp changes no figure a prediction of 10⁵
+    /// runs shows. Durations are rounded as [`rounded`] says; the clamps are kept as given.
+    pub(crate) fn lognormal_of(
+        mu: f64,
+        sigma: f64,
+        clamp: [Option<Dur>; 2],
+    ) -> Result<Self, String> {
         let at = |z: f64| rounded((mu + sigma * z).exp());
         DistSpec::Lognormal(LognormalSpec {
             median: at(0.0),
             p99: at(Z_P99),
-            min: at(-Z_TAIL),
-            max: at(Z_TAIL),
+            min: clamp[0].unwrap_or_else(|| at(-Z_TAIL)),
+            max: clamp[1].unwrap_or_else(|| at(Z_TAIL)),
         })
         .try_into()
+    }
+
+    /// A lognormal's clamps, `[min, max]`.
+    pub(crate) fn lognormal_clamps(&self) -> Option<[Dur; 2]> {
+        match self.kind {
+            DistKind::Lognormal { min, max, .. } => {
+                Some([Dur::from_millis(min), Dur::from_millis(max)])
+            }
+            DistKind::Constant(_) | DistKind::Uniform { .. } => None,
+        }
     }
 
     /// P(X ≤ x) for a sample `X` as [`Dist::sample_ms`] draws it (clamp included), `x` in ms.
@@ -303,7 +318,7 @@ mod tests {
 
     #[test]
     fn the_cdf_follows_the_samples() {
-        let d = Dist::lognormal_of(30_000f64.ln(), 0.6).unwrap();
+        let d = Dist::lognormal_of(30_000f64.ln(), 0.6, [None; 2]).unwrap();
         assert_eq!(
             d.to_yaml(),
             "{lognormal: {median: 30s, p99: 2m1s, min: 1700ms, max: 8m40s}}"
