@@ -264,6 +264,22 @@ impl Progress {
                     error.message
                 );
             }
+            Event::SchedulerUnavailable {
+                scenario,
+                run,
+                from,
+                back,
+                refused,
+                ..
+            } => {
+                let until = back.map_or("the end of the run".to_string(), |b| {
+                    format!("{} later", b.since(*from))
+                });
+                tracing::info!(
+                    "{}: the scheduler did not answer ({refused} calls refused) until {until}",
+                    self.run_label(scenario, *run),
+                );
+            }
             Event::RunFinished {
                 scenario,
                 run,

@@ -198,6 +198,7 @@ mod tests {
             phases: Vec::new(),
             started: crate::time::Timestamp::from_millis(0),
             finished: None,
+            scheduler_unavailable: Vec::new(),
             requests: Default::default(),
         }
     }

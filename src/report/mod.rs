@@ -86,6 +86,9 @@ pub struct ScenarioReport {
     pub(crate) slos: Vec<SloResult>,
     /// Failed API calls the runs rode out (throttling, 5xx, resets, expired tokens).
     pub(crate) api_errors: u64,
+    /// When the scheduler did not answer in some runs: how often and how long at most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) scheduler_unavailable: Option<SchedulerOutages>,
     /// Each of the scenario's `expect` entries, judged over the runs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) expectations: Vec<ExpectationResult>,
@@ -147,6 +150,40 @@ pub(crate) struct RunReport {
     pub(crate) finished: Option<Timestamp>,
     /// Requests sent to each service during the run (steady-state checks included).
     pub requests: Requests,
+    /// The spans the service's scheduler did not answer (its agent died and Marathon
+    /// relaunched it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) scheduler_unavailable: Vec<SchedulerSpan>,
+}
+
+/// A span the scheduler refused every call: from the first refused poll to the last, and the
+/// first poll it answered again (absent: the run ended first). The outage began after the
+/// last answer before `from` and ended before `back`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub(crate) struct SchedulerSpan {
+    pub(crate) from: Timestamp,
+    pub(crate) to: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) back: Option<Timestamp>,
+    pub(crate) refused: u32,
+}
+
+impl SchedulerSpan {
+    /// From the first refusal to the first answer (to the last refusal without one).
+    pub(crate) fn length(&self) -> Dur {
+        self.back.unwrap_or(self.to).since(self.from)
+    }
+}
+
+/// The scheduler's outages over a scenario's runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct SchedulerOutages {
+    /// Runs with at least one span.
+    pub(crate) runs: u32,
+    pub(crate) refused: u64,
+    /// The longest span: its run and its length (first refusal to first answer).
+    pub(crate) longest_run: u32,
+    pub(crate) longest_ms: u64,
 }
 
 /// Requests per service, as a rate.
@@ -316,6 +353,20 @@ impl ScenarioReport {
         Some(line)
     }
 
+    /// One line on the runs whose scheduler did not answer, for every format.
+    pub(crate) fn scheduler_line(&self) -> Option<String> {
+        let o = self.scheduler_unavailable.as_ref()?;
+        Some(format!(
+            "scheduler unavailable (Admin Router 502/504) in {} run{}, {} call{} refused; longest: run {}, {} from the first refused call to the first answer",
+            o.runs,
+            if o.runs == 1 { "" } else { "s" },
+            o.refused,
+            if o.refused == 1 { "" } else { "s" },
+            o.longest_run,
+            Dur::from_millis(o.longest_ms).human()
+        ))
+    }
+
     /// The failures of runs that no expectation of the scenario names (aborted or interrupted
     /// runs, phases missed by the scenario's `timeout`): `(run, failure)`, the first
     /// [`LISTED`] of them, with how many there are and about how many runs.
@@ -463,12 +514,52 @@ impl Builder {
                     sr.aborted = None;
                 }
             }
+            Event::SchedulerUnavailable {
+                scenario,
+                run,
+                from,
+                to,
+                back,
+                refused,
+            } => self.scheduler_unavailable(
+                (scenario.clone(), *run),
+                SchedulerSpan {
+                    from: *from,
+                    to: *to,
+                    back: *back,
+                    refused: *refused,
+                },
+            ),
             Event::ApiError { scenario, .. } => {
                 if let Some(sr) = self.scenario(scenario) {
                     sr.api_errors += 1;
                 }
             }
             Event::SuiteFinished { .. } => self.finished = true,
+        }
+    }
+
+    /// A span the scheduler did not answer: on its run, and in the scenario's summary.
+    fn scheduler_unavailable(&mut self, key: RunKey, span: SchedulerSpan) {
+        let length = span.length().as_millis();
+        let refused = u64::from(span.refused);
+        let first = match self.open_runs.get_mut(&key) {
+            Some(r) => {
+                r.scheduler_unavailable.push(span);
+                r.scheduler_unavailable.len() == 1
+            }
+            None => true,
+        };
+        if let Some(sr) = self.scenario(&key.0) {
+            let o = sr
+                .scheduler_unavailable
+                .get_or_insert_with(Default::default);
+            o.runs += u32::from(first);
+            o.refused += refused;
+            if length > o.longest_ms {
+                o.longest_ms = length;
+                o.longest_run = key.1;
+            }
         }
     }
 
@@ -501,6 +592,7 @@ impl Builder {
             runs_finished: 0,
             runs_failed: 0,
             api_errors: 0,
+            scheduler_unavailable: None,
             metrics: Vec::new(),
             slos: Vec::new(),
             expectations: Vec::new(),
@@ -616,6 +708,7 @@ impl RunReport {
             started: at,
             finished: None,
             requests: Requests::default(),
+            scheduler_unavailable: Vec::new(),
         }
     }
 

@@ -169,7 +169,8 @@ impl Cadence {
     }
 
     /// Whether a poll can only time `phase` to within half its interval, or someone waits for
-    /// it. The group's `InService` is a polled phase until activities promise a stamp, unless
+    /// it. `agent_lost` is stamped by the old task's status (the master's `TASK_UNREACHABLE`
+    /// / `LOST`, sent as it marks the agent unreachable) while the scheduler serves it. The group's `InService` is a polled phase until activities promise a stamp, unless
     /// every earlier run had one; a phase whose stamp an earlier run did not get is a polled
     /// phase when a verdict leans on it (an expectation, an SLO, the heal: the others are
     /// read as their feed moves, which keeps the request budget).
@@ -178,10 +179,10 @@ impl Cadence {
             phase,
             Phase::InstanceTerminated
                 | Phase::AgentDisconnected
-                | Phase::AgentLost
                 | Phase::RecoveryComplete
                 | Phase::RingRestarted
-        ) || self.heal_waits_for == Some(phase)
+        ) || (phase == Phase::AgentLost && !tracker.agent_lost_stamp_expected())
+            || self.heal_waits_for == Some(phase)
             || (history.polled(phase) && self.judged[phase as usize])
         {
             return true;
@@ -522,6 +523,7 @@ mod tests {
                 state: Some(state),
                 agent: None,
                 status_time: Some(fault()),
+                cause: Default::default(),
             }],
         };
         t.update(&super::super::observe::Snapshot {
