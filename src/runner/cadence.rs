@@ -375,9 +375,38 @@ mod tests {
             .unwrap();
         assert_eq!(at, after(Dur::from_secs(5)));
         // Instance terminated (EC2), the group's InService (no activity has promised a stamp
-        // yet, and no earlier run had one), agent lost (Mesos) and task lost (the heal's
-        // trigger); not the recovery plan (no task runs again yet).
-        assert_eq!(feeds(f), [Feed::Ec2, Feed::Asg, Feed::Agents, Feed::Pods]);
+        // yet, and no earlier run had one) and task lost (the heal's trigger); not agent lost
+        // (the old task's status stamps it while the scheduler answers), nor the recovery
+        // plan (no task runs again yet).
+        assert_eq!(feeds(f), [Feed::Ec2, Feed::Asg, Feed::Pods]);
+    }
+
+    #[test]
+    fn agent_lost_is_polled_densely_only_while_the_scheduler_does_not_answer() {
+        let sc = reference();
+        let c = Cadence::new(&sc, fault(), true);
+        let mut t = fresh_tracker();
+        let next = |t: &Tracker| {
+            c.next(
+                &[Phase::AgentLost],
+                t,
+                &History::default(),
+                fault(),
+                fault(),
+            )
+            .unwrap()
+            .0
+        };
+        assert_eq!(next(&t), after(Dur::from_secs(30)));
+        let refused = crate::cluster::ClusterError::Transient {
+            api: crate::cluster::Api::Scheduler,
+            message: "HTTP 502: Bad Gateway".into(),
+        };
+        t.update(&super::super::observe::Snapshot {
+            errors: vec![refused],
+            ..Default::default()
+        });
+        assert_eq!(next(&t), after(Dur::from_secs(5)));
     }
 
     #[test]
@@ -642,8 +671,8 @@ mod tests {
     #[test]
     fn a_phase_seen_before_is_polled_densely_only_from_half_its_earliest_time() {
         let sc = reference();
-        let history = History::seen(Phase::AgentLost, Dur::from_mins(8));
-        let pending = [Phase::AgentLost];
+        let history = History::seen(Phase::AgentDisconnected, Dur::from_mins(8));
+        let pending = [Phase::AgentDisconnected];
         let tracker = fresh_tracker();
         let mut c = Cadence::new(&sc, fault(), true);
         for (now, every) in [
@@ -665,13 +694,13 @@ mod tests {
     fn a_phase_seen_within_two_gentle_polls_of_the_fault_is_always_polled_densely() {
         let sc = reference();
         // Half of 1m59s is under two 30 s polls: no quiet window.
-        let history = History::seen(Phase::AgentLost, Dur::from_secs(119));
+        let history = History::seen(Phase::AgentDisconnected, Dur::from_secs(119));
         let mut c = Cadence::new(&sc, fault(), true);
         let now = after(Dur::from_secs(1));
         c.asked(Feeds(u8::MAX), now);
         let (at, f) = c
             .next(
-                &[Phase::AgentLost],
+                &[Phase::AgentDisconnected],
                 &fresh_tracker(),
                 &history,
                 fault(),
@@ -681,10 +710,10 @@ mod tests {
         assert_eq!(at, now.saturating_add(Dur::from_secs(5)));
         assert!(f.has(Feed::Agents));
         // From two minutes on, the window is long enough to be quiet in.
-        let history = History::seen(Phase::AgentLost, Dur::from_secs(120));
+        let history = History::seen(Phase::AgentDisconnected, Dur::from_secs(120));
         let (at, _) = c
             .next(
-                &[Phase::AgentLost],
+                &[Phase::AgentDisconnected],
                 &fresh_tracker(),
                 &history,
                 fault(),
