@@ -199,6 +199,7 @@ mod tests {
             started: crate::time::Timestamp::from_millis(0),
             finished: None,
             scheduler_unavailable: Vec::new(),
+            api_errors: 0,
             requests: Default::default(),
         }
     }

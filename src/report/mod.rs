@@ -154,6 +154,10 @@ pub(crate) struct RunReport {
     /// relaunched it).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) scheduler_unavailable: Vec<SchedulerSpan>,
+    /// Failed calls ridden out in the run: counted into the scenario's when the run is (a
+    /// run `run --resume` redoes is not).
+    #[serde(skip)]
+    pub(crate) api_errors: u64,
 }
 
 /// A span the scheduler refused every call: from the first refused poll to the last, and the
@@ -353,6 +357,26 @@ impl ScenarioReport {
         Some(line)
     }
 
+    /// Folds a run that counts (finished, aborted or cut short) into the scenario.
+    fn fold(&mut self, r: RunReport) {
+        self.api_errors += r.api_errors;
+        if !r.scheduler_unavailable.is_empty() {
+            let o = self
+                .scheduler_unavailable
+                .get_or_insert_with(Default::default);
+            o.runs += 1;
+            for span in &r.scheduler_unavailable {
+                o.refused += u64::from(span.refused);
+                let length = span.length().as_millis();
+                if length > o.longest_ms {
+                    o.longest_ms = length;
+                    o.longest_run = r.run;
+                }
+            }
+        }
+        self.tally.fold(r);
+    }
+
     /// One line on the runs whose scheduler did not answer, for every format.
     pub(crate) fn scheduler_line(&self) -> Option<String> {
         let o = self.scheduler_unavailable.as_ref()?;
@@ -514,24 +538,11 @@ impl Builder {
                     sr.aborted = None;
                 }
             }
-            Event::SchedulerUnavailable {
-                scenario,
-                run,
-                from,
-                to,
-                back,
-                refused,
-            } => self.scheduler_unavailable(
-                (scenario.clone(), *run),
-                SchedulerSpan {
-                    from: *from,
-                    to: *to,
-                    back: *back,
-                    refused: *refused,
-                },
-            ),
-            Event::ApiError { scenario, .. } => {
-                if let Some(sr) = self.scenario(scenario) {
+            Event::SchedulerUnavailable { .. } => self.scheduler_unavailable(e),
+            Event::ApiError { scenario, run, .. } => {
+                if let Some(r) = self.open_runs.get_mut(&(scenario.clone(), *run)) {
+                    r.api_errors += 1;
+                } else if let Some(sr) = self.scenario(scenario) {
                     sr.api_errors += 1;
                 }
             }
@@ -539,27 +550,26 @@ impl Builder {
         }
     }
 
-    /// A span the scheduler did not answer: on its run, and in the scenario's summary.
-    fn scheduler_unavailable(&mut self, key: RunKey, span: SchedulerSpan) {
-        let length = span.length().as_millis();
-        let refused = u64::from(span.refused);
-        let first = match self.open_runs.get_mut(&key) {
-            Some(r) => {
-                r.scheduler_unavailable.push(span);
-                r.scheduler_unavailable.len() == 1
-            }
-            None => true,
+    /// A span the scheduler did not answer, on its run.
+    fn scheduler_unavailable(&mut self, e: &Event) {
+        let Event::SchedulerUnavailable {
+            scenario,
+            run,
+            from,
+            to,
+            back,
+            refused,
+        } = e
+        else {
+            return;
         };
-        if let Some(sr) = self.scenario(&key.0) {
-            let o = sr
-                .scheduler_unavailable
-                .get_or_insert_with(Default::default);
-            o.runs += u32::from(first);
-            o.refused += refused;
-            if length > o.longest_ms {
-                o.longest_ms = length;
-                o.longest_run = key.1;
-            }
+        if let Some(r) = self.open_runs.get_mut(&(scenario.clone(), *run)) {
+            r.scheduler_unavailable.push(SchedulerSpan {
+                from: *from,
+                to: *to,
+                back: *back,
+                refused: *refused,
+            });
         }
     }
 
@@ -633,7 +643,7 @@ impl Builder {
             finish_phases(&mut r, fault_at);
             sr.runs_finished += 1;
             sr.runs_failed += u32::from(!r.broken.is_empty());
-            sr.tally.fold(r);
+            sr.fold(r);
         }
     }
 
@@ -675,7 +685,7 @@ impl Builder {
         cut_short.sort_by_key(|(_, r)| r.run);
         for (name, r) in cut_short {
             if let Some(sr) = self.scenario(&name) {
-                sr.tally.fold(r);
+                sr.fold(r);
             }
         }
         let mut report = self.report;
@@ -709,6 +719,7 @@ impl RunReport {
             finished: None,
             requests: Requests::default(),
             scheduler_unavailable: Vec::new(),
+            api_errors: 0,
         }
     }
 

@@ -939,39 +939,14 @@ impl Sim {
                     self.agent_back(agent);
                 }
             }
-            Ev::TaskKilled { pod, task } => {
-                let p = &self.pods[pod];
-                if p.task.id == task
-                    && is_active_task(p.task.state)
-                    && self.deliver(pod, TaskState::Killed, None, false)
-                {
-                    let p = &mut self.pods[pod];
-                    p.task.state = TaskState::Killed;
-                    p.task.time = self.now;
-                    p.task.cause = FROM_EXECUTOR;
-                    self.record_task(pod);
-                    self.schedule_offers();
-                }
-            }
+            Ev::TaskKilled { pod, task } => self.on_task_killed(pod, &task),
             Ev::Offer { pod, epoch } => {
                 if self.pods[pod].epoch == epoch {
                     self.pods[pod].offer_pending = false;
                     self.offer(pod);
                 }
             }
-            Ev::TaskStarting { pod, epoch } => {
-                let p = &self.pods[pod];
-                if p.epoch == epoch
-                    && p.task.state == TaskState::Staging
-                    && self.deliver(pod, TaskState::Starting, None, false)
-                {
-                    let p = &mut self.pods[pod];
-                    p.task.state = TaskState::Starting;
-                    p.task.time = self.now;
-                    p.task.cause = FROM_EXECUTOR;
-                    self.record_task(pod);
-                }
-            }
+            Ev::TaskStarting { pod, epoch } => self.on_task_starting(pod, epoch),
             Ev::TaskRunning { pod, epoch } => self.on_task_running(pod, epoch),
             Ev::StepComplete { pod, epoch } => {
                 if self.pods[pod].epoch == epoch
@@ -984,6 +959,36 @@ impl Sim {
             Ev::SchedulerLaunch { epoch } => self.on_scheduler_launch(epoch),
             Ev::SchedulerListening { epoch } => self.on_scheduler_listening(epoch),
             Ev::SchedulerReconciled { epoch } => self.on_scheduler_reconciled(epoch),
+        }
+    }
+
+    /// A kill the scheduler asked for is done.
+    fn on_task_killed(&mut self, pod: usize, task: &TaskId) {
+        let p = &self.pods[pod];
+        if p.task.id == *task
+            && is_active_task(p.task.state)
+            && self.deliver(pod, TaskState::Killed, None, false)
+        {
+            let p = &mut self.pods[pod];
+            p.task.state = TaskState::Killed;
+            p.task.time = self.now;
+            p.task.cause = FROM_EXECUTOR;
+            self.record_task(pod);
+            self.schedule_offers();
+        }
+    }
+
+    fn on_task_starting(&mut self, pod: usize, epoch: u32) {
+        let p = &self.pods[pod];
+        if p.epoch == epoch
+            && p.task.state == TaskState::Staging
+            && self.deliver(pod, TaskState::Starting, None, false)
+        {
+            let p = &mut self.pods[pod];
+            p.task.state = TaskState::Starting;
+            p.task.time = self.now;
+            p.task.cause = FROM_EXECUTOR;
+            self.record_task(pod);
         }
     }
 

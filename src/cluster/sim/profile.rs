@@ -294,6 +294,22 @@ pub(crate) struct Timings {
     pub reboot_reregister: Dist,
 }
 
+/// The scheduler's placement must name a pod the service has.
+fn scheduler_problems(p: &Profile, err: &mut impl FnMut(Vec<Seg>, String)) {
+    if let Placement::Pod(n) = p.scheduler.agent
+        && n >= p.topology.pods
+    {
+        err(
+            keys(&["scheduler", "agent"]),
+            format!(
+                "scheduler.agent names node-{n}, but the service has {} pods; hint: `random`, `elsewhere` or node-0 … node-{}",
+                p.topology.pods,
+                p.topology.pods.saturating_sub(1)
+            ),
+        );
+    }
+}
+
 /// Why a profile could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProfileError {
@@ -471,18 +487,7 @@ impl Profile {
             );
         }
         subnet_problems(t, &mut err);
-        if let Placement::Pod(n) = self.scheduler.agent
-            && n >= t.pods
-        {
-            err(
-                keys(&["scheduler", "agent"]),
-                format!(
-                    "scheduler.agent names node-{n}, but the service has {} pods; hint: `random`, `elsewhere` or node-0 … node-{}",
-                    t.pods,
-                    t.pods.saturating_sub(1)
-                ),
-            );
-        }
+        scheduler_problems(self, &mut err);
         if t.asg.name.is_empty() {
             err(
                 keys(&["topology", "asg", "name"]),
