@@ -17,6 +17,16 @@ use crate::aws_e2e::Server;
 use crate::truth::{assert_truthful, run_in_process};
 use crate::{root, scenario};
 
+/// Every run healed in time, every phase within its bound of the truth.
+fn assert_healed_truthfully(events: &[Event], truth: &[TruthEvent], runs: u32) {
+    let finished = events
+        .iter()
+        .filter(|e| matches!(e, Event::RunFinished { failures, .. } if failures.is_empty()))
+        .count();
+    assert_eq!(finished, runs as usize, "every run healed in time");
+    assert_eq!(assert_truthful(events, truth), 9 * runs as usize);
+}
+
 #[test]
 fn a_replace_is_ridden_out_through_a_long_scheduler_outage() {
     const RUNS: u32 = 12;
@@ -38,12 +48,7 @@ fn a_replace_is_ridden_out_through_a_long_scheduler_outage() {
     let mut events = Vec::new();
     run_in_process(&mut cluster, &sc, RUNS, 3, &mut events);
     assert!(!events.iter().any(|e| matches!(e, Event::Aborted { .. })));
-    let finished = events
-        .iter()
-        .filter(|e| matches!(e, Event::RunFinished { failures, .. } if failures.is_empty()))
-        .count();
-    assert_eq!(finished, RUNS as usize, "every run healed in time");
-    assert_eq!(assert_truthful(&events, cluster.truth()), 9 * RUNS as usize);
+    assert_healed_truthfully(&events, cluster.truth(), RUNS);
 
     // The old runner gave up after 8 tries a poll apart (40 s): some replace here waited
     // longer than that for the scheduler, and the waits were journaled as ridden out.
@@ -159,12 +164,7 @@ fn a_scheduler_hosting_victim_is_healed_and_measured_in_process() {
     let mut cluster = SimCluster::at_epoch(&profile, 1);
     let mut events = Vec::new();
     run_in_process(&mut cluster, &sc, RUNS, 1, &mut events);
-    let finished = events
-        .iter()
-        .filter(|e| matches!(e, Event::RunFinished { failures, .. } if failures.is_empty()))
-        .count();
-    assert_eq!(finished, RUNS as usize, "every run healed in time");
-    assert_eq!(assert_truthful(&events, cluster.truth()), 9 * RUNS as usize);
+    assert_healed_truthfully(&events, cluster.truth(), RUNS);
     assert_outage_measured(&events, cluster.truth());
     // The reports say it, in every format (JSON here; text, Markdown and HTML render the
     // same line).
