@@ -714,6 +714,7 @@ heal: replace-on-task-lost
                 "topology",
                 "task_lost_status",
                 "reboot_keeps_agent_id",
+                "scheduler",
                 "timings"
             ]
         );

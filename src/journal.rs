@@ -74,6 +74,20 @@ pub enum Event {
         at: Timestamp,
         error: ApiErrorRecord,
     },
+    /// The service's scheduler did not answer (Admin Router's 502/504 or `service not
+    /// found`: no scheduler listens, e.g. while Marathon relaunches it after its agent died).
+    /// `from` and `to` are the first and last refused calls (the outage began after the last
+    /// answer before `from`); `back` the first answer after them (`None`: none before the run
+    /// ended).
+    SchedulerUnavailable {
+        scenario: String,
+        run: u32,
+        from: Timestamp,
+        to: Timestamp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        back: Option<Timestamp>,
+        refused: u32,
+    },
     RunFinished {
         scenario: String,
         run: u32,

@@ -264,6 +264,7 @@ impl Progress {
                     error.message
                 );
             }
+            Event::SchedulerUnavailable { .. } => self.on_scheduler_unavailable(e),
             Event::RunFinished {
                 scenario,
                 run,
@@ -288,6 +289,27 @@ impl Progress {
             Event::SuiteFinished { .. } => self.finish(),
             Event::SuiteStarted { .. } => {}
         }
+    }
+
+    fn on_scheduler_unavailable(&self, e: &Event) {
+        let Event::SchedulerUnavailable {
+            scenario,
+            run,
+            from,
+            back,
+            refused,
+            ..
+        } = e
+        else {
+            return;
+        };
+        let until = back.map_or("the end of the run".to_string(), |b| {
+            format!("{} later", b.since(*from))
+        });
+        tracing::info!(
+            "{}: the scheduler did not answer ({refused} calls refused) until {until}",
+            self.run_label(scenario, *run),
+        );
     }
 
     fn on_run_started(&mut self, scenario: &str, run: u32) {

@@ -85,6 +85,34 @@ impl ClusterError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Throttled { .. } | Self::Transient { .. })
     }
+
+    /// Whether this is the scheduler not listening at all, as Admin Router says it (502,
+    /// 504, `service not found`; a connection that cannot be made), rather than a scheduler
+    /// that answered with an error.
+    pub(crate) fn scheduler_unreachable(&self) -> bool {
+        match self {
+            Self::Transient {
+                api: Api::Scheduler,
+                message,
+            } => {
+                message.starts_with("HTTP 502")
+                    || message.starts_with("HTTP 504")
+                    || message.contains("service not found")
+            }
+            _ => false,
+        }
+    }
+
+    /// The API family that failed.
+    pub(crate) fn api(&self) -> Api {
+        match self {
+            Self::Throttled { api, .. }
+            | Self::Transient { api, .. }
+            | Self::NotFound { api, .. }
+            | Self::Unauthorized { api, .. }
+            | Self::Fatal { api, .. } => *api,
+        }
+    }
 }
 
 /// The API families the harness talks to; used to attribute errors and request counts.
@@ -412,6 +440,74 @@ pub struct TaskObs {
     pub(crate) agent: Option<AgentId>,
     /// `TaskStatus.timestamp`.
     pub status_time: Option<Timestamp>,
+    /// The status's source, reason and unreachable time (none without a status, or from
+    /// `/v1/pod/status`).
+    pub(crate) cause: StatusCause,
+}
+
+api_enum!(
+    /// Mesos `TaskStatus.source`.
+    StatusSource {
+        Master = "SOURCE_MASTER",
+        Slave = "SOURCE_SLAVE",
+        Executor = "SOURCE_EXECUTOR",
+    }
+);
+
+api_enum!(
+    /// Mesos `TaskStatus.reason`: the reasons that tell the harness something (any other
+    /// reason reads as none).
+    StatusReason {
+        Reconciliation = "REASON_RECONCILIATION",
+        SlaveRemoved = "REASON_SLAVE_REMOVED",
+        SlaveRemovedByOperator = "REASON_SLAVE_REMOVED_BY_OPERATOR",
+        SlaveReregistered = "REASON_SLAVE_REREGISTERED",
+        SlaveRestarted = "REASON_SLAVE_RESTARTED",
+        SlaveDisconnected = "REASON_SLAVE_DISCONNECTED",
+        SlaveUnknown = "REASON_SLAVE_UNKNOWN",
+        TaskUnknown = "REASON_TASK_UNKNOWN",
+        TaskKilledDuringLaunch = "REASON_TASK_KILLED_DURING_LAUNCH",
+        ExecutorTerminated = "REASON_EXECUTOR_TERMINATED",
+    }
+);
+
+/// Where a task status came from and why (`TaskStatus.source`, `.reason`,
+/// `.unreachable_time`): whether its `timestamp` is the time of the change it reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatusCause {
+    pub(crate) source: Option<StatusSource>,
+    pub(crate) reason: Option<StatusReason>,
+    /// When the master marked the task's agent unreachable: Mesos sets it on the
+    /// `TASK_UNREACHABLE`/`TASK_LOST` it sends then, and on a reconciliation answer for a
+    /// task on an unreachable agent (`master.cpp` `__removeSlave`, `reconcile` case 4).
+    pub(crate) unreachable_time: Option<Timestamp>,
+}
+
+impl TaskObs {
+    /// The status's `timestamp` when it is the time of the change it reports: a
+    /// reconciliation answer carries the time of the reconciliation instead.
+    pub(crate) fn stamp(&self) -> Option<Timestamp> {
+        self.status_time
+            .filter(|_| self.cause.reason != Some(StatusReason::Reconciliation))
+    }
+
+    /// When the task was lost, as Mesos stamps it: the agent's unreachable time when the
+    /// status carries it, else a non-reconciliation timestamp.
+    pub(crate) fn lost_stamp(&self) -> Option<Timestamp> {
+        self.cause.unreachable_time.or_else(|| self.stamp())
+    }
+
+    /// When the master marked the task's agent unreachable, if this status says: its
+    /// `unreachable_time`, or the timestamp of the master's own `REASON_SLAVE_REMOVED`
+    /// update (sent at that moment).
+    pub(crate) fn agent_removed_stamp(&self) -> Option<Timestamp> {
+        self.cause.unreachable_time.or_else(|| {
+            (self.cause.source == Some(StatusSource::Master)
+                && self.cause.reason == Some(StatusReason::SlaveRemoved))
+            .then_some(self.status_time)
+            .flatten()
+        })
+    }
 }
 
 /// A pod instance's tasks.

@@ -198,6 +198,8 @@ mod tests {
             phases: Vec::new(),
             started: crate::time::Timestamp::from_millis(0),
             finished: None,
+            scheduler_unavailable: Vec::new(),
+            api_errors: 0,
             requests: Default::default(),
         }
     }

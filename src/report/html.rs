@@ -314,6 +314,9 @@ fn scenario(o: &mut String, s: &ScenarioReport) {
             esc(why)
         );
     }
+    if let Some(line) = s.scheduler_line() {
+        let _ = writeln!(o, r#"<p class="muted">{}</p>"#, esc(&line));
+    }
     verdicts(o, s);
     metrics_table(o, s);
     distributions(o, s);

@@ -73,6 +73,9 @@ fn scenario(o: &mut String, s: &ScenarioReport) {
     if let Some(line) = s.economy_line() {
         let _ = writeln!(o, "{line}\n");
     }
+    if let Some(line) = s.scheduler_line() {
+        let _ = writeln!(o, "{line}\n");
+    }
     if !s.metrics.is_empty() {
         let _ = writeln!(
             o,

@@ -86,6 +86,9 @@ pub struct ScenarioReport {
     pub(crate) slos: Vec<SloResult>,
     /// Failed API calls the runs rode out (throttling, 5xx, resets, expired tokens).
     pub(crate) api_errors: u64,
+    /// When the scheduler did not answer in some runs: how often and how long at most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) scheduler_unavailable: Option<SchedulerOutages>,
     /// Each of the scenario's `expect` entries, judged over the runs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) expectations: Vec<ExpectationResult>,
@@ -147,6 +150,44 @@ pub(crate) struct RunReport {
     pub(crate) finished: Option<Timestamp>,
     /// Requests sent to each service during the run (steady-state checks included).
     pub requests: Requests,
+    /// The spans the service's scheduler did not answer (its agent died and Marathon
+    /// relaunched it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) scheduler_unavailable: Vec<SchedulerSpan>,
+    /// Failed calls ridden out in the run: counted into the scenario's when the run is (a
+    /// run `run --resume` redoes is not).
+    #[serde(skip)]
+    pub(crate) api_errors: u64,
+}
+
+/// A span the scheduler refused every call: from the first refused poll to the last, and the
+/// first poll it answered again (absent: the run ended first). The outage began after the
+/// last answer before `from` and ended before `back`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub(crate) struct SchedulerSpan {
+    pub(crate) from: Timestamp,
+    pub(crate) to: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) back: Option<Timestamp>,
+    pub(crate) refused: u32,
+}
+
+impl SchedulerSpan {
+    /// From the first refusal to the first answer (to the last refusal without one).
+    pub(crate) fn length(&self) -> Dur {
+        self.back.unwrap_or(self.to).since(self.from)
+    }
+}
+
+/// The scheduler's outages over a scenario's runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct SchedulerOutages {
+    /// Runs with at least one span.
+    pub(crate) runs: u32,
+    pub(crate) refused: u64,
+    /// The longest span: its run and its length (first refusal to first answer).
+    pub(crate) longest_run: u32,
+    pub(crate) longest_ms: u64,
 }
 
 /// Requests per service, as a rate.
@@ -316,6 +357,40 @@ impl ScenarioReport {
         Some(line)
     }
 
+    /// Folds a run that counts (finished, aborted or cut short) into the scenario.
+    fn fold(&mut self, r: RunReport) {
+        self.api_errors += r.api_errors;
+        if !r.scheduler_unavailable.is_empty() {
+            let o = self
+                .scheduler_unavailable
+                .get_or_insert_with(Default::default);
+            o.runs += 1;
+            for span in &r.scheduler_unavailable {
+                o.refused += u64::from(span.refused);
+                let length = span.length().as_millis();
+                if length > o.longest_ms {
+                    o.longest_ms = length;
+                    o.longest_run = r.run;
+                }
+            }
+        }
+        self.tally.fold(r);
+    }
+
+    /// One line on the runs whose scheduler did not answer, for every format.
+    pub(crate) fn scheduler_line(&self) -> Option<String> {
+        let o = self.scheduler_unavailable.as_ref()?;
+        Some(format!(
+            "scheduler unavailable (Admin Router 502/504) in {} run{}, {} call{} refused; longest: run {}, {} from the first refused call to the first answer",
+            o.runs,
+            if o.runs == 1 { "" } else { "s" },
+            o.refused,
+            if o.refused == 1 { "" } else { "s" },
+            o.longest_run,
+            Dur::from_millis(o.longest_ms).human()
+        ))
+    }
+
     /// The failures of runs that no expectation of the scenario names (aborted or interrupted
     /// runs, phases missed by the scenario's `timeout`): `(run, failure)`, the first
     /// [`LISTED`] of them, with how many there are and about how many runs.
@@ -463,12 +538,38 @@ impl Builder {
                     sr.aborted = None;
                 }
             }
-            Event::ApiError { scenario, .. } => {
-                if let Some(sr) = self.scenario(scenario) {
+            Event::SchedulerUnavailable { .. } => self.scheduler_unavailable(e),
+            Event::ApiError { scenario, run, .. } => {
+                if let Some(r) = self.open_runs.get_mut(&(scenario.clone(), *run)) {
+                    r.api_errors += 1;
+                } else if let Some(sr) = self.scenario(scenario) {
                     sr.api_errors += 1;
                 }
             }
             Event::SuiteFinished { .. } => self.finished = true,
+        }
+    }
+
+    /// A span the scheduler did not answer, on its run.
+    fn scheduler_unavailable(&mut self, e: &Event) {
+        let Event::SchedulerUnavailable {
+            scenario,
+            run,
+            from,
+            to,
+            back,
+            refused,
+        } = e
+        else {
+            return;
+        };
+        if let Some(r) = self.open_runs.get_mut(&(scenario.clone(), *run)) {
+            r.scheduler_unavailable.push(SchedulerSpan {
+                from: *from,
+                to: *to,
+                back: *back,
+                refused: *refused,
+            });
         }
     }
 
@@ -501,6 +602,7 @@ impl Builder {
             runs_finished: 0,
             runs_failed: 0,
             api_errors: 0,
+            scheduler_unavailable: None,
             metrics: Vec::new(),
             slos: Vec::new(),
             expectations: Vec::new(),
@@ -541,7 +643,7 @@ impl Builder {
             finish_phases(&mut r, fault_at);
             sr.runs_finished += 1;
             sr.runs_failed += u32::from(!r.broken.is_empty());
-            sr.tally.fold(r);
+            sr.fold(r);
         }
     }
 
@@ -583,7 +685,7 @@ impl Builder {
         cut_short.sort_by_key(|(_, r)| r.run);
         for (name, r) in cut_short {
             if let Some(sr) = self.scenario(&name) {
-                sr.tally.fold(r);
+                sr.fold(r);
             }
         }
         let mut report = self.report;
@@ -616,6 +718,8 @@ impl RunReport {
             started: at,
             finished: None,
             requests: Requests::default(),
+            scheduler_unavailable: Vec::new(),
+            api_errors: 0,
         }
     }
 

@@ -46,6 +46,9 @@ pub fn render_width(r: &Report, width: Option<u16>) -> String {
         if let Some(economy) = s.economy_line() {
             line(format!("  {economy}"));
         }
+        if let Some(outage) = s.scheduler_line() {
+            line(format!("  {outage}"));
+        }
         for run in s.runs.iter().filter(|r| !r.failures.is_empty()).take(3) {
             line(format!("  run {}: {}", run.run, run.failures.join("; ")));
         }

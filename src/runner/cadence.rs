@@ -169,7 +169,8 @@ impl Cadence {
     }
 
     /// Whether a poll can only time `phase` to within half its interval, or someone waits for
-    /// it. The group's `InService` is a polled phase until activities promise a stamp, unless
+    /// it. `agent_lost` is stamped by the old task's status (the master's `TASK_UNREACHABLE`
+    /// / `LOST`, sent as it marks the agent unreachable) while the scheduler serves it. The group's `InService` is a polled phase until activities promise a stamp, unless
     /// every earlier run had one; a phase whose stamp an earlier run did not get is a polled
     /// phase when a verdict leans on it (an expectation, an SLO, the heal: the others are
     /// read as their feed moves, which keeps the request budget).
@@ -178,10 +179,10 @@ impl Cadence {
             phase,
             Phase::InstanceTerminated
                 | Phase::AgentDisconnected
-                | Phase::AgentLost
                 | Phase::RecoveryComplete
                 | Phase::RingRestarted
-        ) || self.heal_waits_for == Some(phase)
+        ) || (phase == Phase::AgentLost && !tracker.agent_lost_stamp_expected())
+            || self.heal_waits_for == Some(phase)
             || (history.polled(phase) && self.judged[phase as usize])
         {
             return true;
@@ -388,9 +389,38 @@ mod tests {
             .unwrap();
         assert_eq!(at, after(Dur::from_secs(5)));
         // Instance terminated (EC2), the group's InService (no activity has promised a stamp
-        // yet, and no earlier run had one), agent lost (Mesos) and task lost (the heal's
-        // trigger); not the recovery plan (no task runs again yet).
-        assert_eq!(feeds(f), [Feed::Ec2, Feed::Asg, Feed::Agents, Feed::Pods]);
+        // yet, and no earlier run had one) and task lost (the heal's trigger); not agent lost
+        // (the old task's status stamps it while the scheduler answers), nor the recovery
+        // plan (no task runs again yet).
+        assert_eq!(feeds(f), [Feed::Ec2, Feed::Asg, Feed::Pods]);
+    }
+
+    #[test]
+    fn agent_lost_is_polled_densely_only_while_the_scheduler_does_not_answer() {
+        let sc = reference();
+        let c = Cadence::new(&sc, fault(), true);
+        let mut t = fresh_tracker();
+        let next = |t: &Tracker| {
+            c.next(
+                &[Phase::AgentLost],
+                t,
+                &History::default(),
+                fault(),
+                fault(),
+            )
+            .unwrap()
+            .0
+        };
+        assert_eq!(next(&t), after(Dur::from_secs(30)));
+        let refused = crate::cluster::ClusterError::Transient {
+            api: crate::cluster::Api::Scheduler,
+            message: "HTTP 502: Bad Gateway".into(),
+        };
+        t.update(&super::super::observe::Snapshot {
+            errors: vec![refused],
+            ..Default::default()
+        });
+        assert_eq!(next(&t), after(Dur::from_secs(5)));
     }
 
     #[test]
@@ -536,6 +566,7 @@ mod tests {
                 state: Some(state),
                 agent: None,
                 status_time: Some(fault()),
+                cause: Default::default(),
             }],
         };
         t.update(&super::super::observe::Snapshot {
@@ -654,8 +685,8 @@ mod tests {
     #[test]
     fn a_phase_seen_before_is_polled_densely_only_from_half_its_earliest_time() {
         let sc = reference();
-        let history = History::seen(Phase::AgentLost, Dur::from_mins(8));
-        let pending = [Phase::AgentLost];
+        let history = History::seen(Phase::AgentDisconnected, Dur::from_mins(8));
+        let pending = [Phase::AgentDisconnected];
         let tracker = fresh_tracker();
         let mut c = Cadence::new(&sc, fault(), true);
         for (now, every) in [
@@ -677,13 +708,13 @@ mod tests {
     fn a_phase_seen_within_two_gentle_polls_of_the_fault_is_always_polled_densely() {
         let sc = reference();
         // Half of 1m59s is under two 30 s polls: no quiet window.
-        let history = History::seen(Phase::AgentLost, Dur::from_secs(119));
+        let history = History::seen(Phase::AgentDisconnected, Dur::from_secs(119));
         let mut c = Cadence::new(&sc, fault(), true);
         let now = after(Dur::from_secs(1));
         c.asked(Feeds(u8::MAX), now);
         let (at, f) = c
             .next(
-                &[Phase::AgentLost],
+                &[Phase::AgentDisconnected],
                 &fresh_tracker(),
                 &history,
                 fault(),
@@ -693,10 +724,10 @@ mod tests {
         assert_eq!(at, now.saturating_add(Dur::from_secs(5)));
         assert!(f.has(Feed::Agents));
         // From two minutes on, the window is long enough to be quiet in.
-        let history = History::seen(Phase::AgentLost, Dur::from_secs(120));
+        let history = History::seen(Phase::AgentDisconnected, Dur::from_secs(120));
         let (at, _) = c
             .next(
-                &[Phase::AgentLost],
+                &[Phase::AgentDisconnected],
                 &fresh_tracker(),
                 &history,
                 fault(),

@@ -7,6 +7,7 @@ mod cadence;
 mod count;
 mod feed;
 mod observe;
+mod outage;
 pub(crate) mod preflight;
 mod ring;
 pub mod suite;
@@ -252,6 +253,8 @@ struct Observation {
     /// The service's task a stop condition counts (`server` without a service).
     task: String,
     victims: Vec<Victim>,
+    /// The span the scheduler has not answered, if it is not answering.
+    outage: outage::Outage,
 }
 
 async fn run_once<C: Cluster>(
@@ -284,6 +287,9 @@ async fn run_once<C: Cluster>(
     let (steady, victims) = r.select().await?;
     let mut w = r.inject(steady, victims).await?;
     r.observe(&mut w).await?;
+    if let Some(span) = w.outage.close() {
+        r.emit_outage(span)?;
+    }
     r.ctx.history.learn(&w.tracker, w.fault.at);
     r.sink.emit(&Event::RunFinished {
         scenario: sc.name.clone(),
@@ -317,6 +323,17 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
     /// Waits on the cluster's clock, or until the stop flag is raised.
     async fn pause(&mut self, d: Dur) -> Result<(), RunError> {
         pause(self.cluster, d, self.stop).await
+    }
+
+    fn emit_outage(&mut self, span: outage::Span) -> std::io::Result<()> {
+        self.sink.emit(&Event::SchedulerUnavailable {
+            scenario: self.sc.name.clone(),
+            run: self.run,
+            from: span.from,
+            to: span.to,
+            back: span.back,
+            refused: span.refused,
+        })
     }
 
     fn emit_phase(&mut self, phase: Phase, o: Observed) -> std::io::Result<()> {
@@ -470,6 +487,7 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
             sent: before,
             task: task.to_string(),
             victims,
+            outage: outage::Outage::default(),
         })
     }
 
@@ -531,6 +549,10 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
     async fn take_in(&mut self, w: &mut Observation, snap: &mut Snapshot) -> Result<(), RunError> {
         for (p, o) in w.tracker.update(snap) {
             self.emit_phase(p, o)?;
+        }
+        let answered = snap.pods.is_some() || snap.recovery.is_some() || snap.all_pods.is_some();
+        if let Some(span) = w.outage.note(self.cluster.now(), &snap.errors, answered) {
+            self.emit_outage(span)?;
         }
         for e in std::mem::take(&mut snap.errors) {
             self.ride_out(&e).await?;

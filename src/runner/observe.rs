@@ -10,7 +10,7 @@ use std::hash::{Hash, Hasher};
 
 use crate::cluster::{
     ActivityObs, ActivityStatus, AgentId, AgentObs, AsgObs, ClusterError, InstanceId, InstanceObs,
-    InstanceState, LifecycleState, PlanObs, PodName, PodObs, TaskId, TaskState,
+    InstanceState, LifecycleState, PlanObs, PodName, PodObs, TaskId, TaskObs, TaskState,
 };
 use crate::journal::{Replacement, Victim};
 use crate::measure::{Observed, Source};
@@ -92,6 +92,11 @@ struct Track {
     relaunching: bool,
     /// A scaling activity names the replacement: its `EndTime` will time it in service.
     named: bool,
+    /// The old task's status may still stamp `agent_lost` (the master's update as it marks
+    /// the agent unreachable): the pod's last read showed the old task, not yet lost.
+    agent_stamp_expected: bool,
+    /// `/slaves` showed the old agent gone while that stamp was expected: the fallback.
+    agent_gone_polled: Option<Observed>,
     phases: PhaseMap,
 }
 
@@ -129,6 +134,8 @@ pub(crate) struct Tracker {
     shown: PerFeed<Option<u64>>,
     /// The feeds whose last read showed a change (or proved a phase).
     changed: Feeds,
+    /// The scheduler answered its last call (not 5xx, not unreachable).
+    scheduler_answers: bool,
 }
 
 impl Tracker {
@@ -147,6 +154,7 @@ impl Tracker {
             tracks: victims
                 .into_iter()
                 .map(|victim| Track {
+                    agent_stamp_expected: victim.pod.is_some(),
                     victim,
                     replacement: None,
                     replacement_ip: None,
@@ -154,6 +162,7 @@ impl Tracker {
                     new_task: None,
                     relaunching: false,
                     named: false,
+                    agent_gone_polled: None,
                     phases: PhaseMap::default(),
                 })
                 .collect(),
@@ -164,7 +173,19 @@ impl Tracker {
             plan_read: None,
             shown: PerFeed::splat(None),
             changed: Feeds::default(),
+            scheduler_answers: true,
         }
+    }
+
+    /// Whether every victim still waiting for `agent_lost` will get it stamped by its old
+    /// task's status, which the scheduler serves: `/slaves` then need not be read densely.
+    pub(crate) fn agent_lost_stamp_expected(&self) -> bool {
+        self.scheduler_answers
+            && self
+                .tracks
+                .iter()
+                .filter(|t| !t.phases.contains_key(&Phase::AgentLost))
+                .all(|t| t.agent_stamp_expected)
     }
 
     /// The feeds whose read in the last poll showed a change: a state transition, an
@@ -383,6 +404,16 @@ impl Tracker {
 
     /// Feeds one poll; returns the run-level phases it completed, in timeline order.
     pub(crate) fn update(&mut self, snap: &Snapshot) -> Vec<(Phase, Observed)> {
+        if snap.pods.is_some() || snap.recovery.is_some() || snap.all_pods.is_some() {
+            self.scheduler_answers = true;
+        }
+        if snap
+            .errors
+            .iter()
+            .any(|e| e.api() == crate::cluster::Api::Scheduler && e.is_retryable())
+        {
+            self.scheduler_answers = false;
+        }
         if let Some((c, instances)) = &snap.ec2 {
             self.on_ec2(c.received, instances);
         }
@@ -586,7 +617,11 @@ impl Tracker {
                 if listed.is_none()
                     && let Some(slot) = t.phases.vacant(Phase::AgentLost)
                 {
-                    *slot = Some(poll);
+                    if t.agent_stamp_expected {
+                        t.agent_gone_polled.get_or_insert(poll);
+                    } else {
+                        *slot = Some(poll);
+                    }
                 }
             }
             if t.phases.contains_key(&Phase::AgentRegistered) {
@@ -630,6 +665,18 @@ impl Tracker {
 
     fn on_pods(&mut self, now: Timestamp, pods: &[PodObs]) {
         let poll = Observed::between_polls(self.prev[Feed::Pods], now, Source::PollScheduler);
+        let fault_at = self.prev_fault();
+        // A status's time when it stamps the change; a reconciliation answer only says the
+        // change came between the fault and the reconciliation (a relaunched scheduler serves
+        // stale statuses until then, so the polls before it prove nothing); else the polls.
+        let stamped = |task: &TaskObs, stamp: fn(&TaskObs) -> Option<Timestamp>| match (
+            stamp(task),
+            task.status_time,
+        ) {
+            (Some(ts), _) => Observed::exact(ts, Source::MesosTaskStatus),
+            (None, Some(ts)) => Observed::between_polls(fault_at, ts, Source::PollScheduler),
+            (None, None) => poll,
+        };
         let task_name = &self.task;
         for t in &mut self.tracks {
             let Some(pod_name) = &t.victim.pod else {
@@ -640,13 +687,29 @@ impl Tracker {
             };
             let task = pod.task(task_name);
             let old = t.victim.task.as_ref();
+            // The master stamps the status it sends as it marks the agent unreachable; a
+            // relaunched scheduler's reconciliation carries that time as `unreachable_time`.
+            let old_task = task.filter(|task| Some(&task.id) == old);
+            if let Some(slot) = t.phases.vacant(Phase::AgentLost) {
+                match old_task.and_then(TaskObs::agent_removed_stamp) {
+                    Some(at) => *slot = Some(Observed::exact(at, Source::MesosTaskStatus)),
+                    // Lost without the stamp, or replaced: `/slaves` times it.
+                    None if old_task.is_none_or(|t| t.state != Some(TaskState::Running)) => {
+                        t.agent_stamp_expected = false;
+                        *slot = t.agent_gone_polled;
+                    }
+                    None => {}
+                }
+            }
             if let Some(slot) = t.phases.vacant(Phase::TaskLost) {
+                // A reconciliation answer's timestamp is the reconciliation's: no stamp of
+                // the loss (the polls bracket it then).
                 let lost = match task {
                     None => Some(poll),
-                    Some(task) if Some(&task.id) == old => match (task.state, task.status_time) {
-                        (Some(TaskState::Running), _) => None,
-                        (Some(_), Some(ts)) => Some(Observed::exact(ts, Source::MesosTaskStatus)),
-                        _ => Some(poll),
+                    Some(task) if Some(&task.id) == old => match task.state {
+                        Some(TaskState::Running) => None,
+                        Some(_) => Some(stamped(task, |t| t.lost_stamp())),
+                        None => Some(poll),
                     },
                     // The pod already carries another task: the old one is gone.
                     Some(_) => Some(poll),
@@ -666,9 +729,7 @@ impl Tracker {
                 && task.state == Some(TaskState::Running)
             {
                 t.new_task = Some(task.id.clone());
-                let o = task
-                    .status_time
-                    .map_or(poll, |ts| Observed::exact(ts, Source::MesosTaskStatus));
+                let o = stamped(task, TaskObs::stamp);
                 t.phases.insert(Phase::TaskRunning, o);
             }
         }
@@ -784,6 +845,7 @@ fn fingerprint_group(asg: &AsgObs) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::{StatusCause, StatusReason, StatusSource};
 
     fn victim(id: &str) -> Victim {
         Victim {
@@ -798,6 +860,90 @@ mod tests {
 
     fn at(ms: i64) -> Timestamp {
         Timestamp::from_millis(ms)
+    }
+
+    /// A tracker of one victim on agent S4 running node-4, the fault sent at 0.
+    fn node_4_victim() -> Tracker {
+        let v = Victim {
+            agent: Some(AgentId::new("S4")),
+            pod: Some(PodName::new("node-4")),
+            task: Some(TaskId::new("t-old")),
+            ..victim("i-a")
+        };
+        Tracker::new(
+            FaultKind::TerminateInstance,
+            "server",
+            Baseline::default(),
+            vec![v],
+            at(0),
+        )
+    }
+
+    /// The old task, lost, as a pod read at `ms` shows it.
+    fn lost_read(t: &mut Tracker, ms: i64, cause: StatusCause) -> Vec<(Phase, Observed)> {
+        let task = TaskObs {
+            name: "node-4-server".into(),
+            id: TaskId::new("t-old"),
+            state: Some(TaskState::Unreachable),
+            agent: Some(AgentId::new("S4")),
+            status_time: Some(at(ms - 1_000)),
+            cause,
+        };
+        let pod = PodObs {
+            name: PodName::new("node-4"),
+            tasks: vec![task],
+        };
+        let called = Called {
+            sent: at(ms),
+            received: at(ms),
+        };
+        t.update(&Snapshot {
+            pods: Some((called, vec![pod])),
+            ..Default::default()
+        })
+    }
+
+    fn phase(phases: &[(Phase, Observed)], p: Phase) -> Observed {
+        phases.iter().find(|(q, _)| *q == p).unwrap().1
+    }
+
+    #[test]
+    fn a_reconciliation_timestamp_is_no_stamp_of_the_loss() {
+        let reconciled = |unreachable| StatusCause {
+            source: Some(StatusSource::Master),
+            reason: Some(StatusReason::Reconciliation),
+            unreachable_time: unreachable,
+        };
+        // With the agent's unreachable time, both phases are stamped by it.
+        let mut t = node_4_victim();
+        let phases = lost_read(&mut t, 700_000, reconciled(Some(at(320_000))));
+        for p in [Phase::TaskLost, Phase::AgentLost] {
+            let o = phase(&phases, p);
+            assert_eq!(
+                (o.at, o.error_ms, o.source),
+                (at(320_000), 1, Source::MesosTaskStatus)
+            );
+        }
+        // Without it, the loss lies between the fault and the reconciliation (699 s): the
+        // polls before the answer proved nothing, and `/slaves` times the agent's loss.
+        let mut t = node_4_victim();
+        let phases = lost_read(&mut t, 700_000, reconciled(None));
+        let o = phase(&phases, Phase::TaskLost);
+        assert_eq!((o.at, o.error_ms), (at(349_500), 349_500));
+        assert_ne!(o.source, Source::MesosTaskStatus);
+        assert!(phases.iter().all(|(p, _)| *p != Phase::AgentLost));
+        // The master's own update as it removes the agent is a stamp of both.
+        let mut t = node_4_victim();
+        let removed = StatusCause {
+            source: Some(StatusSource::Master),
+            reason: Some(StatusReason::SlaveRemoved),
+            unreachable_time: None,
+        };
+        let phases = lost_read(&mut t, 330_000, removed);
+        for p in [Phase::TaskLost, Phase::AgentLost] {
+            assert_eq!(phase(&phases, p).at, at(329_000));
+            assert_eq!(phase(&phases, p).error_ms, 1);
+        }
     }
 
     #[test]

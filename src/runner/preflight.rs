@@ -516,6 +516,7 @@ mod tests {
                 state: Some(state),
                 agent: None,
                 status_time: None,
+                cause: Default::default(),
             }],
         }
     }

@@ -16,9 +16,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Shared, TokenCheck, World, text_response};
+use super::{Shared, TokenCheck, World, admin_router_page, text_response};
 use crate::cluster::sim::profile::{Topology, parse_cidr};
-use crate::cluster::sim::{ApiFault, InjectedFault};
+use crate::cluster::sim::{ApiFault, InjectedFault, SCHEDULER_DOWN};
 use crate::cluster::{
     AgentObs, Api, ClusterError, PlanObs, PlanStatus, PodName, PodObs, TaskObs, TaskState,
 };
@@ -106,6 +106,10 @@ fn model_error(e: &ClusterError) -> Response {
         ClusterError::NotFound { message, .. } => text_response(StatusCode::NOT_FOUND, message),
         ClusterError::Throttled { message, .. } => {
             text_response(StatusCode::TOO_MANY_REQUESTS, message)
+        }
+        // No scheduler listens (its agent died): Admin Router's own 502 page.
+        ClusterError::Transient { message, .. } if message == SCHEDULER_DOWN => {
+            admin_router_page(StatusCode::BAD_GATEWAY)
         }
         ClusterError::Transient { message, .. } => {
             text_response(StatusCode::SERVICE_UNAVAILABLE, message)
@@ -522,25 +526,6 @@ fn pod_status(w: &World, svc: &str, pod: &str) -> Reply {
     Ok(Json(instance_json(&p)).into_response())
 }
 
-/// Mesos' `TaskStatus.source` and `reason` for a state as this model produces it.
-fn source_and_reason(state: TaskState) -> (&'static str, Option<&'static str>) {
-    match state {
-        TaskState::Staging => ("SOURCE_MASTER", None),
-        TaskState::Lost | TaskState::Unreachable => ("SOURCE_MASTER", Some("REASON_SLAVE_REMOVED")),
-        TaskState::Gone | TaskState::GoneByOperator => {
-            ("SOURCE_MASTER", Some("REASON_SLAVE_REMOVED"))
-        }
-        TaskState::Unknown => ("SOURCE_MASTER", Some("REASON_RECONCILIATION")),
-        TaskState::Dropped | TaskState::Error => ("SOURCE_MASTER", None),
-        TaskState::Starting
-        | TaskState::Running
-        | TaskState::Killing
-        | TaskState::Finished
-        | TaskState::Failed
-        | TaskState::Killed => ("SOURCE_EXECUTOR", None),
-    }
-}
-
 /// One `{info, status}` element of `GET /v1/pod/<pod>/info` (protobuf JSON, lowerCamelCase).
 fn task_info_json(w: &World, t: &TaskObs) -> Value {
     let slave = t.agent.as_ref().map(|a| json!({"value": a.as_str()}));
@@ -550,18 +535,23 @@ fn task_info_json(w: &World, t: &TaskObs) -> Value {
     }
     let status = match (t.state, t.status_time) {
         (Some(state), Some(time)) => {
-            let (source, reason) = source_and_reason(state);
             let mut s = json!({
                 "taskId": {"value": t.id.as_str()},
                 "state": format!("TASK_{}", state.as_str()),
-                "source": source,
                 "timestamp": time.as_unix_seconds_f64(),
             });
             if let Some(slave) = slave {
                 s["slaveId"] = slave;
             }
-            if let Some(r) = reason {
-                s["reason"] = json!(r);
+            if let Some(source) = t.cause.source {
+                s["source"] = json!(source.as_str());
+            }
+            if let Some(r) = t.cause.reason {
+                s["reason"] = json!(r.as_str());
+            }
+            // protobuf `TimeInfo` as jackson-datatype-protobuf writes it.
+            if let Some(u) = t.cause.unreachable_time {
+                s["unreachableTime"] = json!({"nanoseconds": u.as_millis() * 1_000_000});
             }
             if let Some(ip) = t.agent.as_ref().and_then(|a| w.sim.agent_hostname(a)) {
                 s["containerStatus"] =

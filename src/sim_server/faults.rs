@@ -20,18 +20,19 @@ use axum::body::{Body, Bytes};
 use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::query::Service;
-use super::{AwsError, Shared, autoscaling, dcos, ec2, query_service, text_response};
+use super::{
+    AwsError, Shared, admin_router_page, autoscaling, dcos, ec2, query_service, text_response,
+};
 use crate::cluster::Api;
-use crate::cluster::sim::api_faults::{ApiFault, InjectedFault, Verdict, reason};
+use crate::cluster::sim::api_faults::{ApiFault, InjectedFault, Verdict};
 
 /// The largest request body the middleware buffers (query API forms are tiny).
 const MAX_BODY: usize = 1 << 20;
@@ -230,14 +231,4 @@ fn failure(f: &InjectedFault, rid: &str) -> Response {
         Api::Mesos | Api::Scheduler if status == StatusCode::UNAUTHORIZED => dcos::unauthorized(),
         Api::Mesos | Api::Scheduler => admin_router_page(status),
     }
-}
-
-/// Admin Router's (openresty's) own error page.
-fn admin_router_page(status: StatusCode) -> Response {
-    let code = status.as_u16();
-    let title = format!("{code} {}", reason(code));
-    let body = format!(
-        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>openresty</center>\r\n</body>\r\n</html>\r\n"
-    );
-    (status, [(CONTENT_TYPE, "text/html")], body).into_response()
 }

@@ -562,6 +562,16 @@ pub(crate) fn xml_response(status: StatusCode, request_id: &str, body: String) -
         .into_response()
 }
 
+/// Admin Router's (openresty's) own error page.
+pub(crate) fn admin_router_page(status: StatusCode) -> Response {
+    let code = status.as_u16();
+    let title = format!("{code} {}", crate::cluster::sim::api_faults::reason(code));
+    let body = format!(
+        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>openresty</center>\r\n</body>\r\n</html>\r\n"
+    );
+    (status, [(CONTENT_TYPE, "text/html")], body).into_response()
+}
+
 pub(crate) fn text_response(status: StatusCode, body: impl Into<String>) -> Response {
     (
         status,

@@ -111,8 +111,11 @@ fn reference_drill_report_holds_the_contract_and_is_reproducible() {
 #[test]
 fn the_whole_scenarios_folder_passes() {
     let dir = tempfile::tempdir().unwrap();
+    // Seed 3 puts the spare-agent cluster's scheduler on node-4's agent: the immediate
+    // replace then waits 11 minutes for Marathon to relaunch it and misses its 10-minute
+    // expectation, as a real drill would (`scheduler_outage.rs` tests that case).
     let out = bin()
-        .args(["run", "scenarios/", "--seed", "3", "--out"])
+        .args(["run", "scenarios/", "--seed", "4", "--out"])
         .arg(dir.path().join("all"))
         .assert()
         .code(0);

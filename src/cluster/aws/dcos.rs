@@ -21,7 +21,7 @@ use super::Pacer;
 use crate::cluster::jwt::{self, Claims, SigningKey};
 use crate::cluster::{
     AgentId, AgentObs, Api, ClusterError, ClusterResult, PhaseObs, PlanObs, PlanStatus, PodName,
-    PodObs, StepObs, TaskId, TaskObs, TaskState,
+    PodObs, StatusCause, StatusReason, StatusSource, StepObs, TaskId, TaskObs, TaskState,
 };
 use crate::time::{Dur, Timestamp};
 
@@ -745,6 +745,7 @@ impl DcosClient {
                         state: t.status.as_deref().map(task_state),
                         agent: None,
                         status_time: None,
+                        cause: Default::default(),
                     })
                     .collect(),
             })
@@ -950,6 +951,29 @@ struct ValueJson {
 struct TaskStatusJson {
     state: Option<String>,
     timestamp: Option<f64>,
+    source: Option<String>,
+    reason: Option<String>,
+    /// `TimeInfo` (`{"nanoseconds": …}`), set on statuses of tasks on unreachable agents.
+    unreachable_time: Option<TimeInfoJson>,
+}
+
+#[derive(Deserialize)]
+struct TimeInfoJson {
+    nanoseconds: Option<i64>,
+}
+
+impl TaskStatusJson {
+    fn cause(&self) -> StatusCause {
+        StatusCause {
+            source: self.source.as_deref().and_then(StatusSource::parse),
+            reason: self.reason.as_deref().and_then(StatusReason::parse),
+            unreachable_time: self
+                .unreachable_time
+                .as_ref()
+                .and_then(|t| t.nanoseconds)
+                .map(|ns| Timestamp::from_millis(ns.div_euclid(1_000_000))),
+        }
+    }
 }
 
 impl TaskInfoAndStatus {
@@ -967,6 +991,10 @@ impl TaskInfoAndStatus {
                 .slave_id
                 .filter(|v| !v.value.is_empty())
                 .map(|v| AgentId::new(v.value)),
+            cause: status
+                .as_ref()
+                .map(TaskStatusJson::cause)
+                .unwrap_or_default(),
             status_time: status
                 .and_then(|s| s.timestamp)
                 .map(Timestamp::from_unix_seconds_f64),
@@ -1245,6 +1273,32 @@ mod tests {
         assert_eq!(tasks[0].agent.as_ref().unwrap().as_str(), "S4");
         assert_eq!(tasks[1].state, None);
         assert_eq!(tasks[1].id.as_str(), "");
+    }
+
+    #[test]
+    fn pod_info_carries_the_status_source_reason_and_unreachable_time() {
+        let body = r#"[
+          {"info": {"name": "node-4-server", "taskId": {"value": "t1"}, "slaveId": {"value": "S4"}},
+           "status": {"taskId": {"value": "t1"}, "state": "TASK_UNREACHABLE",
+                      "source": "SOURCE_MASTER", "reason": "REASON_RECONCILIATION",
+                      "timestamp": 1700471934.5, "unreachableTime": {"nanoseconds": 1700471234567890000}}},
+          {"info": {"name": "node-3-server", "taskId": {"value": "t2"}},
+           "status": {"state": "TASK_RUNNING", "source": null, "reason": "REASON_SOMETHING_NEW",
+                      "timestamp": 1700471000.0, "unreachableTime": null}}
+        ]"#;
+        let infos: Vec<TaskInfoAndStatus> = serde_json::from_str(body).unwrap();
+        let tasks: Vec<TaskObs> = infos.into_iter().map(TaskInfoAndStatus::into_obs).collect();
+        let cause = tasks[0].cause;
+        assert_eq!(cause.source, Some(StatusSource::Master));
+        assert_eq!(cause.reason, Some(StatusReason::Reconciliation));
+        let lost = Timestamp::from_millis(1_700_471_234_567);
+        assert_eq!(cause.unreachable_time, Some(lost));
+        // A reconciliation answer's timestamp is no stamp of the loss; the unreachable time is.
+        assert_eq!(tasks[0].stamp(), None);
+        assert_eq!(tasks[0].lost_stamp(), Some(lost));
+        assert_eq!(tasks[0].agent_removed_stamp(), Some(lost));
+        assert_eq!(tasks[1].cause, StatusCause::default());
+        assert_eq!(tasks[1].stamp(), tasks[1].status_time);
     }
 
     #[test]

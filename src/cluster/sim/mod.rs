@@ -12,6 +12,7 @@
 pub(crate) mod api_faults;
 pub(crate) mod dist;
 pub(crate) mod fit;
+pub(crate) mod marathon;
 pub(crate) mod mesos_master;
 pub(crate) mod model;
 pub(crate) mod profile;
@@ -48,6 +49,10 @@ pub struct SimCluster {
     faults: Option<ApiFaultInjector>,
     meter: ApiMeter,
 }
+
+/// The error message of a call to the scheduler while none listens (what the aws backend
+/// makes of Admin Router's 502 page's first words).
+pub const SCHEDULER_DOWN: &str = "HTTP 502: Bad Gateway";
 
 /// The start of simulated time: a fixed instant, so that the same seed gives the same report.
 pub const EPOCH: Timestamp = Timestamp::from_millis(1_767_225_600_000); // 2026-01-01T00:00:00Z

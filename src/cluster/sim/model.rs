@@ -25,12 +25,13 @@ use crate::cluster::{
     AsgObs, CFN_LOGICAL_ID_TAG, CFN_STACK_ID_TAG, CFN_STACK_TAG, ClusterError, ClusterResult,
     InstanceFilter, InstanceId, InstanceObs, InstanceState, LifecycleState, MASTER_LOGICAL_ID,
     PRIVATE_AGENTS_LOGICAL_ID, PUBLIC_AGENTS_LOGICAL_ID, PhaseObs, PlanObs, PlanStatus, PodName,
-    PodObs, StepObs, Tags, TaskId, TaskObs, TaskState,
+    PodObs, StatusCause, StatusSource, StepObs, Tags, TaskId, TaskObs, TaskState,
 };
 use crate::time::Timestamp;
 use crate::vocab::FaultKind;
 
 mod ring;
+mod scheduler;
 mod slots;
 
 use slots::{Key, Slots};
@@ -161,7 +162,16 @@ struct ServerTask {
     state: TaskState,
     agent: AgentKey,
     time: Timestamp,
+    /// The stored status's source, reason and unreachable time.
+    cause: StatusCause,
 }
+
+/// A status from the task's executor (no reason).
+const FROM_EXECUTOR: StatusCause = StatusCause {
+    source: Some(StatusSource::Executor),
+    reason: None,
+    unreachable_time: None,
+};
 
 struct InitTask {
     name: Arc<str>,
@@ -264,6 +274,16 @@ enum Ev {
         pod: usize,
         epoch: u32,
     },
+    /// Marathon launches a new instance of the scheduler.
+    SchedulerLaunch {
+        epoch: u32,
+    },
+    SchedulerListening {
+        epoch: u32,
+    },
+    SchedulerReconciled {
+        epoch: u32,
+    },
 }
 
 struct Scheduled {
@@ -328,6 +348,8 @@ pub struct Sim {
     sabotage: Option<usize>,
     /// The master's removal rate limiter (with the profile's `mesos_master` flags).
     removals: Limiter,
+    /// The service's scheduler: where it runs, whether it answers.
+    sched: scheduler::Scheduler,
     /// Whether the truth is recorded (for tests, benches and `sim serve --truth-log`); a suite
     /// that never reads it does not keep it, so that its memory does not grow with the runs.
     keep_truth: bool,
@@ -537,6 +559,7 @@ impl Sim {
             #[cfg(test)]
             sabotage: None,
             removals: Limiter::default(),
+            sched: scheduler::Scheduler::new(seed),
             keep_truth: true,
         };
         sim.build(profile, start);
@@ -589,6 +612,7 @@ impl Sim {
             self.agents[a].reregistered = Some(t);
         }
         self.deploy_pods(&private, topo.pods as usize, reg);
+        self.place_scheduler(&private);
         self.deploy = self.build_deploy_plan();
         self.truth.clear();
     }
@@ -623,6 +647,7 @@ impl Sim {
                     state: TaskState::Running,
                     agent,
                     time: Timestamp::from_millis(t),
+                    cause: FROM_EXECUTOR,
                 },
                 reserved: Some(agent),
                 epoch: 0,
@@ -913,12 +938,17 @@ impl Sim {
             | Ev::Offer { .. }
             | Ev::TaskStarting { .. }
             | Ev::TaskRunning { .. }
-            | Ev::StepComplete { .. } => true,
+            | Ev::StepComplete { .. }
+            | Ev::SchedulerLaunch { .. }
+            | Ev::SchedulerListening { .. }
+            | Ev::SchedulerReconciled { .. } => true,
         }
     }
 
     fn handle(&mut self, ev: Ev) {
-        if !self.is_live(&ev) {
+        if !self.is_live(&ev)
+            || matches!(ev, Ev::Offer { .. } | Ev::StepComplete { .. }) && self.defer(&ev)
+        {
             return;
         }
         match ev {
@@ -960,29 +990,14 @@ impl Sim {
                     self.agent_back(agent);
                 }
             }
-            Ev::TaskKilled { pod, task } => {
-                let p = &mut self.pods[pod];
-                if p.task.id == task && is_active_task(p.task.state) {
-                    p.task.state = TaskState::Killed;
-                    p.task.time = self.now;
-                    self.record_task(pod);
-                    self.schedule_offers();
-                }
-            }
+            Ev::TaskKilled { pod, task } => self.on_task_killed(pod, &task),
             Ev::Offer { pod, epoch } => {
                 if self.pods[pod].epoch == epoch {
                     self.pods[pod].offer_pending = false;
                     self.offer(pod);
                 }
             }
-            Ev::TaskStarting { pod, epoch } => {
-                let p = &mut self.pods[pod];
-                if p.epoch == epoch && p.task.state == TaskState::Staging {
-                    p.task.state = TaskState::Starting;
-                    p.task.time = self.now;
-                    self.record_task(pod);
-                }
-            }
+            Ev::TaskStarting { pod, epoch } => self.on_task_starting(pod, epoch),
             Ev::TaskRunning { pod, epoch } => self.on_task_running(pod, epoch),
             Ev::StepComplete { pod, epoch } => {
                 if self.pods[pod].epoch == epoch
@@ -992,6 +1007,39 @@ impl Sim {
                     self.set_step(ph, st, PlanStatus::Complete);
                 }
             }
+            Ev::SchedulerLaunch { epoch } => self.on_scheduler_launch(epoch),
+            Ev::SchedulerListening { epoch } => self.on_scheduler_listening(epoch),
+            Ev::SchedulerReconciled { epoch } => self.on_scheduler_reconciled(epoch),
+        }
+    }
+
+    /// A kill the scheduler asked for is done.
+    fn on_task_killed(&mut self, pod: usize, task: &TaskId) {
+        let p = &self.pods[pod];
+        if p.task.id == *task
+            && is_active_task(p.task.state)
+            && self.deliver(pod, TaskState::Killed, None, false)
+        {
+            let p = &mut self.pods[pod];
+            p.task.state = TaskState::Killed;
+            p.task.time = self.now;
+            p.task.cause = FROM_EXECUTOR;
+            self.record_task(pod);
+            self.schedule_offers();
+        }
+    }
+
+    fn on_task_starting(&mut self, pod: usize, epoch: u32) {
+        let p = &self.pods[pod];
+        if p.epoch == epoch
+            && p.task.state == TaskState::Staging
+            && self.deliver(pod, TaskState::Starting, None, false)
+        {
+            let p = &mut self.pods[pod];
+            p.task.state = TaskState::Starting;
+            p.task.time = self.now;
+            p.task.cause = FROM_EXECUTOR;
+            self.record_task(pod);
         }
     }
 
@@ -1058,6 +1106,7 @@ impl Sim {
                     });
                     a.removed
                         && !home
+                        && self.sched.agent != Some(key)
                         && !self.pods.iter().any(|p| {
                             p.task.agent == key
                                 || p.reserved == Some(key)
@@ -1098,10 +1147,15 @@ impl Sim {
 
     /// A pod's task runs again; a recovery step in progress waits for it to be ready.
     fn on_task_running(&mut self, pod: usize, epoch: u32) {
-        let p = &mut self.pods[pod];
-        if p.epoch == epoch && matches!(p.task.state, TaskState::Staging | TaskState::Starting) {
+        let p = &self.pods[pod];
+        if p.epoch == epoch
+            && matches!(p.task.state, TaskState::Staging | TaskState::Starting)
+            && self.deliver(pod, TaskState::Running, None, false)
+        {
+            let p = &mut self.pods[pod];
             p.task.state = TaskState::Running;
             p.task.time = self.now;
+            p.task.cause = FROM_EXECUTOR;
             self.record_task(pod);
             if let Some((ph, st)) = self.active_step(pod) {
                 self.set_step(ph, st, PlanStatus::Started);
@@ -1122,6 +1176,7 @@ impl Sim {
     /// The instance left `running` (or `pending`): its agent is lost and the group notices.
     fn host_down(&mut self, inst: Inst) {
         if let Some(a) = self.instances[inst].agent {
+            self.scheduler_host_down(a);
             self.agents[a].epoch += 1;
             let epoch = self.agents[a].epoch;
             let inactive = self.sample(|t| &t.agent_inactive);
@@ -1349,7 +1404,15 @@ impl Sim {
         let host = a.hostname.to_string();
         self.record(TruthKind::AgentUnreachable, id, None, None, Some(host));
         let lost = self.profile.task_lost_status.on_agent_removed();
-        self.fail_tasks_on(agent, lost);
+        // The master's own update, sent as it marks the agent unreachable
+        // (`master.cpp` `__removeSlave`).
+        let cause = StatusCause {
+            source: Some(StatusSource::Master),
+            reason: Some(crate::cluster::StatusReason::SlaveRemoved),
+            unreachable_time: Some(self.now),
+        };
+        self.fail_tasks_on(agent, lost, cause);
+        self.marathon_task_lost(agent, false);
         self.sweep_agents();
     }
 
@@ -1377,15 +1440,26 @@ impl Sim {
         let host = a.hostname.to_string();
         self.record(TruthKind::AgentReregistered, id, None, None, Some(host));
         let gone = self.profile.task_lost_status.on_agent_rebooted();
-        self.fail_tasks_on(agent, gone);
+        // The rebooted agent reports its executors gone.
+        let cause = StatusCause {
+            source: Some(StatusSource::Slave),
+            reason: None,
+            unreachable_time: None,
+        };
+        self.fail_tasks_on(agent, gone, cause);
+        self.marathon_task_lost(agent, true);
     }
 
     /// Every live task on `agent` takes `state` now; the scheduler wants them back.
-    fn fail_tasks_on(&mut self, agent: AgentKey, state: TaskState) {
+    fn fail_tasks_on(&mut self, agent: AgentKey, state: TaskState, cause: StatusCause) {
         for p in 0..self.pods.len() {
-            if self.pods[p].task.agent == agent && is_active_task(self.pods[p].task.state) {
+            if self.pods[p].task.agent == agent
+                && is_active_task(self.pods[p].task.state)
+                && self.deliver(p, state, cause.unreachable_time, true)
+            {
                 self.pods[p].task.state = state;
                 self.pods[p].task.time = self.now;
+                self.pods[p].task.cause = cause;
                 self.record_task(p);
                 self.task_failed(p);
             }
@@ -1512,6 +1586,12 @@ impl Sim {
             state: TaskState::Staging,
             agent,
             time: self.now,
+            // The scheduler's own launch record (`PersistentLaunchRecorder`).
+            cause: StatusCause {
+                source: Some(StatusSource::Master),
+                reason: None,
+                unreachable_time: None,
+            },
         };
         p.reserved = Some(agent);
         let epoch = p.epoch;
@@ -1619,6 +1699,7 @@ impl Sim {
         let Some(a) = self.instances[inst].agent else {
             return;
         };
+        self.scheduler_host_down(a);
         self.agents[a].epoch += 1;
         let epoch = self.agents[a].epoch;
         let inactive = self.sample(|t| &t.reboot_inactive);
@@ -1631,7 +1712,7 @@ impl Sim {
 
     fn check_service(&self, service: &str) -> ClusterResult<()> {
         if service.trim_matches('/') == self.service {
-            Ok(())
+            self.check_scheduler()
         } else {
             Err(not_found(
                 Api::Scheduler,
@@ -1901,6 +1982,11 @@ impl Sim {
                 state: Some(TaskState::Finished),
                 agent: info.then(|| init.agent.clone()),
                 status_time: info.then_some(init.time),
+                cause: if info {
+                    FROM_EXECUTOR
+                } else {
+                    StatusCause::default()
+                },
             });
         }
         tasks.push(TaskObs {
@@ -1909,6 +1995,7 @@ impl Sim {
             state: None,
             agent: info.then(|| agent.clone()),
             status_time: None,
+            cause: StatusCause::default(),
         });
         tasks.push(TaskObs {
             name: p.server_name.clone(),
@@ -1916,6 +2003,11 @@ impl Sim {
             state: Some(p.task.state),
             agent: info.then(|| agent.clone()),
             status_time: info.then_some(p.task.time),
+            cause: if info {
+                p.task.cause
+            } else {
+                StatusCause::default()
+            },
         });
         PodObs {
             name: p.name.clone(),

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api_faults::{ApiFaultKind, ApiFaults};
 use super::dist::Dist;
+use super::marathon::{Placement, SchedulerSpec};
 use super::mesos_master::MesosMaster;
 use crate::cluster::{Api, TaskState};
 use crate::time::Dur;
@@ -60,6 +61,10 @@ pub struct Profile {
     /// timeouts, rate limited. Without them `timings.agent_unreachable` draws the time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) mesos_master: Option<MesosMaster>,
+    /// Where the service's scheduler runs and how Marathon relaunches it (defaults when left
+    /// out: a random private agent, Marathon's 5-minute `inactiveAfterSeconds`).
+    #[serde(default, skip_serializing_if = "SchedulerSpec::is_default")]
+    pub(crate) scheduler: SchedulerSpec,
     pub(crate) timings: Timings,
     /// Faults in the APIs themselves (throttling, 5xx, resets, slow answers, 401s); none
     /// without this section.
@@ -289,6 +294,22 @@ pub(crate) struct Timings {
     pub reboot_reregister: Dist,
 }
 
+/// The scheduler's placement must name a pod the service has.
+fn scheduler_problems(p: &Profile, err: &mut impl FnMut(Vec<Seg>, String)) {
+    if let Placement::Pod(n) = p.scheduler.agent
+        && n >= p.topology.pods
+    {
+        err(
+            keys(&["scheduler", "agent"]),
+            format!(
+                "scheduler.agent names node-{n}, but the service has {} pods; hint: `random`, `elsewhere` or node-0 … node-{}",
+                p.topology.pods,
+                p.topology.pods.saturating_sub(1)
+            ),
+        );
+    }
+}
+
 /// Why a profile could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProfileError {
@@ -466,6 +487,7 @@ impl Profile {
             );
         }
         subnet_problems(t, &mut err);
+        scheduler_problems(self, &mut err);
         if t.asg.name.is_empty() {
             err(
                 keys(&["topology", "asg", "name"]),

@@ -22,6 +22,14 @@ fn start() -> Timestamp {
     Timestamp::parse_rfc3339("2026-01-05T10:00:00Z").unwrap()
 }
 
+/// The default profile with the scheduler on none of the private agents: for the tests of the
+/// model's timings, which read the scheduler throughout (its outage has tests of its own).
+fn scheduler_elsewhere() -> Profile {
+    let mut p = Profile::default_profile();
+    p.scheduler.agent = super::marathon::Placement::Elsewhere;
+    p
+}
+
 fn pod(name: &str) -> PodName {
     PodName::new(name)
 }
@@ -560,7 +568,7 @@ fn percentile(v: &mut [u64], p: usize) -> f64 {
 
 #[test]
 fn default_timings_match_the_documented_ranges() {
-    let profile = Profile::default_profile();
+    let profile = scheduler_elsewhere();
     let (mut asg, mut cass): (Vec<u64>, Vec<u64>) = (0..200)
         .map(|seed| {
             let (a, c) = raw_drill(&profile, seed);
@@ -698,7 +706,7 @@ fn reboot_relaunches_in_place_without_a_replacement() {
 
 #[test]
 fn reboot_with_a_new_agent_id_needs_a_replace() {
-    let mut profile = Profile::default_profile();
+    let mut profile = scheduler_elsewhere();
     profile.reboot_keeps_agent_id = false;
     profile.task_lost_status = LostStatus::Unreachable;
     let mut c = SimCluster::new(&profile, 5, start());
@@ -908,7 +916,7 @@ fn replace_of_a_healthy_pod_kills_it_and_reuses_the_freed_agent() {
 
 #[test]
 fn consecutive_drills_in_one_cluster() {
-    let mut c = SimCluster::new(&Profile::default_profile(), 21, start());
+    let mut c = SimCluster::new(&scheduler_elsewhere(), 21, start());
     block_on(async {
         let mut victims = Vec::new();
         let mut seen_agents: Vec<AgentId> = c

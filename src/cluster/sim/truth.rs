@@ -61,6 +61,14 @@ pub enum TruthKind {
     /// `state` = `COMPLETE`, `detail` = its step names, comma-separated, in order): for a
     /// seed's replace, the end of the ring restart.
     RecoveryPhase,
+    /// The service's scheduler stopped listening: its agent died (`subject` = the service,
+    /// `detail` = the agent). Admin Router answers 502 from now on.
+    SchedulerDown,
+    /// A relaunched scheduler's API listens again, from its state store (`detail` = its
+    /// agent).
+    SchedulerListening,
+    /// The relaunched scheduler stored its reconciliation's answers.
+    SchedulerReconciled,
     /// An API fault was injected (`subject` = the API family, `state` = the fault, `detail` =
     /// the call and the HTTP status or delay). Never made by the model itself: `sim serve`
     /// writes these to its truth log beside the model's events.
