@@ -233,6 +233,15 @@ fn start_of(start: Start, run: &RunRecord, spare: bool) -> Option<&Observed> {
 fn known(step: &Step, sc: &Scenario, run: &RunRecord, spare: bool) -> Option<Known> {
     let start = start_of(step.start, run, spare)?;
     if let Some(end) = run.phases.get(&step.end) {
+        // A task lost after its pod replace was issued (`heal: replace-immediately`) was lost
+        // to the replace, not to its agent's removal: that step was still running then.
+        if let Some(replace) = run.phases.get(&Phase::PodReplaceIssued)
+            && step.end == Phase::TaskLost
+            && replace.at < end.at
+        {
+            let (d, e) = between(start, replace);
+            return Some(Known::above(d - e));
+        }
         let (d, e) = between(start, end);
         return Some(Known::between(d - e, d + e));
     }
@@ -695,6 +704,16 @@ heal: replace-on-task-lost
         cut.ended = None;
         let got = known(step("agent_unreachable"), &scenario(""), &cut, false);
         assert_eq!(got, Some(Known::above(700_000.0)));
+        // a task lost to an immediate replace tells only that the agent was not yet removed
+        let early = run(
+            &[
+                (Phase::PodReplaceIssued, 2_000, 500),
+                (Phase::TaskLost, 17_000, 1),
+            ],
+            700_000,
+        );
+        let got = known(step("agent_unreachable"), &scenario(""), &early, false);
+        assert_eq!(got, Some(Known::above(1_500.0)));
         // nor does a step whose first phase is missing tell anything
         assert_eq!(
             known(step("recovery_complete"), &scenario(""), &r, false),
