@@ -21,14 +21,14 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use cadence::{Cadence, History};
 use count::{Counter, Counting};
 use feed::{Feed, Feeds};
-pub(crate) use observe::{Called, Snapshot, Tracker};
+pub(crate) use observe::{Called, GroupStamp, Snapshot, Tracker};
 
 use crate::cluster::{AsgLookup, Cluster, ClusterError, InstanceFilter, InstanceId, PodName};
 use crate::journal::{Event, FailureKind, RunFailure, Sink, Victim};
 use crate::measure::Observed;
 use crate::scenario::{Demand, HealPolicy, Scenario};
 use crate::time::{Dur, Timestamp};
-use crate::vocab::Phase;
+use crate::vocab::{Phase, Requests};
 
 /// Why a run (and so the suite) stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +157,8 @@ pub(crate) async fn run_scenario_from<C: Cluster>(
         scenario,
         lookup: preflight::asg_lookup(scenario),
         history: History::default(),
+        run_requests: Requests::default(),
+        last_start: None,
     };
     cluster.set_request_budget(Some(scenario.max_requests_per_minute));
     if start.replay {
@@ -194,6 +196,10 @@ struct Context<'a> {
     lookup: Option<AsgLookup>,
     /// When the runs so far saw each phase: where adaptive polling may be gentle.
     history: History,
+    /// The most requests one run so far sent to each service.
+    run_requests: Requests,
+    /// When the last run began to ask (after its cooldown and wait for the budget).
+    last_start: Option<Timestamp>,
 }
 
 /// One run as it goes through its steps: what it works with, borrowed from its scenario's
@@ -285,13 +291,15 @@ async fn run_once<C: Cluster>(
     let mut w = r.inject(steady, victims).await?;
     r.observe(&mut w).await?;
     r.ctx.history.learn(&w.tracker, w.fault.at);
+    let requests = r.cluster.requests().since(requests_before);
+    r.ctx.run_requests = r.ctx.run_requests.max(requests);
     r.sink.emit(&Event::RunFinished {
         scenario: sc.name.clone(),
         run,
         at: r.cluster.now(),
         failures: w.plan.failures(&w.tracker, w.fault.at),
         replacements: w.tracker.replacements(),
-        requests: r.cluster.requests().since(requests_before),
+        requests,
     })?;
     Ok(())
 }
@@ -358,7 +366,7 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
     }
 
     /// Learns the victim's group first (when the scenario names none), so that steady state
-    /// covers it; then the cooldown between runs.
+    /// covers it; then the cooldown between runs, and the request budget's room for a run.
     async fn preflight(&mut self) -> Result<(), RunError> {
         let sc = self.sc;
         while self.ctx.lookup.is_none() {
@@ -383,6 +391,14 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         if self.run > 1 && !sc.cooldown.is_zero() {
             self.pause(sc.cooldown).await?;
         }
+        // A run starts when the request budget has room for what a run of this suite asked:
+        // waiting here is cheaper than a budget held back in the middle of a run, which
+        // widens its brackets and stretches it by up to a minute.
+        let room = (self.cluster).budget_room(self.ctx.run_requests, self.ctx.last_start);
+        if !room.is_zero() {
+            self.pause(room).await?;
+        }
+        self.ctx.last_start = Some(self.cluster.now());
         Ok(())
     }
 
@@ -766,8 +782,12 @@ async fn poll_group<C: Cluster>(
     }
     let asg = groups.remove(0);
     // Activities name each replacement as it launches and stamp it in service: they can
-    // only say something new when the group moved.
-    if !tracker.has(Phase::ReplacementInService) && tracker.group_moved(&asg) {
+    // only say something new when the group moved, and not once the group showed a
+    // replacement they did not name (it is timed by polls then).
+    if !tracker.has(Phase::ReplacementInService)
+        && tracker.in_service_stamp() != GroupStamp::Missing
+        && tracker.group_moved(&asg)
+    {
         snap.activities = timed!(
             cluster,
             snap,
