@@ -88,6 +88,13 @@ impl History {
     }
 }
 
+/// Whether what the feeds showed says `phase` is under way, whatever earlier runs saw: the
+/// group shows a replacement that no activity names and that is not in service yet (its
+/// `InService` may come at any poll, earlier than ever before).
+fn under_way(phase: Phase, tracker: &Tracker) -> bool {
+    phase == Phase::ReplacementInService && tracker.in_service_stamp() == GroupStamp::Missing
+}
+
 /// When each feed was last asked, and how often it is asked now.
 #[derive(Clone, Debug)]
 pub(crate) struct Cadence {
@@ -228,8 +235,10 @@ impl Cadence {
             // Recovery only completes after the task runs again.
             return None;
         }
-        let dense = mine
-            .any(|p| self.pressing(p, tracker, history) && history.near(p, elapsed, self.gentle));
+        let dense = mine.any(|p| {
+            self.pressing(p, tracker, history)
+                && (history.near(p, elapsed, self.gentle) || under_way(p, tracker))
+        });
         let every = if dense {
             self.dense
         } else {
@@ -528,11 +537,16 @@ mod tests {
         assert_eq!(asg_every(&c, &t, &stamped, now), gentle);
 
         // The group shows a replacement no activity names: a polled phase, dense whatever
-        // the history says.
+        // the history says, even before half the earliest time an earlier run polled it at.
         group_poll(&mut t, now, false, &[]);
         assert_eq!(t.in_service_stamp(), GroupStamp::Missing);
         assert_eq!(asg_every(&c, &t, &stamped, now), dense);
         assert_eq!(asg_every(&c, &t, &History::default(), now), dense);
+        let mut later = History::seen(Phase::ReplacementInService, Dur::from_mins(6));
+        later.polled[Phase::ReplacementInService as usize] = true;
+        assert_eq!(asg_every(&c, &t, &later, now), dense);
+        // Before the replacement shows, that history's quiet window holds.
+        assert_eq!(asg_every(&c, &one_victim_tracker(), &later, now), gentle);
 
         // An activity names it: its EndTime will come, gently.
         let mut t = one_victim_tracker();
