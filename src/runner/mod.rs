@@ -198,7 +198,7 @@ struct Context<'a> {
     history: History,
     /// The most requests one run so far sent to each service.
     run_requests: Requests,
-    /// When the last run began to ask (after its cooldown and wait for the budget).
+    /// When the last run started (after its wait for the request budget).
     last_start: Option<Timestamp>,
 }
 
@@ -269,6 +269,17 @@ async fn run_once<C: Cluster>(
     stop: &StopFlag,
 ) -> Result<(), RunError> {
     let sc = ctx.scenario;
+    // A run starts when the request budget has room for what a run of this suite asked:
+    // waiting before it (idle time in the report) is cheaper than a budget that holds polls
+    // back in the middle of a run, which widens their brackets and stretches the run by up
+    // to a minute.
+    pause(
+        cluster,
+        cluster.budget_room(ctx.run_requests, ctx.last_start),
+        stop,
+    )
+    .await?;
+    ctx.last_start = Some(cluster.now());
     sink.emit(&Event::RunStarted {
         scenario: sc.name.clone(),
         run,
@@ -366,7 +377,7 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
     }
 
     /// Learns the victim's group first (when the scenario names none), so that steady state
-    /// covers it; then the cooldown between runs, and the request budget's room for a run.
+    /// covers it; then the cooldown between runs.
     async fn preflight(&mut self) -> Result<(), RunError> {
         let sc = self.sc;
         while self.ctx.lookup.is_none() {
@@ -391,14 +402,6 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         if self.run > 1 && !sc.cooldown.is_zero() {
             self.pause(sc.cooldown).await?;
         }
-        // A run starts when the request budget has room for what a run of this suite asked:
-        // waiting here is cheaper than a budget held back in the middle of a run, which
-        // widens its brackets and stretches it by up to a minute.
-        let room = (self.cluster).budget_room(self.ctx.run_requests, self.ctx.last_start);
-        if !room.is_zero() {
-            self.pause(room).await?;
-        }
-        self.ctx.last_start = Some(self.cluster.now());
         Ok(())
     }
 
