@@ -411,19 +411,23 @@ mod tests {
         }
     }
 
+    /// The first poll a fresh run of a fresh suite makes while `pending` are awaited.
+    fn first_poll(c: &Cadence, pending: &[Phase]) -> (Timestamp, Feeds) {
+        c.next(
+            pending,
+            &fresh_tracker(),
+            &History::default(),
+            fault(),
+            fault(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn without_history_poll_timed_phases_and_the_heals_trigger_are_polled_densely() {
         let sc = reference();
         let c = Cadence::new(&sc, fault(), true);
-        let (at, f) = c
-            .next(
-                &AWAITED,
-                &fresh_tracker(),
-                &History::default(),
-                fault(),
-                fault(),
-            )
-            .unwrap();
+        let (at, f) = first_poll(&c, &AWAITED);
         assert_eq!(at, after(Dur::from_secs(5)));
         // Instance terminated (EC2), the group's InService (no activity has promised a stamp
         // yet, and no earlier run had one), agent lost (Mesos) and task lost (the heal's
@@ -757,29 +761,13 @@ mod tests {
         // the watch at 30 s: 122 DC/OS requests a minute against a budget of 60.
         let pending = [Phase::AgentLost, Phase::TaskLost];
         let c = Cadence::new(&sc, fault(), true);
-        let (at, f) = c
-            .next(
-                &pending,
-                &fresh_tracker(),
-                &History::default(),
-                fault(),
-                fault(),
-            )
-            .unwrap();
+        let (at, f) = first_poll(&c, &pending);
         assert_eq!(at, after(Dur::from_millis(2034)));
         assert_eq!(feeds(f), [Feed::Agents, Feed::Pods]);
         // Within the budget: 60 / 2.034 s × 2 + 60 / 61 s < 60 a minute.
         sc.max_requests_per_minute = 122;
         let c = Cadence::new(&sc, fault(), true);
-        let (at, _) = c
-            .next(
-                &pending,
-                &fresh_tracker(),
-                &History::default(),
-                fault(),
-                fault(),
-            )
-            .unwrap();
+        let (at, _) = first_poll(&c, &pending);
         assert_eq!(at, after(Dur::from_secs(1)));
     }
 
@@ -791,15 +779,7 @@ mod tests {
         // No budget (the default 60 a minute would spread four DC/OS feeds at 1 s).
         sc.max_requests_per_minute = u32::MAX;
         let c = Cadence::new(&sc, fault(), true);
-        let (at, f) = c
-            .next(
-                &AWAITED,
-                &fresh_tracker(),
-                &History::default(),
-                fault(),
-                fault(),
-            )
-            .unwrap();
+        let (at, f) = first_poll(&c, &AWAITED);
         assert_eq!(at, after(Dur::from_secs(1)));
         assert_eq!(
             feeds(f),
