@@ -79,13 +79,12 @@ impl ApiMeter {
                     let share = BUDGET_WINDOW.as_millis() * n as u64 / budget as u64;
                     t.saturating_add(Dur::from_millis(share)).since(now)
                 });
-                let live: Vec<_> = recent
-                    .iter()
-                    .filter(|t| now.since(**t) < BUDGET_WINDOW)
-                    .collect();
+                let mut live = recent.iter().filter(|t| now.since(**t) < BUDGET_WINDOW);
                 // The request that must leave the window for `n` more to fit.
-                let room = match (live.len() + n).checked_sub(budget + 1) {
-                    Some(i) => live[i].saturating_add(BUDGET_WINDOW).since(now),
+                let room = match (live.clone().count() + n).checked_sub(budget + 1) {
+                    Some(i) => live
+                        .nth(i)
+                        .map_or(Dur::ZERO, |t| t.saturating_add(BUDGET_WINDOW).since(now)),
                     None => Dur::ZERO,
                 };
                 room.max(paced)
