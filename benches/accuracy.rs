@@ -2,7 +2,7 @@
 //! (`scenarios/cassandra-node-replace.yaml`, default profile, 5 s `poll_interval`).
 //!
 //! `cargo bench --bench accuracy -- [--runs N] [--speed K] [--fixed DUR] [--in-process] [--out DIR]
-//! [--scenario FILE] [--profile NAME|FILE] [--poll DUR]`
+//! [--scenario FILE] [--profile NAME|FILE] [--poll DUR] [--seed N]`
 //!
 //! - default: against `sim serve` (in this process, on 127.0.0.1) through the aws backend —
 //!   the real AWS SDK and the reqwest DC/OS client — with both sides on one clock sped up K
@@ -14,6 +14,8 @@
 //!   budget) for comparison with the adaptive one.
 //! - `--scenario FILE`, `--profile NAME|FILE`, `--poll DUR`: another drill, another simulated
 //!   world (e.g. `profiles/instant-replacement.yaml`), another `poll_interval` (adaptive).
+//! - `--seed N` (default 42): the suite's and the simulator's seed; many suites of one run
+//!   each (a loop over seeds) measure first runs, which have no history.
 //!
 //! Prints the error of every reported phase against the truth (as `chaos-harness verify-truth`
 //! does; with `--out DIR` the journal, reports and truth log stay in DIR so the command can be
@@ -34,6 +36,7 @@ use chaos_harness::scenario::parse::Loaded;
 use chaos_harness::scenario::{Scenario, load_paths};
 use chaos_harness::sim_server::{DEFAULT_TOKEN, ServeConfig, SimServer};
 use chaos_harness::time::{Clock, Dur};
+use chaos_harness::vocab::Phase;
 
 struct Args {
     runs: u32,
@@ -44,6 +47,7 @@ struct Args {
     scenario: PathBuf,
     profile: Profile,
     poll: Option<Dur>,
+    seed: u64,
 }
 
 fn args() -> Args {
@@ -57,6 +61,7 @@ fn args() -> Args {
             .join("scenarios/cassandra-node-replace.yaml"),
         profile: Profile::default_profile(),
         poll: None,
+        seed: 42,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -72,6 +77,7 @@ fn args() -> Args {
                 a.profile = Profile::load(&value()).unwrap_or_else(|e| panic!("{}", e.render()));
             }
             "--poll" => a.poll = Some(value().parse().expect("--poll 1s")),
+            "--seed" => a.seed = value().parse().expect("--seed N"),
             // `cargo bench` passes `--bench`.
             _ => {}
         }
@@ -90,9 +96,10 @@ async fn suite<C: Cluster>(
     cluster: &mut C,
     l: &Loaded,
     runs: u32,
+    seed: u64,
     sink: &mut dyn Sink,
 ) -> Result<(), RunError> {
-    let plan = SuitePlan::fresh(vec![l.clone()], cluster.target(), 42, Some(runs), None);
+    let plan = SuitePlan::fresh(vec![l.clone()], cluster.target(), seed, Some(runs), None);
     run_suite(&plan, &mut &mut *cluster, sink, &StopFlag::default()).await
 }
 
@@ -100,13 +107,14 @@ async fn against_sim_serve(
     l: &Loaded,
     profile: &Profile,
     runs: u32,
+    seed: u64,
     speed: u32,
     dir: &Path,
 ) -> Vec<TruthEvent> {
     let clock = Clock::scaled(speed);
     let truth_log = dir.join("truth.jsonl");
     let server = SimServer::start(ServeConfig {
-        seed: 42,
+        seed,
         truth_log: Some(truth_log.clone()),
         clock,
         ..ServeConfig::new(profile.clone())
@@ -119,7 +127,7 @@ async fn against_sim_serve(
         clock,
     );
     let mut journal = JournalWriter::open(dir).expect("journal");
-    suite(&mut cluster, l, runs, &mut journal)
+    suite(&mut cluster, l, runs, seed, &mut journal)
         .await
         .expect("the drill runs against sim serve");
     let truth = server.truth();
@@ -146,9 +154,9 @@ fn main() {
         .unwrap();
     let started = Instant::now();
     let truth = if a.in_process {
-        let mut cluster = SimCluster::at_epoch(&a.profile, 42);
+        let mut cluster = SimCluster::at_epoch(&a.profile, a.seed);
         let mut journal = JournalWriter::open(&dir).expect("journal");
-        rt.block_on(suite(&mut cluster, &l, a.runs, &mut journal))
+        rt.block_on(suite(&mut cluster, &l, a.runs, a.seed, &mut journal))
             .expect("the drill runs");
         let truth = cluster.truth().to_vec();
         let mut f = std::io::BufWriter::new(
@@ -160,7 +168,9 @@ fn main() {
         }
         truth
     } else {
-        rt.block_on(against_sim_serve(&l, &a.profile, a.runs, a.speed, &dir))
+        rt.block_on(against_sim_serve(
+            &l, &a.profile, a.runs, a.seed, a.speed, &dir,
+        ))
     };
     let wall = started.elapsed();
     let report = chaos_harness::report::folder::write_all(&dir).expect("reports");
@@ -197,16 +207,17 @@ fn main() {
             q.per_minute.dcos
         );
     }
-    let mut runs = run_lengths(&events);
-    runs.sort();
-    if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
-        println!(
-            "run length (run started → run finished, cluster clock; wall clock × 1/{}): min {}, p50 {}, max {}",
-            if a.in_process { 0 } else { a.speed },
-            first.human(),
-            runs[runs.len() / 2].human(),
-            last.human()
-        );
+    for (what, mut runs) in run_lengths(&events) {
+        runs.sort();
+        if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
+            println!(
+                "run length ({what}, cluster clock; wall clock × 1/{}): min {}, p50 {}, max {}",
+                if a.in_process { 0 } else { a.speed },
+                first.human(),
+                runs[runs.len() / 2].human(),
+                last.human()
+            );
+        }
     }
     if let Some(t) = &s.time_use {
         println!(
@@ -229,18 +240,30 @@ fn main() {
     assert_eq!(s.runs_finished, a.runs, "every run finishes");
 }
 
-/// Each run's length, from its start (steady state is waited for) to its end.
-fn run_lengths(events: &[Event]) -> Vec<Dur> {
-    let mut started = None;
-    let mut out = Vec::new();
+/// Each run's length, from its start (steady state is waited for) to its end, and from its
+/// fault to its end.
+fn run_lengths(events: &[Event]) -> [(&'static str, Vec<Dur>); 2] {
+    let (mut started, mut fault) = (None, None);
+    let (mut whole, mut after) = (Vec::new(), Vec::new());
     for e in events {
         match e {
             Event::RunStarted { at, .. } => started = Some(*at),
-            Event::RunFinished { at, .. } => out.extend(started.take().map(|s| at.since(s))),
+            Event::PhaseObserved {
+                phase: Phase::FaultInjected,
+                at,
+                ..
+            } => fault = Some(*at),
+            Event::RunFinished { at, .. } => {
+                whole.extend(started.take().map(|s| at.since(s)));
+                after.extend(fault.take().map(|s| at.since(s)));
+            }
             _ => {}
         }
     }
-    out
+    [
+        ("run started → run finished", whole),
+        ("fault → run finished", after),
+    ]
 }
 
 /// A fixed poller: every API every `d`, no request budget.

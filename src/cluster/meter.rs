@@ -54,6 +54,45 @@ impl ApiMeter {
         self.sent
     }
 
+    /// How long from `now` until a run that asks `need` requests per service may start: the
+    /// last minute leaves room for them, and at least `need / budget` minutes have passed
+    /// since the previous run started (`last_start`), so that runs are spread evenly rather
+    /// than let through in a burst and then held back for most of a minute. Each service's
+    /// need counts at most half the budget (a run that asks more spreads them over several
+    /// minutes). Zero without a budget.
+    pub(crate) fn room_in(
+        &self,
+        need: Requests,
+        last_start: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Dur {
+        let Some(budget) = self.budget else {
+            return Dur::ZERO;
+        };
+        let budget = budget as usize;
+        [need.ec2, need.autoscaling, need.dcos]
+            .into_iter()
+            .zip(&self.recent)
+            .map(|(n, recent)| {
+                let n = (n as usize).min(budget / 2);
+                let paced = last_start.map_or(Dur::ZERO, |t| {
+                    let share = BUDGET_WINDOW.as_millis() * n as u64 / budget as u64;
+                    t.saturating_add(Dur::from_millis(share)).since(now)
+                });
+                let mut live = recent.iter().filter(|t| now.since(**t) < BUDGET_WINDOW);
+                // The request that must leave the window for `n` more to fit.
+                let room = match (live.clone().count() + n).checked_sub(budget + 1) {
+                    Some(i) => live
+                        .nth(i)
+                        .map_or(Dur::ZERO, |t| t.saturating_add(BUDGET_WINDOW).since(now)),
+                    None => Dur::ZERO,
+                };
+                room.max(paced)
+            })
+            .max()
+            .unwrap_or(Dur::ZERO)
+    }
+
     /// A request to `api` wants to go at `now`: records it and returns zero, or, when the
     /// budget is spent, records nothing and returns how long to wait before asking again.
     pub(crate) fn admit(&mut self, api: Api, now: Timestamp) -> Dur {
@@ -167,5 +206,31 @@ mod tests {
         assert_eq!(m.admit(Api::Ec2, at(10)), Dur::from_secs(53));
         assert_eq!(m.admit(Api::Ec2, at(64)), Dur::ZERO);
         assert_eq!(m.sent().ec2, 6);
+    }
+
+    #[test]
+    fn a_run_starts_when_the_last_minute_has_room_for_it_and_its_share_has_passed() {
+        let mut m = ApiMeter::default();
+        let need = Requests {
+            ec2: 0,
+            autoscaling: 8,
+            dcos: 0,
+        };
+        assert_eq!(m.room_in(need, Some(at(0)), at(0)), Dur::ZERO);
+        m.set_budget(Some(10));
+        for s in 0..6 {
+            assert!(m.admit(Api::AutoScaling, at(s)).is_zero());
+        }
+        // 6 of 10 in the last minute; 5 (half the budget) fit once 1 has left: at 60 s.
+        assert_eq!(m.room_in(need, None, at(10)), Dur::from_secs(50));
+        assert_eq!(m.room_in(need, None, at(60)), Dur::ZERO);
+        // 4 fit now.
+        let four = Requests {
+            autoscaling: 4,
+            ..need
+        };
+        assert_eq!(m.room_in(four, None, at(10)), Dur::ZERO);
+        // Runs are spread: 4 of a budget of 10 a minute is one run every 24 s.
+        assert_eq!(m.room_in(four, Some(at(0)), at(10)), Dur::from_secs(14));
     }
 }

@@ -606,6 +606,11 @@ pub trait Cluster {
     /// over the budget waits on this target's clock.
     fn set_request_budget(&mut self, per_minute: Option<u32>);
 
+    /// How long until a run that asks `need` requests per service fits the budget: its last
+    /// minute has room for them and the run's share of a minute has passed since the previous
+    /// run started at `last_start`; zero without a budget.
+    fn budget_room(&self, need: Requests, last_start: Option<Timestamp>) -> Dur;
+
     /// After a refused credential (an expired DC/OS token): get a fresh one if the backend
     /// can. Returns whether calls may succeed now.
     async fn refresh_auth(&mut self) -> bool {

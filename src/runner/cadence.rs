@@ -88,6 +88,13 @@ impl History {
     }
 }
 
+/// Whether what the feeds showed says `phase` is under way, whatever earlier runs saw: the
+/// group shows a replacement that no activity names and that is not in service yet (its
+/// `InService` may come at any poll, earlier than ever before).
+fn under_way(phase: Phase, tracker: &Tracker) -> bool {
+    phase == Phase::ReplacementInService && tracker.in_service_stamp() == GroupStamp::Missing
+}
+
 /// When each feed was last asked, and how often it is asked now.
 #[derive(Clone, Debug)]
 pub(crate) struct Cadence {
@@ -100,6 +107,10 @@ pub(crate) struct Cadence {
     watch: bool,
     /// The fault replaces the instance: the group shows the replacement's IP.
     replaces: bool,
+    /// The scenario watches a service: the watch reads DC/OS, else the group.
+    service: bool,
+    /// `max_requests_per_minute`: the cadence plans no more than that per service.
+    budget: u32,
     last: PerFeed<Timestamp>,
     /// Reads of each feed in a row that showed no change since its last change.
     calm: PerFeed<u32>,
@@ -136,6 +147,8 @@ impl Cadence {
             judged,
             watch: sc.service.is_some() || group,
             replaces: sc.fault.leaves_running(),
+            service: sc.service.is_some(),
+            budget: sc.max_requests_per_minute,
             last: PerFeed::splat(fault_sent),
             calm: PerFeed::splat(0),
             moved: PerFeed::splat(false),
@@ -209,7 +222,8 @@ impl Cadence {
             let Some(feed) = Feed::of(p) else { continue };
             if pressed[feed] != Some(true) {
                 pressed[feed] = Some(
-                    self.pressing(p, tracker, history) && history.near(p, elapsed, self.gentle),
+                    self.pressing(p, tracker, history)
+                        && (history.near(p, elapsed, self.gentle) || under_way(p, tracker)),
                 );
             }
         }
@@ -285,10 +299,10 @@ impl Cadence {
         now: Timestamp,
     ) -> Option<(Timestamp, Feeds)> {
         let pressed = self.pressed(pending, tracker, history, now.since(fault_at));
-        let due = Feed::ALL.map(|f| {
-            let every = self.interval(f, pressed[f], pending, tracker, history)?;
-            Some((f, self.last[f].saturating_add(every)))
-        });
+        let every = self.within_budget(
+            Feed::ALL.map(|f| self.interval(f, pressed[f], pending, tracker, history)),
+        );
+        let due = Feed::ALL.map(|f| Some((f, self.last[f].saturating_add(every[f as usize]?))));
         let at = due.iter().flatten().map(|(_, t)| *t).min()?;
         // Feeds due shortly after are asked in the same poll: fewer wake-ups, each feed at
         // most half a short interval early.
@@ -300,6 +314,44 @@ impl Cadence {
             }
         }
         Some((at.max(now), feeds))
+    }
+
+    /// The service whose budget a read of `feed` spends.
+    fn service(&self, feed: Feed) -> usize {
+        match feed {
+            Feed::Ec2 => 0,
+            Feed::Asg => 1,
+            Feed::Watch if !self.service => 1,
+            Feed::Agents | Feed::Pods | Feed::Recovery | Feed::Watch => 2,
+        }
+    }
+
+    /// Stretches the intervals of a service whose feeds, read that often, would ask more
+    /// than its request budget: its polls are spread evenly, never held back in a burst until
+    /// the budget's minute has passed (a bracket of up to a minute).
+    fn within_budget(
+        &self,
+        every: [Option<Dur>; Feed::ALL.len()],
+    ) -> [Option<Dur>; Feed::ALL.len()] {
+        // Requests per minute, in thousandths. Without a service the watch's read is the
+        // group's.
+        let mut wanted = [0u64; 3];
+        for f in Feed::ALL {
+            let rides = f == Feed::Watch && !self.service && every[Feed::Asg as usize].is_some();
+            if let (Some(d), false) = (every[f as usize], rides) {
+                wanted[self.service(f)] += 60_000_000 / d.as_millis().max(1);
+            }
+        }
+        let allowed = u64::from(self.budget).saturating_mul(1000).max(1);
+        Feed::ALL.map(|f| {
+            let d = every[f as usize]?;
+            let w = wanted[self.service(f)];
+            Some(if w > allowed {
+                Dur::from_millis(d.as_millis().saturating_mul(w).div_ceil(allowed))
+            } else {
+                d
+            })
+        })
     }
 
     /// Records that `feeds` were asked at `at`.
@@ -374,19 +426,23 @@ mod tests {
         }
     }
 
+    /// The first poll a fresh run of a fresh suite makes while `pending` are awaited.
+    fn first_poll(c: &Cadence, pending: &[Phase]) -> (Timestamp, Feeds) {
+        c.next(
+            pending,
+            &fresh_tracker(),
+            &History::default(),
+            fault(),
+            fault(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn without_history_poll_timed_phases_and_the_heals_trigger_are_polled_densely() {
         let sc = reference();
         let c = Cadence::new(&sc, fault(), true);
-        let (at, f) = c
-            .next(
-                &AWAITED,
-                &fresh_tracker(),
-                &History::default(),
-                fault(),
-                fault(),
-            )
-            .unwrap();
+        let (at, f) = first_poll(&c, &AWAITED);
         assert_eq!(at, after(Dur::from_secs(5)));
         // Instance terminated (EC2), the group's InService (no activity has promised a stamp
         // yet, and no earlier run had one) and task lost (the heal's trigger); not agent lost
@@ -529,11 +585,16 @@ mod tests {
         assert_eq!(asg_every(&c, &t, &stamped, now), gentle);
 
         // The group shows a replacement no activity names: a polled phase, dense whatever
-        // the history says.
+        // the history says, even before half the earliest time an earlier run polled it at.
         group_poll(&mut t, now, false, &[]);
         assert_eq!(t.in_service_stamp(), GroupStamp::Missing);
         assert_eq!(asg_every(&c, &t, &stamped, now), dense);
         assert_eq!(asg_every(&c, &t, &History::default(), now), dense);
+        let mut later = History::seen(Phase::ReplacementInService, Dur::from_mins(6));
+        later.polled[Phase::ReplacementInService as usize] = true;
+        assert_eq!(asg_every(&c, &t, &later, now), dense);
+        // Before the replacement shows, that history's quiet window holds.
+        assert_eq!(asg_every(&c, &one_victim_tracker(), &later, now), gentle);
 
         // An activity names it: its EndTime will come, gently.
         let mut t = one_victim_tracker();
@@ -738,20 +799,32 @@ mod tests {
     }
 
     #[test]
+    fn feeds_that_would_ask_more_than_the_budget_are_spread_evenly_within_it() {
+        let mut sc = reference();
+        sc.poll_interval = Dur::from_secs(1);
+        // Agent lost (Mesos) and task lost (the heal's trigger, the pods) both at 1 s, and
+        // the watch at 30 s: 122 DC/OS requests a minute against a budget of 60.
+        let pending = [Phase::AgentLost, Phase::TaskLost];
+        let c = Cadence::new(&sc, fault(), true);
+        let (at, f) = first_poll(&c, &pending);
+        assert_eq!(at, after(Dur::from_millis(2034)));
+        assert_eq!(feeds(f), [Feed::Agents, Feed::Pods]);
+        // Within the budget: 60 / 2.034 s × 2 + 60 / 61 s < 60 a minute.
+        sc.max_requests_per_minute = 122;
+        let c = Cadence::new(&sc, fault(), true);
+        let (at, _) = first_poll(&c, &pending);
+        assert_eq!(at, after(Dur::from_secs(1)));
+    }
+
+    #[test]
     fn a_fixed_poller_asks_everything_pending_every_poll_interval() {
         let mut sc = reference();
         sc.poll_interval = Dur::from_secs(1);
         sc.max_poll_interval = Some(Dur::from_secs(1));
+        // No budget (the default 60 a minute would spread four DC/OS feeds at 1 s).
+        sc.max_requests_per_minute = u32::MAX;
         let c = Cadence::new(&sc, fault(), true);
-        let (at, f) = c
-            .next(
-                &AWAITED,
-                &fresh_tracker(),
-                &History::default(),
-                fault(),
-                fault(),
-            )
-            .unwrap();
+        let (at, f) = first_poll(&c, &AWAITED);
         assert_eq!(at, after(Dur::from_secs(1)));
         assert_eq!(
             feeds(f),

@@ -22,14 +22,14 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use cadence::{Cadence, History};
 use count::{Counter, Counting};
 use feed::{Feed, Feeds};
-pub(crate) use observe::{Called, Snapshot, Tracker};
+pub(crate) use observe::{Called, GroupStamp, Snapshot, Tracker};
 
 use crate::cluster::{AsgLookup, Cluster, ClusterError, InstanceFilter, InstanceId, PodName};
 use crate::journal::{Event, FailureKind, RunFailure, Sink, Victim};
 use crate::measure::Observed;
 use crate::scenario::{Demand, HealPolicy, Scenario};
 use crate::time::{Dur, Timestamp};
-use crate::vocab::Phase;
+use crate::vocab::{Phase, Requests};
 
 /// Why a run (and so the suite) stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +158,8 @@ pub(crate) async fn run_scenario_from<C: Cluster>(
         scenario,
         lookup: preflight::asg_lookup(scenario),
         history: History::default(),
+        run_requests: Requests::default(),
+        last_start: None,
     };
     cluster.set_request_budget(Some(scenario.max_requests_per_minute));
     if start.replay {
@@ -195,6 +197,10 @@ struct Context<'a> {
     lookup: Option<AsgLookup>,
     /// When the runs so far saw each phase: where adaptive polling may be gentle.
     history: History,
+    /// The most requests one run so far sent to each service.
+    run_requests: Requests,
+    /// When the last run started (after its wait for the request budget).
+    last_start: Option<Timestamp>,
 }
 
 /// One run as it goes through its steps: what it works with, borrowed from its scenario's
@@ -266,6 +272,17 @@ async fn run_once<C: Cluster>(
     stop: &StopFlag,
 ) -> Result<(), RunError> {
     let sc = ctx.scenario;
+    // A run starts when the request budget has room for what a run of this suite asked:
+    // waiting before it (idle time in the report) is cheaper than a budget that holds polls
+    // back in the middle of a run, which widens their brackets and stretches the run by up
+    // to a minute.
+    pause(
+        cluster,
+        cluster.budget_room(ctx.run_requests, ctx.last_start),
+        stop,
+    )
+    .await?;
+    ctx.last_start = Some(cluster.now());
     sink.emit(&Event::RunStarted {
         scenario: sc.name.clone(),
         run,
@@ -291,13 +308,15 @@ async fn run_once<C: Cluster>(
         r.emit_outage(span)?;
     }
     r.ctx.history.learn(&w.tracker, w.fault.at);
+    let requests = r.cluster.requests().since(requests_before);
+    r.ctx.run_requests = r.ctx.run_requests.max(requests);
     r.sink.emit(&Event::RunFinished {
         scenario: sc.name.clone(),
         run,
         at: r.cluster.now(),
         failures: w.plan.failures(&w.tracker, w.fault.at),
         replacements: w.tracker.replacements(),
-        requests: r.cluster.requests().since(requests_before),
+        requests,
     })?;
     Ok(())
 }
@@ -788,8 +807,12 @@ async fn poll_group<C: Cluster>(
     }
     let asg = groups.remove(0);
     // Activities name each replacement as it launches and stamp it in service: they can
-    // only say something new when the group moved.
-    if !tracker.has(Phase::ReplacementInService) && tracker.group_moved(&asg) {
+    // only say something new when the group moved, and not once the group showed a
+    // replacement they did not name (it is timed by polls then).
+    if !tracker.has(Phase::ReplacementInService)
+        && tracker.in_service_stamp() != GroupStamp::Missing
+        && tracker.group_moved(&asg)
+    {
         snap.activities = timed!(
             cluster,
             snap,

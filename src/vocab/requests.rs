@@ -20,6 +20,15 @@ impl Requests {
         }
     }
 
+    /// The larger count of each service.
+    pub(crate) fn max(self, other: Requests) -> Requests {
+        Requests {
+            ec2: self.ec2.max(other.ec2),
+            autoscaling: self.autoscaling.max(other.autoscaling),
+            dcos: self.dcos.max(other.dcos),
+        }
+    }
+
     /// `(service, count)` in report order.
     pub fn by_service(self) -> [(&'static str, u64); 3] {
         [

@@ -128,6 +128,9 @@ impl<C: Cluster> Cluster for Recorder<C> {
     fn set_request_budget(&mut self, per_minute: Option<u32>) {
         self.inner.set_request_budget(per_minute);
     }
+    fn budget_room(&self, need: Requests, last_start: Option<Timestamp>) -> Dur {
+        self.inner.budget_room(need, last_start)
+    }
     async fn refresh_auth(&mut self) -> bool {
         self.inner.refresh_auth().await
     }

@@ -111,6 +111,11 @@ impl Cluster for AwsCluster {
         self.pacer.meter().set_budget(per_minute);
     }
 
+    fn budget_room(&self, need: Requests, last_start: Option<Timestamp>) -> Dur {
+        let now = self.pacer.clock.now();
+        self.pacer.meter().room_in(need, last_start, now)
+    }
+
     async fn describe_instances(
         &mut self,
         filter: &InstanceFilter,

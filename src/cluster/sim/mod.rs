@@ -175,6 +175,10 @@ impl Cluster for SimCluster {
         self.meter.set_budget(per_minute);
     }
 
+    fn budget_room(&self, need: Requests, last_start: Option<Timestamp>) -> Dur {
+        self.meter.room_in(need, last_start, self.sim.now())
+    }
+
     async fn sleep(&mut self, d: Dur) {
         let until = self.sim.now().saturating_add(d);
         self.sim.advance_to(until);
