@@ -427,6 +427,20 @@ mod tests {
     }
 
     /// The first poll a fresh run of a fresh suite makes while `pending` are awaited.
+    /// A one-victim tracker whose last poll saw the scheduler refuse a call (Admin Router's
+    /// 502 while it is down).
+    fn refused_tracker() -> Tracker {
+        let mut t = fresh_tracker();
+        t.update(&super::super::observe::Snapshot {
+            errors: vec![crate::cluster::ClusterError::Transient {
+                api: crate::cluster::Api::Scheduler,
+                message: "HTTP 502: Bad Gateway".into(),
+            }],
+            ..Default::default()
+        });
+        t
+    }
+
     fn first_poll(c: &Cadence, pending: &[Phase]) -> (Timestamp, Feeds) {
         c.next(
             pending,
@@ -455,7 +469,7 @@ mod tests {
     fn agent_lost_is_polled_densely_only_while_the_scheduler_does_not_answer() {
         let sc = reference();
         let c = Cadence::new(&sc, fault(), true);
-        let mut t = fresh_tracker();
+        let t0 = fresh_tracker();
         let next = |t: &Tracker| {
             c.next(
                 &[Phase::AgentLost],
@@ -467,15 +481,8 @@ mod tests {
             .unwrap()
             .0
         };
-        assert_eq!(next(&t), after(Dur::from_secs(30)));
-        let refused = crate::cluster::ClusterError::Transient {
-            api: crate::cluster::Api::Scheduler,
-            message: "HTTP 502: Bad Gateway".into(),
-        };
-        t.update(&super::super::observe::Snapshot {
-            errors: vec![refused],
-            ..Default::default()
-        });
+        assert_eq!(next(&t0), after(Dur::from_secs(30)));
+        let t = refused_tracker();
         assert_eq!(next(&t), after(Dur::from_secs(5)));
     }
 
@@ -802,17 +809,21 @@ mod tests {
     fn feeds_that_would_ask_more_than_the_budget_are_spread_evenly_within_it() {
         let mut sc = reference();
         sc.poll_interval = Dur::from_secs(1);
-        // Agent lost (Mesos) and task lost (the heal's trigger, the pods) both at 1 s, and
-        // the watch at 30 s: 122 DC/OS requests a minute against a budget of 60.
+        // While the scheduler refuses calls, agent lost (Mesos) and task lost (the heal's
+        // trigger, the pods) are both read at 1 s, and the watch at 30 s: 122 DC/OS requests
+        // a minute against a budget of 60.
         let pending = [Phase::AgentLost, Phase::TaskLost];
-        let c = Cadence::new(&sc, fault(), true);
-        let (at, f) = first_poll(&c, &pending);
+        let t = refused_tracker();
+        let first = |c: &Cadence| {
+            c.next(&pending, &t, &History::default(), fault(), fault())
+                .unwrap()
+        };
+        let (at, f) = first(&Cadence::new(&sc, fault(), true));
         assert_eq!(at, after(Dur::from_millis(2034)));
         assert_eq!(feeds(f), [Feed::Agents, Feed::Pods]);
         // Within the budget: 60 / 2.034 s × 2 + 60 / 61 s < 60 a minute.
         sc.max_requests_per_minute = 122;
-        let c = Cadence::new(&sc, fault(), true);
-        let (at, _) = first_poll(&c, &pending);
+        let (at, _) = first(&Cadence::new(&sc, fault(), true));
         assert_eq!(at, after(Dur::from_secs(1)));
     }
 
