@@ -270,5 +270,5 @@ fn run_lengths(events: &[Event]) -> [(&'static str, Vec<Dur>); 2] {
 fn fix(s: &mut Scenario, d: Dur) {
     s.poll_interval = d;
     s.max_poll_interval = Some(d);
-    s.max_requests_per_minute = u32::MAX;
+    s.max_requests_per_minute = Some(u32::MAX);
 }

@@ -148,7 +148,7 @@ impl Cadence {
             watch: sc.service.is_some() || group,
             replaces: sc.fault.leaves_running(),
             service: sc.service.is_some(),
-            budget: sc.max_requests_per_minute,
+            budget: sc.request_budget(),
             last: PerFeed::splat(fault_sent),
             calm: PerFeed::splat(0),
             moved: PerFeed::splat(false),
@@ -809,6 +809,7 @@ mod tests {
     fn feeds_that_would_ask_more_than_the_budget_are_spread_evenly_within_it() {
         let mut sc = reference();
         sc.poll_interval = Dur::from_secs(1);
+        sc.max_requests_per_minute = Some(60);
         // While the scheduler refuses calls, agent lost (Mesos) and task lost (the heal's
         // trigger, the pods) are both read at 1 s, and the watch at 30 s: 122 DC/OS requests
         // a minute against a budget of 60.
@@ -822,7 +823,7 @@ mod tests {
         assert_eq!(at, after(Dur::from_millis(2034)));
         assert_eq!(feeds(f), [Feed::Agents, Feed::Pods]);
         // Within the budget: 60 / 2.034 s × 2 + 60 / 61 s < 60 a minute.
-        sc.max_requests_per_minute = 122;
+        sc.max_requests_per_minute = Some(122);
         let (at, _) = first(&Cadence::new(&sc, fault(), true));
         assert_eq!(at, after(Dur::from_secs(1)));
     }
@@ -833,7 +834,7 @@ mod tests {
         sc.poll_interval = Dur::from_secs(1);
         sc.max_poll_interval = Some(Dur::from_secs(1));
         // No budget (the default 60 a minute would spread four DC/OS feeds at 1 s).
-        sc.max_requests_per_minute = u32::MAX;
+        sc.max_requests_per_minute = Some(u32::MAX);
         let c = Cadence::new(&sc, fault(), true);
         let (at, f) = first_poll(&c, &AWAITED);
         assert_eq!(at, after(Dur::from_secs(1)));

@@ -161,7 +161,7 @@ pub(crate) async fn run_scenario_from<C: Cluster>(
         run_requests: Requests::default(),
         last_start: None,
     };
-    cluster.set_request_budget(Some(scenario.max_requests_per_minute));
+    cluster.set_request_budget(Some(scenario.request_budget()));
     if start.replay {
         for run in 1..start.first_run.min(runs + 1) {
             run_once(cluster, &mut ctx, run, &mut rng, &mut Discard, stop).await?;

@@ -83,9 +83,12 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_poll_interval: Option<Dur>,
     /// At most this many requests to each service (EC2, Auto Scaling, DC/OS) in any minute;
-    /// a request over the budget waits.
-    #[serde(default = "default_max_requests_per_minute")]
-    pub max_requests_per_minute: u32,
+    /// a request over the budget waits. Default: 60, or what two feeds of one service read
+    /// every `poll_interval` ask when that is more (120 at a 1 s poll), so that a short
+    /// `poll_interval` is not spaced out by the default budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_requests_per_minute: Option<u32>,
     /// The deadline of every awaited phase that has no `within` expectation of its own.
     #[serde(default = "default_timeout")]
     pub(crate) timeout: Dur,
@@ -102,6 +105,19 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The request budget per service and minute: the scenario's, or the default — at least
+    /// 60, and enough for two feeds of a service read every `poll_interval` (a dense phase
+    /// and the next one of the same service, e.g. the relaunched task's pod and then the
+    /// recovery plan, would otherwise wait for the budget and widen their brackets).
+    pub fn request_budget(&self) -> u32 {
+        self.max_requests_per_minute.unwrap_or_else(|| {
+            let per_feed = 60_000u64.div_ceil(self.poll_interval.as_millis().max(1));
+            u32::try_from(2 * per_feed)
+                .unwrap_or(u32::MAX)
+                .max(DEFAULT_REQUEST_BUDGET)
+        })
+    }
+
     /// The gentle polling interval, defaulted.
     pub fn max_poll_interval(&self) -> Dur {
         self.max_poll_interval
@@ -135,9 +151,8 @@ fn default_steady_state_timeout() -> Dur {
 fn default_poll_interval() -> Dur {
     Dur::from_secs(5)
 }
-fn default_max_requests_per_minute() -> u32 {
-    60
-}
+/// The request budget per service and minute when the scenario names none, at least.
+const DEFAULT_REQUEST_BUDGET: u32 = 60;
 fn default_timeout() -> Dur {
     Dur::from_mins(45)
 }

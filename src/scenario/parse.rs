@@ -397,10 +397,10 @@ fn check_timing(s: &Scenario, err: &mut impl FnMut(At, String)) {
             ),
         );
     }
-    if s.max_requests_per_minute == 0 {
+    if s.max_requests_per_minute == Some(0) {
         err(
             at_value(yaml_path!["max_requests_per_minute"]),
-            "`max_requests_per_minute` is 0: nothing could be asked; hint: the default is 60 per service".into(),
+            "`max_requests_per_minute` is 0: nothing could be asked; hint: the default is 60 per service (more for a `poll_interval` under 2 s)".into(),
         );
     }
 }

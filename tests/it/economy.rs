@@ -147,7 +147,7 @@ fn fixed_poller(budget: u32) -> Scenario {
     let mut sc = reference();
     sc.poll_interval = Dur::from_secs(1);
     sc.max_poll_interval = Some(Dur::from_secs(1));
-    sc.max_requests_per_minute = budget;
+    sc.max_requests_per_minute = Some(budget);
     sc
 }
 
@@ -271,8 +271,9 @@ fn the_default_budget_holds_every_service_to_sixty_requests_in_any_minute() {
     );
 
     let mut sc = fixed_poller(0);
-    sc.max_requests_per_minute = reference().max_requests_per_minute;
-    assert_eq!(sc.max_requests_per_minute, 60, "the default budget");
+    // The default budget at the default 5 s poll.
+    sc.max_requests_per_minute = Some(reference().request_budget());
+    assert_eq!(sc.max_requests_per_minute, Some(60), "the default budget");
     let held = Drill::run(&sc, RUNS, 4);
     for (s, name) in SERVICES.iter().enumerate() {
         let peak = held.recorder.busiest_minute(s);
@@ -294,7 +295,7 @@ fn the_default_budget_holds_every_service_to_sixty_requests_in_any_minute() {
 fn a_tiny_budget_slows_the_polls_but_runs_finish_truthfully() {
     const RUNS: u32 = 3;
     let mut sc = reference();
-    sc.max_requests_per_minute = 5;
+    sc.max_requests_per_minute = Some(5);
     let d = Drill::run(&sc, RUNS, 8);
     for (s, name) in SERVICES.iter().enumerate() {
         let peak = d.recorder.busiest_minute(s);

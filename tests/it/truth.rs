@@ -133,27 +133,21 @@ fn a_flaky_cluster_is_ridden_out_and_still_measured_truthfully() {
 /// the first run on; no bound leans on the simulator's usual timings.
 #[test]
 fn without_scaling_activities_an_instant_replacement_is_polled_densely_from_the_first_run() {
-    // At one poll a second the recovery plan alone fills DC/OS's default budget (60 requests
-    // a minute) for the minutes the recovery takes, and the agent's removal from `/slaves` is
-    // awaited densely too: any other DC/OS read then pushes a poll by a second. The budget is
-    // raised so that the cadence, not the budget, is measured.
-    polled_phases_are_timed_to_half_a_poll("profiles/instant-replacement.yaml", 1, 150);
+    polled_phases_are_timed_to_half_a_poll("profiles/instant-replacement.yaml");
 }
 
 /// Issue 13: the same world, with a recovery that completes within a second of RUNNING: the
 /// task's RUNNING is awaited densely so that the plan's bracket starts in time.
 #[test]
 fn a_recovery_a_second_after_running_is_timed_to_half_a_poll_from_the_first_run() {
-    // The victim's pod (awaiting RUNNING) and `/slaves` (awaiting the agent's removal) are
-    // both read densely; at two polls a second each they would fill DC/OS's default budget
-    // (60 requests a minute) and the budget, not the cadence, would space the polls.
-    polled_phases_are_timed_to_half_a_poll("profiles/instant-recovery.yaml", 2, 150);
+    polled_phases_are_timed_to_half_a_poll("profiles/instant-recovery.yaml");
 }
 
-/// Every poll-bracketed phase of the reference drill (polled every `poll` seconds) on
-/// `profile` is bounded to half a poll, in every run; the truth lies in every bound. `budget`:
-/// requests per minute per service.
-fn polled_phases_are_timed_to_half_a_poll(profile: &str, poll: u64, budget: u32) {
+/// Every poll-bracketed phase of the reference drill, polled every second under the default
+/// request budget (which a 1 s poll raises to 120 a minute per service: the victim's pod
+/// awaiting RUNNING, then the recovery plan, are read densely one after the other), on
+/// `profile` is bounded to half a poll, in every run; the truth lies in every bound.
+fn polled_phases_are_timed_to_half_a_poll(profile: &str) {
     use chaos_harness::measure::Source;
     use chaos_harness::time::Dur;
 
@@ -161,9 +155,11 @@ fn polled_phases_are_timed_to_half_a_poll(profile: &str, poll: u64, budget: u32)
     let mut sc = load_paths(&[root().join("scenarios/cassandra-node-replace.yaml")]).unwrap()[0]
         .scenario
         .clone();
+    let poll = 1;
     sc.poll_interval = Dur::from_secs(poll);
     sc.max_poll_interval = None; // 30 s
-    sc.max_requests_per_minute = budget;
+    assert_eq!(sc.max_requests_per_minute, None);
+    assert_eq!(sc.request_budget(), 120);
     let profile = root().join(profile);
     let profile = Profile::load(profile.to_str().unwrap()).unwrap();
     let mut cluster = SimCluster::at_epoch(&profile, 13);
@@ -223,9 +219,9 @@ fn polled_phases_are_timed_to_half_a_poll(profile: &str, poll: u64, budget: u32)
 }
 
 /// Issue 13: an ASG-only drill on a group that replaces a member within seconds and keeps no
-/// scaling activities, polled every second, under the default request budget (60 a minute
-/// per service: a run asks Auto Scaling about 6 times, so the runs are spread by the budget,
-/// which waits before a run rather than in it). Each run ends within a poll of its last
+/// scaling activities, polled every second, under the default request budget (120 a minute
+/// per service at a 1 s poll: a run asks Auto Scaling about 6 times, so the runs are spread
+/// by the budget, which waits before a run rather than in it). Each run ends within a poll of its last
 /// awaited phase, steady state is verified at its start, a run takes seconds of the cluster's
 /// clock, and every polled phase is timed to half a poll from the first run on. (Wall clock
 /// through `sim serve`: docs/BENCHMARKS.md §2.)
@@ -239,7 +235,7 @@ fn an_asg_only_run_on_an_instant_group_ends_within_a_poll_of_its_last_phase() {
         .scenario
         .clone();
     sc.poll_interval = Dur::from_secs(1);
-    assert_eq!(sc.max_requests_per_minute, 60);
+    assert_eq!(sc.request_budget(), 120);
     let profile = root().join("profiles/instant-replacement.yaml");
     let profile = Profile::load(profile.to_str().unwrap()).unwrap();
     let mut cluster = SimCluster::at_epoch(&profile, 13);
