@@ -5,7 +5,12 @@
 //! over until that phase is COMPLETE.
 //!
 //! The run's phase is the one holding a step for a victim's pod that was not in the plan
-//! before the fault; its other steps are the restarts. A pod seen not RUNNING is restarted by
+//! before the fault; its other steps are the restarts. With two victims, a later replace
+//! drops that phase (`DefaultRecoveryPlanManager`: a new phase drops every phase with a step
+//! for one of its pods): when the later victim is a seed too, its own ring takes over and is
+//! followed instead; otherwise the ring restart is abandoned for good, and `ring_restarted`
+//! will never be observed (the run says so rather than wait for it). A restart the dropped
+//! phase had begun (its pod killed) stays the plan's doing until its pod runs again. A pod seen not RUNNING is restarted by
 //! the plan when its step is in flight (PREPARED, STARTING, STARTED), or COMPLETE in a read
 //! that may have come after the pods' read; a step COMPLETE before that read, or not yet
 //! begun (PENDING), excuses nothing.
@@ -55,6 +60,10 @@ pub(crate) struct Ring {
     /// When the last read of the plan was sent and came back.
     read: (Timestamp, Timestamp),
     complete: bool,
+    /// The scheduler dropped the phase and no ring of this run took its place.
+    dropped: bool,
+    /// Pods whose restart a dropped phase had begun: still being brought back.
+    inherited: Vec<PodName>,
 }
 
 impl Ring {
@@ -94,7 +103,64 @@ impl Ring {
                 Timestamp::from_millis(i64::MIN),
             ),
             complete: false,
+            dropped: false,
+            inherited: Vec::new(),
         }
+    }
+
+    /// Whether `plan` still holds this ring's phase.
+    pub(crate) fn in_plan(&self, plan: &PlanObs) -> bool {
+        plan.phases.iter().any(|ph| ph.id == self.phase)
+    }
+
+    /// The ring of phase `id`, which superseded this one: the restarts this one had begun
+    /// are still the plan's doing.
+    pub(crate) fn succeeded_by(&self, id: Arc<str>) -> Self {
+        let mut next = Self::new(id);
+        next.inherited = self.begun();
+        next
+    }
+
+    /// Notes that the phase left the plan with nothing to take its place.
+    pub(crate) fn drop_out(&mut self) {
+        self.dropped = true;
+    }
+
+    /// Pods whose restart this ring had begun and not finished, and those it inherited.
+    fn begun(&self) -> Vec<PodName> {
+        let mut out = self.inherited.clone();
+        for r in &self.restarts {
+            if matches!(
+                r.status,
+                PlanStatus::Prepared | PlanStatus::Starting | PlanStatus::Started
+            ) && !out.contains(&r.pod)
+            {
+                out.push(r.pod.clone());
+            }
+        }
+        out
+    }
+
+    /// Why `ring_restarted` will never be observed, once the phase was dropped for good.
+    pub(crate) fn dropped(&self) -> Option<String> {
+        if !self.dropped || self.complete {
+            return None;
+        }
+        let left: Vec<&str> = self
+            .restarts
+            .iter()
+            .filter(|r| r.status != PlanStatus::Complete)
+            .map(|r| r.pod.as_str())
+            .collect();
+        let what = if left.is_empty() {
+            "every other node had been restarted, but the phase never completes".to_string()
+        } else {
+            format!("never restarted: {}", left.join(", "))
+        };
+        Some(format!(
+            "ring_restarted will not be observed: a later replace dropped the seed's restart \
+             phase from the recovery plan and no other took its place ({what})"
+        ))
     }
 
     /// Takes in a read of the plan sent at `sent`, answered at `received`; returns whether
@@ -106,10 +172,11 @@ impl Ring {
         victims: &[&PodName],
         (sent, received): (Timestamp, Timestamp),
     ) -> bool {
+        self.read = (sent, received);
         let Some(ph) = plan.phases.iter().find(|ph| ph.id == self.phase) else {
             return false;
         };
-        self.read = (sent, received);
+        self.dropped = false;
         for s in &ph.steps {
             let Some(pod) = step_pod(&s.name, task) else {
                 continue;
@@ -146,7 +213,14 @@ impl Ring {
     /// Whether `pod`, seen not RUNNING by a read of the pods sent at `pods_sent`, is restarted
     /// by this ring.
     pub(crate) fn excuse(&self, pod: &PodName, pods_sent: Timestamp) -> Excuse {
-        let Some(r) = self.restarts.iter().find(|r| &r.pod == pod) else {
+        let r = self.restarts.iter().find(|r| &r.pod == pod);
+        if self.inherited.contains(pod)
+            && r.is_none_or(|r| r.complete_since.is_none_or(|t| t > pods_sent))
+        {
+            // Killed by the dropped phase; back once its step here is done.
+            return Excuse::Plan;
+        }
+        let Some(r) = r else {
             return Excuse::None;
         };
         match r.status {
