@@ -146,16 +146,20 @@ impl Ring {
         if !self.dropped || self.complete {
             return None;
         }
+        // A restart begun (its task killed) comes back through a phase of its own.
         let left: Vec<&str> = self
             .restarts
             .iter()
-            .filter(|r| r.status != PlanStatus::Complete)
+            .filter(|r| r.status == PlanStatus::Pending)
             .map(|r| r.pod.as_str())
             .collect();
         let what = if left.is_empty() {
             "every other node had been restarted, but the phase never completes".to_string()
         } else {
-            format!("never restarted: {}", left.join(", "))
+            format!(
+                "never restarted: {}; `pod restart` them by hand",
+                left.join(", ")
+            )
         };
         Some(format!(
             "ring_restarted will not be observed: a later replace dropped the seed's restart \
@@ -249,10 +253,15 @@ mod tests {
     }
 
     fn plan(steps: &[(&str, PlanStatus)]) -> PlanObs {
+        plan_of("ph", steps)
+    }
+
+    /// A plan of one permanent phase `id`; step ids are `<id>-<pod>`.
+    fn plan_of(id: &str, steps: &[(&str, PlanStatus)]) -> PlanObs {
         let steps: Vec<StepObs> = steps
             .iter()
             .map(|(n, s)| StepObs {
-                id: format!("id-{n}").into(),
+                id: format!("{id}-{n}").into(),
                 name: format!("{n}:[server]").into(),
                 status: *s,
             })
@@ -266,7 +275,7 @@ mod tests {
         PlanObs {
             status,
             phases: vec![PhaseObs {
-                id: "ph".into(),
+                id: id.into(),
                 name: PERMANENT_RECOVERY_PHASE.into(),
                 status,
                 steps,
@@ -287,7 +296,7 @@ mod tests {
         ]);
         let id = Ring::find(&p, "server", &victims, &BTreeSet::new()).expect("a ring");
         // A phase whose victim step was there before the fault is an older run's.
-        let known = BTreeSet::from(["id-node-0".to_string()]);
+        let known = BTreeSet::from(["ph-node-0".to_string()]);
         assert!(Ring::find(&p, "server", &victims, &known).is_none());
         let mut ring = Ring::new(id);
         assert!(!ring.update(&p, "server", &victims, (at(100), at(110))));
@@ -340,5 +349,89 @@ mod tests {
         assert_eq!(step_pod("node-3:[server]]", "server"), None);
         assert_eq!(step_pod("node-3:[b:[server]", "server"), None);
         assert_eq!(step_pod(":[server]", "server"), Some(""));
+    }
+
+    /// The tracker's rule: a ring whose phase left the plan follows the run's ring that took
+    /// its place, or is dropped for good.
+    fn follow(ring: Ring, p: &PlanObs, victims: &[&PodName]) -> Ring {
+        if ring.complete() || ring.in_plan(p) {
+            return ring;
+        }
+        match Ring::find(p, "server", victims, &BTreeSet::new()) {
+            Some(id) => ring.succeeded_by(id),
+            None => {
+                let mut ring = ring;
+                ring.drop_out();
+                ring
+            }
+        }
+    }
+
+    #[test]
+    fn a_ring_a_later_replace_dropped_is_followed_through_its_successor_or_said_lost() {
+        use PlanStatus::*;
+        let (n0, n1, n2, n3) = (
+            PodName::new("node-0"),
+            PodName::new("node-1"),
+            PodName::new("node-2"),
+            PodName::new("node-3"),
+        );
+        let ring0 = |victims: &[&PodName]| {
+            let p = plan_of(
+                "p0",
+                &[
+                    ("node-0", Complete),
+                    ("node-1", Complete),
+                    ("node-2", Prepared),
+                    ("node-3", Pending),
+                    ("node-4", Pending),
+                ],
+            );
+            let mut ring = Ring::new(Ring::find(&p, "server", victims, &BTreeSet::new()).unwrap());
+            ring.update(&p, "server", victims, (at(100), at(110)));
+            ring
+        };
+        // Victims node-0 (a seed, first) and node-3: node-3's own phase drops the seed's.
+        let victims = [&n0, &n3];
+        let p3 = plan_of("p3", &[("node-3", Pending)]);
+        let mut ring = follow(ring0(&victims), &p3, &victims);
+        assert!(!ring.update(&p3, "server", &victims, (at(200), at(210))));
+        let why = ring.dropped().expect("dropped for good");
+        assert!(why.contains("never restarted: node-4;"), "{why}");
+        assert_eq!(
+            ring.excuse(&n2, at(300)),
+            Excuse::Plan,
+            "killed by the ring"
+        );
+        // Victims node-0 and node-1, both seeds: node-1's ring takes over.
+        let victims = [&n0, &n1];
+        let p1 = plan_of(
+            "p1",
+            &[
+                ("node-1", Pending),
+                ("node-0", Pending),
+                ("node-2", Pending),
+                ("node-3", Pending),
+                ("node-4", Pending),
+            ],
+        );
+        let mut ring = follow(ring0(&victims), &p1, &victims);
+        ring.update(&p1, "server", &victims, (at(200), at(210)));
+        assert!(ring.dropped().is_none());
+        assert!(ring.in_plan(&p1));
+        // node-2's restart, begun by the dropped phase, waits for its turn in the new one.
+        assert_eq!(ring.excuse(&n2, at(300)), Excuse::Plan);
+        assert_eq!(
+            ring.excuse(&n3, at(300)),
+            Excuse::Stale,
+            "not begun: read again"
+        );
+        let mut done = p1.clone();
+        for st in &mut done.phases[0].steps {
+            st.status = Complete;
+        }
+        done.phases[0].status = Complete;
+        assert!(ring.update(&done, "server", &victims, (at(400), at(410))));
+        assert_eq!(ring.excuse(&n2, at(500)), Excuse::None, "back since");
     }
 }
