@@ -37,8 +37,8 @@ poll_interval: 5s
 timeout: 75m
 ";
 
-/// A truth event's field as the truth log writes it.
-fn field(t: &TruthEvent, name: &str) -> String {
+/// A string field of a truth event, victim or failure as the journal or truth log writes it.
+fn field(t: &impl serde::Serialize, name: &str) -> String {
     serde_json::to_value(t).unwrap()[name]
         .as_str()
         .unwrap_or_default()
@@ -138,15 +138,7 @@ fn assert_rings(events: &[Event], truth: &[TruthEvent]) -> (usize, usize) {
         let Event::VictimsSelected { run, victims, .. } = e else {
             continue;
         };
-        let pods: Vec<String> = victims
-            .iter()
-            .map(|v| {
-                serde_json::to_value(v).unwrap()["pod"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
+        let pods: Vec<String> = victims.iter().map(|v| field(v, "pod")).collect();
         let started = events
             .iter()
             .find_map(|e| match e {
@@ -170,15 +162,7 @@ fn assert_rings(events: &[Event], truth: &[TruthEvent]) -> (usize, usize) {
                 _ => None,
             })
             .unwrap();
-        let failed: Vec<String> = failures
-            .iter()
-            .map(|f| {
-                serde_json::to_value(f).unwrap()["detail"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
+        let failed: Vec<String> = failures.iter().map(|f| field(f, "detail")).collect();
         let (first, last) = (SEEDS.contains(&order[0].1), SEEDS.contains(&order[1].1));
         if last {
             assert!(ring && failed.is_empty(), "run {run} {order:?}: {failed:?}");

@@ -238,6 +238,15 @@ mod tests {
             .collect()
     }
 
+    fn step_names(s: &Sim) -> Vec<String> {
+        steps(s).into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// `node-0:[server]` … `node-4:[server]`.
+    fn every_node() -> Vec<String> {
+        (0..5).map(|i| format!("node-{i}:[server]")).collect()
+    }
+
     fn servers(s: &Sim) -> Vec<(String, String, Option<TaskState>)> {
         s.pod_statuses(SVC)
             .unwrap()
@@ -265,12 +274,9 @@ mod tests {
         let before = servers(&s);
         let agents: Vec<String> = (1..5).map(|i| agent_of(&s, &format!("node-{i}"))).collect();
         s.pod_replace(SVC, &PodName::new("node-0")).unwrap();
-        let names: Vec<String> = steps(&s).into_iter().map(|(n, _)| n).collect();
         assert_eq!(
-            names,
-            (0..5)
-                .map(|i| format!("node-{i}:[server]"))
-                .collect::<Vec<_>>(),
+            step_names(&s),
+            every_node(),
             "the replaced seed first, then every other node in index order"
         );
         let plan = s.plan(SVC, "recovery").unwrap();
@@ -427,12 +433,9 @@ mod tests {
         until(&mut s, complete);
         let node3 = servers(&s)[3].1.clone();
         s.pod_replace(SVC, &PodName::new("node-0")).unwrap();
-        let names: Vec<String> = steps(&s).into_iter().map(|(n, _)| n).collect();
         assert_eq!(
-            names,
-            (0..5)
-                .map(|i| format!("node-{i}:[server]"))
-                .collect::<Vec<_>>(),
+            step_names(&s),
+            every_node(),
             "node-3's completed phase is dropped: the seed's phase has a step for it"
         );
         until(&mut s, complete);
@@ -450,9 +453,8 @@ mod tests {
         s.pod_replace(SVC, &PodName::new("node-0")).unwrap();
         s.pod_replace(SVC, &PodName::new("node-1")).unwrap();
         // node-1's restart step in the seed's phase escalated: its own phase dropped node-0's.
-        let names: Vec<String> = steps(&s).into_iter().map(|(n, _)| n).collect();
         assert_eq!(
-            names,
+            step_names(&s),
             ["node-1", "node-0", "node-2", "node-3", "node-4"].map(|p| format!("{p}:[server]"))
         );
         assert!(
