@@ -67,9 +67,13 @@ fn assert_healed_one_by_one(
     let mut runs = 0;
     let mut last_removal: Option<Timestamp> = None;
     for e in events {
-        let Event::VictimsSelected { victims, .. } = e else {
+        let Event::VictimsSelected { run, victims, .. } = e else {
             continue;
         };
+        // A victim that hosted the scheduler: no replace is taken until it is back.
+        let outage = events
+            .iter()
+            .any(|e| matches!(e, Event::SchedulerUnavailable { run: r, .. } if r == run));
         let v: Vec<serde_json::Value> = victims
             .iter()
             .map(|v| serde_json::to_value(v).unwrap())
@@ -115,9 +119,9 @@ fn assert_healed_one_by_one(
         last_removal = Some(second_lost);
         // The second removal waits for the limiter's next permit.
         assert_eq!(second_lost.since(first_lost), interval);
-        // Healed one by one: the first pod is replaced before the second task is even lost,
-        // the second as soon as its own task is lost.
-        assert!(first_lost <= first_replaced && first_replaced < second_lost);
+        // Healed one by one: the first pod is replaced before the second task is even lost
+        // (unless the scheduler was down), the second as soon as its own task is lost.
+        assert!(first_lost <= first_replaced && (outage || first_replaced < second_lost));
         assert!(second_lost <= second_replaced);
         runs += 1;
     }
@@ -164,7 +168,18 @@ fn assert_rings(events: &[Event], truth: &[TruthEvent]) -> (usize, usize) {
             .unwrap();
         let failed: Vec<String> = failures.iter().map(|f| field(f, "detail")).collect();
         let (first, last) = (SEEDS.contains(&order[0].1), SEEDS.contains(&order[1].1));
-        if last {
+        if order[0].0 == order[1].0 && (first || last) {
+            // Replaced at once (after a scheduler outage): the two phases drop each other
+            // until one launches; whatever the run could not see, it says so.
+            assert!(
+                failed
+                    .iter()
+                    .all(|f| f.starts_with("ring_restarted") || f.starts_with("recovery_complete")),
+                "run {run} {order:?}: {failed:?}"
+            );
+            measured += usize::from(ring);
+            continue;
+        } else if last {
             assert!(ring && failed.is_empty(), "run {run} {order:?}: {failed:?}");
             measured += 1;
         } else if first {
@@ -225,7 +240,17 @@ fn two_victims_are_healed_one_by_one_in_process_on_dcos_1_10() {
     );
     // Every phase with a truth counterpart, agent_disconnected, agent_lost and every ring
     // measured included.
-    assert_eq!(assert_truthful(&events, truth), 9 * RUNS as usize + rings);
+    let unseen = (1..=RUNS)
+        .filter(|r| {
+            !phases_of(&events, *r)
+                .iter()
+                .any(|p| p.0 == Phase::RecoveryComplete)
+        })
+        .count();
+    assert_eq!(
+        assert_truthful(&events, truth),
+        9 * RUNS as usize + rings - unseen
+    );
     assert!(
         !events.iter().any(|e| matches!(e, Event::Aborted { .. })),
         "no false abort"
