@@ -15,8 +15,8 @@
 //!   agent or task appearing or leaving, a plan step moving) is read again after
 //!   `poll_interval`, then twice as late at each read that shows none, up to
 //!   `max_poll_interval`.
-//! - The recovery plan is polled once the new task runs; its bracket starts at the task's own
-//!   RUNNING timestamp. While a victim's pod shows the new task launched but not running, the
+//! - The recovery plan is polled once a victim's new task runs; the bracket of its recovery
+//!   starts at the task's own RUNNING timestamp. While a victim's pod shows the new task launched but not running, the
 //!   pod is read at least as often as the quickest recovery of the suite took after RUNNING
 //!   (densely in a first run), so that the plan's first read comes before it completes.
 //! - Once a suite has seen a phase, a short-interval phase is only polled often from half
@@ -249,8 +249,9 @@ impl Cadence {
             let watching = feed == Feed::Watch && self.watch;
             return (needs_ip || watching).then_some(self.gentle);
         };
-        if feed == Feed::Recovery && !tracker.has(Phase::TaskRunning) {
-            // Recovery only completes after the task runs again.
+        if feed == Feed::Recovery && !tracker.any_victim(Phase::TaskRunning) {
+            // A victim's recovery only completes after its task runs again (and a later
+            // replace may drop its completed step from the plan: read it from the first).
             return None;
         }
         let every = if dense {

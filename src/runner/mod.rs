@@ -1076,6 +1076,13 @@ impl Plan {
                 out.push(failure(p, FailureKind::NotObserved, detail));
             }
         }
+        if let Some(detail) = tracker.ring_dropped() {
+            out.push(failure(
+                Phase::RingRestarted,
+                FailureKind::NotObserved,
+                detail,
+            ));
+        }
         for (p, d) in &self.within {
             if let Some(o) = tracker.get(*p) {
                 let took = o.at.since(fault_at);

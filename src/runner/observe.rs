@@ -309,16 +309,25 @@ impl Tracker {
 
     /// Whether this run's recovery restarts the ring and has not finished doing so.
     pub(crate) fn ring_restarting(&self) -> bool {
-        self.ring.as_ref().is_some_and(|r| !r.complete())
+        self.ring
+            .as_ref()
+            .is_some_and(|r| !r.complete() && r.dropped().is_none())
+    }
+
+    /// Why this run's ring restart will never complete: the scheduler dropped its phase and
+    /// none took its place.
+    pub(crate) fn ring_dropped(&self) -> Option<String> {
+        self.ring.as_ref().and_then(Ring::dropped)
     }
 
     /// Whether `pod`, seen not RUNNING by a read of the pods sent at `pods_sent`, is being
     /// restarted by this run's own recovery plan. Before the plan shows a ring, a pod is
-    /// excused by nothing, unless a replace was issued and the plan not read since the pods.
+    /// excused by nothing, unless a victim's replace was issued and the plan not read since
+    /// the pods.
     pub(crate) fn excuse(&self, pod: &PodName, pods_sent: Timestamp) -> Excuse {
         match &self.ring {
             Some(r) => r.excuse(pod, pods_sent),
-            None if self.has(Phase::PodReplaceIssued)
+            None if self.any_victim(Phase::PodReplaceIssued)
                 && self.plan_read.is_none_or(|t| t < pods_sent) =>
             {
                 Excuse::Stale
@@ -339,6 +348,11 @@ impl Tracker {
 
     pub(crate) fn get(&self, phase: Phase) -> Option<&Observed> {
         self.run_phases.get(&phase)
+    }
+
+    /// Whether some victim reached `phase` (the run-level phase waits for all of them).
+    pub(crate) fn any_victim(&self, phase: Phase) -> bool {
+        self.tracks.iter().any(|t| t.phases.contains_key(&phase))
     }
 
     /// Records a phase the harness itself caused (fault injection, pod replace) for all victims.
@@ -743,9 +757,16 @@ impl Tracker {
             .iter()
             .filter_map(|t| t.victim.pod.as_ref())
             .collect();
-        if self.ring.is_none() {
-            self.ring = Ring::find(plan, &self.task, &victims, &self.baseline.recovery_steps)
-                .map(Ring::new);
+        let find = || Ring::find(plan, &self.task, &victims, &self.baseline.recovery_steps);
+        match &mut self.ring {
+            None => self.ring = find().map(Ring::new),
+            // A later replace dropped the ring's phase: follow the phase that superseded it
+            // (another seed's), or note that none did.
+            Some(ring) if !ring.complete() && !ring.in_plan(plan) => match find() {
+                Some(id) => *ring = ring.succeeded_by(id),
+                None => ring.drop_out(),
+            },
+            Some(_) => {}
         }
         let Some(ring) = &mut self.ring else { return };
         if ring.update(plan, &self.task, &victims, (c.sent, c.received)) {

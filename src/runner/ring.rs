@@ -5,7 +5,12 @@
 //! over until that phase is COMPLETE.
 //!
 //! The run's phase is the one holding a step for a victim's pod that was not in the plan
-//! before the fault; its other steps are the restarts. A pod seen not RUNNING is restarted by
+//! before the fault; its other steps are the restarts. With two victims, a later replace
+//! drops that phase (`DefaultRecoveryPlanManager`: a new phase drops every phase with a step
+//! for one of its pods): when the later victim is a seed too, its own ring takes over and is
+//! followed instead; otherwise the ring restart is abandoned for good, and `ring_restarted`
+//! will never be observed (the run says so rather than wait for it). A restart the dropped
+//! phase had begun (its pod killed) stays the plan's doing until its pod runs again. A pod seen not RUNNING is restarted by
 //! the plan when its step is in flight (PREPARED, STARTING, STARTED), or COMPLETE in a read
 //! that may have come after the pods' read; a step COMPLETE before that read, or not yet
 //! begun (PENDING), excuses nothing.
@@ -55,6 +60,10 @@ pub(crate) struct Ring {
     /// When the last read of the plan was sent and came back.
     read: (Timestamp, Timestamp),
     complete: bool,
+    /// The scheduler dropped the phase and no ring of this run took its place.
+    dropped: bool,
+    /// Pods whose restart a dropped phase had begun: still being brought back.
+    inherited: Vec<PodName>,
 }
 
 impl Ring {
@@ -94,7 +103,68 @@ impl Ring {
                 Timestamp::from_millis(i64::MIN),
             ),
             complete: false,
+            dropped: false,
+            inherited: Vec::new(),
         }
+    }
+
+    /// Whether `plan` still holds this ring's phase.
+    pub(crate) fn in_plan(&self, plan: &PlanObs) -> bool {
+        plan.phases.iter().any(|ph| ph.id == self.phase)
+    }
+
+    /// The ring of phase `id`, which superseded this one: the restarts this one had begun
+    /// are still the plan's doing.
+    pub(crate) fn succeeded_by(&self, id: Arc<str>) -> Self {
+        let mut next = Self::new(id);
+        next.inherited = self.begun();
+        next
+    }
+
+    /// Notes that the phase left the plan with nothing to take its place.
+    pub(crate) fn drop_out(&mut self) {
+        self.dropped = true;
+    }
+
+    /// Pods whose restart this ring had begun and not finished, and those it inherited.
+    fn begun(&self) -> Vec<PodName> {
+        let mut out = self.inherited.clone();
+        for r in &self.restarts {
+            if matches!(
+                r.status,
+                PlanStatus::Prepared | PlanStatus::Starting | PlanStatus::Started
+            ) && !out.contains(&r.pod)
+            {
+                out.push(r.pod.clone());
+            }
+        }
+        out
+    }
+
+    /// Why `ring_restarted` will never be observed, once the phase was dropped for good.
+    pub(crate) fn dropped(&self) -> Option<String> {
+        if !self.dropped || self.complete {
+            return None;
+        }
+        // A restart begun (its task killed) comes back through a phase of its own.
+        let left: Vec<&str> = self
+            .restarts
+            .iter()
+            .filter(|r| r.status == PlanStatus::Pending)
+            .map(|r| r.pod.as_str())
+            .collect();
+        let what = if left.is_empty() {
+            "every other node had been restarted, but the phase never completes".to_string()
+        } else {
+            format!(
+                "never restarted: {}; `pod restart` them by hand",
+                left.join(", ")
+            )
+        };
+        Some(format!(
+            "ring_restarted will not be observed: a later replace dropped the seed's restart \
+             phase from the recovery plan and no other took its place ({what})"
+        ))
     }
 
     /// Takes in a read of the plan sent at `sent`, answered at `received`; returns whether
@@ -106,10 +176,11 @@ impl Ring {
         victims: &[&PodName],
         (sent, received): (Timestamp, Timestamp),
     ) -> bool {
+        self.read = (sent, received);
         let Some(ph) = plan.phases.iter().find(|ph| ph.id == self.phase) else {
             return false;
         };
-        self.read = (sent, received);
+        self.dropped = false;
         for s in &ph.steps {
             let Some(pod) = step_pod(&s.name, task) else {
                 continue;
@@ -146,7 +217,14 @@ impl Ring {
     /// Whether `pod`, seen not RUNNING by a read of the pods sent at `pods_sent`, is restarted
     /// by this ring.
     pub(crate) fn excuse(&self, pod: &PodName, pods_sent: Timestamp) -> Excuse {
-        let Some(r) = self.restarts.iter().find(|r| &r.pod == pod) else {
+        let r = self.restarts.iter().find(|r| &r.pod == pod);
+        if self.inherited.contains(pod)
+            && r.is_none_or(|r| r.complete_since.is_none_or(|t| t > pods_sent))
+        {
+            // Killed by the dropped phase; back once its step here is done.
+            return Excuse::Plan;
+        }
+        let Some(r) = r else {
             return Excuse::None;
         };
         match r.status {
@@ -175,10 +253,15 @@ mod tests {
     }
 
     fn plan(steps: &[(&str, PlanStatus)]) -> PlanObs {
+        plan_of("ph", steps)
+    }
+
+    /// A plan of one permanent phase `id`; step ids are `<id>-<pod>`.
+    fn plan_of(id: &str, steps: &[(&str, PlanStatus)]) -> PlanObs {
         let steps: Vec<StepObs> = steps
             .iter()
             .map(|(n, s)| StepObs {
-                id: format!("id-{n}").into(),
+                id: format!("{id}-{n}").into(),
                 name: format!("{n}:[server]").into(),
                 status: *s,
             })
@@ -192,7 +275,7 @@ mod tests {
         PlanObs {
             status,
             phases: vec![PhaseObs {
-                id: "ph".into(),
+                id: id.into(),
                 name: PERMANENT_RECOVERY_PHASE.into(),
                 status,
                 steps,
@@ -213,7 +296,7 @@ mod tests {
         ]);
         let id = Ring::find(&p, "server", &victims, &BTreeSet::new()).expect("a ring");
         // A phase whose victim step was there before the fault is an older run's.
-        let known = BTreeSet::from(["id-node-0".to_string()]);
+        let known = BTreeSet::from(["ph-node-0".to_string()]);
         assert!(Ring::find(&p, "server", &victims, &known).is_none());
         let mut ring = Ring::new(id);
         assert!(!ring.update(&p, "server", &victims, (at(100), at(110))));
@@ -266,5 +349,89 @@ mod tests {
         assert_eq!(step_pod("node-3:[server]]", "server"), None);
         assert_eq!(step_pod("node-3:[b:[server]", "server"), None);
         assert_eq!(step_pod(":[server]", "server"), Some(""));
+    }
+
+    /// The tracker's rule: a ring whose phase left the plan follows the run's ring that took
+    /// its place, or is dropped for good.
+    fn follow(ring: Ring, p: &PlanObs, victims: &[&PodName]) -> Ring {
+        if ring.complete() || ring.in_plan(p) {
+            return ring;
+        }
+        match Ring::find(p, "server", victims, &BTreeSet::new()) {
+            Some(id) => ring.succeeded_by(id),
+            None => {
+                let mut ring = ring;
+                ring.drop_out();
+                ring
+            }
+        }
+    }
+
+    #[test]
+    fn a_ring_a_later_replace_dropped_is_followed_through_its_successor_or_said_lost() {
+        use PlanStatus::*;
+        let (n0, n1, n2, n3) = (
+            PodName::new("node-0"),
+            PodName::new("node-1"),
+            PodName::new("node-2"),
+            PodName::new("node-3"),
+        );
+        let ring0 = |victims: &[&PodName]| {
+            let p = plan_of(
+                "p0",
+                &[
+                    ("node-0", Complete),
+                    ("node-1", Complete),
+                    ("node-2", Prepared),
+                    ("node-3", Pending),
+                    ("node-4", Pending),
+                ],
+            );
+            let mut ring = Ring::new(Ring::find(&p, "server", victims, &BTreeSet::new()).unwrap());
+            ring.update(&p, "server", victims, (at(100), at(110)));
+            ring
+        };
+        // Victims node-0 (a seed, first) and node-3: node-3's own phase drops the seed's.
+        let victims = [&n0, &n3];
+        let p3 = plan_of("p3", &[("node-3", Pending)]);
+        let mut ring = follow(ring0(&victims), &p3, &victims);
+        assert!(!ring.update(&p3, "server", &victims, (at(200), at(210))));
+        let why = ring.dropped().expect("dropped for good");
+        assert!(why.contains("never restarted: node-4;"), "{why}");
+        assert_eq!(
+            ring.excuse(&n2, at(300)),
+            Excuse::Plan,
+            "killed by the ring"
+        );
+        // Victims node-0 and node-1, both seeds: node-1's ring takes over.
+        let victims = [&n0, &n1];
+        let p1 = plan_of(
+            "p1",
+            &[
+                ("node-1", Pending),
+                ("node-0", Pending),
+                ("node-2", Pending),
+                ("node-3", Pending),
+                ("node-4", Pending),
+            ],
+        );
+        let mut ring = follow(ring0(&victims), &p1, &victims);
+        ring.update(&p1, "server", &victims, (at(200), at(210)));
+        assert!(ring.dropped().is_none());
+        assert!(ring.in_plan(&p1));
+        // node-2's restart, begun by the dropped phase, waits for its turn in the new one.
+        assert_eq!(ring.excuse(&n2, at(300)), Excuse::Plan);
+        assert_eq!(
+            ring.excuse(&n3, at(300)),
+            Excuse::Stale,
+            "not begun: read again"
+        );
+        let mut done = p1.clone();
+        for st in &mut done.phases[0].steps {
+            st.status = Complete;
+        }
+        done.phases[0].status = Complete;
+        assert!(ring.update(&done, "server", &victims, (at(400), at(410))));
+        assert_eq!(ring.excuse(&n2, at(500)), Excuse::None, "back since");
     }
 }

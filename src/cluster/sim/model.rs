@@ -192,6 +192,8 @@ struct Pod {
     /// Bumped to cancel this pod's scheduled launch progress.
     epoch: u32,
     offer_pending: bool,
+    /// `pod replace` marked the pod's TaskInfos permanently failed; a new launch clears it.
+    marked: bool,
 }
 
 /// A recovery step: the pod it brings back, and how (`permanent`: replaced on any free
@@ -284,6 +286,8 @@ enum Ev {
     SchedulerReconciled {
         epoch: u32,
     },
+    /// The scheduler's next offer cycle rebuilds an unsettled recovery plan.
+    PlanCycle,
 }
 
 struct Scheduled {
@@ -338,6 +342,8 @@ pub struct Sim {
     task_prefix: String,
     pods: Vec<Pod>,
     recovery: Vec<Phase>,
+    /// A rebuild of the recovery plan is due at the next offer cycle (see `ring`).
+    cycle_pending: bool,
     deploy: PlanObs,
     used_ips: BTreeSet<u32>,
     subnets: Vec<(u32, u32)>,
@@ -547,6 +553,7 @@ impl Sim {
             service,
             pods: Vec::new(),
             recovery: Vec::new(),
+            cycle_pending: false,
             deploy: PlanObs {
                 status: PlanStatus::Complete,
                 phases: Vec::new(),
@@ -652,6 +659,7 @@ impl Sim {
                 reserved: Some(agent),
                 epoch: 0,
                 offer_pending: false,
+                marked: false,
             });
         }
     }
@@ -941,13 +949,17 @@ impl Sim {
             | Ev::StepComplete { .. }
             | Ev::SchedulerLaunch { .. }
             | Ev::SchedulerListening { .. }
-            | Ev::SchedulerReconciled { .. } => true,
+            | Ev::SchedulerReconciled { .. }
+            | Ev::PlanCycle => true,
         }
     }
 
     fn handle(&mut self, ev: Ev) {
         if !self.is_live(&ev)
-            || matches!(ev, Ev::Offer { .. } | Ev::StepComplete { .. }) && self.defer(&ev)
+            || matches!(
+                ev,
+                Ev::Offer { .. } | Ev::StepComplete { .. } | Ev::PlanCycle
+            ) && self.defer(&ev)
         {
             return;
         }
@@ -1010,6 +1022,7 @@ impl Sim {
             Ev::SchedulerLaunch { epoch } => self.on_scheduler_launch(epoch),
             Ev::SchedulerListening { epoch } => self.on_scheduler_listening(epoch),
             Ev::SchedulerReconciled { epoch } => self.on_scheduler_reconciled(epoch),
+            Ev::PlanCycle => self.plan_cycle(),
         }
     }
 
@@ -1145,7 +1158,8 @@ impl Sim {
         }
     }
 
-    /// A pod's task runs again; a recovery step in progress waits for it to be ready.
+    /// A pod's task runs again; the recovery step that launched it waits for it to be ready
+    /// (a step of a phase rebuilt since then launched nothing and ignores it).
     fn on_task_running(&mut self, pod: usize, epoch: u32) {
         let p = &self.pods[pod];
         if p.epoch == epoch
@@ -1157,7 +1171,9 @@ impl Sim {
             p.task.time = self.now;
             p.task.cause = FROM_EXECUTOR;
             self.record_task(pod);
-            if let Some((ph, st)) = self.active_step(pod) {
+            if let Some((ph, st)) = self.active_step(pod)
+                && self.recovery[ph].steps[st].status == PlanStatus::Starting
+            {
                 self.set_step(ph, st, PlanStatus::Started);
                 let ready = if self.recovery[ph].steps[st].permanent {
                     self.sample(|t| &t.recovery_complete)
@@ -1478,7 +1494,7 @@ impl Sim {
                 self.set_step(ph, st, PlanStatus::Pending);
             }
         } else {
-            self.new_phase(pod, false);
+            self.update_plan();
         }
     }
 
@@ -1594,6 +1610,7 @@ impl Sim {
             },
         };
         p.reserved = Some(agent);
+        p.marked = false;
         let epoch = p.epoch;
         self.record_task(pod);
         self.set_step(ph, st, PlanStatus::Starting);
@@ -1736,7 +1753,8 @@ impl Sim {
         self.record(TruthKind::PodReplaced, pod.as_str(), None, None, None);
         self.cancel_progress(p);
         self.pods[p].reserved = None;
-        self.new_phase(p, true);
+        self.pods[p].marked = true;
+        self.update_plan();
         let task = &self.pods[p].task;
         if is_active_task(task.state) && self.agent_usable(task.agent) {
             let id = task.id.clone();
