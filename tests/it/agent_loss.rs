@@ -19,7 +19,7 @@ use chaos_harness::scenario::load_paths;
 use chaos_harness::time::{Dur, Timestamp};
 use chaos_harness::vocab::Phase;
 
-use crate::aws_e2e::Server;
+use crate::aws_e2e::{Server, sped_up_scenario};
 use crate::truth::{assert_truthful, run_in_process};
 use crate::{root, scenario};
 
@@ -304,17 +304,8 @@ fn two_victims_are_healed_one_by_one_through_sim_serve_and_the_aws_backend() {
     let dir = tempfile::tempdir().unwrap();
     let profile = fast_dcos_1_10(dir.path());
     let server = Server::start(dir.path(), &profile);
-    let body = TWO_VICTIMS
-        .replace("cooldown: 1m", "cooldown: 0s")
-        .replace("poll_interval: 5s", "poll_interval: 250ms")
-        .replace("timeout: 75m", "timeout: 2m");
-    let file = scenario(
-        dir.path(),
-        "two-victims",
-        &format!(
-            "{body}steady_state_timeout: 2m\nmax_poll_interval: 1s\nmax_requests_per_minute: 1000\n"
-        ),
-    );
+    let body = TWO_VICTIMS.replace("timeout: 75m", "timeout: 2m");
+    let file = sped_up_scenario(dir.path(), "two-victims", &body, "250ms");
     let out = dir.path().join("report");
     // Seed 1 hits a seed last: its ring restart is measured through the wire protocols.
     server

@@ -133,8 +133,6 @@ fn run_undecided(
 pub(crate) fn fast_drill(dir: &Path) -> PathBuf {
     let body = std::fs::read_to_string(root().join("scenarios/cassandra-node-replace.yaml"))
         .unwrap()
-        .replace("cooldown: 1m", "cooldown: 0s")
-        .replace("poll_interval: 5s", "poll_interval: 500ms")
         .replace("within: 10m", "within: 1m")
         .replace("within: 30m", "within: 2m")
         .replace("timeout: 45m", "timeout: 3m")
@@ -143,9 +141,19 @@ pub(crate) fn fast_drill(dir: &Path) -> PathBuf {
             "{p50: 18m, p99: 25m, min_runs: 10}",
             "{p50: 30s, p99: 60s, min_runs: 3}",
         );
+    sped_up_scenario(dir, "fast-drill", &body, "500ms")
+}
+
+/// Writes scenario `name` from the reference drill's `body`, for sim serve's sped-up `fast`
+/// clocks: no cooldown, polls every `poll`, a short steady-state wait and gentle poll, and a
+/// request budget that never gets in the way.
+pub(crate) fn sped_up_scenario(dir: &Path, name: &str, body: &str, poll: &str) -> PathBuf {
+    let body = body
+        .replace("cooldown: 1m", "cooldown: 0s")
+        .replace("poll_interval: 5s", &format!("poll_interval: {poll}"));
     scenario(
         dir,
-        "fast-drill",
+        name,
         &format!(
             "{body}steady_state_timeout: 2m\nmax_poll_interval: 1s\nmax_requests_per_minute: 1000\n"
         ),

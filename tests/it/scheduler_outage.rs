@@ -13,7 +13,7 @@ use chaos_harness::scenario::load_paths;
 use chaos_harness::time::{Dur, Timestamp};
 use chaos_harness::vocab::Phase;
 
-use crate::aws_e2e::Server;
+use crate::aws_e2e::{Server, sped_up_scenario};
 use crate::truth::{assert_truthful, run_in_process};
 use crate::{root, scenario};
 
@@ -189,18 +189,10 @@ fn a_scheduler_hosting_victim_is_healed_and_measured_through_sim_serve() {
     let server = Server::start(dir.path(), profile.to_str().unwrap());
     let body = std::fs::read_to_string(root().join("scenarios/cassandra-node-replace.yaml"))
         .unwrap()
-        .replace("cooldown: 1m", "cooldown: 0s")
-        .replace("poll_interval: 5s", "poll_interval: 250ms")
         .replace("timeout: 45m", "timeout: 2m")
         .replace("within: 10m", "within: 1m")
         .replace("within: 30m", "within: 2m");
-    let file = scenario(
-        dir.path(),
-        "sched",
-        &format!(
-            "{body}steady_state_timeout: 2m\nmax_poll_interval: 1s\nmax_requests_per_minute: 1000\n"
-        ),
-    );
+    let file = sped_up_scenario(dir.path(), "sched", &body, "250ms");
     let out = dir.path().join("report");
     server
         .harness(dir.path())
