@@ -21,9 +21,39 @@ use crate::vocab::{FaultKind, Requests, Target};
 macro_rules! id_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Debug, Eq, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(pub Arc<str>);
+
+        /// Equal when shared (an id read again is usually the same `Arc`), else by its text.
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+            }
+        }
+
+        /// Ordered by text; a shared copy is equal without comparing it.
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                if Arc::ptr_eq(&self.0, &other.0) {
+                    std::cmp::Ordering::Equal
+                } else {
+                    self.0.cmp(&other.0)
+                }
+            }
+        }
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.0.hash(state);
+            }
+        }
 
         impl $name {
             pub fn new(s: impl AsRef<str>) -> Self {
@@ -41,6 +71,29 @@ macro_rules! id_newtype {
             }
         }
     };
+}
+
+/// The position of the first of `items` whose key is `id`. An id read back from the source
+/// that made it is the same `Arc`: those are found by pointer, without comparing text (ids of
+/// equal length that differ cost a `memcmp` each); the others by text.
+pub(crate) fn position_of<T>(
+    items: &[T],
+    id: &Arc<str>,
+    key: impl Fn(&T) -> &Arc<str>,
+) -> Option<usize> {
+    items
+        .iter()
+        .position(|x| Arc::ptr_eq(key(x), id))
+        .or_else(|| items.iter().position(|x| key(x) == id))
+}
+
+/// The first of `items` whose key is `id`, as [`position_of`] finds it.
+pub(crate) fn find_of<'a, T>(
+    items: &'a [T],
+    id: &Arc<str>,
+    key: impl Fn(&T) -> &Arc<str>,
+) -> Option<&'a T> {
+    position_of(items, id, key).map(|i| &items[i])
 }
 
 id_newtype!(
@@ -520,11 +573,13 @@ pub struct PodObs {
 impl PodObs {
     /// The task whose name is `<pod>-<task>`; tasks are matched by name, never by parsing ids.
     pub fn task(&self, task: &str) -> Option<&TaskObs> {
+        // The cheap tests first: the pod's tasks all start with its name.
+        let pod = self.name.as_str();
         self.tasks.iter().find(|t| {
-            t.name.len() == self.name.as_str().len() + 1 + task.len()
-                && t.name.starts_with(self.name.as_str())
+            t.name.len() == pod.len() + 1 + task.len()
+                && t.name.as_bytes()[pod.len()] == b'-'
                 && t.name.ends_with(task)
-                && t.name.as_bytes()[self.name.as_str().len()] == b'-'
+                && t.name.starts_with(pod)
         })
     }
 }

@@ -509,7 +509,7 @@ impl Tracker {
             if t.phases.contains_key(&Phase::InstanceTerminated) {
                 continue;
             }
-            let gone = match instances.iter().find(|i| i.id == t.victim.instance) {
+            let gone = match crate::cluster::find_of(instances, &t.victim.instance.0, |i| &i.id.0) {
                 Some(i) => matches!(i.state, InstanceState::Terminated | InstanceState::Stopped),
                 // Terminated instances drop out of DescribeInstances after a while.
                 None => true,
@@ -622,7 +622,7 @@ impl Tracker {
             if let Some(old) = &t.victim.agent {
                 // Inactive first (its connection dropped), then out of `/slaves` (marked
                 // unreachable); a poll may see both at once.
-                let listed = agents.iter().find(|a| &a.id == old);
+                let listed = crate::cluster::find_of(agents, &old.0, |a| &a.id.0);
                 if listed.is_none_or(|a| !a.active)
                     && let Some(slot) = t.phases.vacant(Phase::AgentDisconnected)
                 {
@@ -696,7 +696,7 @@ impl Tracker {
             let Some(pod_name) = &t.victim.pod else {
                 continue;
             };
-            let Some(pod) = pods.iter().find(|p| &p.name == pod_name) else {
+            let Some(pod) = crate::cluster::find_of(pods, &pod_name.0, |p| &p.name.0) else {
                 continue;
             };
             let task = pod.task(task_name);

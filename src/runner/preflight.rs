@@ -369,11 +369,11 @@ pub(crate) fn pods_down(
     pods: &[crate::cluster::PodObs],
 ) -> Vec<PodName> {
     pods.iter()
-        .filter(|p| !victims.iter().any(|v| v.pod.as_ref() == Some(&p.name)))
         .filter(|p| {
             p.task(task)
                 .is_none_or(|t| t.state != Some(TaskState::Running))
         })
+        .filter(|p| !victims.iter().any(|v| v.pod.as_ref() == Some(&p.name)))
         .map(|p| p.name.clone())
         .collect()
 }
@@ -394,14 +394,16 @@ pub(crate) fn collateral(
         return Some(why);
     }
     if let Some(pods) = pods {
+        // The cheap test first: most pods are RUNNING at most polls.
         for pod in pods {
-            if victims.iter().any(|v| v.pod.as_ref() == Some(&pod.name))
+            let t = pod.task(task);
+            if t.is_some_and(|t| t.state == Some(TaskState::Running))
+                || victims.iter().any(|v| v.pod.as_ref() == Some(&pod.name))
                 || restarted.contains(&pod.name)
             {
                 continue;
             }
-            match pod.task(task) {
-                Some(t) if t.state == Some(TaskState::Running) => {}
+            match t {
                 Some(t) => {
                     return Some(format!(
                         "{} left RUNNING ({}) although the fault was not aimed at it",
@@ -415,11 +417,13 @@ pub(crate) fn collateral(
     }
     if let Some(asg) = asg {
         for id in &baseline.asg_members {
-            if victims.iter().any(|v| &v.instance == id) {
+            let member = crate::cluster::find_of(&asg.instances, &id.0, |m| &m.id.0);
+            if member.is_some_and(|m| m.lifecycle == LifecycleState::InService)
+                || victims.iter().any(|v| &v.instance == id)
+            {
                 continue;
             }
-            match asg.instances.iter().find(|m| &m.id == id) {
-                Some(m) if m.lifecycle == LifecycleState::InService => {}
+            match member {
                 Some(m) => {
                     return Some(format!(
                         "{id} of ASG {} left InService ({}) although the fault was not aimed at it",

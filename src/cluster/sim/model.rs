@@ -1739,9 +1739,7 @@ impl Sim {
     }
 
     fn find_pod(&self, pod: &PodName) -> ClusterResult<usize> {
-        self.pods
-            .iter()
-            .position(|p| p.name == *pod)
+        crate::cluster::position_of(&self.pods, &pod.0, |p| &p.name.0)
             .ok_or_else(|| not_found(Api::Scheduler, format!("Pod {pod} not found")))
     }
 
