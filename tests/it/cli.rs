@@ -112,10 +112,11 @@ fn reference_drill_report_holds_the_contract_and_is_reproducible() {
 fn the_whole_scenarios_folder_passes() {
     let dir = tempfile::tempdir().unwrap();
     // Seed 3 puts the spare-agent cluster's scheduler on node-4's agent: the immediate
-    // replace then waits 11 minutes for Marathon to relaunch it and misses its 10-minute
-    // expectation, as a real drill would (`scheduler_outage.rs` tests that case).
+    // replace then waits about 13 minutes for Marathon to relaunch it, inside the scenario's
+    // 15 minutes (`scheduler_outage.rs` tests that case); the README's command passes with
+    // any seed we tried (1-20).
     let out = bin()
-        .args(["run", "scenarios/", "--seed", "4", "--out"])
+        .args(["run", "scenarios/", "--seed", "3", "--out"])
         .arg(dir.path().join("all"))
         .assert()
         .code(0);
