@@ -19,7 +19,7 @@ use chaos_harness::scenario::load_paths;
 use chaos_harness::time::{Dur, Timestamp};
 use chaos_harness::vocab::Phase;
 
-use crate::aws_e2e::{Server, sped_up_scenario};
+use crate::aws_e2e::{Server, run_aws_suite, sped_up_scenario};
 use crate::truth::{assert_truthful, run_in_process};
 use crate::{root, scenario};
 
@@ -308,16 +308,7 @@ fn two_victims_are_healed_one_by_one_through_sim_serve_and_the_aws_backend() {
     let file = sped_up_scenario(dir.path(), "two-victims", &body, "250ms");
     let out = dir.path().join("report");
     // Seed 1 hits a seed last: its ring restart is measured through the wire protocols.
-    server
-        .harness(dir.path())
-        .args([
-            "run", "--target", "aws", "--yes", "--runs", "1", "--seed", "1",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .arg(&file)
-        .assert()
-        .code(0);
+    run_aws_suite(&mut server.harness(dir.path()), (1, 1), &out, &file, 0);
     let events = journal::read(&out).unwrap().events;
     let truth = server.truth();
     assert_eq!(assert_rings(&events, &truth), (1, 0));

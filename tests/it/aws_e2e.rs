@@ -100,15 +100,15 @@ impl Drop for Server {
 }
 
 /// The reference drill, tightened for a profile sixty times faster than the real cluster.
-/// `run --target aws --runs RUNS --yes --seed SEED --out OUT FILE`, which must end
-/// inconclusive (exit 3: so few runs decide no p99, it needs 299) and nothing else; its
-/// stdout and stderr.
-fn run_undecided(
+/// `run --target aws --runs RUNS --yes --seed SEED --out OUT FILE`, which must exit with
+/// `code` (3: inconclusive, as so few runs decide no p99, it needs 299); its stdout and
+/// stderr.
+pub(crate) fn run_aws_suite(
     harness: &mut assert_cmd::Command,
-    runs: u32,
-    seed: u64,
+    (runs, seed): (u32, u64),
     out: &Path,
     file: &Path,
+    code: i32,
 ) -> (String, String) {
     let output = harness
         .args(["run", "--target", "aws", "--yes", "--runs"])
@@ -124,7 +124,7 @@ fn run_undecided(
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(
         output.status.code(),
-        Some(3),
+        Some(code),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     (stdout, stderr)
@@ -192,7 +192,7 @@ fn reference_drill_through_the_real_sdk_matches_the_truth_log() {
             .all(|t| !format!("{:?}", t.kind).contains("Fault"))
     );
 
-    let (stdout, stderr) = run_undecided(&mut server.harness(dir.path()), 3, 1, &out, &file);
+    let (stdout, stderr) = run_aws_suite(&mut server.harness(dir.path()), (3, 1), &out, &file, 3);
 
     let r = read_json(&out.join("report.json"));
     assert_eq!(r["target"], "aws");
@@ -356,7 +356,7 @@ fn a_service_account_login_is_renewed_mid_suite() {
         "DCOS_SERVICE_ACCOUNT_CREDENTIAL",
         format!("file://{}", secret.display()),
     );
-    let (stdout, stderr) = run_undecided(&mut harness, 2, 3, &out, &file);
+    let (stdout, stderr) = run_aws_suite(&mut harness, (2, 3), &out, &file, 3);
     let r = read_json(&out.join("report.json"));
     let runs = r["scenarios"][0]["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2);

@@ -13,7 +13,7 @@ use chaos_harness::scenario::load_paths;
 use chaos_harness::time::{Dur, Timestamp};
 use chaos_harness::vocab::Phase;
 
-use crate::aws_e2e::{Server, sped_up_scenario};
+use crate::aws_e2e::{Server, run_aws_suite, sped_up_scenario};
 use crate::truth::{assert_truthful, run_in_process};
 use crate::{root, scenario};
 
@@ -194,16 +194,7 @@ fn a_scheduler_hosting_victim_is_healed_and_measured_through_sim_serve() {
         .replace("within: 30m", "within: 2m");
     let file = sped_up_scenario(dir.path(), "sched", &body, "250ms");
     let out = dir.path().join("report");
-    server
-        .harness(dir.path())
-        .args([
-            "run", "--target", "aws", "--yes", "--runs", "1", "--seed", "1",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .arg(&file)
-        .assert()
-        .code(3);
+    run_aws_suite(&mut server.harness(dir.path()), (1, 1), &out, &file, 3);
     let events = journal::read(&out).unwrap().events;
     let truth = server.truth();
     assert_eq!(assert_truthful(&events, &truth), 9);
