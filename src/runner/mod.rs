@@ -569,7 +569,7 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         for (p, o) in w.tracker.update(snap) {
             self.emit_phase(p, o)?;
         }
-        let answered = snap.pods.is_some() || snap.recovery.is_some() || snap.all_pods.is_some();
+        let answered = snap.scheduler_answered();
         if let Some(span) = w.outage.note(self.cluster.now(), &snap.errors, answered) {
             self.emit_outage(span)?;
         }

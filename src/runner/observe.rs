@@ -56,6 +56,14 @@ pub(crate) struct Snapshot {
     pub(crate) errors: Vec<ClusterError>,
 }
 
+impl Snapshot {
+    /// Whether the service's scheduler answered one of this poll's calls (a victim's pod,
+    /// the recovery plan or every pod's status).
+    pub(crate) fn scheduler_answered(&self) -> bool {
+        self.pods.is_some() || self.recovery.is_some() || self.all_pods.is_some()
+    }
+}
+
 /// Phases and how they were observed, one slot per phase.
 #[derive(Clone, Copy, Debug, Default)]
 struct PhaseMap([Option<Observed>; Phase::ALL.len()]);
@@ -418,7 +426,7 @@ impl Tracker {
 
     /// Feeds one poll; returns the run-level phases it completed, in timeline order.
     pub(crate) fn update(&mut self, snap: &Snapshot) -> Vec<(Phase, Observed)> {
-        if snap.pods.is_some() || snap.recovery.is_some() || snap.all_pods.is_some() {
+        if snap.scheduler_answered() {
             self.scheduler_answers = true;
         }
         if snap
