@@ -567,19 +567,23 @@ impl TaskObs {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PodObs {
     pub name: PodName,
-    pub tasks: Vec<TaskObs>,
+    /// Shared: a simulated pod read again unchanged lists the same tasks.
+    pub tasks: Arc<[TaskObs]>,
 }
 
 impl PodObs {
     /// The task whose name is `<pod>-<task>`; tasks are matched by name, never by parsing ids.
     pub fn task(&self, task: &str) -> Option<&TaskObs> {
-        // The cheap tests first: the pod's tasks all start with its name.
-        let pod = self.name.as_str();
+        // The cheap tests first: the pod's tasks all start with its name, and a pod's task
+        // names of one length (`server`, `repair`) differ in their first letter.
+        let (pod, task) = (self.name.as_str().as_bytes(), task.as_bytes());
         self.tasks.iter().find(|t| {
-            t.name.len() == pod.len() + 1 + task.len()
-                && t.name.as_bytes()[pod.len()] == b'-'
-                && t.name.ends_with(task)
-                && t.name.starts_with(pod)
+            let name = t.name.as_bytes();
+            name.len() == pod.len() + 1 + task.len()
+                && name[pod.len()] == b'-'
+                && name.get(pod.len() + 1) == task.first()
+                && &name[pod.len() + 1..] == task
+                && name.starts_with(pod)
         })
     }
 }

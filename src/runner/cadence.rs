@@ -300,17 +300,28 @@ impl Cadence {
         now: Timestamp,
     ) -> Option<(Timestamp, Feeds)> {
         let pressed = self.pressed(pending, tracker, history, now.since(fault_at));
-        let every = self.within_budget(
-            Feed::ALL.map(|f| self.interval(f, pressed[f], pending, tracker, history)),
-        );
-        let due = Feed::ALL.map(|f| Some((f, self.last[f].saturating_add(every[f as usize]?))));
-        let at = due.iter().flatten().map(|(_, t)| *t).min()?;
+        // Plain loops over the feeds: this runs at every wake of every run.
+        let mut every = [None; Feed::ALL.len()];
+        for f in Feed::ALL {
+            every[f as usize] = self.interval(f, pressed[f], pending, tracker, history);
+        }
+        self.within_budget(&mut every);
+        let mut due = [None; Feed::ALL.len()];
+        let mut at: Option<Timestamp> = None;
+        for f in Feed::ALL {
+            if let Some(d) = every[f as usize] {
+                let t = self.last[f].saturating_add(d);
+                due[f as usize] = Some(t);
+                at = Some(at.map_or(t, |a| a.min(t)));
+            }
+        }
+        let at = at?;
         // Feeds due shortly after are asked in the same poll: fewer wake-ups, each feed at
         // most half a short interval early.
         let slack = at.saturating_add(Dur::from_millis(self.dense.as_millis() / 2));
         let mut feeds = Feeds::default();
-        for (f, t) in due.into_iter().flatten() {
-            if t <= slack {
+        for f in Feed::ALL {
+            if due[f as usize].is_some_and(|t| t <= slack) {
                 feeds.insert(f);
             }
         }
@@ -330,10 +341,7 @@ impl Cadence {
     /// Stretches the intervals of a service whose feeds, read that often, would ask more
     /// than its request budget: its polls are spread evenly, never held back in a burst until
     /// the budget's minute has passed (a bracket of up to a minute).
-    fn within_budget(
-        &self,
-        every: [Option<Dur>; Feed::ALL.len()],
-    ) -> [Option<Dur>; Feed::ALL.len()] {
+    fn within_budget(&self, every: &mut [Option<Dur>; Feed::ALL.len()]) {
         // Requests per minute, in thousandths. Without a service the watch's read is the
         // group's.
         let mut wanted = [0u64; 3];
@@ -344,15 +352,14 @@ impl Cadence {
             }
         }
         let allowed = u64::from(self.budget).saturating_mul(1000).max(1);
-        Feed::ALL.map(|f| {
-            let d = every[f as usize]?;
+        for f in Feed::ALL {
             let w = wanted[self.service(f)];
-            Some(if w > allowed {
-                Dur::from_millis(d.as_millis().saturating_mul(w).div_ceil(allowed))
-            } else {
-                d
-            })
-        })
+            if let Some(d) = &mut every[f as usize]
+                && w > allowed
+            {
+                *d = Dur::from_millis(d.as_millis().saturating_mul(w).div_ceil(allowed));
+            }
+        }
     }
 
     /// Records that `feeds` were asked at `at`.
@@ -629,14 +636,15 @@ mod tests {
         };
         let pod = PodObs {
             name: PodName::new("node-4"),
-            tasks: vec![TaskObs {
+            tasks: [TaskObs {
                 name: "node-4-server".into(),
                 id: TaskId::new(id),
                 state: Some(state),
                 agent: None,
                 status_time: Some(fault()),
                 cause: Default::default(),
-            }],
+            }]
+            .into(),
         };
         t.update(&super::super::observe::Snapshot {
             pods: Some((called, vec![pod])),

@@ -81,6 +81,14 @@ impl PhaseMap {
         self.0[p as usize] = Some(o);
     }
 
+    /// The phases present, one bit each (bit `phase as u32`).
+    fn seen(&self) -> u32 {
+        self.0
+            .iter()
+            .enumerate()
+            .fold(0, |m, (i, o)| m | u32::from(o.is_some()) << i)
+    }
+
     /// The phase's slot if it is still empty.
     fn vacant(&mut self, p: Phase) -> Option<&mut Option<Observed>> {
         let slot = &mut self.0[p as usize];
@@ -239,7 +247,7 @@ impl Tracker {
                 Feed::Pods,
                 snap.pods.as_ref().map(|(_, p)| {
                     fingerprint(p, |p, h| {
-                        for t in &p.tasks {
+                        for t in p.tasks.iter() {
                             t.id.hash(h);
                             t.state.hash(h);
                         }
@@ -466,10 +474,19 @@ impl Tracker {
                 self.prev[feed] = c.sent;
             }
         }
-        let phases: Vec<_> = Phase::ALL
-            .into_iter()
-            .filter_map(|p| self.roll_up(p))
-            .collect();
+        // Only a phase every victim has now and the run did not have yet rolls up.
+        let new = self
+            .tracks
+            .iter()
+            .fold(!self.run_phases.seen(), |m, t| m & t.phases.seen());
+        let phases: Vec<_> = match new {
+            0 => Vec::new(),
+            _ => Phase::ALL
+                .into_iter()
+                .filter(|p| new & (1 << *p as u32) != 0)
+                .filter_map(|p| self.roll_up(p))
+                .collect(),
+        };
         self.note_changes(snap, &phases);
         phases
     }
@@ -804,9 +821,9 @@ impl Tracker {
             let after = Timestamp::from_millis(running.at.as_millis() - running.error_ms as i64);
             let complete = plan.steps().any(|s| {
                 // The step `<pod>:[<task>]`.
-                step_pod(&s.name, task) == Some(pod.as_str())
+                s.status == crate::cluster::PlanStatus::Complete
+                    && step_pod(&s.name, task) == Some(pod.as_str())
                     && !self.baseline.recovery_steps.contains(&*s.id)
-                    && s.status == crate::cluster::PlanStatus::Complete
             });
             if complete {
                 let lo = self.prev[Feed::Recovery].max(after);
@@ -920,7 +937,7 @@ mod tests {
         };
         let pod = PodObs {
             name: PodName::new("node-4"),
-            tasks: vec![task],
+            tasks: [task].into(),
         };
         let called = Called {
             sent: at(ms),

@@ -514,14 +514,15 @@ mod tests {
     fn pod(name: &str, state: TaskState) -> PodObs {
         PodObs {
             name: PodName::new(name),
-            tasks: vec![TaskObs {
+            tasks: [TaskObs {
                 name: format!("{name}-server").into(),
                 id: TaskId::new(format!("t-{name}")),
                 state: Some(state),
                 agent: None,
                 status_time: None,
                 cause: Default::default(),
-            }],
+            }]
+            .into(),
         }
     }
 

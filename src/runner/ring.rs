@@ -79,10 +79,10 @@ impl Ring {
             .iter()
             .filter(|ph| &*ph.name == PERMANENT_RECOVERY_PHASE)
             .find(|ph| {
+                // The set of known steps is searched last: it compares ids as text.
                 let ours = ph.steps.iter().any(|s| {
-                    !known.contains(&*s.id)
-                        && step_pod(&s.name, task)
-                            .is_some_and(|p| victims.iter().any(|v| v.as_str() == p))
+                    step_pod(&s.name, task).is_some_and(|p| victims.iter().any(|v| v.as_str() == p))
+                        && !known.contains(&*s.id)
                 });
                 let others = ph.steps.iter().any(|s| {
                     step_pod(&s.name, task)

@@ -255,7 +255,7 @@ fn busy_agents(w: &World) -> BTreeSet<String> {
     };
     pods.iter()
         .filter_map(|p| w.sim.pod_info(&service, &p.name).ok())
-        .flat_map(|p| p.tasks)
+        .flat_map(|p| p.tasks.to_vec())
         .filter(|t| {
             matches!(
                 t.state,

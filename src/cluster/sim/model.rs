@@ -9,6 +9,7 @@
 //! Every real transition is also appended to a truth log ([`TruthEvent`]) so tests can check
 //! what the harness measured against what happened.
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
@@ -173,6 +174,17 @@ const FROM_EXECUTOR: StatusCause = StatusCause {
     unreachable_time: None,
 };
 
+/// Whether `shown`, the server task of a list built before, still shows the pod's server task
+/// (the init task never changes; the repair stub only shows the server's agent).
+fn shows(shown: &TaskObs, p: &Pod, agent: &AgentId, info: bool) -> bool {
+    shown.id == p.task.id
+        && shown.state == Some(p.task.state)
+        && (!info
+            || (shown.status_time == Some(p.task.time)
+                && shown.cause == p.task.cause
+                && shown.agent.as_ref() == Some(agent)))
+}
+
 struct InitTask {
     name: Arc<str>,
     id: TaskId,
@@ -194,6 +206,9 @@ struct Pod {
     offer_pending: bool,
     /// `pod replace` marked the pod's TaskInfos permanently failed; a new launch clears it.
     marked: bool,
+    /// The task lists last shown, without and with each task's info: every poll lists the pod
+    /// again, mostly unchanged, and an unchanged list is shared rather than built anew.
+    shown: RefCell<[Option<Arc<[TaskObs]>>; 2]>,
 }
 
 /// A recovery step: the pod it brings back, and how (`permanent`: replaced on any free
@@ -660,6 +675,7 @@ impl Sim {
                 epoch: 0,
                 offer_pending: false,
                 marked: false,
+                shown: RefCell::default(),
             });
         }
     }
@@ -1988,8 +2004,23 @@ impl Sim {
             .collect()
     }
 
+    /// The pod as `/v1/pod/status` (`info` false) or `/v1/pod/<pod>/info` shows it.
     fn pod_obs(&self, p: &Pod, info: bool) -> PodObs {
         let agent = &self.agents[p.task.agent].id;
+        let mut shown = p.shown.borrow_mut();
+        let last = &mut shown[usize::from(info)];
+        let tasks = match last {
+            Some(tasks) if tasks.last().is_some_and(|t| shows(t, p, agent, info)) => tasks.clone(),
+            _ => last.insert(self.task_obs(p, agent, info)).clone(),
+        };
+        PodObs {
+            name: p.name.clone(),
+            tasks,
+        }
+    }
+
+    /// The pod's tasks: the init task (node-0), the never-launched repair stub, the server.
+    fn task_obs(&self, p: &Pod, agent: &AgentId, info: bool) -> Arc<[TaskObs]> {
         let mut tasks = Vec::with_capacity(3);
         if let Some(init) = &p.init {
             tasks.push(TaskObs {
@@ -2025,10 +2056,7 @@ impl Sim {
                 StatusCause::default()
             },
         });
-        PodObs {
-            name: p.name.clone(),
-            tasks,
-        }
+        tasks.into()
     }
 
     /// `GET /v1/pod/status`.
