@@ -576,7 +576,7 @@ fn pod_replace(w: &mut World, svc: &str, pod: &str) -> Reply {
     let name = PodName::new(pod);
     let p = w.sim.pod_info(svc, &name)?;
     w.sim.pod_replace(svc, &name)?;
-    let tasks: BTreeSet<String> = p.tasks.into_iter().map(|t| t.name.to_string()).collect();
+    let tasks: BTreeSet<String> = p.tasks.iter().map(|t| t.name.to_string()).collect();
     Ok(Json(json!({"pod": pod, "tasks": tasks})).into_response())
 }
 
