@@ -609,7 +609,8 @@ pub(crate) struct PhaseObs {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanObs {
     pub status: PlanStatus,
-    pub(crate) phases: Vec<PhaseObs>,
+    /// Shared: a simulated plan read again unchanged lists the same phases.
+    pub(crate) phases: Arc<[PhaseObs]>,
     pub errors: Vec<String>,
 }
 

@@ -223,6 +223,8 @@ struct RunCtx<'a, 'r, C> {
 struct Phases {
     slots: [Phase; Phase::ALL.len()],
     len: usize,
+    /// One bit per phase in the set (bit `phase as u32`).
+    bits: u32,
 }
 
 impl Default for Phases {
@@ -230,13 +232,15 @@ impl Default for Phases {
         Self {
             slots: [Phase::SteadyStateVerified; Phase::ALL.len()],
             len: 0,
+            bits: 0,
         }
     }
 }
 
 impl Phases {
     fn push(&mut self, p: Phase) {
-        if !self.as_slice().contains(&p) {
+        if self.bits & 1 << p as u32 == 0 {
+            self.bits |= 1 << p as u32;
             self.slots[self.len] = p;
             self.len += 1;
         }
@@ -556,8 +560,10 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
             self.pause(wait).await?;
             let feeds = self.reads(feeds, &w.tracker);
             w.cadence.asked(feeds, self.cluster.now());
-            // Handed on by reference: moving a snapshot into the next future copies it.
-            let mut snap = self.poll(&w.tracker, feeds, w.sent).await;
+            // Filled and handed on by reference: moving a snapshot out of a future or into
+            // the next one copies it.
+            let mut snap = Snapshot::default();
+            self.poll(&w.tracker, feeds, w.sent, &mut snap).await;
             self.take_in(w, &mut snap).await?;
             w.cadence.shown(feeds, w.tracker.changed());
         }
@@ -750,11 +756,16 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         feeds
     }
 
-    /// One poll of the feeds that are due. A failed call leaves its part empty.
-    async fn poll(&mut self, tracker: &Tracker, feeds: Feeds, fault_sent: Timestamp) -> Snapshot {
+    /// One poll of the feeds that are due, into `snap`. A failed call leaves its part empty.
+    async fn poll(
+        &mut self,
+        tracker: &Tracker,
+        feeds: Feeds,
+        fault_sent: Timestamp,
+        snap: &mut Snapshot,
+    ) {
         let (cluster, sc) = (&mut *self.cluster, self.sc);
         let lookup = self.ctx.lookup.as_ref();
-        let mut snap = Snapshot::default();
         if sc.fault.leaves_running() && feeds.has(Feed::Ec2) {
             let ids = tracker.instances_of_interest();
             snap.ec2 = timed!(
@@ -767,10 +778,10 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
             && feeds.has(Feed::Asg)
             && let Some(lookup) = lookup
         {
-            poll_group(cluster, tracker, lookup, fault_sent, &mut snap).await;
+            poll_group(cluster, tracker, lookup, fault_sent, snap).await;
         }
         if let Some(svc) = &sc.service {
-            poll_service(cluster, &svc.name, tracker, feeds, &mut snap).await;
+            poll_service(cluster, &svc.name, tracker, feeds, snap).await;
         }
         // The group's members for the stop conditions, unless this poll read the group already.
         if feeds.has(Feed::Watch)
@@ -786,7 +797,6 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         {
             snap.recovery = timed!(cluster, snap, cluster.plan(&svc.name, "recovery"));
         }
-        snap
     }
 }
 
@@ -1029,15 +1039,17 @@ impl Plan {
     /// too (a late phase is still measured while the run waits for others, and later phases
     /// may need it), and those in a window in which they must not happen.
     fn pending(&self, tracker: &Tracker, elapsed: Dur) -> Phases {
-        let awaited = self.awaited(tracker).filter(|(p, _)| !tracker.has(*p));
-        let absent = self
-            .absent
-            .iter()
-            .copied()
-            .filter(|(p, window)| !tracker.has(*p) && elapsed < *window);
+        // Plain loops: this runs at every wake of every run.
         let mut out = Phases::default();
-        for (p, _) in awaited.chain(absent) {
-            out.push(p);
+        for (p, _) in self.awaited(tracker) {
+            if !tracker.has(p) {
+                out.push(p);
+            }
+        }
+        for &(p, window) in &self.absent {
+            if !tracker.has(p) && elapsed < window {
+                out.push(p);
+            }
         }
         out
     }

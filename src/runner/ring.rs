@@ -79,16 +79,18 @@ impl Ring {
             .iter()
             .filter(|ph| &*ph.name == PERMANENT_RECOVERY_PHASE)
             .find(|ph| {
-                // The set of known steps is searched last: it compares ids as text.
-                let ours = ph.steps.iter().any(|s| {
-                    step_pod(&s.name, task).is_some_and(|p| victims.iter().any(|v| v.as_str() == p))
-                        && !known.contains(&*s.id)
-                });
+                // Other nodes first (a phase without them restarts nothing); the set of known
+                // steps is searched last: it compares ids as text.
                 let others = ph.steps.iter().any(|s| {
                     step_pod(&s.name, task)
                         .is_some_and(|p| !victims.iter().any(|v| v.as_str() == p))
                 });
-                ours && others
+                others
+                    && ph.steps.iter().any(|s| {
+                        step_pod(&s.name, task)
+                            .is_some_and(|p| victims.iter().any(|v| v.as_str() == p))
+                            && !known.contains(&*s.id)
+                    })
             })
             .map(|ph| ph.id.clone())
     }
@@ -279,7 +281,8 @@ mod tests {
                 name: PERMANENT_RECOVERY_PHASE.into(),
                 status,
                 steps,
-            }],
+            }]
+            .into(),
             errors: Vec::new(),
         }
     }
@@ -426,11 +429,12 @@ mod tests {
             Excuse::Stale,
             "not begun: read again"
         );
-        let mut done = p1.clone();
-        for st in &mut done.phases[0].steps {
-            st.status = Complete;
-        }
-        done.phases[0].status = Complete;
+        let steps: Vec<(&str, PlanStatus)> = p1.phases[0]
+            .steps
+            .iter()
+            .map(|s| (step_pod(&s.name, "server").unwrap(), Complete))
+            .collect();
+        let done = plan_of(&p1.phases[0].id, &steps);
         assert!(ring.update(&done, "server", &victims, (at(400), at(410))));
         assert_eq!(ring.excuse(&n2, at(500)), Excuse::None, "back since");
     }

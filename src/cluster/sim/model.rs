@@ -185,6 +185,20 @@ fn shows(shown: &TaskObs, p: &Pod, agent: &AgentId, info: bool) -> bool {
                 && shown.agent.as_ref() == Some(agent)))
 }
 
+/// Whether `shown`, recovery phases listed before, still show `recovery`: the same phases
+/// and steps (by id: a step's pod never changes) in the same states.
+fn shows_plan(shown: &[PhaseObs], recovery: &[Phase]) -> bool {
+    shown.len() == recovery.len()
+        && shown.iter().zip(recovery).all(|(o, ph)| {
+            Arc::ptr_eq(&o.id, &ph.id)
+                && o.steps.len() == ph.steps.len()
+                && o.steps
+                    .iter()
+                    .zip(&ph.steps)
+                    .all(|(o, s)| Arc::ptr_eq(&o.id, &s.id) && o.status == s.status)
+        })
+}
+
 struct InitTask {
     name: Arc<str>,
     id: TaskId,
@@ -357,6 +371,8 @@ pub struct Sim {
     task_prefix: String,
     pods: Vec<Pod>,
     recovery: Vec<Phase>,
+    /// The recovery plan's phases last listed: shared while the plan does not change.
+    recovery_shown: RefCell<Option<Arc<[PhaseObs]>>>,
     /// A rebuild of the recovery plan is due at the next offer cycle (see `ring`).
     cycle_pending: bool,
     deploy: PlanObs,
@@ -568,10 +584,11 @@ impl Sim {
             service,
             pods: Vec::new(),
             recovery: Vec::new(),
+            recovery_shown: RefCell::default(),
             cycle_pending: false,
             deploy: PlanObs {
                 status: PlanStatus::Complete,
-                phases: Vec::new(),
+                phases: Arc::new([]),
                 errors: Vec::new(),
             },
             used_ips: BTreeSet::new(),
@@ -710,7 +727,7 @@ impl Sim {
         }
         PlanObs {
             status: PlanStatus::Complete,
-            phases,
+            phases: phases.into(),
             errors: Vec::new(),
         }
     }
@@ -2072,30 +2089,38 @@ impl Sim {
         Ok(self.pod_obs(&self.pods[p], true))
     }
 
+    /// The recovery plan's phases as the scheduler lists them.
+    fn recovery_obs(&self) -> Arc<[PhaseObs]> {
+        self.recovery
+            .iter()
+            .map(|ph| PhaseObs {
+                id: ph.id.clone(),
+                name: ph.name.clone(),
+                status: aggregate(ph.steps.iter().map(|s| s.status)),
+                steps: ph
+                    .steps
+                    .iter()
+                    .map(|s| StepObs {
+                        id: s.id.clone(),
+                        name: self.pods[s.pod].step_name.clone(),
+                        status: s.status,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
     /// `GET /v1/plans/<plan>` for `deploy` and `recovery`.
     pub(crate) fn plan(&self, service: &str, plan: &str) -> ClusterResult<PlanObs> {
         self.check_service(service)?;
         match plan {
             "deploy" => Ok(self.deploy.clone()),
             "recovery" => {
-                let phases: Vec<PhaseObs> = self
-                    .recovery
-                    .iter()
-                    .map(|ph| PhaseObs {
-                        id: ph.id.clone(),
-                        name: ph.name.clone(),
-                        status: aggregate(ph.steps.iter().map(|s| s.status)),
-                        steps: ph
-                            .steps
-                            .iter()
-                            .map(|s| StepObs {
-                                id: s.id.clone(),
-                                name: self.pods[s.pod].step_name.clone(),
-                                status: s.status,
-                            })
-                            .collect(),
-                    })
-                    .collect();
+                let mut shown = self.recovery_shown.borrow_mut();
+                let phases = match &*shown {
+                    Some(phases) if shows_plan(phases, &self.recovery) => phases.clone(),
+                    _ => shown.insert(self.recovery_obs()).clone(),
+                };
                 Ok(PlanObs {
                     status: aggregate(phases.iter().map(|p| p.status)),
                     phases,
