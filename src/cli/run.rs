@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::backend::Backend;
 use super::{CliError, Exit, RunArgs};
-use crate::journal::{self, JournalWriter};
+use crate::journal::{self, Event, JournalWriter, Sink};
 use crate::progress::{self, Progress, Tee, Verbosity};
 use crate::report::{self, Report, folder};
 use crate::runner::StopFlag;
@@ -141,9 +141,12 @@ fn execute(
     if plan.target.simulated() {
         journal = journal.per_run();
     }
-    let mut sink = Tee {
-        journal: &mut journal,
-        progress: display,
+    let mut sink = Live {
+        tee: Tee {
+            journal: &mut journal,
+            progress: display,
+        },
+        report: report::Builder::new(false),
     };
     let stop = StopFlag::default();
     let result = backend.block_on(async {
@@ -163,7 +166,29 @@ fn execute(
     if let Err(e) = &result {
         eprintln!("aborted: {e}");
     }
-    Ok(folder::write_all(out)?)
+    if plan.resumed || result.is_err() {
+        // Its earlier runs (or a run cut short) are in the journal only.
+        return Ok(folder::write_all(out)?);
+    }
+    let report = sink.report.finish();
+    folder::write(out, &report)?;
+    Ok(report)
+}
+
+/// Every event to the journal and the display, and into the report as it happens: a fresh
+/// suite's report is folded from the very events its journal records, without reading a
+/// journal of up to a gigabyte back (`report` re-renders the same files from it).
+struct Live<'a> {
+    tee: Tee<'a>,
+    report: report::Builder,
+}
+
+impl Sink for Live<'_> {
+    fn emit(&mut self, event: &Event) -> std::io::Result<()> {
+        self.tee.emit(event)?;
+        self.report.on(event);
+        Ok(())
+    }
 }
 
 /// The terminal summary, fitted to the terminal on stdout (full width into a pipe, a file or

@@ -35,16 +35,22 @@ pub(crate) fn read(dir: &Path) -> Result<Report, FolderError> {
 /// Renders every report file of `dir` from its journal; returns the report.
 pub fn write_all(dir: &Path) -> Result<Report, FolderError> {
     let r = read(dir)?;
+    write(dir, &r)?;
+    Ok(r)
+}
+
+/// Renders every report file of `r` into `dir`.
+pub(crate) fn write(dir: &Path, r: &Report) -> Result<(), FolderError> {
     let write = |name: &str, body: &str| {
         let path = dir.join(name);
         std::fs::File::create(&path)
             .and_then(|mut f| f.write_all(body.as_bytes()))
             .map_err(|source| FolderError::Write { path, source })
     };
-    write("report.json", &json::render(&r))?;
-    write("report.md", &markdown::render(&r))?;
-    write("junit.xml", &junit::render(&r))?;
-    write("report.html", &html::render(&r))?;
+    write("report.json", &json::render(r))?;
+    write("report.md", &markdown::render(r))?;
+    write("junit.xml", &junit::render(r))?;
+    write("report.html", &html::render(r))?;
     let logs: Vec<(String, String)> = r
         .scenarios
         .iter()
@@ -60,7 +66,7 @@ pub fn write_all(dir: &Path) -> Result<Report, FolderError> {
             write(&format!("{}/{name}", hlog::DIR), &log)?;
         }
     }
-    Ok(r)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -438,8 +438,9 @@ pub fn build<'a>(events: impl IntoIterator<Item = &'a Event>, journal_torn_tail:
 /// A run of a scenario: `(scenario, run)`.
 type RunKey = (String, u32);
 
-/// The report as the journal's events are folded into it, one event at a time.
-struct Builder {
+/// The report as the journal's events are folded into it, one event at a time (`run` folds
+/// a fresh suite's events as they happen).
+pub(crate) struct Builder {
     report: Report,
     specs: BTreeMap<String, Scenario>,
     /// Runs started and not finished (yet).
@@ -451,7 +452,7 @@ struct Builder {
 }
 
 impl Builder {
-    fn new(journal_torn_tail: bool) -> Self {
+    pub(crate) fn new(journal_torn_tail: bool) -> Self {
         Self {
             report: Report {
                 schema_version: REPORT_SCHEMA_VERSION,
@@ -471,7 +472,7 @@ impl Builder {
         }
     }
 
-    fn on(&mut self, e: &Event) {
+    pub(crate) fn on(&mut self, e: &Event) {
         match e {
             Event::SuiteStarted {
                 target,
@@ -675,7 +676,7 @@ impl Builder {
         }
     }
 
-    fn finish(mut self) -> Report {
+    pub(crate) fn finish(mut self) -> Report {
         // A run still open at the end of the journal was cut short (crash or kill).
         let mut cut_short = std::mem::take(&mut self.aborted_runs);
         for ((name, _), mut r) in std::mem::take(&mut self.open_runs) {

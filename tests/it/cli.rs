@@ -137,6 +137,38 @@ fn the_whole_scenarios_folder_passes() {
         stdout.contains("cassandra-replace-immediately: pass (until decided: decided after "),
         "{stdout}"
     );
+    // `run` folds the report from the events as they happen; the journal alone renders the
+    // very same files.
+    let all = dir.path().join("all");
+    let files = |d: &std::path::Path| -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for sub in [d.to_path_buf(), d.join("histograms")] {
+            let mut names: Vec<_> = std::fs::read_dir(&sub)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_file() && !p.ends_with("journal.jsonl"))
+                .collect();
+            names.sort();
+            out.extend(
+                names
+                    .into_iter()
+                    .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap())),
+            );
+        }
+        out
+    };
+    let live = files(&all);
+    assert!(
+        live.len() >= 8,
+        "{:?}",
+        live.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    bin().args(["report", "--write"]).arg(&all).assert().code(0);
+    let reread = files(&all);
+    assert_eq!(live.len(), reread.len());
+    for ((name, a), (_, b)) in live.iter().zip(&reread) {
+        assert!(a == b, "{name} differs once re-rendered from the journal");
+    }
 }
 
 /// Issue 12: "a real suite of 20 runs says plainly which SLOs it cannot decide". Twenty runs
