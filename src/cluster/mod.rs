@@ -360,7 +360,8 @@ pub struct AsgMemberObs {
 /// An Auto Scaling group as `DescribeAutoScalingGroups` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AsgObs {
-    pub(crate) name: String,
+    /// Shared: the group is described at every poll.
+    pub(crate) name: Arc<str>,
     pub(crate) desired_capacity: u32,
     pub(crate) min_size: u32,
     pub(crate) max_size: u32,

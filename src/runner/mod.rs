@@ -24,7 +24,7 @@ use count::{Counter, Counting};
 use feed::{Feed, Feeds};
 pub(crate) use observe::{Called, GroupStamp, Snapshot, Tracker};
 
-use crate::cluster::{AsgLookup, Cluster, ClusterError, InstanceFilter, InstanceId, PodName};
+use crate::cluster::{AsgLookup, Cluster, ClusterError, InstanceFilter, InstanceId};
 use crate::journal::{Event, FailureKind, RunFailure, Sink, Victim};
 use crate::measure::Observed;
 use crate::scenario::{Demand, HealPolicy, Scenario};
@@ -582,11 +582,11 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         for e in std::mem::take(&mut snap.errors) {
             self.ride_out(&e).await?;
         }
-        let restarted = self.restarted_by_plan(w, snap).await?;
+        let down = self.restarted_by_plan(w, snap).await?;
         match preflight::collateral(
             &w.task,
             &w.victims,
-            &restarted,
+            &down,
             w.tracker.baseline(),
             snap.asg.as_ref().map(|(_, a)| a),
             snap.all_pods.as_ref().map(|(_, p)| p.as_slice()),
@@ -597,17 +597,17 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         }
     }
 
-    /// The pods beyond the victims that this poll saw not RUNNING because the run's own
-    /// recovery restarts them (a seed's replace restarts the ring). When the plan was last
-    /// read before the pods, it is read again first; a pod still undecided after a failed
-    /// read is judged at the next poll.
+    /// The pods beyond the victims that this poll saw not RUNNING, and those of them that
+    /// the run's own recovery restarts (a seed's replace restarts the ring). When the plan was
+    /// last read before the pods, it is read again first; a pod still undecided after a
+    /// failed read is judged at the next poll.
     async fn restarted_by_plan(
         &mut self,
         w: &mut Observation,
         snap: &Snapshot,
-    ) -> Result<Vec<PodName>, RunError> {
+    ) -> Result<preflight::PodsDown, RunError> {
         let Some((called, pods)) = &snap.all_pods else {
-            return Ok(Vec::new());
+            return Ok(preflight::PodsDown::default());
         };
         let down = preflight::pods_down(&w.task, &w.victims, pods);
         let stale = |w: &Observation| {
@@ -627,10 +627,12 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
                 self.ride_out(&e).await?;
             }
         }
-        Ok(down
-            .into_iter()
+        let restarted = down
+            .iter()
             .filter(|p| w.tracker.excuse(p, called.sent) != ring::Excuse::None)
-            .collect())
+            .cloned()
+            .collect();
+        Ok(preflight::PodsDown { down, restarted })
     }
 
     /// Replaces each victim's pod as soon as the scenario's policy says for that victim, as

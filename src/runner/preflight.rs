@@ -114,7 +114,7 @@ fn one_group(lookup: &AsgLookup, mut groups: Vec<AsgObs>) -> Result<AsgObs, RunE
             "no Auto Scaling group matches the scenario's `asg` ({lookup}); refusing to inject (hint: check the name, tag or stack; `aws autoscaling describe-auto-scaling-groups` lists them)"
         ))),
         n => {
-            let mut names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+            let mut names: Vec<&str> = groups.iter().map(|g| &*g.name).collect();
             names.sort_unstable();
             Err(RunError::Refused(format!(
                 "{n} Auto Scaling groups match the scenario's `asg` ({lookup}): {}; refusing to guess (hint: name exactly one, e.g. `asg: {{name: {}}}` or `asg: {{stack: …, logical_id: SlaveServerGroup}}`)",
@@ -266,7 +266,7 @@ pub(super) fn guard<'a>(
         return refuse("is in no Auto Scaling group (hint: chaos-harness only hits members of the scenario's group, never standalone hosts)".into());
     };
     if let Some(asg) = asg
-        && (asg.name != member_of || !asg.instances.iter().any(|m| m.id == inst.id))
+        && (*asg.name != *member_of || !asg.instances.iter().any(|m| m.id == inst.id))
     {
         return refuse(format!(
             "belongs to ASG {member_of}, not to the scenario's ASG {}",
@@ -347,7 +347,9 @@ async fn victim_chain<C: Cluster>(
                 && t.agent.as_ref() == Some(&agent.id)
             {
                 task = Some(t.id.clone());
-                pod = Some(name);
+                // The name as the scheduler gives it: a simulated one is the very name its
+                // later answers carry, found by pointer.
+                pod = Some(info.name.clone());
                 break;
             }
         }
@@ -378,32 +380,35 @@ pub(crate) fn pods_down(
         .collect()
 }
 
+/// What a read of every pod showed beyond the victims: the pods whose task is not RUNNING
+/// ([`pods_down`], in the read's order), and those of them the run's own recovery plan
+/// restarts (neither damage nor counted).
+#[derive(Debug, Default)]
+pub(crate) struct PodsDown {
+    pub(crate) down: Vec<PodName>,
+    pub(crate) restarted: Vec<PodName>,
+}
+
 /// A stop condition: something beyond the victims degraded during the run (another pod's task
-/// left RUNNING, another group member left InService). The suite must stop at once. Pods in
-/// `restarted` are restarted by the run's own recovery plan: neither damage nor counted.
+/// left RUNNING, another group member left InService). The suite must stop at once. `down`
+/// is what `pods`, the read of every pod, showed (empty without one).
 pub(crate) fn collateral(
     task: &str,
     victims: &[Victim],
-    restarted: &[PodName],
+    down: &PodsDown,
     baseline: &Baseline,
     asg: Option<&AsgObs>,
     pods: Option<&[crate::cluster::PodObs]>,
     user: Option<&crate::scenario::StopWhen>,
 ) -> Option<String> {
-    if let Some(why) = user.and_then(|w| user_stop(task, restarted, asg, pods, w)) {
+    if let Some(why) = user.and_then(|w| user_stop(task, &down.restarted, asg, pods, w)) {
         return Some(why);
     }
-    if let Some(pods) = pods {
-        // The cheap test first: most pods are RUNNING at most polls.
-        for pod in pods {
-            let t = pod.task(task);
-            if t.is_some_and(|t| t.state == Some(TaskState::Running))
-                || victims.iter().any(|v| v.pod.as_ref() == Some(&pod.name))
-                || restarted.contains(&pod.name)
-            {
-                continue;
-            }
-            match t {
+    let damaged = down.down.iter().find(|p| !down.restarted.contains(p));
+    if let (Some(name), Some(pods)) = (damaged, pods) {
+        let pod = crate::cluster::find_of(pods, &name.0, |p| &p.name.0);
+        if let Some(pod) = pod {
+            match pod.task(task) {
                 Some(t) => {
                     return Some(format!(
                         "{} left RUNNING ({}) although the fault was not aimed at it",
@@ -570,11 +575,17 @@ mod tests {
             ("i-1", LifecycleState::Terminating),
             ("i-2", LifecycleState::InService),
         ]);
+        let down = |pods: &[PodObs], restarted: &[PodName]| PodsDown {
+            down: pods_down("server", &v, pods),
+            restarted: restarted.to_vec(),
+        };
+        let none = PodsDown::default();
+        let fine = down(&fine_pods, &[]);
         assert_eq!(
             collateral(
                 "server",
                 &v,
-                &[],
+                &fine,
                 &base,
                 Some(&fine_asg),
                 Some(&fine_pods),
@@ -590,7 +601,7 @@ mod tests {
         let why = collateral(
             "server",
             &v,
-            &[],
+            &fine,
             &base,
             None,
             Some(&fine_pods),
@@ -606,7 +617,7 @@ mod tests {
             collateral(
                 "server",
                 &v,
-                &[],
+                &none,
                 &base,
                 Some(&fine_asg),
                 None,
@@ -620,7 +631,8 @@ mod tests {
             pod("node-3", TaskState::Lost),
             pod("node-4", TaskState::Lost),
         ];
-        let why = collateral("server", &v, &[], &base, None, Some(&bad_pods), None).unwrap();
+        let bad = down(&bad_pods, &[]);
+        let why = collateral("server", &v, &bad, &base, None, Some(&bad_pods), None).unwrap();
         assert!(why.contains("node-3-server left RUNNING (LOST)"), "{why}");
         // A pod the run's own recovery plan restarts is neither damage nor counted.
         let restarted = [PodName::new("node-3")];
@@ -630,7 +642,15 @@ mod tests {
         };
         let pods = Some(&bad_pods[..]);
         assert_eq!(
-            collateral("server", &v, &restarted, &base, None, pods, Some(&two)),
+            collateral(
+                "server",
+                &v,
+                &down(&bad_pods, &restarted),
+                &base,
+                None,
+                pods,
+                Some(&two)
+            ),
             None
         );
 
@@ -638,9 +658,9 @@ mod tests {
             ("i-1", LifecycleState::Terminating),
             ("i-2", LifecycleState::Terminating),
         ]);
-        let why = collateral("server", &v, &[], &base, Some(&bad_asg), None, None).unwrap();
+        let why = collateral("server", &v, &none, &base, Some(&bad_asg), None, None).unwrap();
         assert!(why.contains("i-2"), "{why}");
         let gone = asg(&[("i-1", LifecycleState::InService)]);
-        assert!(collateral("server", &v, &[], &base, Some(&gone), None, None).is_some());
+        assert!(collateral("server", &v, &none, &base, Some(&gone), None, None).is_some());
     }
 }

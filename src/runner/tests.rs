@@ -95,7 +95,7 @@ fn the_stacks_groups_carry_cloudformations_tags() {
         let private = c.describe_asgs(&stack_group("SlaveServerGroup")).await;
         let private = private.unwrap();
         assert_eq!(private.len(), 1);
-        assert_eq!(private[0].name, "dcos-private-agents");
+        assert_eq!(&*private[0].name, "dcos-private-agents");
         assert_eq!(private[0].instances.len(), 5);
         // `role=mesos-slave` does not tell private from public agents.
         let role = AsgLookup::Tag {
@@ -109,7 +109,7 @@ fn the_stacks_groups_carry_cloudformations_tags() {
             .describe_instances(&InstanceFilter::Ids(vec![id]))
             .await
             .unwrap();
-        assert_eq!(inst[0].asg_name.as_deref(), Some(master[0].name.as_str()));
+        assert_eq!(inst[0].asg_name.as_deref(), Some(&*master[0].name));
         assert!(inst[0].tags.contains(&(
             "aws:cloudformation:logical-id".into(),
             "MasterServerGroup".into()
@@ -127,13 +127,9 @@ fn a_scenario_aimed_at_the_master_is_refused_with_nothing_injected() {
         let master = group.instances[0].id.clone();
         let cases = [
             // The master's own group, DC/OS configured: the master is no agent.
-            (
-                group.name.as_str(),
-                "service: {name: cassandra}\n",
-                "DC/OS master",
-            ),
+            (&*group.name, "service: {name: cassandra}\n", "DC/OS master"),
             // The master's own group, AWS phases only: the group's marks still tell.
-            (group.name.as_str(), "", "DC/OS master"),
+            (&*group.name, "", "DC/OS master"),
             // The agents' group: the master is no member of it.
             (
                 "dcos-private-agents",

@@ -283,7 +283,7 @@ fn instance_obs(i: &ec2::types::Instance) -> Option<InstanceObs> {
 fn asg_obs(g: &asg::types::AutoScalingGroup) -> AsgObs {
     let n = |v: Option<i32>| v.unwrap_or(0).max(0) as u32;
     AsgObs {
-        name: g.auto_scaling_group_name().unwrap_or("").to_string(),
+        name: g.auto_scaling_group_name().unwrap_or("").into(),
         desired_capacity: n(g.desired_capacity()),
         min_size: n(g.min_size()),
         max_size: n(g.max_size()),

@@ -92,13 +92,13 @@ struct Activity {
 /// of the CloudFormation template (min = max = desired). Members are InService while their
 /// instance is pending or running.
 struct FixedGroup {
-    name: String,
+    name: Arc<str>,
     tags: Tags,
     members: Vec<Inst>,
 }
 
 struct Asg {
-    name: String,
+    name: Arc<str>,
     tags: Tags,
     desired: u32,
     members: Vec<Member>,
@@ -553,7 +553,7 @@ impl Sim {
             by_id: BTreeMap::new(),
             listed: Vec::new(),
             asg: Asg {
-                name: topo.asg.name.clone(),
+                name: topo.asg.name.as_str().into(),
                 tags: group_tags(
                     topo,
                     PRIVATE_AGENTS_LOGICAL_ID,
@@ -571,7 +571,7 @@ impl Sim {
             ]
             .into_iter()
             .map(|(logical_id, role)| FixedGroup {
-                name: physical_name(&topo.stack, logical_id),
+                name: physical_name(&topo.stack, logical_id).into(),
                 tags: group_tags(topo, logical_id, role, std::iter::empty()).into(),
                 members: Vec::new(),
             })
@@ -785,12 +785,12 @@ impl Sim {
                 Some("dcos-public-agent"),
             ),
         };
-        let mut tags = vec![(ASG_NAME_TAG.to_string(), group.clone())];
+        let mut tags = vec![(ASG_NAME_TAG.to_string(), group.to_string())];
         if let Some(name) = name {
             tags.push(("Name".to_string(), name.to_string()));
         }
         tags.extend(inherited.iter().cloned());
-        let asg_tag = Some(group.clone());
+        let asg_tag = Some(group.to_string());
         let inst = self.instances.insert(Instance {
             id,
             role,
@@ -1971,11 +1971,11 @@ impl Sim {
         asg: &str,
         since: Timestamp,
     ) -> ClusterResult<Vec<ActivityObs>> {
-        if self.fixed.iter().any(|g| g.name == asg) {
+        if self.fixed.iter().any(|g| *g.name == *asg) {
             // Nothing ever happened to them within the six weeks the history keeps.
             return Ok(Vec::new());
         }
-        if asg != self.asg.name {
+        if *asg != *self.asg.name {
             return Err(not_found(
                 Api::AutoScaling,
                 format!(
