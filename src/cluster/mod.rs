@@ -326,15 +326,15 @@ pub const ASG_NAME_TAG: &str = "aws:autoscaling:groupName";
 pub struct InstanceObs {
     pub id: InstanceId,
     pub(crate) state: InstanceState,
-    pub(crate) private_ip: Option<String>,
+    pub(crate) private_ip: Option<Arc<str>>,
     /// `LaunchTime`, whole seconds.
     pub(crate) launch_time: Timestamp,
     /// The `aws:autoscaling:groupName` tag.
-    pub(crate) asg_name: Option<String>,
+    pub(crate) asg_name: Option<Arc<str>>,
     /// All tags, `(key, value)`.
     pub(crate) tags: Tags,
     /// `StateTransitionReason`, e.g. `User initiated (2026-01-05 10:00:00 GMT)`.
-    pub state_transition_reason: String,
+    pub state_transition_reason: Arc<str>,
 }
 
 /// Which instances a `DescribeInstances` call asks for (always filtered: the larger throttle

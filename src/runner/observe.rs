@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use crate::cluster::{
     ActivityObs, ActivityStatus, AgentId, AgentObs, AsgObs, ClusterError, InstanceId, InstanceObs,
@@ -101,7 +102,7 @@ impl PhaseMap {
 struct Track {
     victim: Victim,
     replacement: Option<InstanceId>,
-    replacement_ip: Option<String>,
+    replacement_ip: Option<Arc<str>>,
     new_agent: Option<AgentId>,
     new_task: Option<TaskId>,
     /// The pod's last read showed a new task launched but not running yet.

@@ -315,7 +315,7 @@ pub(super) fn guard<'a>(
             inst.private_ip.as_deref().unwrap_or("none")
         ));
     }
-    Ok((member_of, agent))
+    Ok((member_of.to_string(), agent))
 }
 
 /// Completes the chain of one instance (ASG, agent, pod, task) once the [`guard`] lets it
@@ -356,7 +356,7 @@ async fn victim_chain<C: Cluster>(
     }
     Ok(Victim {
         instance: inst.id,
-        private_ip: inst.private_ip,
+        private_ip: inst.private_ip.as_deref().map(str::to_string),
         asg: Some(member_of),
         agent: agent.map(|a| a.id.clone()),
         pod,

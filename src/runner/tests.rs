@@ -185,7 +185,7 @@ fn instance(ip: &str, tags: &[(&str, &str)]) -> InstanceObs {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        state_transition_reason: String::new(),
+        state_transition_reason: "".into(),
     }
 }
 
@@ -296,7 +296,7 @@ fn a_private_ip_names_the_live_instance_only() {
             .await
             .unwrap();
         let old = members[0].clone();
-        let ip = old.private_ip.clone().unwrap();
+        let ip = old.private_ip.as_deref().unwrap().to_string();
         c.inject(FaultKind::TerminateInstance, &old.id)
             .await
             .unwrap();

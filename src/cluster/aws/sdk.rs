@@ -1,6 +1,8 @@
 //! EC2 and EC2 Auto Scaling through the real AWS SDK: calls, and the mapping of their shapes and
 //! errors to the port's types.
 
+use std::sync::Arc;
+
 use aws_sdk_autoscaling as asg;
 use aws_sdk_ec2 as ec2;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -269,14 +271,14 @@ fn instance_obs(i: &ec2::types::Instance) -> Option<InstanceObs> {
     Some(InstanceObs {
         id: InstanceId::new(i.instance_id()?),
         state,
-        private_ip: i.private_ip_address().map(str::to_string),
+        private_ip: i.private_ip_address().map(Arc::from),
         launch_time: i.launch_time().map_or(Timestamp::from_millis(0), stamp),
         asg_name: tags
             .iter()
             .find(|(k, _)| k == ASG_NAME_TAG)
-            .map(|(_, v)| v.clone()),
+            .map(|(_, v)| v.as_str().into()),
         tags: tags.into(),
-        state_transition_reason: i.state_transition_reason().unwrap_or("").to_string(),
+        state_transition_reason: i.state_transition_reason().unwrap_or("").into(),
     })
 }
 

@@ -53,13 +53,13 @@ struct Instance {
     id: InstanceId,
     role: Role,
     ip_num: u32,
-    ip: String,
+    ip: Arc<str>,
     /// Index into the profile's private subnets (private agents only).
     subnet: usize,
     launch_time: Timestamp,
     state: InstanceState,
-    reason: String,
-    asg_tag: Option<String>,
+    reason: Arc<str>,
+    asg_tag: Option<Arc<str>>,
     tags: Tags,
     agent: Option<AgentKey>,
     /// The group terminates this instance as soon as it is `stopped`.
@@ -471,14 +471,32 @@ fn civil(t: Timestamp) -> (i64, i64, i64, i64, i64, i64) {
 
 /// `2026-01-05 10:00:00` (EC2 `StateTransitionReason`, without the `GMT`).
 fn gmt(t: Timestamp) -> String {
-    let (y, mo, d, h, mi, s) = civil(t);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+    civil_text(t, ' ', "")
 }
 
 /// `2026-01-05T10:00:00Z` (the `At …Z` of an activity cause).
 fn zulu(t: Timestamp) -> String {
+    civil_text(t, 'T', "Z")
+}
+
+/// `YYYY-MM-DD<sep>hh:mm:ss<end>`, digit by digit: every simulated run formats a few, and
+/// `format!`'s padding takes ten times as long.
+fn civil_text(t: Timestamp, sep: char, end: &str) -> String {
+    fn digits(out: &mut String, v: i64, n: u32) {
+        for i in (0..n).rev() {
+            let digit = (v / 10i64.pow(i)).rem_euclid(10) as u8;
+            out.push(char::from(b'0' + digit));
+        }
+    }
     let (y, mo, d, h, mi, s) = civil(t);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    let mut out = String::with_capacity(20);
+    digits(&mut out, y, 4);
+    for (sep, v) in [('-', mo), ('-', d), (sep, h), (':', mi), (':', s)] {
+        out.push(sep);
+        digits(&mut out, v, 2);
+    }
+    out.push_str(end);
+    out
 }
 
 fn uuid4(rng: &mut Xoshiro256PlusPlus) -> String {
@@ -790,16 +808,16 @@ impl Sim {
             tags.push(("Name".to_string(), name.to_string()));
         }
         tags.extend(inherited.iter().cloned());
-        let asg_tag = Some(group.to_string());
+        let asg_tag = Some(group.clone());
         let inst = self.instances.insert(Instance {
             id,
             role,
             ip_num,
-            ip,
+            ip: ip.into(),
             subnet,
             launch_time: launch,
             state: InstanceState::Running,
-            reason: String::new(),
+            reason: "".into(),
             asg_tag,
             tags: tags.into(),
             agent: None,
@@ -824,7 +842,7 @@ impl Sim {
             id,
             seq,
             inst,
-            hostname: i.ip.as_str().into(),
+            hostname: i.ip.clone(),
             public: i.role == Role::Public,
             active: true,
             removed: false,
@@ -1123,7 +1141,7 @@ impl Sim {
         self.listed.retain(|&l| l != inst);
         self.used_ips.remove(&i.ip_num);
         i.tags = Tags::default();
-        i.reason = String::new();
+        i.reason = "".into();
         self.free_instance(inst);
     }
 
@@ -1323,7 +1341,7 @@ impl Sim {
         let i = &mut self.instances[inst];
         i.asg_terminate_on_stop = false;
         i.state = InstanceState::ShuttingDown;
-        i.reason = format!("Service initiated ({} GMT)", gmt(self.now));
+        i.reason = format!("Service initiated ({} GMT)", gmt(self.now)).into();
         let id = i.id.to_string();
         self.record(TruthKind::InstanceShuttingDown, id, None, None, None);
         let d = self.sample(|t| &t.ec2_shutting_down);
@@ -1674,7 +1692,7 @@ impl Sim {
                 "IncorrectInstanceState: The instance '{id}' is not in a state from which it can be {verb}."
             ),
         };
-        let user = format!("User initiated ({} GMT)", gmt(self.now));
+        let user: Arc<str> = format!("User initiated ({} GMT)", gmt(self.now)).into();
         match fault {
             FaultKind::TerminateInstance => match state {
                 InstanceState::ShuttingDown | InstanceState::Terminated => {}
@@ -1817,7 +1835,7 @@ impl Sim {
     #[cfg(test)]
     pub(crate) fn give_ip(&mut self, id: &InstanceId, ip: &str) {
         let i = self.by_id[id];
-        self.instances[i].ip = ip.to_string();
+        self.instances[i].ip = ip.into();
     }
 
     /// EC2 `DescribeInstances` without a filter: every instance EC2 still describes, in launch
@@ -1875,7 +1893,7 @@ impl Sim {
                 .map(|&i| &self.instances[i])
                 .filter(|i| {
                     matches!(i.state, InstanceState::Pending | InstanceState::Running)
-                        && i.ip == *ip
+                        && *i.ip == **ip
                 })
                 .map(|i| self.instance_obs(i))
                 .collect()),

@@ -297,7 +297,7 @@ fn terminate_drill_by_hand() {
             let v = instance(&mut c, &victim.id).await;
             assert_eq!(v.state, InstanceState::ShuttingDown);
             assert_eq!(
-                v.state_transition_reason,
+                &*v.state_transition_reason,
                 "User initiated (2026-01-05 10:00:00 GMT)"
             );
             // Terminating twice is a no-op, as on EC2.
@@ -382,7 +382,7 @@ fn terminate_drill_by_hand() {
                 }
                 for a in &agents {
                     if !old_agents.contains(&a.id) {
-                        assert_ne!(*a.hostname, old_ip);
+                        assert_ne!(a.hostname, old_ip);
                         assert!(a.active && a.registered_time > t0);
                         s.new_agent.get_or_insert(a.id.clone());
                     }
@@ -720,12 +720,7 @@ fn reboot_with_a_new_agent_id_needs_a_replace() {
         c.sleep(Dur::from_mins(10)).await;
         let agents = c.agents().await.unwrap();
         assert!(agents.iter().all(|a| a.id != old_agent), "old id removed");
-        let new_agent = agents
-            .iter()
-            .find(|a| *a.hostname == ip)
-            .unwrap()
-            .id
-            .clone();
+        let new_agent = agents.iter().find(|a| a.hostname == ip).unwrap().id.clone();
         let (id, state, _, _) = server(&mut c, "node-4").await;
         assert_eq!(
             (id, state),
