@@ -927,10 +927,11 @@ async fn check_stop(stop: &StopFlag) -> Result<(), RunError> {
         static CHECKS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     }
     // Let a signal handler on the same thread run, even when the backend never waits (every
-    // 16th check: a yield costs the simulator more than a poll).
+    // 256th check, a few times a simulated run, well under a millisecond apart: a yield costs
+    // the simulator more than a poll).
     if CHECKS.with(|c| {
         c.set(c.get().wrapping_add(1));
-        c.get() % 16 == 0
+        c.get() % 256 == 0
     }) {
         tokio::task::yield_now().await;
     }
