@@ -617,7 +617,7 @@ pub struct PlanObs {
 
 impl PlanObs {
     /// Every step with its phase, in plan order.
-    pub fn steps(&self) -> impl Iterator<Item = &StepObs> {
+    pub fn steps(&self) -> impl Iterator<Item = &StepObs> + Clone {
         self.phases.iter().flat_map(|p| p.steps.iter())
     }
 }

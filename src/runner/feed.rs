@@ -46,7 +46,7 @@ impl Feed {
 }
 
 /// One value per feed, indexed by the feed itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct PerFeed<T>([T; Feed::ALL.len()]);
 
 impl<T: Copy> PerFeed<T> {

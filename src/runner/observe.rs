@@ -6,7 +6,6 @@
 //! transition is bracketed by the previous poll of the same API.
 
 use std::collections::BTreeSet;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::cluster::{
@@ -146,9 +145,8 @@ pub(crate) struct Tracker {
     ring: Option<Ring>,
     /// When the last successful read of the recovery plan came back.
     plan_read: Option<Timestamp>,
-    /// What each feed showed at its last read, fingerprinted: a read that differs shows a
-    /// change.
-    shown: PerFeed<Option<u64>>,
+    /// What each feed showed at its last read: a read that differs shows a change.
+    shown: PerFeed<Option<Shown>>,
     /// The feeds whose last read showed a change (or proved a phase).
     changed: Feeds,
     /// The scheduler answered its last call (not 5xx, not unreachable).
@@ -188,7 +186,7 @@ impl Tracker {
             run_phases: PhaseMap::default(),
             ring: None,
             plan_read: None,
-            shown: PerFeed::splat(None),
+            shown: PerFeed::default(),
             changed: Feeds::default(),
             scheduler_answers: true,
         }
@@ -214,62 +212,51 @@ impl Tracker {
     /// Whether `asg` differs from the group's last read (its members or their states): only
     /// then can the scaling activities say something new.
     pub(crate) fn group_moved(&self, asg: &AsgObs) -> bool {
-        self.shown[Feed::Asg] != Some(fingerprint_group(asg))
+        !self.shown[Feed::Asg]
+            .as_ref()
+            .is_some_and(|s| s.same(group_items(asg)))
     }
 
-    /// Fingerprints what `snap` shows per feed; notes the feeds whose reads changed.
+    /// Compares what `snap` shows per feed with the feed's last read; notes the feeds whose
+    /// reads changed.
     fn note_changes(&mut self, snap: &Snapshot, phases: &[(Phase, Observed)]) {
         let mut changed = Feeds::default();
-        let reads = [
-            (
-                Feed::Ec2,
-                snap.ec2.as_ref().map(|(_, i)| {
-                    fingerprint(i, |i, h| {
-                        i.id.hash(h);
-                        i.state.hash(h);
-                    })
-                }),
-            ),
-            (
-                Feed::Asg,
-                snap.asg.as_ref().map(|(_, a)| fingerprint_group(a)),
-            ),
-            (
-                Feed::Agents,
-                snap.agents.as_ref().map(|(_, a)| {
-                    fingerprint(a, |a, h| {
-                        a.id.hash(h);
-                        a.active.hash(h);
-                        a.reregistered_time.hash(h);
-                    })
-                }),
-            ),
-            (
-                Feed::Pods,
-                snap.pods.as_ref().map(|(_, p)| {
-                    fingerprint(p, |p, h| {
-                        for t in p.tasks.iter() {
-                            t.id.hash(h);
-                            t.state.hash(h);
-                        }
-                    })
-                }),
-            ),
-            (
-                Feed::Recovery,
-                snap.recovery.as_ref().map(|(_, p)| {
-                    fingerprint(p.steps(), |s, h| {
-                        s.id.hash(h);
-                        s.status.hash(h);
-                    })
-                }),
-            ),
-        ];
-        for (feed, read) in reads {
-            let Some(print) = read else { continue };
-            if self.shown[feed].replace(print) != Some(print) {
+        let shown = &mut self.shown;
+        let mut note = |feed: Feed, moved: bool| {
+            if moved {
                 changed.insert(feed);
             }
+        };
+        if let Some((_, instances)) = &snap.ec2 {
+            let items = instances.iter().map(|i| (&i.id.0, [i.state as i64, 0]));
+            note(Feed::Ec2, Shown::note(&mut shown[Feed::Ec2], items));
+        }
+        if let Some((_, asg)) = &snap.asg {
+            note(
+                Feed::Asg,
+                Shown::note(&mut shown[Feed::Asg], group_items(asg)),
+            );
+        }
+        if let Some((_, agents)) = &snap.agents {
+            let items = agents.iter().map(|a| {
+                let re = a.reregistered_time.map_or(i64::MIN, |t| t.as_millis());
+                (&a.id.0, [i64::from(a.active), re])
+            });
+            note(Feed::Agents, Shown::note(&mut shown[Feed::Agents], items));
+        }
+        if let Some((_, pods)) = &snap.pods {
+            let items = pods
+                .iter()
+                .flat_map(|p| p.tasks.iter())
+                .map(|t| (&t.id.0, [t.state.map_or(-1, |s| s as i64), 0]));
+            note(Feed::Pods, Shown::note(&mut shown[Feed::Pods], items));
+        }
+        if let Some((_, plan)) = &snap.recovery {
+            let items = plan.steps().map(|s| (&s.id, [s.status as i64, 0]));
+            note(
+                Feed::Recovery,
+                Shown::note(&mut shown[Feed::Recovery], items),
+            );
         }
         for (p, _) in phases {
             if let Some(feed) = Feed::of(*p) {
@@ -837,56 +824,47 @@ impl Tracker {
     }
 }
 
-/// A cheap hash of the few small values one read shows, eight bytes at a step (ids are tens
-/// of bytes long, and each poll hashes every id it read): FNV-1a's step on words, rotated so
-/// that a word's high bytes reach the low bits of the next step.
-struct Fnv(u64);
+/// One item of a read as compared with the last read: its id and what it shows of its state.
+type Item<'a> = (&'a Arc<str>, [i64; 2]);
 
-impl Fnv {
-    fn mix(&mut self, word: u64) {
-        self.0 = (self.0 ^ word)
-            .wrapping_mul(0x0100_0000_01b3)
-            .rotate_left(29);
-    }
-}
+/// What a feed's last read showed: each item's id and state, in order. A simulated read
+/// shares its ids with the one before and they compare by pointer; a real one compares them
+/// as text (a read takes milliseconds there).
+#[derive(Clone, Debug, Default)]
+struct Shown(Vec<(Arc<str>, [i64; 2])>);
 
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for w in &mut words {
-            self.mix(u64::from_le_bytes(w.try_into().expect("eight bytes")));
+impl Shown {
+    /// Whether `items` are what the last read showed.
+    fn same<'a>(&self, items: impl Iterator<Item = Item<'a>>) -> bool {
+        let mut n = 0;
+        for (id, state) in items {
+            match self.0.get(n) {
+                Some((known, was)) if *was == state && (Arc::ptr_eq(known, id) || known == id) => {
+                    n += 1;
+                }
+                _ => return false,
+            }
         }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            let mut last = [0; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            // The length in the byte no rest fills keeps `ab` and `ab\0` apart.
-            last[7] = rest.len() as u8;
-            self.mix(u64::from_le_bytes(last));
-        }
+        n == self.0.len()
     }
-}
 
-/// A fingerprint of `items` as `each` hashes them, in order.
-fn fingerprint<T>(items: impl IntoIterator<Item = T>, each: impl Fn(T, &mut Fnv)) -> u64 {
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
-    for i in items {
-        each(i, &mut h);
+    /// Notes a read: whether it differs from the last one (a first read does).
+    fn note<'a>(last: &mut Option<Shown>, items: impl Iterator<Item = Item<'a>> + Clone) -> bool {
+        if last.as_ref().is_some_and(|s| s.same(items.clone())) {
+            return false;
+        }
+        let shown = last.get_or_insert_default();
+        shown.0.clear();
+        shown.0.extend(items.map(|(id, state)| (id.clone(), state)));
+        true
     }
-    h.finish()
 }
 
 /// The group's members and their states.
-fn fingerprint_group(asg: &AsgObs) -> u64 {
-    fingerprint(&asg.instances, |m, h| {
-        m.id.hash(h);
-        m.lifecycle.hash(h);
-        m.healthy.hash(h);
-    })
+fn group_items(asg: &AsgObs) -> impl Iterator<Item = Item<'_>> + Clone {
+    asg.instances
+        .iter()
+        .map(|m| (&m.id.0, [m.lifecycle as i64, i64::from(m.healthy)]))
 }
 
 #[cfg(test)]
