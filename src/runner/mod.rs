@@ -15,6 +15,7 @@ pub mod suite;
 mod tests;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -48,26 +49,31 @@ pub enum RunError {
 /// Set from a signal handler; the runner stops at its next step, and a wait in progress ends
 /// at once.
 #[derive(Clone, Debug)]
-pub struct StopFlag(Arc<tokio::sync::watch::Sender<bool>>);
+pub struct StopFlag(Arc<(AtomicBool, tokio::sync::watch::Sender<bool>)>);
 
 impl Default for StopFlag {
     fn default() -> Self {
-        Self(Arc::new(tokio::sync::watch::Sender::new(false)))
+        Self(Arc::new((
+            AtomicBool::new(false),
+            tokio::sync::watch::Sender::new(false),
+        )))
     }
 }
 
 impl StopFlag {
     pub(crate) fn raise(&self) {
-        self.0.send_replace(true);
+        self.0.0.store(true, Ordering::Release);
+        self.0.1.send_replace(true);
     }
 
+    /// A load, not the watch's lock: the runner asks at every step.
     pub(crate) fn is_raised(&self) -> bool {
-        *self.0.borrow()
+        self.0.0.load(Ordering::Acquire)
     }
 
     /// Completes once the flag is raised.
     pub(crate) async fn raised(&self) {
-        let mut rx = self.0.subscribe();
+        let mut rx = self.0.1.subscribe();
         let _ = rx.wait_for(|raised| *raised).await;
     }
 }
