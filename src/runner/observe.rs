@@ -133,6 +133,8 @@ pub(crate) struct Tracker {
     fault: FaultKind,
     task: String,
     baseline: Baseline,
+    /// The victims' pods, in victim order.
+    victim_pods: Vec<PodName>,
     tracks: Vec<Track>,
     /// When the last successful poll of each feed's API was sent (starts when the fault was
     /// sent): a transition seen now happened after it.
@@ -166,6 +168,7 @@ impl Tracker {
             fault,
             task: task.to_string(),
             baseline,
+            victim_pods: victims.iter().filter_map(|v| v.pod.clone()).collect(),
             tracks: victims
                 .into_iter()
                 .map(|victim| Track {
@@ -765,12 +768,8 @@ impl Tracker {
     /// Finds and follows the run's ring restart; its end is bracketed by the plan's polls.
     fn on_ring(&mut self, c: Called, plan: &PlanObs) {
         self.plan_read = Some(c.received);
-        let victims: Vec<&PodName> = self
-            .tracks
-            .iter()
-            .filter_map(|t| t.victim.pod.as_ref())
-            .collect();
-        let find = || Ring::find(plan, &self.task, &victims, &self.baseline.recovery_steps);
+        let victims = &self.victim_pods;
+        let find = || Ring::find(plan, &self.task, victims, &self.baseline.recovery_steps);
         match &mut self.ring {
             None => self.ring = find().map(Ring::new),
             // A later replace dropped the ring's phase: follow the phase that superseded it
@@ -782,7 +781,7 @@ impl Tracker {
             Some(_) => {}
         }
         let Some(ring) = &mut self.ring else { return };
-        if ring.update(plan, &self.task, &victims, (c.sent, c.received)) {
+        if ring.update(plan, &self.task, victims, (c.sent, c.received)) {
             let o = Observed::between_polls(
                 self.prev[Feed::Recovery],
                 c.received,

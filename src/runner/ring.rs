@@ -15,6 +15,7 @@
 //! that may have come after the pods' read; a step COMPLETE before that read, or not yet
 //! begun (PENDING), excuses nothing.
 
+use std::borrow::Borrow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -72,7 +73,7 @@ impl Ring {
     pub(crate) fn find(
         plan: &PlanObs,
         task: &str,
-        victims: &[&PodName],
+        victims: &[impl Borrow<PodName>],
         known: &BTreeSet<String>,
     ) -> Option<Arc<str>> {
         plan.phases
@@ -83,12 +84,12 @@ impl Ring {
                 // steps is searched last: it compares ids as text.
                 let others = ph.steps.iter().any(|s| {
                     step_pod(&s.name, task)
-                        .is_some_and(|p| !victims.iter().any(|v| v.as_str() == p))
+                        .is_some_and(|p| !victims.iter().any(|v| v.borrow().as_str() == p))
                 });
                 others
                     && ph.steps.iter().any(|s| {
                         step_pod(&s.name, task)
-                            .is_some_and(|p| victims.iter().any(|v| v.as_str() == p))
+                            .is_some_and(|p| victims.iter().any(|v| v.borrow().as_str() == p))
                             && !known.contains(&*s.id)
                     })
             })
@@ -175,7 +176,7 @@ impl Ring {
         &mut self,
         plan: &PlanObs,
         task: &str,
-        victims: &[&PodName],
+        victims: &[impl Borrow<PodName>],
         (sent, received): (Timestamp, Timestamp),
     ) -> bool {
         self.read = (sent, received);
@@ -187,7 +188,7 @@ impl Ring {
             let Some(pod) = step_pod(&s.name, task) else {
                 continue;
             };
-            if victims.iter().any(|v| v.as_str() == pod) {
+            if victims.iter().any(|v| v.borrow().as_str() == pod) {
                 continue;
             }
             let r = match self.restarts.iter_mut().find(|r| r.pod.as_str() == pod) {
