@@ -111,6 +111,9 @@ pub(crate) struct Cadence {
     service: bool,
     /// `max_requests_per_minute`: the cadence plans no more than that per service.
     budget: u32,
+    /// The shortest interval at which even the service with the most feeds stays within the
+    /// budget, every feed read that often.
+    roomy: Dur,
     last: PerFeed<Timestamp>,
     /// Reads of each feed in a row that showed no change since its last change.
     calm: PerFeed<u32>,
@@ -140,7 +143,7 @@ impl Cadence {
         {
             judged[p as usize] = true;
         }
-        Self {
+        let mut cadence = Self {
             dense: sc.poll_interval,
             gentle: sc.max_poll_interval(),
             heal_waits_for,
@@ -149,10 +152,23 @@ impl Cadence {
             replaces: sc.fault.leaves_running(),
             service: sc.service.is_some(),
             budget: sc.request_budget(),
+            roomy: Dur::ZERO,
             last: PerFeed::splat(fault_sent),
             calm: PerFeed::splat(0),
             moved: PerFeed::splat(false),
-        }
+        };
+        let most = (0..3)
+            .map(|s| {
+                Feed::ALL
+                    .iter()
+                    .filter(|f| cadence.service(**f) == s)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0) as u64;
+        cadence.roomy =
+            Dur::from_millis((most * 60_000).div_ceil(u64::from(cadence.budget).max(1)));
+        cadence
     }
 
     /// Notes what the last poll showed: `asked` were read, `changed` showed a change.
@@ -342,10 +358,9 @@ impl Cadence {
     /// than its request budget: its polls are spread evenly, never held back in a burst until
     /// the budget's minute has passed (a bracket of up to a minute).
     fn within_budget(&self, every: &mut [Option<Dur>; Feed::ALL.len()]) {
-        // No service has more than four feeds: at four a minute's worth of this interval or
-        // longer, no budget is spent (the common case, and no division).
-        let roomy = (4 * 60_000u64).div_ceil(u64::from(self.budget).max(1));
-        if every.iter().flatten().all(|d| d.as_millis() >= roomy) {
+        // Every feed at `roomy` or longer: no service can spend its budget (the common case,
+        // and no division).
+        if every.iter().flatten().all(|d| *d >= self.roomy) {
             return;
         }
         // Requests per minute, in thousandths. Without a service the watch's read is the
