@@ -146,7 +146,8 @@ fn execute(
             journal: &mut journal,
             progress: display,
         },
-        report: report::Builder::new(false),
+        // A resumed suite's earlier runs are in the journal only: it is rendered from there.
+        report: (!plan.resumed).then(|| report::Builder::new(false)),
     };
     let stop = StopFlag::default();
     let result = backend.block_on(async {
@@ -166,13 +167,15 @@ fn execute(
     if let Err(e) = &result {
         eprintln!("aborted: {e}");
     }
-    if plan.resumed || result.is_err() {
-        // Its earlier runs (or a run cut short) are in the journal only.
-        return Ok(folder::write_all(out)?);
+    match (sink.report, result) {
+        (Some(live), Ok(())) => {
+            let report = live.finish();
+            folder::write(out, &report)?;
+            Ok(report)
+        }
+        // A run cut short, or a resumed suite's earlier runs, are in the journal only.
+        _ => Ok(folder::write_all(out)?),
     }
-    let report = sink.report.finish();
-    folder::write(out, &report)?;
-    Ok(report)
 }
 
 /// Every event to the journal and the display, and into the report as it happens: a fresh
@@ -180,13 +183,15 @@ fn execute(
 /// journal of up to a gigabyte back (`report` re-renders the same files from it).
 struct Live<'a> {
     tee: Tee<'a>,
-    report: report::Builder,
+    report: Option<report::Builder>,
 }
 
 impl Sink for Live<'_> {
     fn emit(&mut self, event: &Event) -> std::io::Result<()> {
         self.tee.emit(event)?;
-        self.report.on(event);
+        if let Some(report) = &mut self.report {
+            report.on(event);
+        }
         Ok(())
     }
 }

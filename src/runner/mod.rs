@@ -588,7 +588,7 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
         for e in std::mem::take(&mut snap.errors) {
             self.ride_out(&e).await?;
         }
-        let down = self.restarted_by_plan(w, snap).await?;
+        let down = self.pods_down(w, snap).await?;
         match preflight::collateral(
             &w.task,
             &w.victims,
@@ -607,7 +607,7 @@ impl<C: Cluster> RunCtx<'_, '_, C> {
     /// the run's own recovery restarts (a seed's replace restarts the ring). When the plan was
     /// last read before the pods, it is read again first; a pod still undecided after a
     /// failed read is judged at the next poll.
-    async fn restarted_by_plan(
+    async fn pods_down(
         &mut self,
         w: &mut Observation,
         snap: &Snapshot,
