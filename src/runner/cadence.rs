@@ -157,15 +157,11 @@ impl Cadence {
             calm: PerFeed::splat(0),
             moved: PerFeed::splat(false),
         };
-        let most = (0..3)
-            .map(|s| {
-                Feed::ALL
-                    .iter()
-                    .filter(|f| cadence.service(**f) == s)
-                    .count()
-            })
-            .max()
-            .unwrap_or(0) as u64;
+        let mut feeds = [0u64; 3];
+        for f in Feed::ALL {
+            feeds[cadence.service(f)] += 1;
+        }
+        let most = feeds.into_iter().max().unwrap_or(0);
         cadence.roomy =
             Dur::from_millis((most * 60_000).div_ceil(u64::from(cadence.budget).max(1)));
         cadence
